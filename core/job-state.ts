@@ -1,0 +1,48 @@
+/**
+ * The job state machine, pure. The store applies what these functions decide with guarded updates
+ * (WHERE status = ? AND bot_id = ? AND attempts = ?): zero rows changed is a conflict.
+ *
+ *   pending ──claim──► claimed ──start──► running ──complete──► completed
+ *      ▲                  │                  │
+ *      └──── release ─────┴──── fail / lease expired / timed out ──► failed (attempts = maxAttempts)
+ *   pending ──cancel──► cancelled;   failed | cancelled ──retry──► pending
+ */
+import type { JobStatus } from './types';
+
+const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
+  pending: ['claimed', 'cancelled'],
+  claimed: ['running', 'pending', 'failed', 'completed'],
+  running: ['completed', 'failed', 'pending'],
+  completed: [],
+  failed: ['pending'],
+  cancelled: ['pending'],
+};
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/**
+ * Where an attempt that did not complete leaves its job: pending again while attempts (already
+ * counting this one) < maxAttempts, else failed for good.
+ */
+export function statusAfterFailedAttempt(attempts: number, maxAttempts: number): 'pending' | 'failed' {
+  return attempts < maxAttempts ? 'pending' : 'failed';
+}
+
+/** Why an attempt ended without the bot saying so; written as the event note and the result error. */
+export const RELEASE_REASONS = {
+  leaseExpired: 'lease expired',
+  timedOut: 'timed out',
+  botDeleted: 'bot deleted',
+} as const;
+
+/** Lease end in ms since epoch: the bot must heartbeat before then. */
+export function leaseEnd(nowMs: number, botDownAfterMs: number): number {
+  return nowMs + botDownAfterMs;
+}
+
+/** The UTC day (YYYY-MM-DD) of a time, which names its datalake partition. */
+export function utcDay(iso: string): string {
+  return iso.slice(0, 10);
+}

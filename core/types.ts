@@ -1,0 +1,170 @@
+/**
+ * Domain types and the zod schemas of the HTTP contract (../shared/API.md, docs/api.md).
+ * Shared by every component; no I/O here.
+ */
+import { z } from 'zod';
+
+export const JOB_STATUSES = ['pending', 'claimed', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+export const BOT_STATUSES = ['idle', 'busy', 'down'] as const;
+export type BotStatus = (typeof BOT_STATUSES)[number];
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface Job {
+  id: string;
+  type: string;
+  payload: Json;
+  status: JobStatus;
+  botId: string | null;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  runAt: string | null;
+  key: string | null;
+  timeoutMs: number;
+  createdAt: string;
+  claimedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  leaseExpiresAt: string | null;
+  result: Json;
+  error: string | null;
+}
+
+export interface JobEvent {
+  at: string;
+  from: JobStatus | null;
+  to: JobStatus;
+  botId: string | null;
+  attempt: number;
+  note: string | null;
+}
+
+export interface Bot {
+  id: string;
+  name: string;
+  status: BotStatus;
+  currentJobId: string | null;
+  registeredAt: string;
+  lastHeartbeatAt: string;
+  jobsCompleted: number;
+  jobsFailed: number;
+}
+
+/** One line of the datalake: one finished attempt. */
+export interface ResultLine {
+  resultId: string;
+  jobId: string;
+  attempt: number;
+  botId: string | null;
+  type: string;
+  status: 'completed' | 'failed';
+  result: Json;
+  error: string | null;
+  createdAt: string;
+  claimedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string;
+  durationMs: number | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Summary {
+  jobs: Record<JobStatus, number> & { total: number };
+  bots: Record<BotStatus, number> & { total: number };
+  finished: { lastMinute: number; last5Minutes: number; lastHour: number };
+  /** completed / (completed + failed) over every finished job, null before the first one. */
+  successRate: number | null;
+  /** mean running time (startedAt → finishedAt) of attempts finished in the last hour, null if none. */
+  meanProcessingMs: number | null;
+  /** finished attempts per UTC minute over the last hour, oldest first (60 entries). */
+  throughput: { minute: string; completed: number; failed: number }[];
+}
+
+// ---------------------------------------------------------------- request schemas
+
+/** Ids: opaque, printable, no slashes, 1..128 chars. */
+export const IdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'ids are 1-128 characters of A-Z a-z 0-9 . _ : @ -');
+
+const JsonSchema: z.ZodType<Json> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonSchema), z.record(z.string(), JsonSchema)]),
+);
+export { JsonSchema };
+
+export const JobTypeSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_.-]*$/, 'job types are lower-case letters, digits, _ . -, starting with a letter');
+
+export const CreateJobSchema = z.strictObject({
+  type: JobTypeSchema,
+  payload: JsonSchema.optional().default({}),
+  maxAttempts: z.int().min(1).max(100).optional(),
+  priority: z.int().min(-1000).max(1000).optional().default(0),
+  runAt: z.iso.datetime({ offset: true }).optional().nullable(),
+  key: z.string().min(1).max(256).optional().nullable(),
+  timeoutMs: z.int().min(0).max(7 * 24 * 3600 * 1000).optional(),
+});
+export type CreateJobInput = z.input<typeof CreateJobSchema>;
+export type CreateJob = z.output<typeof CreateJobSchema>;
+
+/** POST /jobs accepts one job, or {jobs: [...]} to enqueue many in one transaction. */
+export const CreateJobsBatchSchema = z.strictObject({
+  jobs: z.array(CreateJobSchema).min(1).max(10000),
+});
+
+export const PopulateSchema = z.strictObject({
+  count: z.int().min(1).max(1000).optional(),
+});
+
+export const BotIdBody = z.strictObject({ botId: IdSchema });
+
+export const ClaimSchema = z.strictObject({
+  botId: IdSchema,
+  /** Long-poll: wait up to this long for a job before answering 204 (default 0, max 30 s). */
+  waitMs: z.int().min(0).max(30000).optional().default(0),
+});
+
+/** start/complete/fail may name the attempt the bot is working on; a stale attempt gets 409. */
+export const StartSchema = z.strictObject({ botId: IdSchema, attempt: z.int().min(1).optional() });
+export const CompleteSchema = z.strictObject({
+  botId: IdSchema,
+  attempt: z.int().min(1).optional(),
+  result: JsonSchema.optional().default(null),
+});
+export const FailSchema = z.strictObject({
+  botId: IdSchema,
+  attempt: z.int().min(1).optional(),
+  error: z.string().min(1).max(10000),
+});
+
+export const RegisterBotSchema = z.strictObject({
+  id: IdSchema.optional(),
+  name: z.string().min(1).max(128).optional(),
+});
+
+export const ListJobsQuery = z.strictObject({
+  status: z.enum(JOB_STATUSES).optional(),
+  botId: IdSchema.optional(),
+  type: JobTypeSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional().default(50),
+  cursor: z.string().min(1).max(200).optional(),
+});
+export type ListJobsOptions = z.output<typeof ListJobsQuery>;
+
+export const DateParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD').refine(
+  (s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
+  'date must be a real calendar day',
+);

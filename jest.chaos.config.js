@@ -1,0 +1,8 @@
+/** `npm run test:chaos`: the long fault-injection suite (test/chaos/*.chaos.test.ts). */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
+  testMatch: ['<rootDir>/test/**/*.chaos.test.ts'],
+  testTimeout: 300000,
+  maxWorkers: 1,
+};

@@ -1,0 +1,10 @@
+/** Unit tests sit next to their source; cross-component tests in test/. Chaos tests: jest.chaos.config.js. */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
+  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
+  testMatch: ['<rootDir>/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.chaos\\.test\\.ts$'],
+  testTimeout: 30000,
+  maxWorkers: 2,
+};
