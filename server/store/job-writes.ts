@@ -1,0 +1,205 @@
+/**
+ * The write paths of a job's life, each inside the caller's transaction. Every change follows rule 1
+ * of DESIGN.md: read the row, let core/job-state decide, apply with an update guarded by the status,
+ * bot and attempt that were read. Zero rows changed means someone else moved the job: a 409.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError } from '../../core/errors';
+import { statusAfterFailedAttempt, utcDay } from '../../core/job-state';
+import type { CreateJob, JobStatus } from '../../core/types';
+import type { JobRow } from './rows';
+import { chunks, type Db, one, placeholders, run } from './sql';
+import type { FencedCall, StoreOptions } from './types';
+
+export const ACTIVE: readonly JobStatus[] = ['claimed', 'running'];
+
+export interface EventInput {
+  jobId: string;
+  at: number;
+  from: JobStatus | null;
+  to: JobStatus;
+  botId: string | null;
+  attempt: number;
+  note: string | null;
+}
+
+export async function insertEvents(db: Db, events: EventInput[]): Promise<void> {
+  for (const part of chunks(events, 500)) {
+    await db('job_events').insert(
+      part.map((e) => ({ job_id: e.jobId, at: e.at, from_status: e.from, to_status: e.to, bot_id: e.botId, attempt: e.attempt, note: e.note })),
+    );
+  }
+}
+
+export async function getJobRow(db: Db, id: string): Promise<JobRow | undefined> {
+  return one<JobRow>(db, 'SELECT * FROM jobs WHERE id = ?', [id]);
+}
+
+/** Inserts jobs; a job whose key matches an unfinished job returns that one instead (created=false). */
+export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opts: StoreOptions): Promise<{ row: JobRow; created: boolean }[]> {
+  const out: { row: JobRow; created: boolean }[] = new Array(inputs.length);
+  const plain: { index: number; row: Omit<JobRow, 'seq'> }[] = [];
+  const toRow = (j: CreateJob): Omit<JobRow, 'seq'> => ({
+    id: randomUUID(),
+    type: j.type,
+    payload: JSON.stringify(j.payload ?? {}),
+    status: 'pending',
+    bot_id: null,
+    attempts: 0,
+    max_attempts: j.maxAttempts ?? opts.defaultMaxAttempts,
+    priority: j.priority ?? 0,
+    run_at: j.runAt ? Date.parse(j.runAt) : null,
+    key: j.key ?? null,
+    timeout_ms: j.timeoutMs ?? opts.defaultTimeoutMs,
+    created_at: nowMs,
+    claimed_at: null,
+    started_at: null,
+    finished_at: null,
+    lease_expires_at: null,
+    deadline_at: null,
+    result: null,
+    error: null,
+  });
+  for (let i = 0; i < inputs.length; i++) {
+    const row = toRow(inputs[i]);
+    if (row.key === null) {
+      plain.push({ index: i, row });
+      continue;
+    }
+    // Keyed: the partial unique index on open keys decides, even across servers.
+    const cols = Object.keys(row);
+    const ins = await run<JobRow>(
+      db,
+      `INSERT INTO jobs (${cols.join(', ')}) VALUES (${placeholders(cols.length)}) ON CONFLICT DO NOTHING RETURNING *`,
+      Object.values(row),
+    );
+    if (ins.rows.length === 1) {
+      out[i] = { row: ins.rows[0], created: true };
+    } else {
+      const existing = await one<JobRow>(db, `SELECT * FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`, [row.key]);
+      if (!existing) throw new ConflictError(`a job with key "${row.key}" is being changed; retry`);
+      out[i] = { row: existing, created: false };
+    }
+  }
+  for (const part of chunks(plain, 400)) {
+    const rows = (await db('jobs')
+      .insert(part.map((p) => p.row))
+      .returning('*')) as JobRow[];
+    // RETURNING keeps the order of the VALUES list on both backends for a plain multi-row insert.
+    rows.forEach((r, k) => (out[part[k].index] = { row: r, created: true }));
+  }
+  await insertEvents(
+    db,
+    out.filter((o) => o.created).map((o) => ({ jobId: o.row.id, at: nowMs, from: null, to: 'pending', botId: null, attempt: 0, note: 'created' })),
+  );
+  return out;
+}
+
+/** Loads a job for a bot's call and checks the fence: 404 unknown job, 409 not this bot's attempt. */
+export async function fencedRow(db: Db, call: FencedCall, allowed: readonly JobStatus[], verb: string): Promise<JobRow> {
+  const row = await getJobRow(db, call.jobId);
+  if (!row) throw new NotFoundError(`job ${call.jobId} does not exist`);
+  const attemptOk = call.attempt === undefined || Number(row.attempts) === call.attempt;
+  if (row.bot_id !== call.botId || !attemptOk || !allowed.includes(row.status)) {
+    throw new ConflictError(
+      `job ${call.jobId} cannot be ${verb} by bot ${call.botId}` +
+        (call.attempt !== undefined ? ` at attempt ${call.attempt}` : '') +
+        `: it is ${row.status}` +
+        (row.bot_id ? ` under bot ${row.bot_id} at attempt ${row.attempts}` : '') +
+        ' (the lease may have expired and the job moved on)',
+      'not_your_job',
+    );
+  }
+  return row;
+}
+
+/** Guarded update: applies `set` only if the job is still as `row` was read. Returns the new row. */
+export async function guardedUpdate(db: Db, row: JobRow, set: Partial<JobRow>): Promise<JobRow> {
+  const cols = Object.keys(set);
+  const res = await run<JobRow>(
+    db,
+    `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')}
+     WHERE id = ? AND status = ? AND attempts = ? AND ${row.bot_id === null ? 'bot_id IS NULL' : 'bot_id = ?'}
+     RETURNING *`,
+    [...Object.values(set), row.id, row.status, row.attempts, ...(row.bot_id === null ? [] : [row.bot_id])],
+  );
+  if (res.rows.length !== 1) throw new ConflictError(`job ${row.id} changed while it was being updated; retry`);
+  return res.rows[0];
+}
+
+async function bumpMinute(db: Db, dialect: 'sqlite' | 'postgres', finishedAt: number, completed: boolean, durationMs: number | null): Promise<void> {
+  const shard = dialect === 'sqlite' ? 0 : Math.floor(Math.random() * 16);
+  await run(
+    db,
+    `INSERT INTO finished_minutes (minute, shard, completed, failed, duration_sum, duration_n) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (minute, shard) DO UPDATE SET
+       completed = finished_minutes.completed + excluded.completed, failed = finished_minutes.failed + excluded.failed,
+       duration_sum = finished_minutes.duration_sum + excluded.duration_sum, duration_n = finished_minutes.duration_n + excluded.duration_n`,
+    [Math.floor(finishedAt / 60000), shard, completed ? 1 : 0, completed ? 0 : 1, durationMs ?? 0, durationMs === null ? 0 : 1],
+  );
+}
+
+export type Outcome = { kind: 'completed'; result: unknown } | { kind: 'failed'; error: string; note: string | null };
+
+/**
+ * Ends the current attempt of a claimed or running job: the job's new state, its event, the outbox
+ * row of the datalake, the minute counters and the bot, in the caller's transaction.
+ */
+export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row: JobRow, outcome: Outcome, nowMs: number): Promise<JobRow> {
+  const attempts = Number(row.attempts);
+  const next: JobStatus = outcome.kind === 'completed' ? 'completed' : statusAfterFailedAttempt(attempts, Number(row.max_attempts));
+  const resultJson = outcome.kind === 'completed' ? JSON.stringify(outcome.result ?? null) : null;
+  const error = outcome.kind === 'failed' ? outcome.error : null;
+  const updated = await guardedUpdate(db, row, {
+    status: next,
+    bot_id: next === 'pending' ? null : row.bot_id,
+    finished_at: next === 'pending' ? null : nowMs,
+    lease_expires_at: null,
+    deadline_at: null,
+    result: resultJson,
+    error,
+  });
+  await insertEvents(db, [
+    { jobId: row.id, at: nowMs, from: row.status, to: next, botId: row.bot_id, attempt: attempts, note: outcome.kind === 'failed' ? outcome.note : null },
+  ]);
+  const started = row.started_at === null ? null : Number(row.started_at);
+  const durationMs = started === null ? null : Math.max(0, nowMs - started);
+  await db('results').insert({
+    result_id: `${row.id}:${attempts}`,
+    job_id: row.id,
+    attempt: attempts,
+    bot_id: row.bot_id,
+    type: row.type,
+    status: outcome.kind,
+    result: resultJson,
+    error,
+    created_at: row.created_at,
+    claimed_at: row.claimed_at,
+    started_at: row.started_at,
+    finished_at: nowMs,
+    duration_ms: durationMs,
+    day: utcDay(new Date(nowMs).toISOString()),
+    written: 0,
+  });
+  await bumpMinute(db, dialect, nowMs, outcome.kind === 'completed', durationMs);
+  if (row.bot_id !== null) {
+    await run(
+      db,
+      `UPDATE bots SET current_job_id = NULL, status = CASE WHEN status = 'down' THEN 'down' ELSE 'idle' END,
+         jobs_completed = jobs_completed + ?, jobs_failed = jobs_failed + ?
+       WHERE id = ? AND current_job_id = ?`,
+      [outcome.kind === 'completed' ? 1 : 0, outcome.kind === 'completed' ? 0 : 1, row.bot_id, row.id],
+    );
+  }
+  return updated;
+}
+
+/** Takes back every job a bot holds (bot down, deleted or restarted). */
+export async function releaseBotJobs(db: Db, dialect: 'sqlite' | 'postgres', botId: string, reason: string, nowMs: number): Promise<{ row: JobRow; next: JobRow }[]> {
+  const held = (await run<JobRow>(db, `SELECT * FROM jobs WHERE bot_id = ? AND status IN ('claimed', 'running')`, [botId])).rows;
+  const out: { row: JobRow; next: JobRow }[] = [];
+  for (const row of held) {
+    out.push({ row, next: await finishAttempt(db, dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs) });
+  }
+  return out;
+}

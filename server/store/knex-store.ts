@@ -1,0 +1,388 @@
+/**
+ * The store on Knex, for SQLite and PostgreSQL alike. The dialects differ only in the claim's
+ * `FOR UPDATE SKIP LOCKED` and in the migrations; everything else is the same SQL.
+ */
+import type { Knex } from 'knex';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors';
+import { RELEASE_REASONS } from '../../core/job-state';
+import type { Bot, BotStatus, CreateJob, Job, JobStatus, ListJobsOptions, Page, Summary } from '../../core/types';
+import { BOT_STATUSES, JOB_STATUSES } from '../../core/types';
+import type { OutboxRecord } from '../../datalake/types';
+import { fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, releaseBotJobs } from './job-writes';
+import { migrate } from './migrations';
+import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
+import { chunks, one, placeholders, run } from './sql';
+import type { BotWithJobs, CreateResult, FencedCall, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
+
+const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
+function decodeCursor(cursor: string): number {
+  const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m) throw new ValidationError('cursor is not one this server gave out', [{ path: 'cursor', message: 'invalid cursor' }]);
+  return Number(m[1]);
+}
+
+export class KnexStore implements Store {
+  constructor(
+    readonly knex: Knex,
+    readonly dialect: 'sqlite' | 'postgres',
+    private readonly opts: StoreOptions,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async migrate(): Promise<void> {
+    await migrate(this.knex, this.dialect);
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy();
+    await this.onClose();
+  }
+
+  async ping(): Promise<void> {
+    await this.knex.raw('SELECT 1');
+  }
+
+  private tx<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return this.knex.transaction(fn);
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  async createJobs(inputs: CreateJob[], nowMs: number): Promise<CreateResult[]> {
+    const rows = await this.tx((trx) => insertJobs(trx, inputs, nowMs, this.opts));
+    return rows.map((r) => ({ job: toJob(r.row), created: r.created }));
+  }
+
+  async getJob(id: string): Promise<JobWithEvents | null> {
+    const row = await getJobRow(this.knex, id);
+    if (!row) return null;
+    const events = (await run<EventRow>(this.knex, 'SELECT * FROM job_events WHERE job_id = ? ORDER BY seq', [id])).rows;
+    return { ...toJob(row), events: events.map(toEvent) };
+  }
+
+  async listJobs(o: ListJobsOptions): Promise<Page<Job>> {
+    let q = this.knex<JobRow>('jobs').select('*');
+    if (o.status) q = q.where('status', o.status);
+    if (o.botId) q = q.where('bot_id', o.botId);
+    if (o.type) q = q.where('type', o.type);
+    if (o.cursor) q = q.where('seq', '<', decodeCursor(o.cursor));
+    const rows = (await q.orderBy('seq', 'desc').limit(o.limit + 1)) as JobRow[];
+    const more = rows.length > o.limit;
+    const items = rows.slice(0, o.limit);
+    return { items: items.map(toJob), nextCursor: more ? encodeCursor(Number(items[items.length - 1].seq)) : null };
+  }
+
+  async claimJob(botId: string, nowMs: number): Promise<Job | null> {
+    return this.tx(async (trx) => {
+      const bot = await one<BotRow>(trx, 'SELECT * FROM bots WHERE id = ?', [botId]);
+      if (!bot) throw new NotFoundError(`bot ${botId} is not registered; POST /bots/register first`);
+      if (bot.status === 'down') throw new ConflictError(`bot ${botId} is down; register again`, 'bot_down');
+      if (bot.current_job_id) throw new ConflictError(`bot ${botId} already holds job ${bot.current_job_id}`, 'bot_busy');
+      if (await this.pausedIn(trx)) return null;
+      const lock = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      // One statement picks and takes the job; each claim starts a new attempt.
+      const claimed = await one<JobRow>(
+        trx,
+        `UPDATE jobs SET status = 'claimed', bot_id = ?, attempts = attempts + 1, claimed_at = ?, started_at = NULL,
+           finished_at = NULL, lease_expires_at = ?, deadline_at = NULL, result = NULL
+         WHERE seq = (SELECT seq FROM jobs WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
+                      ORDER BY priority DESC, seq LIMIT 1 ${lock})
+           AND status = 'pending'
+         RETURNING *`,
+        [botId, nowMs, nowMs + this.opts.botDownAfterMs, nowMs],
+      );
+      if (!claimed) return null;
+      const took = await run(trx, `UPDATE bots SET status = 'busy', current_job_id = ? WHERE id = ? AND current_job_id IS NULL AND status <> 'down'`, [
+        claimed.id,
+        botId,
+      ]);
+      if (took.changes !== 1) throw new ConflictError(`bot ${botId} already holds a job`, 'bot_busy');
+      await insertEvents(trx, [{ jobId: claimed.id, at: nowMs, from: 'pending', to: 'claimed', botId, attempt: Number(claimed.attempts), note: null }]);
+      return toJob(claimed);
+    });
+  }
+
+  async startJob(call: FencedCall, nowMs: number): Promise<Job> {
+    return this.tx(async (trx) => {
+      const current = await getJobRow(trx, call.jobId);
+      // Repeated start after a lost response: same answer.
+      if (current && current.status === 'running' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
+        return toJob(current);
+      }
+      const row = await fencedRow(trx, call, ['claimed'], 'started');
+      const timeout = Number(row.timeout_ms);
+      const next = await guardedUpdate(trx, row, { status: 'running', started_at: nowMs, deadline_at: timeout > 0 ? nowMs + timeout : null });
+      await insertEvents(trx, [{ jobId: row.id, at: nowMs, from: 'claimed', to: 'running', botId: call.botId, attempt: Number(row.attempts), note: null }]);
+      return toJob(next);
+    });
+  }
+
+  async completeJob(call: FencedCall, result: unknown, nowMs: number): Promise<Job> {
+    return this.tx(async (trx) => {
+      const current = await getJobRow(trx, call.jobId);
+      // Repeated complete after a lost response: same 200, nothing written twice.
+      if (current && current.status === 'completed' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
+        return toJob(current);
+      }
+      const row = await fencedRow(trx, call, ['claimed', 'running'], 'completed');
+      return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'completed', result }, nowMs));
+    });
+  }
+
+  async failJob(call: FencedCall, error: string, nowMs: number): Promise<Job> {
+    return this.tx(async (trx) => {
+      const current = await getJobRow(trx, call.jobId);
+      if (current && call.attempt !== undefined) {
+        // Repeated fail of the same attempt after a lost response: same 200.
+        const prior = await one<ResultRow>(trx, 'SELECT * FROM results WHERE result_id = ?', [`${call.jobId}:${call.attempt}`]);
+        if (prior && prior.status === 'failed' && prior.bot_id === call.botId && prior.error === error) return toJob(current);
+      }
+      const row = await fencedRow(trx, call, ['claimed', 'running'], 'failed');
+      return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'failed', error, note: null }, nowMs));
+    });
+  }
+
+  async retryJob(id: string, nowMs: number): Promise<Job> {
+    return this.tx(async (trx) => {
+      const row = await getJobRow(trx, id);
+      if (!row) throw new NotFoundError(`job ${id} does not exist`);
+      if (row.status !== 'failed' && row.status !== 'cancelled') {
+        throw new ConflictError(`job ${id} is ${row.status}; only failed or cancelled jobs can be retried`, 'not_retryable');
+      }
+      // One more attempt; attempts never go back, so every attempt keeps its own result line.
+      const next = await guardedUpdate(trx, row, {
+        status: 'pending',
+        bot_id: null,
+        max_attempts: Math.max(Number(row.max_attempts), Number(row.attempts) + 1),
+        finished_at: null,
+        error: null,
+        result: null,
+      });
+      await insertEvents(trx, [{ jobId: id, at: nowMs, from: row.status, to: 'pending', botId: null, attempt: Number(row.attempts), note: 'retried by admin' }]);
+      return toJob(next);
+    });
+  }
+
+  async cancelJob(id: string, nowMs: number): Promise<Job> {
+    return this.tx(async (trx) => {
+      const row = await getJobRow(trx, id);
+      if (!row) throw new NotFoundError(`job ${id} does not exist`);
+      if (row.status !== 'pending') throw new ConflictError(`job ${id} is ${row.status}; only pending jobs can be cancelled`, 'not_cancellable');
+      const next = await guardedUpdate(trx, row, { status: 'cancelled', finished_at: nowMs });
+      await insertEvents(trx, [{ jobId: id, at: nowMs, from: 'pending', to: 'cancelled', botId: null, attempt: Number(row.attempts), note: 'cancelled by admin' }]);
+      return toJob(next);
+    });
+  }
+
+  // ---------------------------------------------------------------- bots
+
+  async registerBot(input: { id: string; name?: string }, nowMs: number): Promise<{ bot: Bot; created: boolean }> {
+    return this.tx(async (trx) => {
+      const inserted = await one<BotRow>(
+        trx,
+        `INSERT INTO bots (id, name, status, current_job_id, registered_at, last_heartbeat_at, jobs_completed, jobs_failed)
+         VALUES (?, ?, 'idle', NULL, ?, ?, 0, 0) ON CONFLICT (id) DO NOTHING RETURNING *`,
+        [input.id, input.name ?? input.id, nowMs, nowMs],
+      );
+      if (inserted) return { bot: toBot(inserted), created: true };
+      // A known bot registering again is a new incarnation: whatever it held, it no longer runs.
+      await releaseBotJobs(trx, this.dialect, input.id, 'bot restarted', nowMs);
+      const bot = await one<BotRow>(
+        trx,
+        `UPDATE bots SET status = 'idle', current_job_id = NULL, last_heartbeat_at = ?, name = COALESCE(?, name) WHERE id = ? RETURNING *`,
+        [nowMs, input.name ?? null, input.id],
+      );
+      return { bot: toBot(bot!), created: false };
+    });
+  }
+
+  async heartbeat(botId: string, nowMs: number): Promise<Bot> {
+    return this.tx(async (trx) => {
+      const bot = await one<BotRow>(
+        trx,
+        `UPDATE bots SET last_heartbeat_at = ?,
+           status = CASE WHEN current_job_id IS NULL THEN 'idle' ELSE 'busy' END
+         WHERE id = ? RETURNING *`,
+        [nowMs, botId],
+      );
+      if (!bot) throw new NotFoundError(`bot ${botId} is not registered; register again`);
+      if (bot.current_job_id) {
+        await run(trx, `UPDATE jobs SET lease_expires_at = ? WHERE bot_id = ? AND status IN ('claimed', 'running')`, [
+          nowMs + this.opts.botDownAfterMs,
+          botId,
+        ]);
+      }
+      return toBot(bot);
+    });
+  }
+
+  async listBots(): Promise<Bot[]> {
+    const rows = (await run<BotRow>(this.knex, 'SELECT * FROM bots ORDER BY registered_at DESC, id')).rows;
+    return rows.map(toBot);
+  }
+
+  async getBot(id: string): Promise<BotWithJobs | null> {
+    const bot = await one<BotRow>(this.knex, 'SELECT * FROM bots WHERE id = ?', [id]);
+    if (!bot) return null;
+    const jobs = (await run<JobRow>(this.knex, 'SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', [id])).rows;
+    const lost = (
+      await run<EventRow>(
+        this.knex,
+        `SELECT * FROM job_events WHERE bot_id = ? AND note IS NOT NULL AND from_status IN ('claimed', 'running')
+           AND to_status IN ('pending', 'failed') ORDER BY seq DESC LIMIT 20`,
+        [id],
+      )
+    ).rows;
+    return {
+      ...toBot(bot),
+      recentJobs: jobs.map(toJob),
+      lostLeases: lost.map((e) => ({ jobId: e.job_id, attempt: Number(e.attempt), at: new Date(Number(e.at)).toISOString(), note: e.note })),
+    };
+  }
+
+  async deleteBot(id: string, nowMs: number): Promise<boolean> {
+    return this.tx(async (trx) => {
+      await releaseBotJobs(trx, this.dialect, id, RELEASE_REASONS.botDeleted, nowMs);
+      return (await run(trx, 'DELETE FROM bots WHERE id = ?', [id])).changes === 1;
+    });
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  async sweep(nowMs: number): Promise<SweepResult> {
+    const out: SweepResult = { botsDown: [], released: [] };
+    const record = (pairs: { row: JobRow; next: JobRow }[], reason: string) => {
+      for (const p of pairs) out.released.push({ jobId: p.row.id, botId: p.row.bot_id, to: p.next.status as 'pending' | 'failed', reason });
+    };
+    const cutoff = nowMs - this.opts.botDownAfterMs;
+    const silent = (await run<{ id: string }>(this.knex, `SELECT id FROM bots WHERE status <> 'down' AND last_heartbeat_at < ?`, [cutoff])).rows;
+    for (const { id } of silent) {
+      await this.tx(async (trx) => {
+        const down = await run(trx, `UPDATE bots SET status = 'down' WHERE id = ? AND status <> 'down' AND last_heartbeat_at < ?`, [id, cutoff]);
+        if (down.changes !== 1) return; // it spoke in the meantime
+        out.botsDown.push(id);
+        record(await releaseBotJobs(trx, this.dialect, id, RELEASE_REASONS.leaseExpired, nowMs), RELEASE_REASONS.leaseExpired);
+      });
+    }
+    const expired = (
+      await run<JobRow>(this.knex, `SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at < ? LIMIT 1000`, [nowMs])
+    ).rows;
+    const overdue = (
+      await run<JobRow>(this.knex, `SELECT * FROM jobs WHERE status = 'running' AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1000`, [nowMs])
+    ).rows;
+    const take = async (row: JobRow, reason: string) => {
+      try {
+        const next = await this.tx((trx) => finishAttempt(trx, this.dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs));
+        record([{ row, next }], reason);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err; // moved on by its bot meanwhile: nothing to take back
+      }
+    };
+    for (const row of expired) await take(row, RELEASE_REASONS.leaseExpired);
+    for (const row of overdue) await take(row, RELEASE_REASONS.timedOut);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- queue, metrics, scheduling
+
+  private async pausedIn(db: Knex | Knex.Transaction): Promise<boolean> {
+    const r = await one<{ value: string }>(db, `SELECT value FROM settings WHERE name = 'paused'`);
+    return r?.value === 'true';
+  }
+
+  isPaused(): Promise<boolean> {
+    return this.pausedIn(this.knex);
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    await run(this.knex, `INSERT INTO settings (name, value) VALUES ('paused', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, [
+      String(paused),
+    ]);
+  }
+
+  async summary(nowMs: number): Promise<Summary> {
+    const counts = (await run<{ status: JobStatus; n: number }>(this.knex, 'SELECT status, SUM(n) AS n FROM job_counts GROUP BY status')).rows;
+    const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    for (const c of counts) if (c.status in jobs) jobs[c.status] = Number(c.n);
+    const botRows = (await run<{ status: BotStatus; n: number }>(this.knex, 'SELECT status, COUNT(*) AS n FROM bots GROUP BY status')).rows;
+    const bots = Object.fromEntries(BOT_STATUSES.map((s) => [s, 0])) as Record<BotStatus, number>;
+    for (const b of botRows) if (b.status in bots) bots[b.status] = Number(b.n);
+    const nowMinute = Math.floor(nowMs / 60000);
+    const minutes = (
+      await run<{ minute: number; completed: number; failed: number; duration_sum: number; duration_n: number }>(
+        this.knex,
+        `SELECT minute, SUM(completed) AS completed, SUM(failed) AS failed, SUM(duration_sum) AS duration_sum, SUM(duration_n) AS duration_n
+         FROM finished_minutes WHERE minute > ? GROUP BY minute`,
+        [nowMinute - 60],
+      )
+    ).rows;
+    const byMinute = new Map(minutes.map((m) => [Number(m.minute), m]));
+    const throughput = [];
+    let lastMinute = 0;
+    let last5 = 0;
+    let lastHour = 0;
+    let durSum = 0;
+    let durN = 0;
+    for (let m = nowMinute - 59; m <= nowMinute; m++) {
+      const b = byMinute.get(m);
+      const c = Number(b?.completed ?? 0);
+      const f = Number(b?.failed ?? 0);
+      throughput.push({ minute: new Date(m * 60000).toISOString(), completed: c, failed: f });
+      lastHour += c + f;
+      if (m > nowMinute - 5) last5 += c + f;
+      if (m === nowMinute) lastMinute += c + f;
+      durSum += Number(b?.duration_sum ?? 0);
+      durN += Number(b?.duration_n ?? 0);
+    }
+    const finishedTotal = jobs.completed + jobs.failed;
+    return {
+      jobs: { ...jobs, total: Object.values(jobs).reduce((a, b) => a + b, 0) },
+      bots: { ...bots, total: bots.idle + bots.busy + bots.down },
+      finished: { lastMinute, last5Minutes: last5, lastHour },
+      successRate: finishedTotal === 0 ? null : jobs.completed / finishedTotal,
+      meanProcessingMs: durN === 0 ? null : Math.round(durSum / durN),
+      throughput,
+    };
+  }
+
+  async runOncePerPeriod(name: string, intervalMs: number, nowMs: number, fn: () => Promise<void>): Promise<boolean> {
+    const period = Math.floor(nowMs / intervalMs);
+    // Taking the period is one guarded upsert: only the first server to get there, and never for a
+    // period at or before one already taken (a clock stepped back), changes the row.
+    const took = await run(
+      this.knex,
+      `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value
+       WHERE CAST(settings.value AS BIGINT) < CAST(excluded.value AS BIGINT)`,
+      [`period:${name}`, String(period)],
+    );
+    if (took.changes !== 1) return false;
+    await fn();
+    return true;
+  }
+
+  async pruneResultsBefore(day: string): Promise<number> {
+    return (await run(this.knex, 'DELETE FROM results WHERE day < ? AND written = 1', [day])).changes;
+  }
+
+  // ---------------------------------------------------------------- datalake outbox
+
+  async fetchUnwritten(limit: number): Promise<OutboxRecord[]> {
+    const rows = (await run<ResultRow>(this.knex, 'SELECT * FROM results WHERE written = 0 ORDER BY seq LIMIT ?', [limit])).rows;
+    return rows.map((r) => ({ seq: Number(r.seq), line: toResultLine(r) }));
+  }
+
+  async markWritten(seqs: number[]): Promise<void> {
+    for (const part of chunks(seqs, 500)) {
+      await run(this.knex, `UPDATE results SET written = 1 WHERE seq IN (${placeholders(part.length)})`, part);
+    }
+  }
+
+  async resultsForDay(day: string) {
+    const rows = (await run<ResultRow>(this.knex, 'SELECT * FROM results WHERE day = ? ORDER BY seq', [day])).rows;
+    return rows.map(toResultLine);
+  }
+
+  async days(): Promise<string[]> {
+    return (await run<{ day: string }>(this.knex, 'SELECT DISTINCT day FROM results ORDER BY day')).rows.map((r) => r.day);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Opens the store named by DATABASE_URL: `sqlite://<path>` (relative to the working directory, or
+ * absolute) or `postgres://user@host:port/db[?schema=name]`.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { KnexStore } from './knex-store';
+import type { Store, StoreOptions } from './types';
+
+/** SQLite before 3.51.3 can corrupt a WAL database when a checkpoint races a reset (the WAL-reset bug). */
+export const MIN_SQLITE_VERSION = '3.51.3';
+
+export class StoreOpenError extends Error {}
+
+export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema: string | null };
+
+export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarget {
+  if (url.startsWith('sqlite://')) {
+    const p = url.slice('sqlite://'.length);
+    if (!p) throw new StoreOpenError('DATABASE_URL sqlite:// needs a file path, e.g. sqlite://./data/jobs.db');
+    return { kind: 'sqlite', file: path.resolve(cwd, p) };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const u = new URL(url);
+    const schema = u.searchParams.get('schema');
+    u.searchParams.delete('schema');
+    if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new StoreOpenError('DATABASE_URL ?schema= must be a plain lower-case identifier');
+    return { kind: 'postgres', url: u.toString(), schema };
+  }
+  throw new StoreOpenError(`DATABASE_URL must start with sqlite:// or postgres://, got "${url.split(':')[0]}:"`);
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
+/**
+ * The server is the only writer of its SQLite file. It holds an exclusive lock on a companion file
+ * for its whole life; the operating system drops the lock when the process dies, even by kill -9.
+ */
+function takeWriterLock(file: string): Database.Database {
+  const lock = new Database(`${file}.server-lock`, { timeout: 0 });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch {
+    lock.close();
+    throw new StoreOpenError(
+      `another server is already using ${file}: SQLite allows one server per database file. ` +
+        'Stop the other server, point DATABASE_URL at another file, or use PostgreSQL for several servers.',
+    );
+  }
+  return lock;
+}
+
+export interface OpenOptions extends StoreOptions {
+  /** SQLite synchronous pragma: NORMAL (default) or FULL. */
+  sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** PostgreSQL pool size (default 10). */
+  poolMax?: number;
+}
+
+let pgTypesSet = false;
+
+export async function openStore(url: string, opts: OpenOptions): Promise<Store> {
+  const target = parseDatabaseUrl(url);
+  if (target.kind === 'sqlite') {
+    fs.mkdirSync(path.dirname(target.file), { recursive: true });
+    const lock = takeWriterLock(target.file);
+    const sync = opts.sqliteSynchronous ?? 'NORMAL';
+    const knex = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: target.file },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: Database.Database, done: (err: Error | null, conn: Database.Database) => void) => {
+          try {
+            const version = (conn.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+            if (compareVersions(version, MIN_SQLITE_VERSION) < 0) {
+              throw new StoreOpenError(`SQLite ${version} is older than ${MIN_SQLITE_VERSION} (WAL-reset corruption bug); upgrade better-sqlite3`);
+            }
+            conn.pragma('journal_mode = WAL');
+            conn.pragma('busy_timeout = 5000');
+            conn.pragma(`synchronous = ${sync}`);
+            conn.pragma('foreign_keys = ON');
+            done(null, conn);
+          } catch (err) {
+            done(err as Error, conn);
+          }
+        },
+      },
+    });
+    try {
+      await knex.raw('SELECT 1');
+    } catch (err) {
+      await knex.destroy();
+      lock.close();
+      throw err instanceof StoreOpenError ? err : new StoreOpenError(`cannot open SQLite file ${target.file}: ${(err as Error).message}`);
+    }
+    return new KnexStore(knex, 'sqlite', opts, async () => {
+      lock.close();
+    });
+  }
+
+  if (!pgTypesSet) {
+    // BIGINT (ms times, counts) and NUMERIC sums come back as strings by default.
+    pg.types.setTypeParser(20, (v) => Number(v));
+    pg.types.setTypeParser(1700, (v) => Number(v));
+    pgTypesSet = true;
+  }
+  const config: Knex.Config = {
+    client: 'pg',
+    connection: { connectionString: target.url },
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    acquireConnectionTimeout: 5000,
+  };
+  if (target.schema) {
+    const admin = knexFactory({ client: 'pg', connection: { connectionString: target.url }, pool: { min: 0, max: 1 } });
+    try {
+      await admin.raw(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
+    } finally {
+      await admin.destroy();
+    }
+    config.searchPath = [target.schema];
+  }
+  const knex = knexFactory(config);
+  return new KnexStore(knex, 'postgres', opts);
+}

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { storeContract, STORE_OPTS } from './store.contract';
+import { openStore, parseDatabaseUrl, StoreOpenError } from './open';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+storeContract('SQLite file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
+  dirs.push(dir);
+  return openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
+});
+
+describe('SQLite specifics', () => {
+  test('a second store on the same file is refused with a clear message; free again after close', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
+    dirs.push(dir);
+    const url = `sqlite://${path.join(dir, 'jobs.db')}`;
+    const first = await openStore(url, STORE_OPTS);
+    await expect(openStore(url, STORE_OPTS)).rejects.toThrow(/another server is already using .*jobs\.db/);
+    await expect(openStore(url, STORE_OPTS)).rejects.toBeInstanceOf(StoreOpenError);
+    await first.close();
+    const second = await openStore(url, STORE_OPTS);
+    await second.close();
+  });
+
+  test('WAL journal mode and the bundled SQLite is new enough', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
+    dirs.push(dir);
+    const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
+    const knex = (store as unknown as { knex: import('knex').Knex }).knex;
+    expect((await knex.raw('PRAGMA journal_mode'))[0].journal_mode).toBe('wal');
+    await store.close();
+  });
+
+  test('DATABASE_URL parsing', () => {
+    expect(parseDatabaseUrl('sqlite://./data/jobs.db', '/srv')).toEqual({ kind: 'sqlite', file: '/srv/data/jobs.db' });
+    expect(parseDatabaseUrl('sqlite:///abs/x.db')).toEqual({ kind: 'sqlite', file: '/abs/x.db' });
+    expect(parseDatabaseUrl('postgres://u@h:5432/db?schema=s1')).toEqual({ kind: 'postgres', url: 'postgres://u@h:5432/db', schema: 's1' });
+    expect(() => parseDatabaseUrl('mysql://x')).toThrow(/sqlite:\/\/ or postgres:\/\//);
+  });
+});

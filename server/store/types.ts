@@ -1,0 +1,89 @@
+/**
+ * The store: every read and write of jobs, bots, results and events. Two backends (SQLite file,
+ * PostgreSQL) behind this one interface pass one contract suite (store.contract.ts).
+ * Times are ms since the epoch (the caller's clock); durations in ms.
+ */
+import type { Bot, CreateJob, Job, JobEvent, ListJobsOptions, Page, Summary } from '../../core/types';
+import type { OutboxSource } from '../../datalake/types';
+
+export interface StoreOptions {
+  /** Attempts a job gets when it names none (MAX_ATTEMPTS, default 1). */
+  defaultMaxAttempts: number;
+  /** Running time a job gets when it names none (JOB_TIMEOUT_MS, 0 = no limit). */
+  defaultTimeoutMs: number;
+  /** Silence after which a bot is down and its lease ends (BOT_DOWN_AFTER_MS, default 120000). */
+  botDownAfterMs: number;
+}
+
+export interface CreateResult {
+  job: Job;
+  /** false when `key` matched an unfinished job, which is returned instead. */
+  created: boolean;
+}
+
+export interface JobWithEvents extends Job {
+  events: JobEvent[];
+}
+
+export interface BotWithJobs extends Bot {
+  recentJobs: Job[];
+  /** Jobs taken back from this bot (lease expired, timed out, deleted), newest first. */
+  lostLeases: { jobId: string; attempt: number; at: string; note: string | null }[];
+}
+
+export interface SweepResult {
+  botsDown: string[];
+  released: { jobId: string; botId: string | null; to: 'pending' | 'failed'; reason: string }[];
+}
+
+export interface FencedCall {
+  jobId: string;
+  botId: string;
+  /** The attempt the bot works on (the claimed job's `attempts`); a stale one gets 409. */
+  attempt?: number;
+}
+
+export interface Store extends OutboxSource {
+  readonly dialect: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>;
+
+  createJobs(inputs: CreateJob[], nowMs: number): Promise<CreateResult[]>;
+  getJob(id: string): Promise<JobWithEvents | null>;
+  listJobs(opts: ListJobsOptions): Promise<Page<Job>>;
+  /** One statement picks the job; null when nothing is claimable. 404 unknown bot, 409 down or busy. */
+  claimJob(botId: string, nowMs: number): Promise<Job | null>;
+  startJob(call: FencedCall, nowMs: number): Promise<Job>;
+  completeJob(call: FencedCall, result: unknown, nowMs: number): Promise<Job>;
+  failJob(call: FencedCall, error: string, nowMs: number): Promise<Job>;
+  /** Admin: failed or cancelled → pending with a fresh attempt budget. 409 otherwise. */
+  retryJob(id: string, nowMs: number): Promise<Job>;
+  /** Admin: pending → cancelled. 409 otherwise. */
+  cancelJob(id: string, nowMs: number): Promise<Job>;
+
+  registerBot(input: { id: string; name?: string }, nowMs: number): Promise<{ bot: Bot; created: boolean }>;
+  heartbeat(botId: string, nowMs: number): Promise<Bot>;
+  listBots(): Promise<Bot[]>;
+  getBot(id: string): Promise<BotWithJobs | null>;
+  /** Removes the bot; its job goes back to pending (or failed at maxAttempts). false if unknown. */
+  deleteBot(id: string, nowMs: number): Promise<boolean>;
+
+  /** Marks silent bots down and releases their jobs; releases expired leases and timed-out jobs. */
+  sweep(nowMs: number): Promise<SweepResult>;
+
+  isPaused(): Promise<boolean>;
+  setPaused(paused: boolean): Promise<void>;
+
+  summary(nowMs: number): Promise<Summary>;
+
+  /**
+   * Runs fn once per period of `intervalMs` across every server on this database: returns true if
+   * this call ran it. A clock stepped back never runs a period twice.
+   */
+  runOncePerPeriod(name: string, intervalMs: number, nowMs: number, fn: () => Promise<void>): Promise<boolean>;
+
+  /** Deletes result rows of days before `day` (YYYY-MM-DD), for datalake retention. */
+  pruneResultsBefore(day: string): Promise<number>;
+}
