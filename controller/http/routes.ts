@@ -1,0 +1,115 @@
+/**
+ * The controller's HTTP API (../shared/API.md): read the scale, change it, configure autoscale.
+ * Every change needs the admin token and goes through the loop's serial queue.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { ConflictError, UnavailableError, ValidationError, zodDetails } from '../../core/errors';
+import type { DesiredState } from '../desired-state';
+import type { ScaleDriver } from '../drivers/driver';
+import type { ReconcileLoop } from '../reconcile-loop';
+import { requireAdmin } from './admin-auth';
+import { readJsonBody } from './body';
+
+export interface RouteDeps {
+  loop: ReconcileLoop;
+  driver: ScaleDriver;
+  adminToken: string;
+  maxBots: number;
+  bodyLimitBytes: number;
+}
+
+export interface ScaleView {
+  driver: ScaleDriver['name'];
+  desired: number;
+  current: number;
+  ready: number;
+  autoscale: DesiredState['autoscale'];
+}
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) throw new ValidationError('the body does not match the schema', zodDetails(r.error.issues));
+  return r.data;
+}
+
+export function controllerRouter(deps: RouteDeps): Router {
+  const { loop, driver, maxBots } = deps;
+  const router = new Router();
+  const admin = requireAdmin(deps.adminToken);
+
+  const ScaleBody = z.strictObject({ replicas: z.int().min(0).max(maxBots) });
+  const AutoscaleBody = z.strictObject({
+    enabled: z.boolean(),
+    min: z.int().min(0).max(maxBots).optional(),
+    max: z.int().min(0).max(maxBots).optional(),
+    jobsPerBot: z.int().min(1).max(1_000_000).optional(),
+  });
+
+  const view = async (): Promise<ScaleView> => {
+    const desired = loop.getDesired();
+    let observed = loop.getLastObserved();
+    try {
+      observed = await driver.observe();
+    } catch (err) {
+      if (observed === null) throw new UnavailableError(`the ${driver.name} driver cannot be read: ${(err as Error).message}`);
+    }
+    return { driver: driver.name, desired: desired.replicas, current: observed!.current, ready: observed!.ready, autoscale: { ...desired.autoscale } };
+  };
+
+  const body = (ctx: Context) => readJsonBody(ctx, deps.bodyLimitBytes);
+
+  router.get('/healthz', (ctx) => {
+    const last = loop.getLastReport();
+    ctx.body = { status: 'ok', driver: driver.name, lastReconcile: last ? { at: last.at, error: last.error } : null };
+  });
+
+  router.get('/scale', async (ctx) => {
+    ctx.body = await view();
+  });
+
+  // A manual scale turns autoscale off: otherwise the autoscaler would quietly undo the admin's
+  // choice once the cool-down ends. PUT /autoscale turns it back on.
+  router.put('/scale', admin, async (ctx) => {
+    const { replicas } = parse(ScaleBody, await body(ctx));
+    await loop.update((d) => ({ replicas, autoscale: { ...d.autoscale, enabled: false } }));
+    ctx.body = await view();
+  });
+
+  router.post('/scale/add', admin, async (ctx) => {
+    await body(ctx); // no fields; read so a bad body still gets its 400/413/415
+    await loop.update((d) => {
+      if (d.replicas >= maxBots) throw new ConflictError(`already at MAX_BOTS (${maxBots})`, 'max_bots_reached');
+      return { replicas: d.replicas + 1, autoscale: { ...d.autoscale, enabled: false } };
+    });
+    ctx.body = await view();
+  });
+
+  router.post('/scale/remove', admin, async (ctx) => {
+    await body(ctx);
+    await loop.update((d) => {
+      if (d.replicas <= 0) throw new ConflictError('there are no bots to remove', 'no_bots');
+      return { replicas: d.replicas - 1, autoscale: { ...d.autoscale, enabled: false } };
+    });
+    ctx.body = await view();
+  });
+
+  // Fields left out keep their current values, so {"enabled": false} is enough to switch it off.
+  router.put('/autoscale', admin, async (ctx) => {
+    const input = parse(AutoscaleBody, await body(ctx));
+    await loop.update((d) => {
+      const next = {
+        enabled: input.enabled,
+        min: input.min ?? d.autoscale.min,
+        max: input.max ?? d.autoscale.max,
+        jobsPerBot: input.jobsPerBot ?? d.autoscale.jobsPerBot,
+      };
+      if (next.min > next.max) throw new ValidationError('min must be at most max', [{ path: 'min', message: `min (${next.min}) must be at most max (${next.max})` }]);
+      return { replicas: d.replicas, autoscale: next };
+    });
+    ctx.body = await view();
+  });
+
+  return router;
+}

@@ -1,0 +1,69 @@
+/**
+ * The controller's view of the job server: which bots are busy (for drain-first scale-down) and how
+ * deep the queue is (for autoscale). Read-only calls; every one has a timeout so a hung server
+ * cannot stall the reconcile loop.
+ */
+import type { Bot, BotStatus } from '../core/types';
+
+export interface BotActivity {
+  id: string;
+  status: BotStatus;
+  currentJobId: string | null;
+}
+
+export interface QueueDepth {
+  pending: number;
+  claimed: number;
+  running: number;
+}
+
+export interface ServerClient {
+  listBots(): Promise<BotActivity[]>;
+  queueDepth(): Promise<QueueDepth>;
+}
+
+export class ServerUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerUnavailableError';
+  }
+}
+
+export class HttpServerClient implements ServerClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  private async getJson(path: string): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ServerUnavailableError(`GET ${path} failed: ${(err as Error).message}`);
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      throw new ServerUnavailableError(`GET ${path} answered ${res.status}`);
+    }
+    return res.json();
+  }
+
+  async listBots(): Promise<BotActivity[]> {
+    const body = (await this.getJson('/bots')) as { items?: Bot[] };
+    if (!Array.isArray(body.items)) throw new ServerUnavailableError('GET /bots: no items in the answer');
+    return body.items.map((b) => ({ id: b.id, status: b.status, currentJobId: b.currentJobId ?? null }));
+  }
+
+  async queueDepth(): Promise<QueueDepth> {
+    const body = (await this.getJson('/metrics/summary')) as { jobs?: Partial<QueueDepth> };
+    const jobs = body.jobs;
+    if (!jobs || typeof jobs.pending !== 'number') throw new ServerUnavailableError('GET /metrics/summary: no jobs.pending');
+    return { pending: jobs.pending, claimed: jobs.claimed ?? 0, running: jobs.running ?? 0 };
+  }
+}
+
+/** A bot counts as busy when the server says so or it holds a job; unknown and down bots are not. */
+export function isBusy(b: BotActivity | undefined): boolean {
+  return b !== undefined && (b.status === 'busy' || b.currentJobId !== null);
+}
