@@ -26,7 +26,15 @@ export async function syncDir(dir: string): Promise<void> {
 export async function appendToPartition(dir: string, day: string, data: Buffer): Promise<number> {
   if (data.length === 0) return 0;
   const file = partitionPath(dir, day);
-  const h = await fs.promises.open(file, 'a');
+  let h: fs.promises.FileHandle;
+  try {
+    h = await fs.promises.open(file, 'a');
+  } catch (err) {
+    // The folder was removed under a running server (an operator clearing it): make it again.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    h = await fs.promises.open(file, 'a');
+  }
   let sizeBefore = -1;
   try {
     sizeBefore = (await h.stat()).size;

@@ -1,0 +1,180 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ResultLine } from '../core/types';
+import { formatLine } from './line-format';
+import { partitionPath } from './paths';
+import { DatalakeReader } from './reader';
+import { makeResult } from './test-support/memory-outbox';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dl-reader-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const append = (day: string, rs: ResultLine[]) => fs.appendFileSync(partitionPath(dir, day), rs.map(formatLine).join(''));
+
+/** The expected aggregates of a list of results, computed the slow obvious way. */
+function expected(rs: ResultLine[]) {
+  const completed = rs.filter((r) => r.status === 'completed').length;
+  const withDuration = rs.filter((r) => r.durationMs !== null);
+  return {
+    results: rs.length,
+    completed,
+    failed: rs.length - completed,
+    successRate: rs.length ? completed / rs.length : null,
+    meanDurationMs: withDuration.length ? withDuration.reduce((s, r) => s + (r.durationMs as number), 0) / withDuration.length : null,
+  };
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('DatalakeReader.stats', () => {
+  it('aggregates per day (newest first) and in total; empty or missing folder gives zeros', async () => {
+    const reader = new DatalakeReader(path.join(dir, 'not-yet'));
+    expect(await reader.stats()).toEqual({
+      days: [],
+      total: { results: 0, completed: 0, failed: 0, successRate: null, meanDurationMs: null, bytes: 0, days: 0 },
+    });
+    const d28 = Array.from({ length: 9 }, () => makeResult('2026-11-28'));
+    const d29 = [...Array.from({ length: 5 }, () => makeResult('2026-11-29')), makeResult('2026-11-29', { durationMs: null, status: 'failed' })];
+    append('2026-11-28', d28);
+    append('2026-11-29', d29);
+    const r = new DatalakeReader(dir);
+    const s = await r.stats();
+    expect(s.days.map((d) => d.date)).toEqual(['2026-11-29', '2026-11-28']);
+    expect(s.days[0]).toEqual({ date: '2026-11-29', ...expected(d29), bytes: fs.statSync(partitionPath(dir, '2026-11-29')).size });
+    expect(s.days[1]).toEqual({ date: '2026-11-28', ...expected(d28), bytes: fs.statSync(partitionPath(dir, '2026-11-28')).size });
+    expect(s.total).toEqual({ ...expected([...d28, ...d29]), bytes: s.days[0].bytes + s.days[1].bytes, days: 2 });
+    expect(await r.listDays()).toEqual(['2026-11-29', '2026-11-28']);
+  });
+
+  it('reads only the bytes appended since the last call', async () => {
+    const day = '2026-11-29';
+    const first = Array.from({ length: 100 }, () => makeResult(day));
+    append(day, first);
+    const r = new DatalakeReader(dir);
+    await r.stats();
+    const size1 = fs.statSync(partitionPath(dir, day)).size;
+    expect(r.bytesScanned).toBe(size1);
+    await r.stats();
+    expect(r.bytesScanned).toBe(size1); // nothing new, nothing read
+    const more = Array.from({ length: 7 }, () => makeResult(day, { status: 'failed' }));
+    append(day, more);
+    const s = await r.stats();
+    const size2 = fs.statSync(partitionPath(dir, day)).size;
+    expect(r.bytesScanned).toBe(size2);
+    expect(s.days[0]).toMatchObject({ ...expected([...first, ...more]), bytes: size2 });
+  });
+
+  it('counts a line being written only once it is complete', async () => {
+    const day = '2026-11-29';
+    const [a, b] = [makeResult(day), makeResult(day)];
+    append(day, [a]);
+    const half = formatLine(b).slice(0, 30);
+    fs.appendFileSync(partitionPath(dir, day), half);
+    const r = new DatalakeReader(dir);
+    expect((await r.stats()).days[0].results).toBe(1);
+    fs.appendFileSync(partitionPath(dir, day), formatLine(b).slice(30));
+    expect((await r.stats()).days[0]).toMatchObject(expected([a, b]));
+  });
+
+  it('recomputes a file that shrank or was replaced (repair rewrite), and forgets deleted days', async () => {
+    const day = '2026-11-29';
+    const rs = Array.from({ length: 10 }, () => makeResult(day));
+    append(day, rs);
+    append('2026-11-28', [makeResult('2026-11-28')]);
+    const r = new DatalakeReader(dir);
+    await r.stats();
+    // shrink: keep the first 4 lines
+    fs.writeFileSync(partitionPath(dir, day), rs.slice(0, 4).map(formatLine).join(''));
+    expect((await r.stats()).days[0]).toMatchObject(expected(rs.slice(0, 4)));
+    // replace by rename with a file of the same size but other content: a new inode
+    const other = rs.slice(0, 4).map((x) => ({ ...x, status: 'failed' as const }));
+    const tmp = partitionPath(dir, day) + '.tmp';
+    fs.writeFileSync(tmp, other.map(formatLine).join(''));
+    fs.renameSync(tmp, partitionPath(dir, day));
+    expect((await r.stats()).days[0]).toMatchObject(expected(other));
+    fs.rmSync(partitionPath(dir, '2026-11-28'));
+    const s = await r.stats();
+    expect(s.days.map((d) => d.date)).toEqual([day]);
+    expect(s.total.results).toBe(4);
+  });
+
+  it('concurrent calls give the same, correct answer (no double counting)', async () => {
+    const day = '2026-11-29';
+    const rs = Array.from({ length: 500 }, () => makeResult(day));
+    append(day, rs);
+    const r = new DatalakeReader(dir);
+    const all = await Promise.all([r.stats(), r.stats(), r.stats()]);
+    for (const s of all) expect(s.days[0]).toMatchObject(expected(rs));
+  });
+});
+
+describe('DatalakeReader export', () => {
+  it('streams the exact bytes of the day; null for a day without a file or a bad date', async () => {
+    const day = '2026-11-29';
+    append(day, Array.from({ length: 50 }, () => makeResult(day)));
+    const r = new DatalakeReader(dir);
+    const h = await r.openExport(day);
+    expect(h).not.toBeNull();
+    const got = await readAll(h!.stream);
+    expect(got.equals(fs.readFileSync(partitionPath(dir, day)))).toBe(true);
+    expect(h!.bytes).toBe(got.length);
+    expect(await r.exportStream('2026-11-01')).toBeNull();
+    expect(await r.exportStream('../../etc/passwd')).toBeNull();
+    expect(await r.exportStream('2026-02-30')).toBeNull();
+  });
+
+  it('leaves out a line still being appended, and serves an empty day as empty', async () => {
+    const day = '2026-11-29';
+    const a = makeResult(day);
+    append(day, [a]);
+    fs.appendFileSync(partitionPath(dir, day), '{"resultId":"half');
+    const r = new DatalakeReader(dir);
+    expect((await readAll((await r.exportStream(day))!)).toString()).toBe(formatLine(a));
+    fs.writeFileSync(partitionPath(dir, '2026-11-28'), '');
+    expect((await readAll((await r.exportStream('2026-11-28'))!)).length).toBe(0);
+  });
+
+  it('a 50 MB day: stats and export stream in bounded memory', async () => {
+    const day = '2026-11-29';
+    const file = partitionPath(dir, day);
+    // ~50 MB from 1 MB blocks of varied lines, with a digest to compare the export against
+    const fd = fs.openSync(file, 'w');
+    const hash = crypto.createHash('sha256');
+    let lines = 0;
+    let completed = 0;
+    while (fs.fstatSync(fd).size < 50 * 1024 * 1024) {
+      const block = Array.from({ length: 3000 }, () => makeResult(day));
+      completed += block.filter((b) => b.status === 'completed').length;
+      lines += block.length;
+      const buf = Buffer.from(block.map(formatLine).join(''));
+      hash.update(buf);
+      fs.writeSync(fd, buf);
+    }
+    fs.closeSync(fd);
+    global.gc?.();
+    const rss0 = process.memoryUsage().rss;
+    const r = new DatalakeReader(dir);
+    const s = await r.stats();
+    expect(s.days[0]).toMatchObject({ results: lines, completed, failed: lines - completed });
+    const out = crypto.createHash('sha256');
+    let bytes = 0;
+    for await (const c of (await r.exportStream(day))!) {
+      out.update(c as Buffer);
+      bytes += (c as Buffer).length;
+    }
+    expect(bytes).toBe(fs.statSync(file).size);
+    expect(out.digest('hex')).toBe(hash.digest('hex'));
+    // Loose: a reader that loaded the file would grow by >= 50 MB (twice that as a JS string).
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(40 * 1024 * 1024);
+  });
+});
