@@ -1,0 +1,134 @@
+/**
+ * The bot's side of the HTTP contract (../shared/API.md). Answers the server gave come back as a
+ * Reply (2xx, or 4xx with its error code), so the runner decides what a 404 or 409 means where it
+ * happens. Everything that says "try again later" (no connection, timeout, 429, 5xx, a body that
+ * is not JSON) is thrown as ServerUnavailableError; an abort by the caller's signal is rethrown
+ * as is.
+ */
+import type { Bot, Job, Json } from '../core/types';
+
+export type Reply<T> =
+  | { ok: true; status: number; body: T }
+  | { ok: false; status: number; code: string; message: string };
+
+export class ServerUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServerUnavailableError';
+  }
+}
+
+export interface ApiClientOptions {
+  baseUrl: string;
+  requestTimeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+export class ApiClient {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly opts: ApiClientOptions) {
+    this.fetch = opts.fetch ?? globalThis.fetch;
+  }
+
+  register(id: string, name: string): Promise<Reply<Bot>> {
+    return this.post('/bots/register', { id, name });
+  }
+
+  heartbeat(botId: string): Promise<Reply<Bot>> {
+    return this.post('/bots/heartbeat', { botId });
+  }
+
+  /** Long-polls up to waitMs; body null means nothing was pending (204). */
+  claim(botId: string, waitMs: number, signal?: AbortSignal): Promise<Reply<Job | null>> {
+    const body = waitMs > 0 ? { botId, waitMs } : { botId };
+    return this.post('/jobs/claim', body, { signal, extraTimeoutMs: waitMs });
+  }
+
+  // start/complete/fail always name the attempt: the server answers 409 when the job has moved on
+  // to a newer attempt (our lease expired), so stale work can never overwrite a newer result.
+  start(jobId: string, botId: string, attempt: number): Promise<Reply<Job>> {
+    return this.post(`/jobs/${encodeURIComponent(jobId)}/start`, { botId, attempt });
+  }
+
+  complete(jobId: string, botId: string, attempt: number, result: Json): Promise<Reply<Job>> {
+    return this.post(`/jobs/${encodeURIComponent(jobId)}/complete`, { botId, attempt, result });
+  }
+
+  fail(jobId: string, botId: string, attempt: number, error: string): Promise<Reply<Job>> {
+    return this.post(`/jobs/${encodeURIComponent(jobId)}/fail`, { botId, attempt, error: truncate(error, 10000) });
+  }
+
+  getJob(jobId: string): Promise<Reply<Job>> {
+    return this.request('GET', `/jobs/${encodeURIComponent(jobId)}`);
+  }
+
+  getBot(botId: string): Promise<Reply<Bot>> {
+    return this.request('GET', `/bots/${encodeURIComponent(botId)}`);
+  }
+
+  private post<T>(path: string, body: unknown, o?: { signal?: AbortSignal; extraTimeoutMs?: number }): Promise<Reply<T>> {
+    return this.request('POST', path, body, o);
+  }
+
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    o: { signal?: AbortSignal; extraTimeoutMs?: number } = {},
+  ): Promise<Reply<T>> {
+    const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0));
+    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetch(`${this.opts.baseUrl}${path}`, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      text = await res.text();
+    } catch (err) {
+      if (o.signal?.aborted) throw o.signal.reason;
+      if (timeout.aborted) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
+      const cause = (err as { cause?: { code?: unknown } }).cause;
+      const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
+      throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${code}`, { cause: err });
+    }
+    if (res.status === 429 || res.status >= 500) {
+      throw new ServerUnavailableError(`${method} ${path} answered ${res.status}: ${errorOf(text).message}`);
+    }
+    if (res.status === 204) return { ok: true, status: 204, body: null as T };
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // Not our server (a proxy's HTML page, say): treat it like an outage and retry.
+      throw new ServerUnavailableError(`${method} ${path} answered ${res.status} with a body that is not JSON`);
+    }
+    if (res.ok) return { ok: true, status: res.status, body: parsed as T };
+    const e = errorOf(parsed);
+    return { ok: false, status: res.status, code: e.code, message: e.message };
+  }
+}
+
+function errorOf(raw: unknown): { code: string; message: string } {
+  let body = raw;
+  if (typeof raw === 'string') {
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return { code: 'unknown', message: truncate(raw, 200) };
+    }
+  }
+  const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  return {
+    code: typeof e?.code === 'string' ? e.code : 'unknown',
+    message: typeof e?.message === 'string' ? e.message : 'no error message',
+  };
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
