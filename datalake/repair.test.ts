@@ -61,6 +61,22 @@ describe('repairDatalake', () => {
     expect(fs.readdirSync(dir).map((n) => [n, fs.readFileSync(path.join(dir, n), 'utf8')])).toEqual(before);
   });
 
+  it('with countForDay, a clean day is confirmed by count without loading its results', async () => {
+    const src = new MemoryOutbox().enableCount();
+    const rs = [makeResult(DAY), makeResult(DAY), makeResult(DAY)];
+    src.add(...rs);
+    await writeAll(src);
+    src.calls.resultsForDay = 0;
+    expect((await repairDatalake(dir, src, log)).missingAppended).toBe(0);
+    expect(src.calls.countForDay).toBe(1);
+    expect(src.calls.resultsForDay).toBe(0);
+    // a lost line makes the counts differ: then the results are compared one by one
+    fs.writeFileSync(file(), formatLine(rs[0]) + formatLine(rs[2]));
+    expect((await repairDatalake(dir, src, log)).missingAppended).toBe(1);
+    expect(src.calls.resultsForDay).toBe(1);
+    expectExactlyOnce(src);
+  });
+
   it('cuts a torn last line; the outbox row behind it is appended whole', async () => {
     const src = new MemoryOutbox();
     const done = makeResult(DAY);
@@ -152,7 +168,7 @@ describe('repairDatalake', () => {
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
         fs.rmSync(dir, { recursive: true, force: true });
         fs.mkdirSync(dir);
-        const src = new MemoryOutbox();
+        const src = steps.length % 2 ? new MemoryOutbox() : new MemoryOutbox().enableCount();
         for (const s of steps) {
           const added = s.results.map((d) => makeResult(d));
           src.add(...added);

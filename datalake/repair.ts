@@ -21,6 +21,19 @@ import type { OutboxRecord, OutboxSource } from './types';
 
 export type VerifyMode = 'recent' | 'all';
 
+/**
+ * An optional capability of the source: how many results the store has for a day. When it equals the
+ * number of distinct resultIds in the partition, nothing can be missing (every line comes from a
+ * store row), and repair skips resultsForDay(), which would load the whole day into memory.
+ */
+export interface CountingOutboxSource extends OutboxSource {
+  countForDay(day: string): Promise<number>;
+}
+
+function canCount(s: OutboxSource): s is CountingOutboxSource {
+  return typeof (s as Partial<CountingOutboxSource>).countForDay === 'function';
+}
+
 export interface RepairOptions {
   /** 'recent' (default): full scan of the newest days and those with unwritten rows; 'all': every partition. */
   verify?: VerifyMode;
@@ -161,6 +174,7 @@ async function checkPartition(
     }
     ids = scan.ids;
   }
+  if (canCount(source) && (await source.countForDay(day)) === ids.size) return ids;
   const missing = (await source.resultsForDay(day)).filter((r) => !ids.has(r.resultId));
   if (missing.length > 0) {
     await appendToPartition(dir, day, Buffer.from(missing.map((r) => formatLine(r)).join(''), 'utf8'));

@@ -11,7 +11,7 @@ export class MemoryOutbox implements OutboxSource {
   private readonly rows: Array<{ seq: number; line: ResultLine; written: boolean }> = [];
   private nextSeq = 1;
   /** Calls of each method, to check batching and coalescing. */
-  readonly calls = { fetchUnwritten: 0, markWritten: 0, resultsForDay: 0, days: 0 };
+  readonly calls = { fetchUnwritten: 0, markWritten: 0, resultsForDay: 0, days: 0, countForDay: 0 };
   /** Errors thrown by the next calls of markWritten / fetchUnwritten (consumed one per call). */
   failMark: Error[] = [];
   failFetch: Error[] = [];
@@ -57,6 +57,15 @@ export class MemoryOutbox implements OutboxSource {
   async resultsForDay(day: string): Promise<ResultLine[]> {
     this.calls.resultsForDay++;
     return this.rows.filter((r) => dayOf(r.line.finishedAt) === day).map((r) => r.line);
+  }
+
+  /** Makes this source a CountingOutboxSource (the optional countForDay capability). */
+  enableCount(): this {
+    (this as unknown as { countForDay: (day: string) => Promise<number> }).countForDay = async (day: string) => {
+      this.calls.countForDay++;
+      return this.rows.filter((r) => dayOf(r.line.finishedAt) === day).length;
+    };
+    return this;
   }
 
   async days(): Promise<string[]> {
