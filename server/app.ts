@@ -1,0 +1,56 @@
+/**
+ * The Koa app factory (no listen): middleware in one order, every route of docs/api.md.
+ * main.ts composes it with a real store, clock and datalake; tests do the same on a free port.
+ */
+import Router from '@koa/router';
+import Koa from 'koa';
+import { NotFoundError } from '../core/errors';
+import { jsonBody } from './http/body';
+import { requireAdmin } from './http/auth';
+import { errorMiddleware } from './http/errors';
+import { botRoutes } from './routes/bots';
+import type { AppDeps } from './routes/deps';
+import { jobRoutes } from './routes/jobs';
+import { systemRoutes } from './routes/system';
+
+export type { AppDeps } from './routes/deps';
+
+export function createApp(d: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true; // errors are logged by errorMiddleware, once
+
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      d.metrics.httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+      if (d.log.isLevelEnabled('debug')) d.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    }
+  });
+  app.use(errorMiddleware(d.log));
+  app.use(jsonBody(d.config.BODY_LIMIT_BYTES));
+
+  const router = new Router();
+  const admin = requireAdmin(d.config.ADMIN_TOKEN);
+  jobRoutes(router, admin, d);
+  botRoutes(router, admin, d);
+  systemRoutes(router, admin, d);
+  // Unknown routes and methods get the same JSON error shape as everything else.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 405) {
+      ctx.body = { error: { code: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}` } };
+    } else if (ctx.status === 404 && ctx.body === undefined) {
+      throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
+    }
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,49 @@
+/** The server's configuration: the only reader of process.env for server/. */
+import { z } from 'zod';
+import { envInt, envLogLevel, envString, parseEnv } from '../core/config';
+
+export const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
+
+const schema = z.object({
+  SERVER_PORT: envInt(3001, 0, 65535),
+  SERVER_HOST: envString('0.0.0.0'),
+  DATABASE_URL: envString('sqlite://./data/jobs.db'),
+  SQLITE_SYNCHRONOUS: envString('NORMAL').pipe(z.enum(['NORMAL', 'FULL'])),
+  PG_POOL_MAX: envInt(10, 1, 200),
+  DATALAKE_DIR: envString('./datalake/data'),
+  DATALAKE_RETENTION_DAYS: envInt(0, 0, 100000),
+  DATALAKE_VERIFY: envString('recent').pipe(z.enum(['recent', 'all'])),
+  POPULATE_INTERVAL_MS: envInt(600000, 0),
+  BATCH_SIZE: envInt(5, 1, 1000),
+  BOT_DOWN_AFTER_MS: envInt(120000, 100),
+  SWEEP_INTERVAL_MS: envInt(5000, 10),
+  MAX_ATTEMPTS: envInt(1, 1, 100),
+  JOB_TIMEOUT_MS: envInt(0, 0),
+  ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters')),
+  BODY_LIMIT_BYTES: envInt(1048576, 1024, 64 * 1048576),
+  SHUTDOWN_TIMEOUT_MS: envInt(10000, 0),
+  LOG_LEVEL: envLogLevel,
+});
+
+export type ServerConfig = Readonly<z.output<typeof schema>>;
+
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  return parseEnv(schema, env);
+}
+
+export const SERVER_HELP = `Usage: npm run server [-- --help]
+
+Runs the job server: the HTTP API on SERVER_PORT (default 3001), the scheduler, the lease sweeper
+and the datalake writer. Every setting comes from the environment (see ops/.env.example):
+
+  SERVER_PORT=3001  SERVER_HOST=0.0.0.0
+  DATABASE_URL=sqlite://./data/jobs.db      or postgres://user@host:5432/db[?schema=name]
+  SQLITE_SYNCHRONOUS=NORMAL                 NORMAL or FULL
+  PG_POOL_MAX=10
+  DATALAKE_DIR=./datalake/data  DATALAKE_RETENTION_DAYS=0 (keep all)  DATALAKE_VERIFY=recent|all
+  POPULATE_INTERVAL_MS=600000 (0 = off)  BATCH_SIZE=5
+  BOT_DOWN_AFTER_MS=120000  SWEEP_INTERVAL_MS=5000  MAX_ATTEMPTS=1  JOB_TIMEOUT_MS=0 (none)
+  ADMIN_TOKEN=admin-secret-token (change it)  BODY_LIMIT_BYTES=1048576  SHUTDOWN_TIMEOUT_MS=10000
+  LOG_LEVEL=info
+
+Endpoints: docs/api.md, or GET /openapi.json on the running server.`;

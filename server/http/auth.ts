@@ -1,0 +1,23 @@
+/**
+ * Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`. Tokens are compared as SHA-256 digests in
+ * constant time, so a token of any length costs the same and never throws.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type Koa from 'koa';
+import { UnauthorizedError } from '../../core/errors';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export function tokenMatches(given: string, expectedDigest: Buffer): boolean {
+  return timingSafeEqual(digest(given), expectedDigest);
+}
+
+export function requireAdmin(adminToken: string): Koa.Middleware {
+  const expected = digest(adminToken);
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    const m = /^Bearer (.+)$/.exec(header);
+    if (!m || !tokenMatches(m[1], expected)) throw new UnauthorizedError();
+    await next();
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * JSON request bodies: a size limit (413, after reading the rest so clients see the answer and not
+ * EPIPE), JSON content types only (415), malformed or too deeply nested JSON (400).
+ */
+import type Koa from 'koa';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../../core/errors';
+
+/** Deeper JSON is refused before parsing: nothing a job needs, and it protects validators' stacks. */
+export const MAX_JSON_DEPTH = 64;
+
+function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+async function readBody(req: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) over = true; // keep reading and discarding: the client gets its 413
+    else parts.push(b);
+  }
+  if (over) throw new PayloadTooLargeError(limit);
+  return Buffer.concat(parts);
+}
+
+declare module 'koa' {
+  interface Request {
+    /** The parsed JSON body; {} when the request had none. */
+    json: unknown;
+  }
+}
+
+export function jsonBody(limit: number): Koa.Middleware {
+  return async (ctx, next) => {
+    ctx.request.json = {};
+    if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method)) return next();
+    const declared = Number(ctx.get('content-length') || 0);
+    if (declared > limit) {
+      await readBody(ctx.req, Number.MAX_SAFE_INTEGER).catch(() => {});
+      throw new PayloadTooLargeError(limit);
+    }
+    const raw = await readBody(ctx.req, limit);
+    if (raw.length === 0) return next();
+    const type = (ctx.get('content-type') || '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type)) throw new UnsupportedMediaTypeError();
+    const text = raw.toString('utf8');
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      throw new ValidationError(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '(root)', message: 'too deeply nested' }]);
+    }
+    try {
+      ctx.request.json = JSON.parse(text);
+    } catch (err) {
+      throw new ValidationError('the body is not valid JSON', [{ path: '(root)', message: (err as Error).message.slice(0, 200) }]);
+    }
+    return next();
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The one place errors become HTTP answers: {"error": {"code", "message", "details"?}}. A domain
+ * error keeps its status; a database that does not answer is a 503; anything else is a 500 that says
+ * nothing internal (the log has the stack).
+ */
+import type Koa from 'koa';
+import { AppError, UnavailableError } from '../../core/errors';
+import type { Logger } from '../../core/logger';
+
+const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN']);
+
+/** True for errors that mean the database is not answering rather than a bug. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; name?: string };
+  if (!e) return false;
+  if (e.code && DB_DOWN_CODES.has(e.code)) return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  return /Connection terminated|Knex: Timeout acquiring|connection is closed|Client has encountered a connection error/i.test(e.message ?? '');
+}
+
+export function errorBody(err: AppError) {
+  return { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+}
+
+export function errorMiddleware(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (raw) {
+      let err: AppError;
+      if (raw instanceof AppError) err = raw;
+      else if (isDatabaseUnavailable(raw)) {
+        err = new UnavailableError();
+        log.warn({ err: (raw as Error).message }, 'database unavailable');
+      } else {
+        log.error({ err: raw, method: ctx.method, path: ctx.path }, 'unhandled error');
+        err = new AppError(500, 'internal', 'internal server error');
+      }
+      ctx.status = err.status;
+      ctx.body = errorBody(err);
+      for (const [k, v] of Object.entries(err.headers ?? {})) ctx.set(k, v);
+    }
+  };
+}

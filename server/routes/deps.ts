@@ -1,0 +1,22 @@
+/** What every route module gets from the app factory. */
+import type { Clock } from '../../core/clock';
+import type { Logger } from '../../core/logger';
+import type { DatalakeReader } from '../../datalake';
+import type { ClaimWaiters } from '../claim-waiters';
+import type { ServerConfig } from '../config';
+import type { ServerMetrics } from '../metrics';
+import type { Store } from '../store/types';
+
+export interface AppDeps {
+  store: Store;
+  config: Pick<ServerConfig, 'ADMIN_TOKEN' | 'BATCH_SIZE' | 'BODY_LIMIT_BYTES'>;
+  clock: Clock;
+  log: Logger;
+  reader: DatalakeReader;
+  waiters: ClaimWaiters;
+  metrics: ServerMetrics;
+  /** Called after every finished attempt: the datalake writer drains the outbox soon. */
+  onResult: () => void;
+  /** Called when jobs may have become claimable. */
+  onJobsAvailable: () => void;
+}

@@ -1,0 +1,132 @@
+/** /jobs routes: thin; validation by zod, decisions in the store. */
+import type Router from '@koa/router';
+import type Koa from 'koa';
+import { z } from 'zod';
+import { NotFoundError } from '../../core/errors';
+import {
+  ClaimSchema,
+  CompleteSchema,
+  CreateJobSchema,
+  CreateJobsBatchSchema,
+  FailSchema,
+  IdSchema,
+  ListJobsQuery,
+  PopulateSchema,
+  StartSchema,
+  type CreateJob,
+} from '../../core/types';
+import { parse, singleQuery } from '../http/validate';
+import type { AppDeps } from './deps';
+
+const JobIdParam = z.strictObject({ id: IdSchema });
+
+/** A batch of the seed's simulated jobs. */
+export function simulatedBatch(count: number): CreateJob[] {
+  return Array.from({ length: count }, () => CreateJobSchema.parse({ type: 'simulated', payload: {} }));
+}
+
+export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): void {
+  const { store, clock } = d;
+
+  router.post('/jobs/populate', admin, async (ctx) => {
+    const body = parse(PopulateSchema, ctx.request.json, 'body');
+    const created = await store.createJobs(simulatedBatch(body.count ?? d.config.BATCH_SIZE), clock.now());
+    d.metrics.jobsCreated.inc(created.length);
+    d.onJobsAvailable();
+    ctx.status = 201;
+    ctx.body = { items: created.map((c) => c.job) };
+  });
+
+  router.post('/jobs', admin, async (ctx) => {
+    const raw = ctx.request.json;
+    if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'jobs' in raw) {
+      const body = parse(CreateJobsBatchSchema, raw, 'body');
+      const res = await store.createJobs(body.jobs, clock.now());
+      const fresh = res.filter((r) => r.created).length;
+      d.metrics.jobsCreated.inc(fresh);
+      if (fresh > 0) d.onJobsAvailable();
+      ctx.status = 201;
+      ctx.body = { items: res.map((r) => r.job), created: fresh };
+      return;
+    }
+    const body = parse(CreateJobSchema, raw, 'body');
+    const [res] = await store.createJobs([body], clock.now());
+    if (res.created) {
+      d.metrics.jobsCreated.inc();
+      d.onJobsAvailable();
+    }
+    ctx.status = res.created ? 201 : 200;
+    ctx.body = res.job;
+  });
+
+  router.get('/jobs', async (ctx) => {
+    const q = parse(ListJobsQuery, singleQuery(ctx.query), 'query');
+    ctx.body = await store.listJobs(q);
+  });
+
+  router.post('/jobs/claim', async (ctx) => {
+    const body = parse(ClaimSchema, ctx.request.json, 'body');
+    const deadline = clock.now() + body.waitMs;
+    const abort = new AbortController();
+    ctx.req.once('close', () => abort.abort());
+    for (;;) {
+      const job = await store.claimJob(body.botId, clock.now());
+      if (job) {
+        d.metrics.claims.inc();
+        ctx.body = job;
+        return;
+      }
+      const left = deadline - clock.now();
+      if (left <= 0 || abort.signal.aborted) break;
+      // Re-check at least every 250 ms: other servers and runAt times do not notify this process.
+      await d.waiters.wait(Math.min(left, 250), abort.signal);
+    }
+    ctx.status = 204;
+  });
+
+  router.post('/jobs/:id/start', async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    const body = parse(StartSchema, ctx.request.json, 'body');
+    ctx.body = await store.startJob({ jobId: id, botId: body.botId, attempt: body.attempt }, clock.now());
+  });
+
+  router.post('/jobs/:id/complete', async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    const body = parse(CompleteSchema, ctx.request.json, 'body');
+    const job = await store.completeJob({ jobId: id, botId: body.botId, attempt: body.attempt }, body.result, clock.now());
+    d.metrics.completions.inc();
+    d.onResult();
+    ctx.body = job;
+  });
+
+  router.post('/jobs/:id/fail', async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    const body = parse(FailSchema, ctx.request.json, 'body');
+    const job = await store.failJob({ jobId: id, botId: body.botId, attempt: body.attempt }, body.error, clock.now());
+    d.metrics.failures.inc();
+    d.onResult();
+    if (job.status === 'pending') d.onJobsAvailable();
+    ctx.body = job;
+  });
+
+  router.post('/jobs/:id/retry', admin, async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    parse(z.strictObject({}), ctx.request.json, 'body');
+    const job = await store.retryJob(id, clock.now());
+    d.onJobsAvailable();
+    ctx.body = job;
+  });
+
+  router.post('/jobs/:id/cancel', admin, async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    parse(z.strictObject({}), ctx.request.json, 'body');
+    ctx.body = await store.cancelJob(id, clock.now());
+  });
+
+  router.get('/jobs/:id', async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    const job = await store.getJob(id);
+    if (!job) throw new NotFoundError(`job ${id} does not exist`);
+    ctx.body = job;
+  });
+}

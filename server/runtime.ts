@@ -1,0 +1,123 @@
+/**
+ * Builds and runs a whole server from its config: store, migrations, datalake repair and writer,
+ * scheduler, sweeper, retention and the HTTP listener. main.ts adds signals; tests use it in-process.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import { applyRetention, DatalakeReader, DatalakeWriter, repairDatalake } from '../datalake';
+import { createApp } from './app';
+import { ClaimWaiters } from './claim-waiters';
+import type { ServerConfig } from './config';
+import { LeaseSweeper } from './lease-sweeper';
+import { alwaysLeader, type Leadership, postgresLeadership } from './leadership';
+import { ServerMetrics } from './metrics';
+import { Scheduler } from './scheduler';
+import { openStore } from './store/open';
+import type { Store } from './store/types';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  store: Store;
+  /** Stops accepting, finishes in-flight requests (up to SHUTDOWN_TIMEOUT_MS), flushes the datalake. */
+  close(): Promise<void>;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+export async function runServer(config: ServerConfig, log: Logger, clock: Clock = systemClock): Promise<RunningServer> {
+  const store = await openStore(config.DATABASE_URL, {
+    defaultMaxAttempts: config.MAX_ATTEMPTS,
+    defaultTimeoutMs: config.JOB_TIMEOUT_MS,
+    botDownAfterMs: config.BOT_DOWN_AFTER_MS,
+    sqliteSynchronous: config.SQLITE_SYNCHRONOUS,
+    poolMax: config.PG_POOL_MAX,
+  });
+  await store.migrate();
+  log.info({ database: store.dialect }, 'database ready');
+
+  const metrics = new ServerMetrics();
+  const waiters = new ClaimWaiters();
+  const reader = new DatalakeReader(config.DATALAKE_DIR);
+  let writer: DatalakeWriter | null = null;
+  const leadership: Leadership = store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
+
+  const startWriter = async () => {
+    await repairDatalake(config.DATALAKE_DIR, store, log, { verify: config.DATALAKE_VERIFY });
+    const w = new DatalakeWriter({ dir: config.DATALAKE_DIR, source: store, log });
+    await w.start();
+    writer = w;
+  };
+  let writerStarting: Promise<void> = Promise.resolve();
+  leadership.start(
+    () => {
+      writerStarting = startWriter().catch((err) => log.error({ err: (err as Error).message }, 'datalake writer failed to start'));
+    },
+    () => {
+      const w = writer;
+      writer = null;
+      void w?.stop();
+    },
+  );
+  await writerStarting;
+
+  const onJobsAvailable = () => waiters.notify();
+  const onResult = () => writer?.notify();
+  const scheduler = new Scheduler(store, clock, log, { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE }, onJobsAvailable);
+  const sweeper = new LeaseSweeper(store, clock, log, config.SWEEP_INTERVAL_MS, metrics, () => {
+    onResult();
+    onJobsAvailable();
+  });
+  scheduler.start();
+  sweeper.start();
+
+  const retention = async () => {
+    if (config.DATALAKE_RETENTION_DAYS <= 0) return;
+    try {
+      const r = await applyRetention(config.DATALAKE_DIR, config.DATALAKE_RETENTION_DAYS, clock.now(), log);
+      if (r.keepFrom) await store.pruneResultsBefore(r.keepFrom);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'datalake retention failed');
+    }
+  };
+  void retention();
+  const retentionTimer = setInterval(retention, DAY_MS);
+  retentionTimer.unref();
+
+  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable });
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0; // long-poll claims hold a request up to 30 s
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.SERVER_PORT, config.SERVER_HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.SERVER_HOST === '0.0.0.0' ? '127.0.0.1' : config.SERVER_HOST}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      waiters.close(); // long-polls answer 204 now
+      server.close();
+      server.closeIdleConnections();
+      const forced = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS);
+      forced.unref();
+      await new Promise<void>((resolve) => (server.listening ? server.once('close', () => resolve()) : resolve()));
+      clearTimeout(forced);
+      clearInterval(retentionTimer);
+      await scheduler.stop();
+      await sweeper.stop();
+      const w = writer as DatalakeWriter | null;
+      if (w) {
+        await w.flush().catch((err) => log.error({ err: (err as Error).message }, 'datalake flush failed; the outbox keeps the rest'));
+        await w.stop();
+      }
+      await leadership.stop();
+      await store.close();
+    })());
+
+  return { url, port, store, close };
+}

@@ -1,0 +1,60 @@
+/**
+ * Creates a batch of BATCH_SIZE simulated jobs every POPULATE_INTERVAL_MS (0 = off). Periods are
+ * numbered from the epoch and taken in the database, so several servers on one PostgreSQL database
+ * create exactly one batch per period, and a clock stepped back never repeats one.
+ */
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import { simulatedBatch } from './routes/jobs';
+import type { Store } from './store/types';
+
+export interface SchedulerOptions {
+  intervalMs: number;
+  batchSize: number;
+  /** How often to check whether a new period began (default min(interval, 1000) ms). */
+  tickMs?: number;
+}
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly opts: SchedulerOptions,
+    private readonly onCreated: (count: number) => void = () => {},
+  ) {}
+
+  /** Checks once; creates the batch if this call took a new period. Returns whether it did. */
+  async tick(): Promise<boolean> {
+    const { intervalMs, batchSize } = this.opts;
+    return this.store.runOncePerPeriod('populate', intervalMs, this.clock.now(), async () => {
+      const created = await this.store.createJobs(simulatedBatch(batchSize), this.clock.now());
+      this.log.info({ count: created.length, everyMs: intervalMs }, 'scheduled batch created');
+      this.onCreated(created.length);
+    });
+  }
+
+  start(): void {
+    if (this.opts.intervalMs <= 0 || this.timer) return;
+    const every = this.opts.tickMs ?? Math.min(this.opts.intervalMs, 1000);
+    const run = () => {
+      if (this.running) return;
+      this.running = this.tick()
+        .then(() => undefined)
+        .catch((err) => this.log.warn({ err: (err as Error).message }, 'scheduler tick failed; will retry'))
+        .finally(() => (this.running = null));
+    };
+    this.timer = setInterval(run, every);
+    this.timer.unref();
+    run();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+}
