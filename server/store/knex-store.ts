@@ -382,6 +382,12 @@ export class KnexStore implements Store {
     return rows.map(toResultLine);
   }
 
+  /** Results of one day in the store (lets repair confirm a clean partition by count). */
+  async countForDay(day: string): Promise<number> {
+    const r = await one<{ n: number }>(this.knex, 'SELECT COUNT(*) AS n FROM results WHERE day = ?', [day]);
+    return Number(r?.n ?? 0);
+  }
+
   async days(): Promise<string[]> {
     return (await run<{ day: string }>(this.knex, 'SELECT DISTINCT day FROM results ORDER BY day')).rows.map((r) => r.day);
   }

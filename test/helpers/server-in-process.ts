@@ -1,0 +1,37 @@
+/** Runs the whole server (runServer) inside the test process on a free port, with real files. */
+import path from 'node:path';
+import { silentLogger } from '../../core/logger';
+import { loadServerConfig } from '../../server/config';
+import { type RunningServer, runServer } from '../../server/runtime';
+import { ADMIN_TOKEN, tempDir } from './server-process';
+
+export async function startInProcess(env: Record<string, string> = {}): Promise<RunningServer & { dir: string }> {
+  const dir = tempDir('botfleet-api-');
+  const config = loadServerConfig({
+    SERVER_PORT: '0',
+    SERVER_HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
+    DATALAKE_DIR: path.join(dir, 'datalake'),
+    ADMIN_TOKEN,
+    POPULATE_INTERVAL_MS: '0',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const s = await runServer(config, silentLogger());
+  return { ...s, dir };
+}
+
+export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+export const jsonHeaders = { 'content-type': 'application/json' };
+
+export async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = jsonHeaders) {
+  const res = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json: json as any, text, headers: res.headers }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
