@@ -1,0 +1,61 @@
+/** HTTP client of the job server (API.md "Server"): the only way the dashboard reads or changes jobs. */
+import type { Bot, Job, JobEvent, Page, Summary } from '../core/types';
+import { jsonRequester, type JsonClientOptions } from './upstream';
+
+export type JobWithEvents = Job & { events: JobEvent[] };
+export interface LostLease {
+  jobId: string;
+  attempt: number;
+  at: string;
+  note: string | null;
+}
+export type BotWithJobs = Bot & { recentJobs?: Job[]; lostLeases?: LostLease[] };
+
+/**
+ * GET /datalake/stats: per day and in total. API.md names the numbers but not the field names, so
+ * view-models.ts reads this shape defensively.
+ */
+export type DatalakeStats = Record<string, unknown>;
+
+export interface JobListQuery {
+  status?: string;
+  botId?: string;
+  type?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface EnqueueInput {
+  type: string;
+  payload: unknown;
+  maxAttempts?: number;
+  priority?: number;
+}
+
+export type ServerClient = ReturnType<typeof createServerClient>;
+
+export function createServerClient(o: Omit<JsonClientOptions, 'name'>) {
+  const req = jsonRequester({ ...o, name: 'server' });
+  const enc = encodeURIComponent;
+  return {
+    baseUrl: o.baseUrl,
+    health: () => req<{ status: string }>('/healthz'),
+    summary: () => req<Summary>('/metrics/summary'),
+    listJobs: (q: JobListQuery) => req<Page<Job>>('/jobs', { query: { ...q } }),
+    getJob: (id: string) => req<JobWithEvents>(`/jobs/${enc(id)}`),
+    listBots: () => req<{ items: Bot[] }>('/bots'),
+    getBot: (id: string) => req<BotWithJobs>(`/bots/${enc(id)}`),
+    deleteBot: (id: string) => req<null>(`/bots/${enc(id)}`, { method: 'DELETE', admin: true }),
+    datalakeStats: () => req<DatalakeStats>('/datalake/stats'),
+    queue: () => req<{ paused: boolean }>('/queue'),
+    pauseQueue: () => req<{ paused: boolean }>('/queue/pause', { method: 'POST', admin: true, body: {} }),
+    resumeQueue: () => req<{ paused: boolean }>('/queue/resume', { method: 'POST', admin: true, body: {} }),
+    populate: (count?: number) =>
+      req<{ items: Job[] }>('/jobs/populate', { method: 'POST', admin: true, body: count === undefined ? {} : { count } }),
+    enqueue: (input: EnqueueInput) => req<Job>('/jobs', { method: 'POST', admin: true, body: input }),
+    retryJob: (id: string) => req<Job>(`/jobs/${enc(id)}/retry`, { method: 'POST', admin: true, body: {} }),
+    cancelJob: (id: string) => req<Job>(`/jobs/${enc(id)}/cancel`, { method: 'POST', admin: true, body: {} }),
+    /** The URL a browser would use to download a day; the dashboard proxies it (same origin only). */
+    exportPath: (date: string) => `/datalake/export/${enc(date)}`,
+  };
+}
