@@ -85,7 +85,12 @@ export class ReconcileLoop {
       }
       const next = mutate(this.desired);
       if (!sameDesiredState(next, this.desired)) {
-        await this.opts.store.save(next);
+        try {
+          await this.opts.store.save(next);
+        } catch (err) {
+          this.opts.logger.error({ err: (err as Error).message }, 'cannot save desired state');
+          throw new UnavailableError(`the desired state cannot be saved to ${this.opts.store.location}; retry shortly`);
+        }
         if (next.replicas !== this.desired.replicas) this.opts.autoscaler.noteChange();
         this.opts.logger.info({ from: this.desired, to: next }, 'desired state changed');
         this.desired = next;

@@ -18,6 +18,8 @@ export async function readJsonBody(ctx: Context, limitBytes: number): Promise<un
     if (size > limitBytes) tooLarge = true;
     else chunks.push(chunk as Buffer);
   }
+  // An empty body (e.g. a POST with Content-Length: 0 and no type) is no body, not a bad one.
+  if (size === 0) return undefined;
   if (type === false) throw new UnsupportedMediaTypeError();
   if (tooLarge) throw new PayloadTooLargeError(limitBytes);
   const text = Buffer.concat(chunks).toString('utf8');
