@@ -51,9 +51,17 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     writer = w;
   };
   let writerStarting: Promise<void> = Promise.resolve();
+  let writerRetry: NodeJS.Timeout | null = null;
+  // Results wait safely in the outbox while the datalake cannot be written: retry until it can.
+  const startWriterRetrying = (): Promise<void> =>
+    startWriter().catch((err) => {
+      log.error({ err: (err as Error).message }, 'datalake writer failed to start; results wait in the outbox; retrying in 5 s');
+      writerRetry = setTimeout(() => void startWriterRetrying(), 5000);
+      writerRetry.unref();
+    });
   leadership.start(
     () => {
-      writerStarting = startWriter().catch((err) => log.error({ err: (err as Error).message }, 'datalake writer failed to start'));
+      writerStarting = startWriterRetrying();
     },
     () => {
       const w = writer;
@@ -108,6 +116,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       await new Promise<void>((resolve) => (server.listening ? server.once('close', () => resolve()) : resolve()));
       clearTimeout(forced);
       clearInterval(retentionTimer);
+      if (writerRetry) clearTimeout(writerRetry);
       await scheduler.stop();
       await sweeper.stop();
       const w = writer as DatalakeWriter | null;

@@ -4,6 +4,7 @@
  * its tests skip with one line.
  */
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 
 export const PG_BASE_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -59,7 +60,6 @@ export function describePostgres(name: string, fn: () => void): void {
 
 /** Checked synchronously at module load, so describe blocks can decide (jest has no async describe). */
 function probeSync(): boolean {
-  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   try {
     execFileSync(process.execPath, ['-e', `const pg=require('pg');const c=new pg.Client({connectionString:${JSON.stringify(PG_BASE_URL)},connectionTimeoutMillis:2000});c.connect().then(()=>c.query('select 1')).then(()=>process.exit(0),()=>process.exit(1))`], {
       stdio: 'ignore',
