@@ -67,8 +67,9 @@ export function createDashboardApp(config: DashboardConfig, logger: Logger, opts
  */
 async function sameOriginPosts(ctx: Context, next: Next): Promise<void> {
   if (ctx.method === 'POST') {
+    // Koa 3's ctx.origin is the request's Origin header, not this site: compare with our own.
     const origin = ctx.get('origin');
-    if (origin && origin !== 'null' && origin !== ctx.origin) {
+    if (origin && origin !== `${ctx.protocol}://${ctx.host}`) {
       throw new ForbiddenError('requests from another site are not accepted');
     }
   }

@@ -1,0 +1,325 @@
+/**
+ * Every dashboard page and control over real HTTP: the real server as a child process (its own
+ * SQLite file), the dashboard app on a free port, and a controller URL that points at a closed
+ * port, so the "controller is unreachable" path is exercised throughout.
+ */
+import { ADMIN_TOKEN, freePort, startServer, waitFor, type ServerProcess } from './helpers/server-process';
+import { DashboardClient, startDashboard, type RunningDashboard } from '../dashboard/test-support';
+import { CONTENT_SECURITY_POLICY } from '../dashboard/http-helpers';
+
+let server: ServerProcess;
+let dash: RunningDashboard;
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+async function api<T = Record<string, unknown>>(path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(server.url + path, { method, headers: admin, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  dash = await startDashboard({
+    SERVER_URL: server.url,
+    CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`,
+    ADMIN_TOKEN,
+    UPSTREAM_TIMEOUT_MS: '2000',
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await dash?.close();
+  await server?.stop();
+});
+
+describe('pages are readable without signing in', () => {
+  it('overview answers 200 with counts, chart and a clear note that the controller is unreachable', async () => {
+    await api('/jobs', 'POST', { type: 'simulated', payload: { n: 1 } });
+    const c = new DashboardClient(dash.url);
+    const res = await c.get('/');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('The controller is unreachable.');
+    expect(html).toMatch(/data-count="pending">\s*[1-9]/);
+    expect(html).toContain('<svg data-chart');
+    expect(html).not.toContain('data-server-error :hidden="!m.serverError" x-text="m.serverError">The server');
+    expect(html).toContain('Sign in</a> with the admin token');
+    expect(html).not.toContain('action="/actions/');
+    const json = await (await c.get('/api/overview', 'application/json')).json();
+    expect(json.controller.error).toBe('The controller is unreachable.');
+    expect(json.serverError).toBe('');
+    expect(json.chart.bars).toHaveLength(60);
+    expect(json.jobsTotal).toBeGreaterThanOrEqual(1);
+  });
+
+  it('sends the security headers: CSP without inline scripts, nosniff, no framing', async () => {
+    const res = await fetch(dash.url + '/');
+    expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+    expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-inline|unsafe-eval/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    // Every script is a file from this origin: no inline code in any page.
+    const html = await res.text();
+    for (const tag of html.match(/<script\b[^>]*>/g) ?? []) {
+      expect(tag).toMatch(/src="\/assets\/[a-z-]+\.js"|type="application\/json"/);
+    }
+  });
+
+  it('serves Alpine, its own scripts and the built CSS locally', async () => {
+    for (const [path, type] of [
+      ['/assets/alpine.js', 'text/javascript'],
+      ['/assets/dashboard.js', 'text/javascript'],
+      ['/assets/alpine-csp-evaluator.js', 'text/javascript'],
+      ['/assets/app.css', 'text/css'],
+      ['/favicon.svg', 'image/svg+xml'],
+    ]) {
+      const res = await fetch(dash.url + path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain(type);
+      expect((await res.text()).length).toBeGreaterThan(100);
+    }
+    const alpine = await (await fetch(dash.url + '/assets/alpine.js')).text();
+    expect(alpine).toContain('setEvaluator');
+  });
+
+  it('lists bots and shows one bot with its jobs', async () => {
+    const reg = await api<{ id: string }>('/bots/register', 'POST', { id: 'dash-bot-1', name: 'Dash Bot One' });
+    expect([200, 201]).toContain(reg.status);
+    const c = new DashboardClient(dash.url);
+    const list = await (await c.get('/bots')).text();
+    expect(list).toContain('data-bot-id="dash-bot-1"');
+    expect(list).toContain('Dash Bot One');
+    const one = await c.get('/bots/dash-bot-1');
+    expect(one.status).toBe(200);
+    const html = await one.text();
+    expect(html).toContain('Lost leases');
+    expect(html).toContain('data-bot-status>idle');
+    expect((await c.get('/bots/no-such-bot')).status).toBe(404);
+  });
+
+  it('filters and pages jobs by cursor, and shows a job with payload and timeline', async () => {
+    const created = await api<{ items: { id: string }[] }>('/jobs', 'POST', {
+      jobs: Array.from({ length: 5 }, (_, i) => ({ type: 'paging.test', payload: { i, note: '</script>' } })),
+    });
+    expect(created.status).toBe(201);
+    const c = new DashboardClient(dash.url);
+    const page1 = await c.get('/api/jobs?type=paging.test&limit=2', 'application/json');
+    const p1 = await page1.json();
+    expect(p1.rows).toHaveLength(2);
+    expect(p1.nextHref).toMatch(/^\/jobs\?type=paging.test&limit=2&cursor=/);
+    const p2 = await (await c.get(p1.nextHref.replace('/jobs', '/api/jobs'), 'application/json')).json();
+    expect(p2.rows).toHaveLength(2);
+    expect(p2.rows.map((r: { id: string }) => r.id)).not.toEqual(expect.arrayContaining(p1.rows.map((r: { id: string }) => r.id)));
+    const html = await (await c.get('/jobs?status=pending&type=paging.test&limit=2')).text();
+    expect(html).toContain('data-next-page href="/jobs?status=pending&amp;type=paging.test&amp;limit=2&amp;cursor=');
+    expect((await c.get('/jobs?status=bogus')).status).toBe(400);
+
+    const id = p1.rows[0].id as string;
+    const job = await c.get(`/jobs/${id}`);
+    expect(job.status).toBe(200);
+    const jobHtml = await job.text();
+    expect(jobHtml).toContain('&lt;/script&gt;'); // the payload, escaped
+    expect(jobHtml).toContain('data-job-status>pending');
+    expect(jobHtml).toContain('Timeline');
+    expect((await c.get('/jobs/does-not-exist')).status).toBe(404);
+  });
+
+  it('shows 404 and error pages in the same look, and JSON errors for the API', async () => {
+    const c = new DashboardClient(dash.url);
+    const res = await c.get('/no/such/page');
+    expect(res.status).toBe(404);
+    const html = await res.text();
+    expect(html).toContain('Not found');
+    expect(html).toContain('/assets/app.css');
+    const api404 = await c.get('/api/jobs/does-not-exist', 'application/json');
+    expect(api404.status).toBe(404);
+    expect((await api404.json()).error.code).toBe('not_found');
+    expect((await c.get('/healthz', 'application/json')).status).toBe(200);
+  });
+});
+
+describe('signing in', () => {
+  it('refuses a wrong token and sets an httpOnly SameSite=Strict session cookie for the right one', async () => {
+    const c = new DashboardClient(dash.url);
+    const wrong = await c.post('/signin', { token: 'wrong-token-value', next: '/' }, { csrf: null });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('That is not the admin token.');
+    expect(c.cookie).toBe('');
+    const ok = await c.post('/signin', { token: ADMIN_TOKEN, next: '//evil.example/' }, { csrf: null });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/');
+    const cookie = ok.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/httponly/i);
+    expect(cookie).toMatch(/samesite=strict/i);
+    expect(cookie).toMatch(/path=\//i);
+    const page = await (await c.get('/')).text();
+    expect(page).toContain('signed in as admin');
+    expect(page).toContain('action="/actions/bots/add"');
+    expect(page).toContain('data-flash="ok"');
+  });
+
+  it('signs out with the CSRF token, after which controls need sign-in again', async () => {
+    const c = new DashboardClient(dash.url);
+    await c.signIn(ADMIN_TOKEN);
+    const stolenCookie = c.cookie;
+    expect((await c.post('/signout', {}, { csrf: 'nope' })).status).toBe(403);
+    const out = await c.post('/signout');
+    expect(out.status).toBe(303);
+    c.cookie = stolenCookie; // the old session id is dead on the server too
+    const res = await c.post('/actions/populate', { count: '1' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/signin\?next=/);
+  });
+});
+
+const CONTROLS = [
+  '/actions/bots/add',
+  '/actions/scale',
+  '/actions/autoscale',
+  '/actions/populate',
+  '/actions/jobs',
+  '/actions/queue/pause',
+  '/actions/queue/resume',
+  '/actions/bots/dash-bot-1/delete',
+  '/actions/jobs/some-job/retry',
+  '/actions/jobs/some-job/cancel',
+];
+
+describe('controls are guarded', () => {
+  it.each(CONTROLS)('%s without a session redirects to sign-in (JSON callers get 401)', async (path) => {
+    const c = new DashboardClient(dash.url);
+    const res = await c.post(path, { returnTo: '/bots' }, { csrf: null });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/signin?next=%2Fbots');
+    const json = await c.request(path, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: '{}' });
+    expect(json.status).toBe(401);
+  });
+
+  it.each(CONTROLS)('%s with a wrong or missing CSRF token answers 403 and changes nothing', async (path) => {
+    const c = new DashboardClient(dash.url);
+    await c.signIn(ADMIN_TOKEN);
+    const other = new DashboardClient(dash.url);
+    await other.signIn(ADMIN_TOKEN);
+    expect((await c.post(path, { count: '7' }, { csrf: null })).status).toBe(403);
+    expect((await c.post(path, { count: '7' }, { csrf: other.csrf })).status).toBe(403);
+    const forbidden = await c.post(path, { count: '7' }, { csrf: 'x'.repeat(43) });
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.text()).toContain('CSRF token');
+  });
+
+  it('refuses a POST from another origin even with a valid token', async () => {
+    const c = new DashboardClient(dash.url);
+    await c.signIn(ADMIN_TOKEN);
+    const res = await c.post('/actions/populate', { count: '1' }, { headers: { origin: 'https://evil.example' } });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('controls work after signing in', () => {
+  let c: DashboardClient;
+  beforeAll(async () => {
+    c = new DashboardClient(dash.url);
+    expect((await c.signIn(ADMIN_TOKEN)).status).toBe(303);
+  });
+
+  const flashOf = async (res: Response) => {
+    expect(res.status).toBe(303);
+    const page = await (await c.get(res.headers.get('location') ?? '/')).text();
+    return /data-flash="(ok|error)">([^<]*)</.exec(page)?.slice(1) ?? [];
+  };
+
+  it('populates a batch and enqueues a job of any type', async () => {
+    const before = (await api<{ items: unknown[] }>('/jobs?type=simulated&limit=500')).body.items.length;
+    const [kind, text] = await flashOf(await c.post('/actions/populate', { count: '3', returnTo: '/jobs' }));
+    expect(kind).toBe('ok');
+    expect(text).toBe('Created 3 jobs.');
+    expect((await api<{ items: unknown[] }>('/jobs?type=simulated&limit=500')).body.items.length).toBe(before + 3);
+
+    const res = await c.post('/actions/jobs', { type: 'email.send', payload: '{"to":"a@example.com"}', maxAttempts: '3', priority: '5' });
+    const [k2, t2] = await flashOf(res);
+    expect(k2).toBe('ok');
+    const id = /Enqueued job (\S+) /.exec(t2)![1];
+    const job = (await api<{ type: string; payload: unknown; maxAttempts: number; priority: number }>(`/jobs/${id}`)).body;
+    expect(job).toMatchObject({ type: 'email.send', payload: { to: 'a@example.com' }, maxAttempts: 3, priority: 5 });
+  });
+
+  it('explains bad input instead of failing', async () => {
+    const [kind, text] = await flashOf(await c.post('/actions/jobs', { type: 'email.send', payload: '{not json' }));
+    expect(kind).toBe('error');
+    expect(text).toContain('payload must be valid JSON');
+    const [k2, t2] = await flashOf(await c.post('/actions/autoscale', { min: '5', max: '2', jobsPerBot: '1' }));
+    expect(k2).toBe('error');
+    expect(t2).toContain('min must not exceed max');
+  });
+
+  it('pauses and resumes claiming', async () => {
+    await flashOf(await c.post('/actions/queue/pause'));
+    expect((await api<{ paused: boolean }>('/queue')).body.paused).toBe(true);
+    expect((await (await c.get('/api/overview', 'application/json')).json()).queue.label).toBe('paused');
+    await flashOf(await c.post('/actions/queue/resume'));
+    expect((await api<{ paused: boolean }>('/queue')).body.paused).toBe(false);
+  });
+
+  it('cancels a pending job and retries it', async () => {
+    const job = (await api<{ id: string }>('/jobs', 'POST', { type: 'cancel.me', payload: {} })).body;
+    const [k1] = await flashOf(await c.post(`/actions/jobs/${job.id}/cancel`, { returnTo: `/jobs/${job.id}` }));
+    expect(k1).toBe('ok');
+    expect((await api<{ status: string }>(`/jobs/${job.id}`)).body.status).toBe('cancelled');
+    const [k2, t2] = await flashOf(await c.post(`/actions/jobs/${job.id}/cancel`));
+    expect(k2).toBe('error'); // not pending any more: the server's 409, said in words
+    expect(t2).toMatch(/^Not done: The server said: /);
+    const [k3] = await flashOf(await c.post(`/actions/jobs/${job.id}/retry`));
+    expect(k3).toBe('ok');
+    expect((await api<{ status: string }>(`/jobs/${job.id}`)).body.status).toBe('pending');
+  });
+
+  it('deletes a bot', async () => {
+    await api('/bots/register', 'POST', { id: 'dash-bot-delete-me' });
+    const [kind] = await flashOf(await c.post('/actions/bots/dash-bot-delete-me/delete', { returnTo: '/bots' }));
+    expect(kind).toBe('ok');
+    expect((await api('/bots/dash-bot-delete-me')).status).toBe(404);
+  });
+
+  it('says the controller is unreachable for pool controls, and the rest keeps working', async () => {
+    for (const [path, fields] of [
+      ['/actions/bots/add', {}],
+      ['/actions/scale', { replicas: '2' }],
+      ['/actions/autoscale', { enabled: 'on', min: '1', max: '3', jobsPerBot: '5' }],
+    ] as const) {
+      const [kind, text] = await flashOf(await c.post(path, fields));
+      expect(kind).toBe('error');
+      expect(text).toBe('Not done: The controller is unreachable.');
+    }
+    expect((await c.get('/')).status).toBe(200);
+  });
+
+  it('downloads a day of the datalake through the dashboard', async () => {
+    // Run one job to completion as a bot would, so the datalake gets a line.
+    await api('/bots/register', 'POST', { id: 'dash-bot-worker' });
+    let claimed: { id: string; attempts: number } | null = null;
+    await waitFor(async () => {
+      const r = await api<{ id: string; attempts: number }>('/jobs/claim', 'POST', { botId: 'dash-bot-worker' });
+      claimed = r.status === 200 ? r.body : null;
+      return claimed !== null;
+    });
+    const j = claimed!;
+    expect((await api(`/jobs/${j.id}/start`, 'POST', { botId: 'dash-bot-worker' })).status).toBe(200);
+    expect((await api(`/jobs/${j.id}/complete`, 'POST', { botId: 'dash-bot-worker', result: { ok: 1 } })).status).toBe(200);
+    const day = new Date().toISOString().slice(0, 10);
+    await waitFor(async () => (await (await c.get('/api/datalake', 'application/json')).json()).total.results >= 1, 15_000, 100);
+    const page = await (await c.get('/datalake')).text();
+    expect(page).toContain(`href="/datalake/export/${day}"`);
+    const res = await c.get(`/datalake/export/${day}`, '*/*');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/x-ndjson');
+    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.jobId === j.id && l.status === 'completed')).toBe(true);
+    expect((await c.get('/datalake/export/2001-01-01', '*/*')).status).toBe(404);
+    expect((await c.get('/datalake/export/2001-02-30', '*/*')).status).toBe(400);
+    // The job's page shows its result and timeline with the bot.
+    const jobPage = await (await c.get(`/jobs/${j.id}`)).text();
+    expect(jobPage).toContain('data-job-status>completed');
+    expect(jobPage).toContain('href="/bots/dash-bot-worker"');
+  });
+});
