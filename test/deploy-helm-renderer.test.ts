@@ -51,6 +51,8 @@ describe('helm template subset renderer', () => {
 
   test('errors instead of silent wrong output', () => {
     expect(() => renderString('{{ .Values.missing.deeper }}', root)).toThrow(/nil pointer evaluating/);
+    expect(renderString('[{{ .Values.missing }}]', root)).toBe('[]');
+    expect(() => renderString('{{ .Values.missing }}', root, '', true)).toThrow(/no entry for key "missing"/);
     expect(() => renderString('{{ fail "no way" }}', root)).toThrow(/fail: no way/);
     expect(() => renderString('{{ gt .Values.a.n 1 }}', root)).toThrow(/incompatible types/);
     expect(() => renderString('{{ required "need x" .Values.empty }}', root)).toThrow(/need x/);

@@ -358,7 +358,8 @@ class Scope {
 }
 
 class Renderer {
-  constructor(private defines: Map<string, Node[]>) {}
+  /** strict: a missing map key is an error, like `helm lint --strict` / `helm template --strict`. */
+  constructor(private defines: Map<string, Node[]>, private strict = false) {}
 
   run(nodes: Node[], dot: Value, scope: Scope): string {
     let out = '';
@@ -452,6 +453,9 @@ class Renderer {
     for (const [i, key] of o.path.entries()) {
       if (v === undefined || v === null) throw new TemplateError(`nil pointer evaluating ${[o.base, ...o.path.slice(0, i)].join('.')}.${key}`);
       if (typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`can't evaluate field ${key} in ${typeof v}`);
+      if (this.strict && !Object.prototype.hasOwnProperty.call(v, key)) {
+        throw new TemplateError(`map has no entry for key "${key}" in ${[o.base, ...o.path.slice(0, i)].join('.')}`);
+      }
       v = (v as Record<string, Value>)[key];
     }
     return v;
@@ -464,6 +468,8 @@ export interface RenderOptions {
   releaseName?: string;
   namespace?: string;
   isUpgrade?: boolean;
+  /** Missing map keys are errors (helm's --strict). Default true: the tests want typos to fail. */
+  strict?: boolean;
 }
 
 export function deepMerge(base: Value, over: Value): Value {
@@ -477,11 +483,11 @@ export function deepMerge(base: Value, over: Value): Value {
 }
 
 /** Renders a template string with the given defines (for unit tests of the renderer itself). */
-export function renderString(src: string, data: Value, partials = ''): string {
+export function renderString(src: string, data: Value, partials = '', strict = false): string {
   const defines = new Map<string, Node[]>();
   parseTemplate(partials, 'partials', defines);
   const nodes = parseTemplate(src, 'inline', defines);
-  return runRoot(new Renderer(defines), nodes, data);
+  return runRoot(new Renderer(defines, strict), nodes, data);
 }
 
 function runRoot(r: Renderer, nodes: Node[], data: Value): string {
@@ -509,7 +515,7 @@ export function renderChart(chartDir: string, opts: RenderOptions = {}): Map<str
     Capabilities: {},
     Template: { BasePath: `${chart.name}/templates` },
   };
-  const r = new Renderer(defines);
+  const r = new Renderer(defines, opts.strict ?? true);
   const out = new Map<string, string>();
   for (const { f, nodes } of parsed) {
     if (f.startsWith('_')) continue;
