@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { ResultLine } from '../core/types';
-import { formatLine, resultIdOf, summarizeLine } from './line-format';
+import { formatLine, resultIdOf, resultIdOfBytes, summarizeLine } from './line-format';
 import { addDays, dayOf, dayOfFileName, isDay, partitionFileName } from './paths';
 import { makeResult } from './test-support/memory-outbox';
 
@@ -42,6 +42,7 @@ describe('the fast field readers agree with JSON.parse', () => {
         const line = formatLine(r).slice(0, -1);
         const parsed = JSON.parse(line) as ResultLine;
         expect(resultIdOf(line)).toBe(parsed.resultId);
+        expect(resultIdOfBytes(Buffer.from(line))).toBe(parsed.resultId);
         expect(summarizeLine(line)).toEqual({ status: parsed.status, durationMs: parsed.durationMs });
       }),
       { numRuns: 500 },

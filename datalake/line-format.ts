@@ -51,6 +51,20 @@ export function resultIdOf(line: string): string | null {
   return o && typeof o.resultId === 'string' ? o.resultId : null;
 }
 
+const ID_PREFIX_BYTES = Buffer.from(ID_PREFIX);
+
+/** resultIdOf() on raw bytes: decodes only the id when the line has the writer's shape. */
+export function resultIdOfBytes(line: Buffer): string | null {
+  if (line.length > ID_PREFIX_BYTES.length + 1 && line[line.length - 1] === 0x7d && line.subarray(0, ID_PREFIX_BYTES.length).equals(ID_PREFIX_BYTES)) {
+    const end = line.indexOf(0x22, ID_PREFIX_BYTES.length);
+    if (end > ID_PREFIX_BYTES.length) {
+      const idBytes = line.subarray(ID_PREFIX_BYTES.length, end);
+      if (!idBytes.includes(0x5c)) return idBytes.toString('utf8');
+    }
+  }
+  return resultIdOf(line.toString('utf8'));
+}
+
 export interface LineSummary {
   status: 'completed' | 'failed';
   durationMs: number | null;

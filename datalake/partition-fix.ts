@@ -1,13 +1,11 @@
 /**
- * Low-level partition surgery for repair: cutting a torn last line, finding duplicated resultIds and
- * rewriting a file without them (temp file + fsync + rename, so a crash mid-repair leaves either the
+ * Low-level partition surgery for repair: cutting a torn last line and rewriting a file without
+ * some lines (temp file + fsync + rename, so a crash mid-repair leaves either the
  * old file or the new one, never a mix).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { syncDir } from './append';
-import { resultIdOf } from './line-format';
-import { scanLines } from './line-scanner';
 
 const TAIL_STEP = 64 * 1024;
 export const TEMP_SUFFIX = '.repair-tmp';
@@ -53,33 +51,6 @@ export async function cutTornTail(file: string): Promise<number> {
   } finally {
     await h.close();
   }
-}
-
-export interface PartitionScan {
-  /** resultIds in the file (first copies). */
-  ids: Set<string>;
-  /** [offset, length incl. "\n"] of every later copy of an id already seen, in file order. */
-  duplicates: Array<[number, number]>;
-  /** Lines that are not results (kept as they are; stats skip them). */
-  malformed: number;
-  lines: number;
-}
-
-/** Reads every complete line once: which resultIds the file holds and where the duplicates are. */
-export async function scanPartition(file: string): Promise<PartitionScan> {
-  const ids = new Set<string>();
-  const duplicates: Array<[number, number]> = [];
-  let malformed = 0;
-  const { lines } = await scanLines(file, (bytes, offset) => {
-    const id = resultIdOf(bytes.toString('utf8'));
-    if (id === null) {
-      malformed++;
-      return;
-    }
-    if (ids.has(id)) duplicates.push([offset, bytes.length + 1]);
-    else ids.add(id);
-  });
-  return { ids, duplicates, malformed, lines };
 }
 
 /** Rewrites `file` without the given byte ranges (sorted, non-overlapping), atomically. */

@@ -13,9 +13,11 @@
  */
 import fs from 'node:fs';
 import type { Logger } from '../core/logger';
+import type { ResultLine } from '../core/types';
 import { appendToPartition } from './append';
 import { formatLine } from './line-format';
-import { cutTornTail, removeTempFiles, rewriteWithout, scanPartition } from './partition-fix';
+import { cutTornTail, removeTempFiles, rewriteWithout } from './partition-fix';
+import { collectIds, scanPartition } from './partition-scan';
 import { dayOf, listPartitionDays, partitionPath } from './paths';
 import type { OutboxRecord, OutboxSource } from './types';
 
@@ -98,14 +100,14 @@ export async function repairDatalake(
     }
   }
 
-  // resultIds of the days scanned so far; every store result of such a day is in its file.
-  const scanned = new Map<string, Set<string>>();
-  const verifyDay = async (day: string): Promise<Set<string>> => {
+  // Days checked so far; after the check every store result of such a day is in its file.
+  const scanned = new Map<string, DayIndex>();
+  const verifyDay = async (day: string): Promise<DayIndex> => {
     const known = scanned.get(day);
     if (known) return known;
-    const ids = await checkPartition(dir, day, source, log, report);
-    scanned.set(day, ids);
-    return ids;
+    const index = await checkPartition(dir, day, source, log, report);
+    scanned.set(day, index);
+    return index;
   };
 
   const storeDays = await source.days();
@@ -115,7 +117,8 @@ export async function repairDatalake(
   for (const day of [...toCheck].sort()) {
     await verifyDay(day);
     // In 'all' mode keep memory bounded: the outbox step scans a released day again if it needs it.
-    if (verify === 'all' && !union.slice(-recentDays).includes(day)) scanned.delete(day);
+    const index = scanned.get(day);
+    if (verify === 'all' && index && !index.complete && !union.slice(-recentDays).includes(day)) scanned.delete(day);
   }
 
   const seen = new Set<number>();
@@ -127,12 +130,13 @@ export async function repairDatalake(
       if (seen.has(r.seq)) throw new Error(`outbox row ${r.seq} is still unwritten after markWritten`);
       seen.add(r.seq);
       const day = dayOf(r.line.finishedAt);
-      const ids = await verifyDay(day);
-      if (ids.has(r.line.resultId)) {
+      const index = await verifyDay(day);
+      // An outbox row is a store row of its day, so a complete day has its line already.
+      if (index.complete || index.ids.has(r.line.resultId)) {
         report.outboxMarkedOnly++;
         continue;
       }
-      ids.add(r.line.resultId);
+      index.ids.add(r.line.resultId);
       const group = toAppend.get(day);
       if (group) group.push(r);
       else toAppend.set(day, [r]);
@@ -152,6 +156,13 @@ export async function repairDatalake(
   return report;
 }
 
+/**
+ * What repair knows about a checked day: either every result the store has for it is in the file
+ * (`complete`: the number of distinct ids equals the store's count, and every line comes from a
+ * store row), or the exact set of ids in the file.
+ */
+type DayIndex = { complete: true } | { complete: false; ids: Set<string> };
+
 /** Full check of one day: drop duplicated lines, append what the store has and the file lacks. */
 async function checkPartition(
   dir: string,
@@ -159,10 +170,11 @@ async function checkPartition(
   source: OutboxSource,
   log: Logger,
   report: RepairReport,
-): Promise<Set<string>> {
+): Promise<DayIndex> {
   const file = partitionPath(dir, day);
-  let ids = new Set<string>();
-  if (fs.existsSync(file)) {
+  const exists = fs.existsSync(file);
+  let distinct = 0;
+  if (exists) {
     const scan = await scanPartition(file);
     report.partitionsScanned++;
     report.malformedLines += scan.malformed;
@@ -172,15 +184,20 @@ async function checkPartition(
       report.duplicatesDropped += scan.duplicates.length;
       log.warn({ day, lines: scan.duplicates.length }, 'datalake: dropped duplicated lines');
     }
-    ids = scan.ids;
+    distinct = scan.distinct;
   }
-  if (canCount(source) && (await source.countForDay(day)) === ids.size) return ids;
-  const missing = (await source.resultsForDay(day)).filter((r) => !ids.has(r.resultId));
+  let results: ResultLine[] | null = null;
+  const count = canCount(source) ? await source.countForDay(day) : (results = await source.resultsForDay(day)).length;
+  if (count === distinct) return { complete: true };
+
+  results ??= await source.resultsForDay(day);
+  const ids = exists ? await collectIds(file) : new Set<string>();
+  const missing = results.filter((r) => !ids.has(r.resultId));
   if (missing.length > 0) {
     await appendToPartition(dir, day, Buffer.from(missing.map((r) => formatLine(r)).join(''), 'utf8'));
     for (const r of missing) ids.add(r.resultId);
     report.missingAppended += missing.length;
     log.warn({ day, lines: missing.length }, 'datalake: appended lines the store had and the partition lacked');
   }
-  return ids;
+  return { complete: false, ids };
 }
