@@ -1,0 +1,169 @@
+/**
+ * The dashboard in real headless Chromium against the real server and a real controller (process
+ * driver, so "Add Bot" starts a real bot process): sign in, add a bot, see it appear on /bots
+ * without a reload, populate jobs, watch one finish on its own page, and save a screenshot of the
+ * overview to artifacts/overview.png. Any console error (a CSP violation, a failed Alpine
+ * expression) fails the test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
+import { startDashboard, type RunningDashboard } from '../dashboard/test-support';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'artifacts');
+
+let server: ServerProcess;
+let controller: ChildProcess;
+let controllerOut = '';
+let dash: RunningDashboard;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+async function startController(serverUrl: string): Promise<string> {
+  const port = await freePort();
+  const dir = tempDir('botfleet-dash-controller-');
+  controller = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'controller', 'main.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      CONTROLLER_PORT: String(port),
+      CONTROLLER_HOST: '127.0.0.1',
+      SERVER_URL: serverUrl,
+      ADMIN_TOKEN,
+      BOT_REPLICAS: '0',
+      SCALE_DRIVER: 'process',
+      CONTROLLER_STATE_FILE: path.join(dir, 'state.json'),
+      RECONCILE_INTERVAL_MS: '200',
+      LOG_LEVEL: 'warn',
+      LOG_PRETTY: 'false',
+      // Inherited by the bots the controller starts: quick jobs that always succeed.
+      PROCESSING_DURATION_MS: '300',
+      FAILURE_RATE: '0',
+      HEARTBEAT_INTERVAL_MS: '500',
+      CLAIM_WAIT_MS: '1000',
+      BOT_STOP_GRACE_MS: '3000',
+    },
+  });
+  controller.stdout!.on('data', (d) => (controllerOut += d));
+  controller.stderr!.on('data', (d) => (controllerOut += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (controller.exitCode !== null) throw new Error(`controller exited:\n${controllerOut}`);
+    return (await fetch(`${url}/healthz`)).ok;
+  }, 30_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${controllerOut}`);
+  });
+  return url;
+}
+
+async function stopController(): Promise<void> {
+  if (!controller || controller.exitCode !== null || controller.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => controller.kill('SIGKILL'), 10_000);
+    controller.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    controller.kill('SIGTERM'); // stops the bots it started, then exits
+  });
+}
+
+beforeAll(async () => {
+  server = await startServer({ env: { SWEEP_INTERVAL_MS: '500' } });
+  const controllerUrl = await startController(server.url);
+  dash = await startDashboard({ SERVER_URL: server.url, CONTROLLER_URL: controllerUrl, ADMIN_TOKEN, DASHBOARD_REFRESH_MS: '500' });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await dash?.close();
+  await stopController();
+  await server?.stop();
+}, 30_000);
+
+const text = (selector: string) => page.locator(selector).first().innerText();
+
+it('signs in, adds a bot, sees it live on /bots, follows a job and screenshots the overview', async () => {
+  // Sign in with the keyboard: the first Tab reaches the skip link.
+  await page.goto(`${dash.url}/signin?next=/`);
+  await page.fill('#token', ADMIN_TOKEN);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${dash.url}/`);
+  expect(await text('[data-flash]')).toBe('Signed in.');
+  await page.keyboard.press('Tab');
+  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+
+  // The controller is up: its numbers show, no "unreachable".
+  expect(await page.locator('[data-controller-error]').isHidden()).toBe(true);
+  expect(await text('[data-controller="desired"]')).toBe('0');
+
+  // Open /bots first, then Add Bot from there: the new bot must appear by the live refresh alone.
+  await page.goto(`${dash.url}/bots`);
+  expect(await page.locator('tr[data-bot-id]').count()).toBe(0);
+  await page.click('button[data-action="add-bot"]');
+  await page.waitForURL(`${dash.url}/bots`);
+  expect(await text('[data-flash]')).toMatch(/^Added a bot: the controller now wants 1/);
+  const reloads: string[] = [];
+  page.on('framenavigated', (f) => reloads.push(f.url()));
+  await page.locator('tr[data-bot-id]').first().waitFor({ timeout: 30_000 });
+  expect(reloads).toEqual([]); // it came in by the live refresh, not a reload
+  const botId = await page.locator('tr[data-bot-id]').first().getAttribute('data-bot-id');
+  expect(botId).toBeTruthy();
+  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '1', undefined, { timeout: 15_000 });
+
+  // Populate a batch from the overview; the bot works through it.
+  await page.goto(`${dash.url}/`);
+  await page.fill('#populate-count', '3');
+  await page.click('form[action="/actions/populate"] button[type="submit"]');
+  await page.waitForURL(`${dash.url}/`);
+  expect(await text('[data-flash]')).toBe('Created 3 jobs.');
+
+  // Open a job's page from the list and watch it finish there without reloading.
+  await page.goto(`${dash.url}/jobs?type=simulated`);
+  const firstJob = page.locator('table a[href^="/jobs/"]').first();
+  await firstJob.waitFor();
+  const jobHref = await firstJob.getAttribute('href');
+  await firstJob.click();
+  await page.waitForURL(`${dash.url}${jobHref}`);
+  expect(await text('[data-payload]')).toContain('{');
+  await page.waitForFunction(() => document.querySelector('[data-job-status]')?.textContent === 'completed', undefined, { timeout: 30_000 });
+  expect(await page.locator('[data-events] li').count()).toBeGreaterThanOrEqual(4);
+  expect(await page.locator(`[data-events] a[href="/bots/${botId}"]`).count()).toBeGreaterThan(0);
+
+  // The bot's page lists the job it ran.
+  await page.goto(`${dash.url}/bots/${botId}`);
+  await page.locator(`table a[href="${jobHref}"]`).first().waitFor({ timeout: 10_000 });
+
+  // Overview: counts and chart update by themselves once all three are done.
+  await page.goto(`${dash.url}/`);
+  await page.waitForFunction(() => document.querySelector('[data-count="completed"]')?.textContent === '3', undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelectorAll('svg[data-chart] rect').length > 0);
+  expect(await text('[data-success-rate]')).toBe('100.0 %');
+  expect(await text('[data-bots="total"]')).toBe('1');
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
+
+  // Phone width: nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${dash.url}/`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'overview-phone.png'), fullPage: true });
+
+  expect(consoleErrors).toEqual([]);
+  expect(fs.statSync(path.join(ARTIFACTS, 'overview.png')).size).toBeGreaterThan(10_000);
+}, 120_000);
