@@ -2,32 +2,18 @@
  * Composition root of the dashboard: read config, make sure the stylesheet exists, build the app,
  * listen, and shut down cleanly on SIGTERM/SIGINT.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import { handleHelp, loadOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { createDashboardApp } from './app';
 import { DASHBOARD_HELP, loadDashboardConfig } from './config';
-import { CSS_PATH } from './static-assets';
+import { ensureStylesheet } from './stylesheet';
 
 handleHelp(process.argv.slice(2), DASHBOARD_HELP);
 const config = loadOrExit(() => loadDashboardConfig(process.env));
 const logger = createLogger('dashboard', config.logLevel);
 
-/** app.css is a build output (git-ignored); a clean clone builds it here, once, in well under a second. */
-function ensureStylesheet(): void {
-  if (fs.existsSync(CSS_PATH)) return;
-  logger.info({ file: CSS_PATH }, 'building the Tailwind stylesheet (missing)');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { buildCss } = require('../scripts/build-css.js') as { buildCss: () => number };
-  const code = buildCss();
-  if (code !== 0) {
-    // Pages still work unstyled; say so loudly rather than refusing to start.
-    logger.error({ code }, 'building the stylesheet failed; pages will be unstyled (run npm run build:css)');
-  }
-}
-
-ensureStylesheet();
+ensureStylesheet(logger);
 const { app, deps } = createDashboardApp(config, logger);
 if (config.adminTokenIsDefault) {
   logger.warn('ADMIN_TOKEN is the default value: anyone who knows it can sign in; set your own');

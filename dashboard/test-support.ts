@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../core/logger';
 import { createDashboardApp, type DashboardApp } from './app';
 import { loadDashboardConfig } from './config';
+import { ensureStylesheet } from './stylesheet';
 
 export interface RunningDashboard {
   url: string;
@@ -16,6 +17,7 @@ export interface RunningDashboard {
 
 export async function startDashboard(env: Record<string, string>): Promise<RunningDashboard> {
   const config = loadDashboardConfig({ DASHBOARD_PORT: '0', DASHBOARD_HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  ensureStylesheet(silentLogger());
   const { app, deps } = createDashboardApp(config, silentLogger());
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

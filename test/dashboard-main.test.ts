@@ -1,0 +1,48 @@
+/** dashboard/main.ts as a real process: --help, every bad variable named, health, JSON logs, SIGTERM. */
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ROOT, freePort, waitFor } from './helpers/server-process';
+
+const MAIN = path.join(ROOT, 'dashboard', 'main.ts');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+
+it('prints --help and exits 0', () => {
+  const r = run(['--help']);
+  expect(r.status).toBe(0);
+  expect(r.stdout).toContain('DASHBOARD_PORT');
+  expect(r.stdout).toContain('CONTROLLER_URL');
+});
+
+it('names every bad variable and exits 1', () => {
+  const r = run([], { DASHBOARD_PORT: 'abc', SERVER_URL: 'ftp://x', SESSION_TTL_MS: '5', LOG_LEVEL: 'loud' });
+  expect(r.status).toBe(1);
+  for (const v of ['DASHBOARD_PORT', 'SERVER_URL', 'SESSION_TTL_MS', 'LOG_LEVEL']) expect(r.stderr).toContain(v);
+});
+
+it('serves /healthz, logs JSON and stops cleanly on SIGTERM', async () => {
+  const port = await freePort();
+  const p = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: ROOT,
+    env: { ...process.env, DASHBOARD_PORT: String(port), DASHBOARD_HOST: '127.0.0.1', LOG_PRETTY: 'false', LOG_LEVEL: 'info', SERVER_URL: 'http://127.0.0.1:9', CONTROLLER_URL: 'http://127.0.0.1:9' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 20_000);
+    // With nothing upstream the overview still renders.
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    const code = await new Promise<number | null>((resolve) => {
+      p.once('exit', (c) => resolve(c));
+      p.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['dashboard listening', 'dashboard stopping', 'dashboard stopped']));
+    expect(lines.some((l) => /ADMIN_TOKEN is the default/.test(l.msg))).toBe(true);
+  } finally {
+    if (p.exitCode === null) p.kill('SIGKILL');
+  }
+});
