@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../../core/errors';
 import { statusAfterFailedAttempt, utcDay } from '../../core/job-state';
 import type { CreateJob, JobStatus } from '../../core/types';
 import type { JobRow } from './rows';
-import { chunks, type Db, one, placeholders, run } from './sql';
+import { chunks, type Db, insertSql, one, placeholders, run } from './sql';
 import type { FencedCall, StoreOptions } from './types';
 
 export const ACTIVE: readonly JobStatus[] = ['claimed', 'running'];
@@ -25,9 +25,11 @@ export interface EventInput {
 
 export async function insertEvents(db: Db, events: EventInput[]): Promise<void> {
   for (const part of chunks(events, 500)) {
-    await db('job_events').insert(
+    const q = insertSql(
+      'job_events',
       part.map((e) => ({ job_id: e.jobId, at: e.at, from_status: e.from, to_status: e.to, bot_id: e.botId, attempt: e.attempt, note: e.note })),
     );
+    await run(db, q.sql, q.bindings);
   }
 }
 
@@ -82,9 +84,8 @@ export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opt
     }
   }
   for (const part of chunks(plain, 400)) {
-    const rows = (await db('jobs')
-      .insert(part.map((p) => p.row))
-      .returning('*')) as JobRow[];
+    const q = insertSql('jobs', part.map((p) => p.row as unknown as Record<string, unknown>), 'RETURNING *');
+    const rows = (await run<JobRow>(db, q.sql, q.bindings)).rows;
     // RETURNING keeps the order of the VALUES list on both backends for a plain multi-row insert.
     rows.forEach((r, k) => (out[part[k].index] = { row: r, created: true }));
   }
@@ -164,7 +165,7 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
   ]);
   const started = row.started_at === null ? null : Number(row.started_at);
   const durationMs = started === null ? null : Math.max(0, nowMs - started);
-  await db('results').insert({
+  const q = insertSql('results', [{
     result_id: `${row.id}:${attempts}`,
     job_id: row.id,
     attempt: attempts,
@@ -180,7 +181,8 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
     duration_ms: durationMs,
     day: utcDay(new Date(nowMs).toISOString()),
     written: 0,
-  });
+  }]);
+  await run(db, q.sql, q.bindings);
   await bumpMinute(db, dialect, nowMs, outcome.kind === 'completed', durationMs);
   if (row.bot_id !== null) {
     await run(

@@ -5,8 +5,8 @@
  *
  * Times are BIGINT ms since the epoch on both backends, so comparisons and indexes are the same.
  */
-import type { Knex } from 'knex';
 import { JOB_STATUSES } from '../../core/types';
+import { type Executor, insertSql } from './sql';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -42,7 +42,6 @@ function schemaV1(d: Dialect): string[] {
     `CREATE INDEX jobs_claimable ON jobs (priority DESC, seq) WHERE status = 'pending'`,
     `CREATE INDEX jobs_status_seq ON jobs (status, seq)`,
     `CREATE INDEX jobs_bot_seq ON jobs (bot_id, seq)`,
-    `CREATE INDEX jobs_type_seq ON jobs (type, seq)`,
     `CREATE INDEX jobs_active_lease ON jobs (lease_expires_at) WHERE status IN ('claimed', 'running')`,
     `CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`,
     // At most one unfinished job per key; a finished one frees its key.
@@ -142,21 +141,24 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */
-async function seedCounts(knex: Knex, d: Dialect): Promise<void> {
+async function seedCounts(db: Executor, d: Dialect): Promise<void> {
   const shards = d === 'sqlite' ? 1 : COUNT_SHARDS;
   const rows = JOB_STATUSES.flatMap((status) => Array.from({ length: shards }, (_, shard) => ({ status, shard, n: 0 })));
-  await knex('job_counts').insert(rows).onConflict(['status', 'shard']).ignore();
+  const q = insertSql('job_counts', rows, 'ON CONFLICT (status, shard) DO NOTHING');
+  await db.run(q.sql, q.bindings);
 }
 
-export async function migrate(knex: Knex, d: Dialect): Promise<void> {
-  await knex.transaction(async (trx) => {
-    if (d === 'postgres') await trx.raw('SELECT pg_advisory_xact_lock(727001)');
-    await trx.raw('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const done = new Set((await trx('schema_migrations').select('version')).map((r: { version: number }) => Number(r.version)));
+export async function migrate(db: Executor): Promise<void> {
+  const d = db.dialect;
+  await db.transaction(async (trx) => {
+    if (d === 'postgres') await trx.run('SELECT pg_advisory_xact_lock(727001)');
+    await trx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const done = new Set((await trx.run<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      for (const sql of m.statements(d)) await trx.raw(sql);
-      await trx('schema_migrations').insert({ version: m.version, name: m.name, applied_at: new Date().toISOString() });
+      for (const sql of m.statements(d)) await trx.run(sql);
+      const q = insertSql('schema_migrations', [{ version: m.version, name: m.name, applied_at: new Date().toISOString() }]);
+      await trx.run(q.sql, q.bindings);
     }
     await seedCounts(trx, d);
   });

@@ -30,8 +30,8 @@ describe('SQLite specifics', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
     dirs.push(dir);
     const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
-    const knex = (store as unknown as { knex: import('knex').Knex }).knex;
-    expect((await knex.raw('PRAGMA journal_mode'))[0].journal_mode).toBe('wal');
+    const ex = (store as unknown as { knex: import('./sql').Executor }).knex;
+    expect((await ex.run<{ journal_mode: string }>('PRAGMA journal_mode')).rows[0].journal_mode).toBe('wal');
     await store.close();
   });
 

@@ -2,7 +2,6 @@
  * The store on Knex, for SQLite and PostgreSQL alike. The dialects differ only in the claim's
  * `FOR UPDATE SKIP LOCKED` and in the migrations; everything else is the same SQL.
  */
-import type { Knex } from 'knex';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors';
 import { RELEASE_REASONS } from '../../core/job-state';
 import type { Bot, BotStatus, CreateJob, Job, JobStatus, ListJobsOptions, Page, Summary } from '../../core/types';
@@ -11,7 +10,7 @@ import type { OutboxRecord } from '../../datalake/types';
 import { fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, releaseBotJobs } from './job-writes';
 import { migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
-import { chunks, one, placeholders, run } from './sql';
+import { chunks, type Executor, one, placeholders, run } from './sql';
 import type { BotWithJobs, CreateResult, FencedCall, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
 
 const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
@@ -21,28 +20,31 @@ function decodeCursor(cursor: string): number {
   return Number(m[1]);
 }
 
-export class KnexStore implements Store {
+export class SqlStore implements Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
   constructor(
-    readonly knex: Knex,
-    readonly dialect: 'sqlite' | 'postgres',
+    /** Named `knex` for history; it is the executor every statement goes through. */
+    readonly knex: Executor,
     private readonly opts: StoreOptions,
-    private readonly onClose: () => Promise<void> = async () => {},
-  ) {}
+    private readonly onClose: () => Promise<void>,
+  ) {
+    this.dialect = knex.dialect;
+  }
 
   async migrate(): Promise<void> {
-    await migrate(this.knex, this.dialect);
+    await migrate(this.knex);
   }
 
   async close(): Promise<void> {
-    await this.knex.destroy();
     await this.onClose();
   }
 
   async ping(): Promise<void> {
-    await this.knex.raw('SELECT 1');
+    await this.knex.run('SELECT 1');
   }
 
-  private tx<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  private tx<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
     return this.knex.transaction(fn);
   }
 
@@ -61,12 +63,15 @@ export class KnexStore implements Store {
   }
 
   async listJobs(o: ListJobsOptions): Promise<Page<Job>> {
-    let q = this.knex<JobRow>('jobs').select('*');
-    if (o.status) q = q.where('status', o.status);
-    if (o.botId) q = q.where('bot_id', o.botId);
-    if (o.type) q = q.where('type', o.type);
-    if (o.cursor) q = q.where('seq', '<', decodeCursor(o.cursor));
-    const rows = (await q.orderBy('seq', 'desc').limit(o.limit + 1)) as JobRow[];
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (o.status) where.push('status = ?') && args.push(o.status);
+    if (o.botId) where.push('bot_id = ?') && args.push(o.botId);
+    if (o.type) where.push('type = ?') && args.push(o.type);
+    if (o.cursor) where.push('seq < ?') && args.push(decodeCursor(o.cursor));
+    const rows = (
+      await run<JobRow>(this.knex, `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`, [...args, o.limit + 1])
+    ).rows;
     const more = rows.length > o.limit;
     const items = rows.slice(0, o.limit);
     return { items: items.map(toJob), nextCursor: more ? encodeCursor(Number(items[items.length - 1].seq)) : null };
@@ -80,12 +85,14 @@ export class KnexStore implements Store {
       if (bot.current_job_id) throw new ConflictError(`bot ${botId} already holds job ${bot.current_job_id}`, 'bot_busy');
       if (await this.pausedIn(trx)) return null;
       const lock = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      // SQLite's planner would otherwise pick jobs_status_seq and sort every pending job per claim.
+      const hint = this.dialect === 'sqlite' ? 'INDEXED BY jobs_claimable' : '';
       // One statement picks and takes the job; each claim starts a new attempt.
       const claimed = await one<JobRow>(
         trx,
         `UPDATE jobs SET status = 'claimed', bot_id = ?, attempts = attempts + 1, claimed_at = ?, started_at = NULL,
            finished_at = NULL, lease_expires_at = ?, deadline_at = NULL, result = NULL
-         WHERE seq = (SELECT seq FROM jobs WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
+         WHERE seq = (SELECT seq FROM jobs ${hint} WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
                       ORDER BY priority DESC, seq LIMIT 1 ${lock})
            AND status = 'pending'
          RETURNING *`,
@@ -285,7 +292,7 @@ export class KnexStore implements Store {
 
   // ---------------------------------------------------------------- queue, metrics, scheduling
 
-  private async pausedIn(db: Knex | Knex.Transaction): Promise<boolean> {
+  private async pausedIn(db: Executor): Promise<boolean> {
     const r = await one<{ value: string }>(db, `SELECT value FROM settings WHERE name = 'paused'`);
     return r?.value === 'true';
   }
