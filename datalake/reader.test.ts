@@ -7,6 +7,7 @@ import type { ResultLine } from '../core/types';
 import { formatLine } from './line-format';
 import { partitionPath } from './paths';
 import { DatalakeReader } from './reader';
+import { STATS_CACHE_FILE } from './stats-cache';
 import { makeResult } from './test-support/memory-outbox';
 
 let dir: string;
@@ -115,6 +116,59 @@ describe('DatalakeReader.stats', () => {
     const r = new DatalakeReader(dir);
     const all = await Promise.all([r.stats(), r.stats(), r.stats()]);
     for (const s of all) expect(s.days[0]).toMatchObject(expected(rs));
+  });
+});
+
+describe('DatalakeReader stats cache on disk', () => {
+  const day = '2026-11-29';
+
+  it('a new reader (a restarted server) reads nothing that was already counted', async () => {
+    const rs = Array.from({ length: 300 }, () => makeResult(day));
+    append(day, rs);
+    append('2026-11-28', [makeResult('2026-11-28')]);
+    const first = await new DatalakeReader(dir).stats();
+    expect(fs.existsSync(path.join(dir, STATS_CACHE_FILE))).toBe(true);
+    const r2 = new DatalakeReader(dir);
+    expect(await r2.stats()).toEqual(first);
+    expect(r2.bytesScanned).toBe(0);
+    // appended while "down": only the new bytes are read
+    const more = [makeResult(day), makeResult(day)];
+    append(day, more);
+    const r3 = new DatalakeReader(dir);
+    expect((await r3.stats()).days[0]).toMatchObject(expected([...rs, ...more]));
+    expect(r3.bytesScanned).toBe(Buffer.byteLength(more.map(formatLine).join('')));
+  });
+
+  it('distrusts an entry whose counted bytes changed in place, and a corrupt cache file', async () => {
+    const rs = Array.from({ length: 20 }, () => makeResult(day, { status: 'completed' }));
+    append(day, rs);
+    await new DatalakeReader(dir).stats();
+    // same inode, same size: the last line's duration rewritten in place (the cache checks the
+    // bytes just before its offset; lines are append-only, so that is where a change shows)
+    const size = fs.statSync(partitionPath(dir, day)).size;
+    const fd = fs.openSync(partitionPath(dir, day), 'r+');
+    fs.writeSync(fd, Buffer.from('999'), 0, 3, size - 5); // ..."durationMs":NNN}\n
+    fs.closeSync(fd);
+    const changed = rs.map((r, i) => (i === rs.length - 1 ? { ...r, durationMs: 999 } : r));
+    const r2 = new DatalakeReader(dir);
+    expect((await r2.stats()).days[0]).toMatchObject(expected(changed));
+    expect(r2.bytesScanned).toBe(size);
+
+    fs.writeFileSync(path.join(dir, STATS_CACHE_FILE), '{"version":1,"files":{"2026-11-29":{"ino":"x"}}');
+    expect((await new DatalakeReader(dir).stats()).days[0].results).toBe(20);
+    fs.writeFileSync(path.join(dir, STATS_CACHE_FILE), 'not json');
+    expect((await new DatalakeReader(dir).stats()).days[0].results).toBe(20);
+  });
+
+  it('persist: false writes nothing; a folder it cannot write to still gives stats', async () => {
+    append(day, [makeResult(day)]);
+    await new DatalakeReader(dir, { persist: false }).stats();
+    expect(fs.existsSync(path.join(dir, STATS_CACHE_FILE))).toBe(false);
+    fs.mkdirSync(path.join(dir, STATS_CACHE_FILE)); // a directory in its place makes the rename fail
+    const errors: Error[] = [];
+    const s = await new DatalakeReader(dir, { onCacheError: (e) => errors.push(e) }).stats();
+    expect(s.total.results).toBe(1);
+    expect(errors).toHaveLength(1);
   });
 });
 

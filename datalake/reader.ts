@@ -5,7 +5,8 @@
  * end at; each call stats the files and reads only what was appended since (one small read per
  * partition on a busy day, nothing at all on a quiet one). A file that shrank or was replaced (new
  * inode: a repair rewrite, a restore) is read again from the start. Calls are serialized so two
- * requests never update the same entry at once.
+ * requests never update the same entry at once. The aggregates are saved in the folder
+ * (stats-cache.ts) so that a restarted server does not read every partition again.
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
@@ -13,6 +14,7 @@ import { completeLength } from './partition-fix';
 import { summarizeLine } from './line-format';
 import { scanLines } from './line-scanner';
 import { isDay, listPartitionDays, partitionPath } from './paths';
+import { type Aggregate, type CacheEntry, emptyAgg, loadStatsCache, saveStatsCache, tailOf } from './stats-cache';
 
 export interface DayStats {
   date: string;
@@ -33,23 +35,6 @@ export interface DatalakeStats {
   total: Omit<DayStats, 'date'> & { days: number };
 }
 
-interface Aggregate {
-  completed: number;
-  failed: number;
-  durationSum: number;
-  durationCount: number;
-}
-
-interface CacheEntry {
-  ino: number;
-  dev: number;
-  /** Offset just after the last complete line counted. */
-  offset: number;
-  agg: Aggregate;
-}
-
-const emptyAgg = (): Aggregate => ({ completed: 0, failed: 0, durationSum: 0, durationCount: 0 });
-
 function toStats(agg: Aggregate, bytes: number): Omit<DayStats, 'date'> {
   const results = agg.completed + agg.failed;
   return {
@@ -68,13 +53,28 @@ export interface ExportHandle {
   bytes: number;
 }
 
+export interface DatalakeReaderOptions {
+  /** Keep the aggregates in `<dir>/.stats-cache.json` across restarts (default true). */
+  persist?: boolean;
+  /** Told when the cache file cannot be written (a read-only folder); stats still work. */
+  onCacheError?: (err: Error) => void;
+}
+
 export class DatalakeReader {
-  private readonly cache = new Map<string, CacheEntry>();
+  private cache = new Map<string, CacheEntry>();
+  private loaded = false;
   private lock: Promise<unknown> = Promise.resolve();
   /** Bytes read by stats() since the reader was created (tells incremental reads from full ones in tests and metrics). */
   bytesScanned = 0;
 
-  constructor(private readonly dir: string) {}
+  private readonly persist: boolean;
+
+  constructor(
+    private readonly dir: string,
+    private readonly opts: DatalakeReaderOptions = {},
+  ) {
+    this.persist = opts.persist ?? true;
+  }
 
   /** Days that have a partition, newest first. */
   async listDays(): Promise<string[]> {
@@ -113,9 +113,17 @@ export class DatalakeReader {
   }
 
   private async computeStats(): Promise<DatalakeStats> {
+    if (!this.loaded && this.persist) this.cache = await loadStatsCache(this.dir);
+    this.loaded = true;
     const days = await listPartitionDays(this.dir);
     const present = new Set(days);
-    for (const key of this.cache.keys()) if (!present.has(key)) this.cache.delete(key);
+    let dirty = false;
+    for (const key of this.cache.keys()) {
+      if (!present.has(key)) {
+        this.cache.delete(key);
+        dirty = true;
+      }
+    }
 
     const out: DayStats[] = [];
     for (const day of days) {
@@ -128,9 +136,13 @@ export class DatalakeReader {
         throw err;
       }
       let entry = this.cache.get(day);
-      if (!entry || entry.ino !== st.ino || entry.dev !== st.dev || st.size < entry.offset) {
-        entry = { ino: st.ino, dev: st.dev, offset: 0, agg: emptyAgg() };
+      if (entry && !entry.verified && st.size >= entry.offset && (await tailOf(file, entry.offset)) === entry.tail) {
+        entry.verified = true;
+      }
+      if (!entry || !entry.verified || entry.ino !== st.ino || entry.dev !== st.dev || st.size < entry.offset) {
+        entry = { ino: st.ino, dev: st.dev, offset: 0, agg: emptyAgg(), tail: '', verified: true };
         this.cache.set(day, entry);
+        dirty = true;
       }
       if (st.size > entry.offset) {
         const agg = entry.agg;
@@ -149,9 +161,17 @@ export class DatalakeReader {
           { start: entry.offset, end: st.size },
         );
         this.bytesScanned += consumedTo - entry.offset;
-        entry.offset = consumedTo;
+        if (consumedTo !== entry.offset) {
+          entry.offset = consumedTo;
+          if (this.persist) entry.tail = await tailOf(file, consumedTo);
+          dirty = true;
+        }
       }
       out.push({ date: day, ...toStats(entry.agg, st.size) });
+    }
+
+    if (dirty && this.persist) {
+      await saveStatsCache(this.dir, this.cache).catch((err: Error) => this.opts.onCacheError?.(err));
     }
 
     out.reverse();
