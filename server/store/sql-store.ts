@@ -63,12 +63,13 @@ export class SqlStore implements Store {
   }
 
   async listJobs(o: ListJobsOptions): Promise<Page<Job>> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (o.status) where.push('status = ?') && args.push(o.status);
-    if (o.botId) where.push('bot_id = ?') && args.push(o.botId);
-    if (o.type) where.push('type = ?') && args.push(o.type);
-    if (o.cursor) where.push('seq < ?') && args.push(decodeCursor(o.cursor));
+    const filters: [string, unknown][] = [];
+    if (o.status) filters.push(['status = ?', o.status]);
+    if (o.botId) filters.push(['bot_id = ?', o.botId]);
+    if (o.type) filters.push(['type = ?', o.type]);
+    if (o.cursor) filters.push(['seq < ?', decodeCursor(o.cursor)]);
+    const where = filters.map((f) => f[0]);
+    const args = filters.map((f) => f[1]);
     const rows = (
       await run<JobRow>(this.knex, `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`, [...args, o.limit + 1])
     ).rows;
