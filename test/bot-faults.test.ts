@@ -1,0 +1,138 @@
+/**
+ * Faults with real processes: the server restarting mid-job, SIGTERM mid-job (finished within the
+ * grace period, or released for a retry), kill -9 mid-job (another bot finishes it), a lease lost
+ * to the sweeper (409 on complete: result dropped, bot carries on).
+ */
+import { startBot, serverApi, type BotProcess } from '../bot/testing/bot-process';
+import { startServer, waitFor, type ServerProcess } from './helpers/server-process';
+
+let sp: ServerProcess | undefined;
+let bots: BotProcess[] = [];
+
+async function server(env: Record<string, string>) {
+  sp = await startServer({ env: { SWEEP_INTERVAL_MS: '200', ...env } });
+  return { sp, api: serverApi(sp.url) };
+}
+function bot(id: string, env: Record<string, string> = {}): BotProcess {
+  const b = startBot(sp!.url, id, env);
+  bots.push(b);
+  return b;
+}
+
+afterEach(async () => {
+  await Promise.all(bots.map((b) => b.signal('SIGKILL')));
+  bots = [];
+  await sp?.kill();
+});
+
+test('survives a server restart mid-job: backs off, logs the outage once, reports when the server is back', async () => {
+  const { sp, api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
+  const b = bot('fault-restart');
+  await b.waitForEvent('registered');
+  const job = await api.createJob('simulated', { durationMs: 1200 });
+  await api.waitForJob(job.id, ['running']);
+  await sp.stop();
+  // The job ends while the server is down: the bot must hold the result and retry the report.
+  await b.waitForEvent('server unreachable');
+  await new Promise((r) => setTimeout(r, 2000));
+  await sp.restart();
+  const done = await api.waitForJob(job.id, ['completed', 'failed']);
+  expect(done).toMatchObject({ status: 'completed', botId: 'fault-restart', attempts: 1, result: { simulated: true, durationMs: 1200 } });
+  await b.waitForEvent('server back');
+  expect(b.events('server unreachable')).toHaveLength(1);
+  expect(b.events('server back')).toHaveLength(1);
+  // And it keeps working after the outage.
+  const next = await api.createJob('fib', { n: 50 });
+  expect((await api.waitForJob(next.id, ['completed'])).result).toMatchObject({ value: '12586269025' });
+});
+
+test('SIGTERM mid-job lets the job finish within the grace period, then exits 0', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
+  const b = bot('fault-term-finish', { BOT_SHUTDOWN_GRACE_MS: '10000' });
+  await b.waitForEvent('registered');
+  const job = await api.createJob('simulated', { durationMs: 1000 });
+  await api.waitForJob(job.id, ['running']);
+  const exit = await b.signal('SIGTERM');
+  expect(exit.code).toBe(0);
+  expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-term-finish' });
+  expect(b.events('shutting down')[0]).toMatchObject({ jobId: job.id, signal: 'SIGTERM' });
+});
+
+test('SIGTERM mid-job past the grace period releases the job ("bot shutting down") for a retry, exit 0', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '2' });
+  const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  const t0 = Date.now();
+  const exit = await a.signal('SIGTERM');
+  expect(exit.code).toBe(0);
+  expect(Date.now() - t0).toBeLessThan(5000);
+  const released = await api.job(job.id);
+  expect(released).toMatchObject({ status: 'pending', attempts: 1 });
+  expect(released.events.filter((e) => e.from === 'running').map((e) => e.to)).toEqual(['pending']);
+  expect(a.events('failed')[0]).toMatchObject({ jobId: job.id, error: 'bot shutting down', next: 'pending' });
+
+  bot('fault-term-b', { PROCESSING_DURATION_MS: '100' });
+  expect(await api.waitForJob(job.id, ['completed'])).toMatchObject({ botId: 'fault-term-b', attempts: 2 });
+});
+
+test('kill -9 mid-job: after BOT_DOWN_AFTER_MS another bot finishes the job', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '1500', MAX_ATTEMPTS: '2' });
+  const a = bot('fault-kill-a', { PROCESSING_DURATION_MS: '60000' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  const killedAt = Date.now();
+  expect((await a.signal('SIGKILL')).signal).toBe('SIGKILL');
+  bot('fault-kill-b', { PROCESSING_DURATION_MS: '100' });
+  const done = await api.waitForJob(job.id, ['completed'], 20000);
+  expect(done).toMatchObject({ botId: 'fault-kill-b', attempts: 2 });
+  expect(Date.parse(done.claimedAt!) - killedAt).toBeGreaterThanOrEqual(1000);
+  expect((await api.bot('fault-kill-a')).body.status).toBe('down');
+});
+
+// Either side may release it (the server on re-registration, or the bot after reading its own
+// record); what matters is that nobody waits BOT_DOWN_AFTER_MS.
+test('a bot restarted under the same id gets the job its killed predecessor held retried at once', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '2' });
+  const a = bot('fault-same-id', { PROCESSING_DURATION_MS: '60000' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  await a.signal('SIGKILL');
+  bot('fault-same-id', { PROCESSING_DURATION_MS: '100' });
+  expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({ botId: 'fault-same-id', attempts: 2 });
+});
+
+test('lease lost to the sweeper: 409 on complete, the result is dropped and logged, the bot carries on', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
+  // Heartbeats far apart: the server takes the job back while the bot still works on it.
+  const slow = bot('fault-lease-slow', { HEARTBEAT_INTERVAL_MS: '60000', PROCESSING_DURATION_MS: '2500' });
+  await slow.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
+  expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({ botId: 'fault-lease-fast', attempts: 2 });
+  const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 10000);
+  expect(lost).toMatchObject({ step: 'complete', status: 409 });
+  // The later result did not overwrite the one of the attempt that owns the job.
+  expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-lease-fast', attempts: 2 });
+  expect(slow.proc.exitCode).toBeNull();
+  await waitFor(() => slow.events('registered').length >= 2, 10000);
+});
+
+// The bot aborts its long-poll on SIGTERM and exits. The server must notice the disconnect and stop
+// claiming for it; otherwise the next job is claimed for a dead bot and, with MAX_ATTEMPTS=1, fails
+// as "lease expired". (Server side: after the body is read, ctx.req has already emitted 'close';
+// ctx.res 'close' with !writableFinished is the disconnect, and the loop must check it before claiming.)
+test('a bot stopped while waiting in a long-poll claim leaves no job claimed in its name', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '1' });
+  const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000' });
+  await a.waitForEvent('registered');
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await a.signal('SIGTERM')).code).toBe(0);
+  const job = await api.createJob('fib', { n: 1 });
+  await new Promise((r) => setTimeout(r, 700));
+  expect(await api.job(job.id)).toMatchObject({ status: 'pending', botId: null });
+});
