@@ -23,7 +23,7 @@ const DashboardEnv = z.object({
   ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters')),
   SESSION_TTL_MS: envInt(8 * 3600 * 1000, 60_000, 30 * 24 * 3600 * 1000),
   DASHBOARD_REFRESH_MS: envInt(3000, 500, 600_000),
-  UPSTREAM_TIMEOUT_MS: envInt(3000, 100, 60_000),
+  DASHBOARD_UPSTREAM_TIMEOUT_MS: envInt(3000, 100, 60_000),
   SHUTDOWN_TIMEOUT_MS: envInt(10_000, 0, 120_000),
   LOG_LEVEL: envLogLevel,
 });
@@ -54,7 +54,7 @@ export function loadDashboardConfig(env: NodeJS.ProcessEnv = process.env): Dashb
     adminTokenIsDefault: e.ADMIN_TOKEN === DEFAULT_ADMIN_TOKEN,
     sessionTtlMs: e.SESSION_TTL_MS,
     refreshMs: e.DASHBOARD_REFRESH_MS,
-    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    upstreamTimeoutMs: e.DASHBOARD_UPSTREAM_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
@@ -65,16 +65,16 @@ export const DASHBOARD_HELP = `botfleet dashboard: web pages to watch and contro
 Usage: npm run dashboard            (node --import tsx dashboard/main.ts)
 
 Environment (defaults in brackets):
-  DASHBOARD_PORT        port to listen on [3002]
-  DASHBOARD_HOST        interface to listen on [0.0.0.0]
-  SERVER_URL            where the job server is [http://localhost:3001]
-  CONTROLLER_URL        where the bot controller is [http://localhost:3003]
-  ADMIN_TOKEN           token users sign in with; also sent to server and controller [admin-secret-token]
-  SESSION_TTL_MS        how long a sign-in lasts [28800000 = 8 h]
-  DASHBOARD_REFRESH_MS  how often live parts refresh in the browser [3000]
-  UPSTREAM_TIMEOUT_MS   time allowed for one call to server or controller [3000]
-  SHUTDOWN_TIMEOUT_MS   time a SIGTERM waits for open requests [10000]
-  LOG_LEVEL             fatal|error|warn|info|debug|trace|silent [info]
+  DASHBOARD_PORT                 port to listen on [3002]
+  DASHBOARD_HOST                 interface to listen on [0.0.0.0]
+  SERVER_URL                     where the job server is [http://localhost:3001]
+  CONTROLLER_URL                 where the bot controller is [http://localhost:3003]
+  ADMIN_TOKEN                    token users sign in with; also sent to server and controller [admin-secret-token]
+  SESSION_TTL_MS                 how long a sign-in lasts [28800000 = 8 h]
+  DASHBOARD_REFRESH_MS           how often live parts refresh in the browser [3000]
+  DASHBOARD_UPSTREAM_TIMEOUT_MS  time allowed for one call to server or controller [3000]
+  SHUTDOWN_TIMEOUT_MS            time a SIGTERM waits for open requests [10000]
+  LOG_LEVEL                      fatal|error|warn|info|debug|trace|silent [info]
 
 Pages: / /bots /bots/:id /jobs /jobs/:id /datalake /signin; health: GET /healthz.
 The Tailwind stylesheet is built on start when dashboard/public/app.css is missing.
