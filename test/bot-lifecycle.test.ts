@@ -3,6 +3,7 @@
  * whole path with known answers, heartbeats while busy, long-poll pickup, re-registration after
  * DELETE /bots/:id.
  */
+import type { Json } from '../core/types';
 import { startBot, serverApi, type BotProcess } from '../bot/testing/bot-process';
 import { startServer, waitFor, type ServerProcess } from './helpers/server-process';
 
@@ -34,7 +35,7 @@ test('registers, then runs each job type to its known answer and fails bad jobs 
   await b.waitForEvent('registered');
   expect((await api.bot('life-1')).status).toBe(200);
 
-  const specs = [
+  const specs: { type: string; payload: Json }[] = [
     { type: 'hash', payload: { input: 'abc', iterations: 2 } },
     { type: 'primes', payload: { n: 1_000_000 } },
     { type: 'fib', payload: { n: 100 } },
