@@ -10,42 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
+import { parseDockerfile, type Stage } from './deploy-dockerfile';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
-
-interface Instruction { op: string; args: string; line: number }
-interface Stage { from: string; name: string; body: Instruction[] }
-
-/** Parses a Dockerfile: joins `\` continuations, drops comments, groups instructions by stage. */
-function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
-  const args = new Map<string, string>();
-  const stages: Stage[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const start = i;
-    let line = lines[i];
-    if (/^\s*(#|$)/.test(line)) continue;
-    while (line.endsWith('\\') && i + 1 < lines.length) {
-      i++;
-      if (/^\s*#/.test(lines[i])) continue;
-      line = line.slice(0, -1) + ' ' + lines[i].trim();
-    }
-    const m = /^\s*([A-Za-z]+)\s+(.*)$/.exec(line);
-    if (!m) throw new Error(`Dockerfile line ${start + 1}: cannot parse "${line}"`);
-    const ins = { op: m[1].toUpperCase(), args: m[2].trim(), line: start + 1 };
-    if (ins.op === 'FROM') {
-      const f = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(ins.args)!;
-      const image = f[1].replace(/\$\{(\w+)\}/g, (_x, n: string) => args.get(n) ?? '');
-      stages.push({ from: image, name: f[2] ?? String(stages.length), body: [] });
-    } else if (stages.length === 0) {
-      if (ins.op !== 'ARG') throw new Error(`Dockerfile line ${start + 1}: ${ins.op} before FROM`);
-      const [k, v] = ins.args.split('=');
-      args.set(k, v ?? '');
-    } else stages[stages.length - 1].body.push(ins);
-  }
-  return { args, stages };
-}
 
 /** A .dockerignore pattern matches a path or any folder above it (Go filepath.Match + `**`). */
 function ignored(patterns: string[], p: string): boolean {
