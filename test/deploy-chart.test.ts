@@ -313,6 +313,11 @@ describe('chart rendered with other values', () => {
     expect(Buffer.from(s.data!['database-url'], 'base64').toString()).toBe(url);
     const env = envOf(container(find(docs, 'StatefulSet', 'botfleet-server')));
     expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'botfleet-postgresql', key: 'database-url' });
+    // Several servers with a volume each split the datalake after a failover: NOTES says so.
+    const notes = (values: Record<string, unknown>) => renderChart(CHART, { values }).get('NOTES.txt')!;
+    expect(notes({ postgresql: { url }, server: { replicas: 2 } })).toContain('ReadWriteMany');
+    expect(notes({ postgresql: { url }, server: { replicas: 2, persistence: { existingClaim: 'rwx' } } })).not.toContain('ReadWriteMany');
+    expect(notes({})).not.toContain('ReadWriteMany');
   });
 
   test('adminToken.existingSecret: no Secret is generated and every pod reads yours', () => {
