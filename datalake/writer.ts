@@ -169,7 +169,7 @@ export class DatalakeWriter {
         this.c.consecutiveErrors++;
         this.c.lastError = err instanceof Error ? err.message : String(err);
         this.c.lastErrorAt = new Date().toISOString();
-        this.opts.log.error({ err, consecutiveErrors: this.c.consecutiveErrors }, 'datalake append failed; will retry');
+        this.opts.log.error({ err, consecutiveErrors: this.c.consecutiveErrors }, 'datalake drain failed; will retry');
         throw err;
       }
       if (this.c.consecutiveErrors > 0) {
