@@ -59,18 +59,6 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       writerRetry = setTimeout(() => void startWriterRetrying(), 5000);
       writerRetry.unref();
     });
-  leadership.start(
-    () => {
-      writerStarting = startWriterRetrying();
-    },
-    () => {
-      const w = writer;
-      writer = null;
-      void w?.stop();
-    },
-  );
-  await writerStarting;
-
   const onJobsAvailable = () => waiters.notify();
   const onResult = () => writer?.notify();
   const scheduler = new Scheduler(store, clock, log, { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE }, onJobsAvailable);
@@ -78,9 +66,6 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     onResult();
     onJobsAvailable();
   });
-  scheduler.start();
-  sweeper.start();
-
   const retention = async () => {
     if (config.DATALAKE_RETENTION_DAYS <= 0) return;
     try {
@@ -90,9 +75,30 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       log.warn({ err: (err as Error).message }, 'datalake retention failed');
     }
   };
-  void retention();
-  const retentionTimer = setInterval(retention, DAY_MS);
-  retentionTimer.unref();
+  let retentionTimer: NodeJS.Timeout | null = null;
+
+  // The background duties run on one server at a time (the leader; on SQLite, always this one). The
+  // scheduler also takes each period in the database, and every sweep change is a guarded update,
+  // so even an overlap during a change of leader cannot double a batch or a release.
+  leadership.start(
+    () => {
+      writerStarting = startWriterRetrying();
+      scheduler.start();
+      sweeper.start();
+      void retention();
+      retentionTimer = setInterval(retention, DAY_MS);
+      retentionTimer.unref();
+    },
+    () => {
+      const w = writer;
+      writer = null;
+      void w?.stop();
+      void scheduler.stop();
+      void sweeper.stop();
+      if (retentionTimer) clearInterval(retentionTimer);
+    },
+  );
+  await writerStarting;
 
   const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable });
   const server = http.createServer(app.callback());
@@ -115,7 +121,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       forced.unref();
       await new Promise<void>((resolve) => (server.listening ? server.once('close', () => resolve()) : resolve()));
       clearTimeout(forced);
-      clearInterval(retentionTimer);
+      if (retentionTimer) clearInterval(retentionTimer);
       if (writerRetry) clearTimeout(writerRetry);
       await scheduler.stop();
       await sweeper.stop();
