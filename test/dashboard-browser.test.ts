@@ -19,6 +19,7 @@ let server: ServerProcess;
 let controller: ChildProcess;
 let controllerOut = '';
 let dash: RunningDashboard;
+let controllerUrl: string;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
@@ -75,7 +76,7 @@ async function stopController(): Promise<void> {
 
 beforeAll(async () => {
   server = await startServer({ env: { SWEEP_INTERVAL_MS: '500' } });
-  const controllerUrl = await startController(server.url);
+  controllerUrl = await startController(server.url);
   dash = await startDashboard({ SERVER_URL: server.url, CONTROLLER_URL: controllerUrl, ADMIN_TOKEN, DASHBOARD_REFRESH_MS: '500' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -143,10 +144,13 @@ it('signs in, adds a bot, sees it live on /bots, follows a job and screenshots t
   await page.waitForFunction(() => document.querySelector('[data-job-status]')?.textContent === 'completed', undefined, { timeout: 30_000 });
   expect(await page.locator('[data-events] li').count()).toBeGreaterThanOrEqual(4);
   expect(await page.locator(`[data-events] a[href="/bots/${botId}"]`).count()).toBeGreaterThan(0);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'job.png'), fullPage: true });
 
   // The bot's page lists the job it ran.
   await page.goto(`${dash.url}/bots/${botId}`);
   await page.locator(`table a[href="${jobHref}"]`).first().waitFor({ timeout: 10_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'bot.png'), fullPage: true });
 
   // Overview: counts and chart update by themselves once all three are done.
   await page.goto(`${dash.url}/`);
@@ -154,7 +158,6 @@ it('signs in, adds a bot, sees it live on /bots, follows a job and screenshots t
   await page.waitForFunction(() => document.querySelectorAll('svg[data-chart] rect').length > 0);
   expect(await text('[data-success-rate]')).toBe('100.0 %');
   expect(await text('[data-bots="total"]')).toBe('1');
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
   // Phone width: nothing wider than the screen.
@@ -163,6 +166,23 @@ it('signs in, adds a bot, sees it live on /bots, follows a job and screenshots t
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview-phone.png'), fullPage: true });
+
+  // Autoscale settings and scale-to-N reach the real controller.
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.goto(`${dash.url}/bots`);
+  await page.fill('input[name="min"]', '0');
+  await page.fill('input[name="max"]', '4');
+  await page.fill('input[name="jobsPerBot"]', '7');
+  await page.click('form[action="/actions/autoscale"] button[type="submit"]');
+  await page.waitForURL(`${dash.url}/bots`);
+  expect(await text('[data-flash]')).toBe('Autoscale off.');
+  const scale = await (await fetch(`${controllerUrl}/scale`)).json();
+  expect(scale.autoscale).toEqual({ enabled: false, min: 0, max: 4, jobsPerBot: 7 });
+  await page.fill('#replicas', '0');
+  await page.click('form[action="/actions/scale"] button[type="submit"]');
+  await page.waitForURL(`${dash.url}/bots`);
+  expect(await text('[data-flash]')).toMatch(/^Scaling to 0 bots/);
+  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '0', undefined, { timeout: 20_000 });
 
   expect(consoleErrors).toEqual([]);
   expect(fs.statSync(path.join(ARTIFACTS, 'overview.png')).size).toBeGreaterThan(10_000);
