@@ -38,6 +38,12 @@ export function createDashboardApp(config: DashboardConfig, logger: Logger, opts
   };
 
   const app = new Koa();
+  app.use(async (ctx: Context, next: Next) => {
+    // Debug level: the live parts poll every few seconds, which would drown an info log.
+    const started = performance.now();
+    await next();
+    logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+  });
   app.use(errorPages(deps));
   app.use(securityHeaders);
   app.use(staticAssets());
