@@ -29,11 +29,14 @@ interface Service {
 
 /** `docker-compose config` with a clean environment and an empty env file, so a local .env cannot leak in. */
 function composeConfig(env: Record<string, string> = {}, ...extra: string[]) {
-  const envFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compose-')), 'empty.env');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'));
+  const envFile = path.join(dir, 'empty.env');
   fs.writeFileSync(envFile, '');
-  return spawnSync('docker-compose', ['--env-file', envFile, '-f', 'docker-compose.yml', 'config', ...extra], {
+  const r = spawnSync('docker-compose', ['--env-file', envFile, '-f', 'docker-compose.yml', 'config', ...extra], {
     cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, timeout: 20000,
   });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return r;
 }
 
 describeCompose('docker-compose.yml', () => {

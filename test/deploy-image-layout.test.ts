@@ -77,6 +77,7 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
   let data: string;
   let before: string[];
   let baseEnv: Record<string, string>;
+  let base: string;
 
   const start = (role: string, env: Record<string, string>) => {
     const out: string[] = [];
@@ -98,7 +99,7 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
   const logs = () => procs.map((p) => `--- ${p.name}\n${p.out.join('').slice(-2000)}`).join('\n');
 
   beforeAll(() => {
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'botfleet-image-'));
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'botfleet-image-'));
     data = path.join(base, 'data');
     fs.mkdirSync(data);
     image = assembleImage(base);
@@ -110,6 +111,8 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
     for (const p of procs.reverse()) {
       if (p.proc.exitCode === null) { p.proc.kill('SIGKILL'); await new Promise((r) => p.proc.once('exit', r)); }
     }
+    // rm -r removes the node_modules link, never what it points to.
+    fs.rmSync(base, { recursive: true, force: true });
   });
 
   test('the image ENV points every write at /data and bots at the compiled command', () => {
