@@ -150,6 +150,19 @@ export const FailSchema = z.strictObject({
   error: z.string().min(1).max(10000),
 });
 
+/**
+ * POST /jobs/next, the lean bot path: report the previous attempt (complete or fail) and get the
+ * next job, claimed and started, in one call and one transaction.
+ */
+export const NextSchema = z
+  .strictObject({
+    botId: IdSchema,
+    waitMs: z.int().min(0).max(30000).optional().default(0),
+    complete: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), result: JsonSchema.optional().default(null) }).optional(),
+    fail: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), error: z.string().min(1).max(10000) }).optional(),
+  })
+  .refine((b) => !(b.complete && b.fail), { message: 'give complete or fail, not both', path: ['fail'] });
+
 export const RegisterBotSchema = z.strictObject({
   id: IdSchema.optional(),
   name: z.string().min(1).max(128).optional(),

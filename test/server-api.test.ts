@@ -138,6 +138,28 @@ describe('a bot’s life over HTTP', () => {
     expectError(await api('GET', '/bots/ghost'), 404);
   });
 
+  test('POST /jobs/next: report the previous attempt and get the next job running, in one call', async () => {
+    await api('POST', '/bots/register', { id: 'lean-bot' });
+    const made = (await api('POST', '/jobs', { jobs: [{ type: 'lean' }, { type: 'lean' }] }, adminHeaders)).json.items;
+    await api('POST', '/queue/pause', undefined, adminHeaders); // let only our jobs through below
+    const pending = (await api('GET', '/jobs?status=pending&limit=500')).json.items.filter((j: { type: string }) => j.type !== 'lean');
+    for (const j of pending) await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders);
+    await api('POST', '/queue/resume', undefined, adminHeaders);
+    const first = await api('POST', '/jobs/next', { botId: 'lean-bot' });
+    expect(first.status).toBe(200);
+    expect(first.json.finished).toBeNull();
+    expect(first.json.job).toMatchObject({ id: made[0].id, status: 'running', attempts: 1 });
+    const second = await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: made[0].id, attempt: 1, result: 7 } });
+    expect(second.json.finished).toMatchObject({ id: made[0].id, status: 'completed', result: 7 });
+    expect(second.json.job.id).toBe(made[1].id);
+    const last = await api('POST', '/jobs/next', { botId: 'lean-bot', fail: { jobId: made[1].id, attempt: 1, error: 'x' }, waitMs: 50 });
+    expect(last.json.finished.id).toBe(made[1].id);
+    expect(last.json.job === null || last.json.job.id === made[1].id).toBe(true);
+    expectError(await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: made[0].id, attempt: 9 } }), 409);
+    expectError(await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: 'a', attempt: 1 }, fail: { jobId: 'a', attempt: 1, error: 'e' } }), 400);
+    expectError(await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: 'a', attempt: 1, status: 'completed' } }), 400);
+  });
+
   test('long-poll claim: waits, then takes a job created meanwhile within milliseconds', async () => {
     await api('POST', '/bots/register', { id: 'poller' });
     // Empty the queue first.

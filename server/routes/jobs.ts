@@ -11,6 +11,7 @@ import {
   FailSchema,
   IdSchema,
   ListJobsQuery,
+  NextSchema,
   PopulateSchema,
   StartSchema,
   type CreateJob,
@@ -82,6 +83,29 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       await d.waiters.wait(Math.min(left, 250), abort.signal);
     }
     ctx.status = 204;
+  });
+
+  router.post('/jobs/next', async (ctx) => {
+    const body = parse(NextSchema, ctx.request.json, 'body');
+    const finished = body.complete ?? body.fail ?? null;
+    const deadline = clock.now() + body.waitMs;
+    let out = await store.finishAndClaim(body.botId, finished, clock.now());
+    if (out.finished) {
+      if (body.complete) d.metrics.completions.inc();
+      else d.metrics.failures.inc();
+      d.onResult();
+      if (out.finished.status === 'pending') d.onJobsAvailable();
+    }
+    if (!out.job && body.waitMs > 0) {
+      const abort = new AbortController();
+      ctx.req.once('close', () => abort.abort());
+      while (!out.job && clock.now() < deadline && !abort.signal.aborted) {
+        await d.waiters.wait(Math.min(deadline - clock.now(), 250), abort.signal);
+        out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, clock.now())).job };
+      }
+    }
+    if (out.job) d.metrics.claims.inc();
+    ctx.body = out;
   });
 
   router.post('/jobs/:id/start', async (ctx) => {

@@ -7,11 +7,11 @@ import { RELEASE_REASONS } from '../../core/job-state';
 import type { Bot, BotStatus, CreateJob, Job, JobStatus, ListJobsOptions, Page, Summary } from '../../core/types';
 import { BOT_STATUSES, JOB_STATUSES } from '../../core/types';
 import type { OutboxRecord } from '../../datalake/types';
-import { fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, releaseBotJobs } from './job-writes';
+import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, releaseBotJobs } from './job-writes';
 import { migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
 import { chunks, type Executor, one, placeholders, run } from './sql';
-import type { BotWithJobs, CreateResult, FencedCall, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
+import type { BotWithJobs, CreateResult, FencedCall, FinishedAttempt, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
 
 const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
 function decodeCursor(cursor: string): number {
@@ -80,34 +80,58 @@ export class SqlStore implements Store {
 
   async claimJob(botId: string, nowMs: number): Promise<Job | null> {
     return this.tx(async (trx) => {
-      const bot = await one<BotRow>(trx, 'SELECT * FROM bots WHERE id = ?', [botId]);
-      if (!bot) throw new NotFoundError(`bot ${botId} is not registered; POST /bots/register first`);
-      if (bot.status === 'down') throw new ConflictError(`bot ${botId} is down; register again`, 'bot_down');
-      if (bot.current_job_id) throw new ConflictError(`bot ${botId} already holds job ${bot.current_job_id}`, 'bot_busy');
-      if (await this.pausedIn(trx)) return null;
-      const lock = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
-      // SQLite's planner would otherwise pick jobs_status_seq and sort every pending job per claim.
-      const hint = this.dialect === 'sqlite' ? 'INDEXED BY jobs_claimable' : '';
-      // One statement picks and takes the job; each claim starts a new attempt.
-      const claimed = await one<JobRow>(
-        trx,
-        `UPDATE jobs SET status = 'claimed', bot_id = ?, attempts = attempts + 1, claimed_at = ?, started_at = NULL,
-           finished_at = NULL, lease_expires_at = ?, deadline_at = NULL, result = NULL
-         WHERE seq = (SELECT seq FROM jobs ${hint} WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
-                      ORDER BY priority DESC, seq LIMIT 1 ${lock})
-           AND status = 'pending'
-         RETURNING *`,
-        [botId, nowMs, nowMs + this.opts.botDownAfterMs, nowMs],
-      );
-      if (!claimed) return null;
-      const took = await run(trx, `UPDATE bots SET status = 'busy', current_job_id = ? WHERE id = ? AND current_job_id IS NULL AND status <> 'down'`, [
-        claimed.id,
-        botId,
-      ]);
-      if (took.changes !== 1) throw new ConflictError(`bot ${botId} already holds a job`, 'bot_busy');
-      await insertEvents(trx, [{ jobId: claimed.id, at: nowMs, from: 'pending', to: 'claimed', botId, attempt: Number(claimed.attempts), note: null }]);
-      return toJob(claimed);
+      const row = await this.claimIn(trx, botId, nowMs, false);
+      return row ? toJob(row) : null;
     });
+  }
+
+  async finishAndClaim(botId: string, finished: FinishedAttempt | null, nowMs: number): Promise<{ finished: Job | null; job: Job | null }> {
+    return this.tx(async (trx) => {
+      let done: Job | null = null;
+      if (finished) {
+        const call = { jobId: finished.jobId, botId, attempt: finished.attempt };
+        done = 'error' in finished ? await this.failIn(trx, call, finished.error, nowMs) : await this.completeIn(trx, call, finished.result, nowMs);
+      }
+      const row = await this.claimIn(trx, botId, nowMs, true);
+      return { finished: done, job: row ? toJob(row) : null };
+    });
+  }
+
+  /**
+   * The claim: one UPDATE picks and takes the highest-priority, oldest claimable job and starts a new
+   * attempt; with `start` the job is running at once (claim-and-start in one step, two events).
+   */
+  private async claimIn(trx: Executor, botId: string, nowMs: number, start: boolean): Promise<JobRow | null> {
+    const bot = await one<BotRow>(trx, 'SELECT * FROM bots WHERE id = ?', [botId]);
+    if (!bot) throw new NotFoundError(`bot ${botId} is not registered; POST /bots/register first`);
+    if (bot.status === 'down') throw new ConflictError(`bot ${botId} is down; register again`, 'bot_down');
+    if (bot.current_job_id) throw new ConflictError(`bot ${botId} already holds job ${bot.current_job_id}`, 'bot_busy');
+    if (await this.pausedIn(trx)) return null;
+    const lock = this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+    // SQLite's planner would otherwise pick jobs_status_seq and sort every pending job per claim.
+    const hint = this.dialect === 'sqlite' ? 'INDEXED BY jobs_claimable' : '';
+    const claimed = await one<JobRow>(
+      trx,
+      `UPDATE jobs SET status = ?, bot_id = ?, attempts = attempts + 1, claimed_at = ?, started_at = ?,
+         finished_at = NULL, lease_expires_at = ?, deadline_at = CASE WHEN ? = 1 AND timeout_ms > 0 THEN ? + timeout_ms ELSE NULL END,
+         result = NULL
+       WHERE seq = (SELECT seq FROM jobs ${hint} WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
+                    ORDER BY priority DESC, seq LIMIT 1 ${lock})
+         AND status = 'pending'
+       RETURNING *`,
+      [start ? 'running' : 'claimed', botId, nowMs, start ? nowMs : null, nowMs + this.opts.botDownAfterMs, start ? 1 : 0, nowMs, nowMs],
+    );
+    if (!claimed) return null;
+    const took = await run(trx, `UPDATE bots SET status = 'busy', current_job_id = ? WHERE id = ? AND current_job_id IS NULL AND status <> 'down'`, [
+      claimed.id,
+      botId,
+    ]);
+    if (took.changes !== 1) throw new ConflictError(`bot ${botId} already holds a job`, 'bot_busy');
+    const attempt = Number(claimed.attempts);
+    const events: EventInput[] = [{ jobId: claimed.id, at: nowMs, from: 'pending', to: 'claimed', botId, attempt, note: null }];
+    if (start) events.push({ jobId: claimed.id, at: nowMs, from: 'claimed', to: 'running', botId, attempt, note: null });
+    await insertEvents(trx, events);
+    return claimed;
   }
 
   async startJob(call: FencedCall, nowMs: number): Promise<Job> {
@@ -126,28 +150,32 @@ export class SqlStore implements Store {
   }
 
   async completeJob(call: FencedCall, result: unknown, nowMs: number): Promise<Job> {
-    return this.tx(async (trx) => {
-      const current = await getJobRow(trx, call.jobId);
-      // Repeated complete after a lost response: same 200, nothing written twice.
-      if (current && current.status === 'completed' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
-        return toJob(current);
-      }
-      const row = await fencedRow(trx, call, ['claimed', 'running'], 'completed');
-      return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'completed', result }, nowMs));
-    });
+    return this.tx((trx) => this.completeIn(trx, call, result, nowMs));
+  }
+
+  private async completeIn(trx: Executor, call: FencedCall, result: unknown, nowMs: number): Promise<Job> {
+    const current = await getJobRow(trx, call.jobId);
+    // Repeated complete after a lost response: same 200, nothing written twice.
+    if (current && current.status === 'completed' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
+      return toJob(current);
+    }
+    const row = await fencedRow(trx, call, ['claimed', 'running'], 'completed');
+    return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'completed', result }, nowMs));
   }
 
   async failJob(call: FencedCall, error: string, nowMs: number): Promise<Job> {
-    return this.tx(async (trx) => {
-      const current = await getJobRow(trx, call.jobId);
-      if (current && call.attempt !== undefined) {
-        // Repeated fail of the same attempt after a lost response: same 200.
-        const prior = await one<ResultRow>(trx, 'SELECT * FROM results WHERE result_id = ?', [`${call.jobId}:${call.attempt}`]);
-        if (prior && prior.status === 'failed' && prior.bot_id === call.botId && prior.error === error) return toJob(current);
-      }
-      const row = await fencedRow(trx, call, ['claimed', 'running'], 'failed');
-      return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'failed', error, note: null }, nowMs));
-    });
+    return this.tx((trx) => this.failIn(trx, call, error, nowMs));
+  }
+
+  private async failIn(trx: Executor, call: FencedCall, error: string, nowMs: number): Promise<Job> {
+    const current = await getJobRow(trx, call.jobId);
+    if (current && call.attempt !== undefined) {
+      // Repeated fail of the same attempt after a lost response: same 200.
+      const prior = await one<ResultRow>(trx, 'SELECT * FROM results WHERE result_id = ?', [`${call.jobId}:${call.attempt}`]);
+      if (prior && prior.status === 'failed' && prior.bot_id === call.botId && prior.error === error) return toJob(current);
+    }
+    const row = await fencedRow(trx, call, ['claimed', 'running'], 'failed');
+    return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'failed', error, note: null }, nowMs));
   }
 
   async retryJob(id: string, nowMs: number): Promise<Job> {

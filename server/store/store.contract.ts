@@ -107,6 +107,32 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(after).toMatchObject({ status: 'claimed', attempts: 2, botId: 'a', result: null });
     });
 
+    test('finishAndClaim: completes the previous attempt and claims-and-starts the next in one step', async () => {
+      const [{ job: a }, { job: b }] = await store.createJobs([job({ timeoutMs: 1000 }), job({ maxAttempts: 2 })], now());
+      await bot('lean');
+      const first = await store.finishAndClaim('lean', null, now());
+      expect(first.finished).toBeNull();
+      expect(first.job).toMatchObject({ id: a.id, status: 'running', attempts: 1, botId: 'lean' });
+      expect(first.job!.startedAt).not.toBeNull();
+      clock.advance(5);
+      const second = await store.finishAndClaim('lean', { jobId: a.id, attempt: 1, result: { ok: 1 } }, now());
+      expect(second.finished).toMatchObject({ id: a.id, status: 'completed', result: { ok: 1 } });
+      expect(second.job).toMatchObject({ id: b.id, status: 'running' });
+      const third = await store.finishAndClaim('lean', { jobId: b.id, attempt: 1, error: 'nope' }, now());
+      expect(third.finished).toMatchObject({ id: b.id, status: 'pending' });
+      expect(third.job).toMatchObject({ id: b.id, status: 'running', attempts: 2 });
+      // A stale report is a 409 and claims nothing.
+      await expect(store.finishAndClaim('lean', { jobId: a.id, attempt: 2, result: null }, now())).rejects.toBeInstanceOf(ConflictError);
+      expect((await store.getJob(b.id))!.status).toBe('running');
+      const events = (await store.getJob(a.id))!.events.map((e) => e.to);
+      expect(events).toEqual(['pending', 'claimed', 'running', 'completed']);
+      const lines = await store.fetchUnwritten(10);
+      expect(lines.map((l) => [l.line.jobId, l.line.status, l.line.durationMs])).toEqual([
+        [a.id, 'completed', 5],
+        [b.id, 'failed', 0],
+      ]);
+    });
+
     test('complete and fail repeated after a lost response answer the same and write one result', async () => {
       const [{ job: j }] = await store.createJobs([job()], now());
       await bot('a');
