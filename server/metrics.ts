@@ -1,6 +1,7 @@
 /** Prometheus metrics (GET /metrics), on a registry of our own so tests can build several apps. */
 import client from 'prom-client';
 import type { Summary } from '../core/types';
+import type { DatalakeWriterCounters } from '../datalake';
 
 export class ServerMetrics {
   readonly registry = new client.Registry();
@@ -15,7 +16,10 @@ export class ServerMetrics {
   });
   readonly botsDown = new client.Counter({ name: 'botfleet_bots_marked_down_total', help: 'Bots marked down for silence', registers: [this.registry] });
   readonly jobsCreated = new client.Counter({ name: 'botfleet_jobs_created_total', help: 'Jobs created', registers: [this.registry] });
-  readonly datalakeLines = new client.Gauge({ name: 'botfleet_datalake_lines_written', help: 'Datalake lines written by this process', registers: [this.registry] });
+  private readonly datalakeLines = new client.Gauge({ name: 'botfleet_datalake_lines_written', help: 'Datalake lines appended by this process', registers: [this.registry] });
+  private readonly datalakeBytes = new client.Gauge({ name: 'botfleet_datalake_bytes_written', help: 'Datalake bytes appended by this process', registers: [this.registry] });
+  private readonly datalakeErrors = new client.Gauge({ name: 'botfleet_datalake_write_errors', help: 'Datalake drain steps that failed (retried)', registers: [this.registry] });
+  private readonly datalakeWriter = new client.Gauge({ name: 'botfleet_datalake_writer', help: '1 when this process writes the datalake (the leader)', registers: [this.registry] });
   readonly httpDuration = new client.Histogram({
     name: 'botfleet_http_request_duration_seconds',
     help: 'HTTP request latency',
@@ -28,6 +32,14 @@ export class ServerMetrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'botfleet_process_' });
+  }
+
+  observeDatalake(c: DatalakeWriterCounters | null): void {
+    this.datalakeWriter.set(c ? 1 : 0);
+    if (!c) return;
+    this.datalakeLines.set(c.linesWritten);
+    this.datalakeBytes.set(c.bytesWritten);
+    this.datalakeErrors.set(c.errors);
   }
 
   /** Sets the gauges from a summary just before a scrape. */

@@ -100,7 +100,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   );
   await writerStarting;
 
-  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable });
+  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, datalakeCounters: () => writer?.counters() ?? null });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // long-poll claims hold a request up to 30 s

@@ -221,7 +221,7 @@ describe('queue, metrics, datalake, health, docs', () => {
     expect(sum.json.throughput).toHaveLength(60);
     const prom = await api('GET', '/metrics');
     expect(prom.headers.get('content-type')).toMatch(/text\/plain/);
-    for (const name of ['botfleet_jobs{status="pending"}', 'botfleet_claims_total', 'botfleet_completions_total', 'botfleet_failures_total', 'botfleet_lease_expiries_total', 'botfleet_bots{status="idle"}', 'botfleet_http_request_duration_seconds_bucket']) {
+    for (const name of ['botfleet_jobs{status="pending"}', 'botfleet_claims_total', 'botfleet_completions_total', 'botfleet_failures_total', 'botfleet_lease_expiries_total', 'botfleet_bots{status="idle"}', 'botfleet_http_request_duration_seconds_bucket', 'botfleet_datalake_writer 1']) {
       expect(prom.text).toContain(name);
     }
   });

@@ -1,7 +1,7 @@
 /** What every route module gets from the app factory. */
 import type { Clock } from '../../core/clock';
 import type { Logger } from '../../core/logger';
-import type { DatalakeReader } from '../../datalake';
+import type { DatalakeReader, DatalakeWriterCounters } from '../../datalake';
 import type { ClaimWaiters } from '../claim-waiters';
 import type { ServerConfig } from '../config';
 import type { ServerMetrics } from '../metrics';
@@ -19,4 +19,6 @@ export interface AppDeps {
   onResult: () => void;
   /** Called when jobs may have become claimable. */
   onJobsAvailable: () => void;
+  /** Counters of this server's datalake writer, or null when another server writes the datalake. */
+  datalakeCounters: () => DatalakeWriterCounters | null;
 }

@@ -19,6 +19,7 @@ export function systemRoutes(router: Router, admin: Koa.Middleware, d: AppDeps):
 
   router.get('/metrics', async (ctx) => {
     d.metrics.observeSummary(await store.summary(clock.now()));
+    d.metrics.observeDatalake(d.datalakeCounters());
     ctx.type = d.metrics.registry.contentType;
     ctx.body = await d.metrics.registry.metrics();
   });
