@@ -122,7 +122,7 @@ function errorPages(d: DashboardDeps) {
         ctx.body = { error: { code, message } };
         return;
       }
-      d.render(ctx, 'error', { title: HEADINGS[status] ?? 'Error', status, heading: HEADINGS[status] ?? 'Something went wrong', message }, status);
+      d.render(ctx, 'error', { title: HEADINGS[status] ?? 'Error', live: false, status, heading: HEADINGS[status] ?? 'Something went wrong', message }, status);
     }
   };
 }

@@ -73,7 +73,9 @@ export async function loadOverview(u: Upstreams) {
     successRate: formatPercent(s?.successRate),
     meanProcessing: formatDuration(s?.meanProcessingMs),
     chart: throughputChart(s?.throughput ?? []),
-    datalake: stats.ok ? { error: '', ...datalakeModel(stats.value).total } : { error: stats.error },
+    datalake: stats.ok
+      ? { error: '', ...datalakeModel(stats.value).total }
+      : { error: stats.error, results: '–', completed: '–', failed: '–', successRate: '–', bytes: '–' },
     queue: queue.ok ? { error: '', paused: queue.value.paused, label: queue.value.paused ? 'paused' : 'claiming' } : { error: queue.error, paused: false, label: '–' },
     controller: scale.ok
       ? {

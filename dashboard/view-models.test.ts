@@ -14,6 +14,7 @@ describe('throughputChart', () => {
     const c = throughputChart(points, 600, 160);
     expect(c.bars).toHaveLength(60);
     expect(c.max).toBe(4);
+    expect(c.peak).toBe(4);
     const b = c.bars[10];
     expect(b.completedHeight).toBe(120);
     expect(b.failedHeight).toBe(40);
@@ -39,6 +40,8 @@ describe('throughputChart', () => {
     const idle = throughputChart([{ minute: minute(0), completed: 0, failed: 0 }]);
     expect(idle.bars[0].completedHeight).toBe(0);
     expect(idle.summary).toContain('0 completed, 0 failed');
+    expect(idle.peak).toBe(0);
+    expect(idle.max).toBe(1);
     expect(throughputChart(undefined).bars).toEqual([]);
   });
 });

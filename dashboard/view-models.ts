@@ -126,7 +126,10 @@ export interface ChartBar {
 export interface ThroughputChart {
   width: number;
   height: number;
+  /** The scale's top: the busiest minute, at least 1 so an idle hour divides by something. */
   max: number;
+  /** Jobs finished in the busiest minute (0 for an idle hour). */
+  peak: number;
   bars: ChartBar[];
   totalCompleted: number;
   totalFailed: number;
@@ -146,7 +149,8 @@ export function throughputChart(
   height = 160,
 ): ThroughputChart {
   const points = throughput ?? [];
-  const max = Math.max(1, ...points.map((p) => p.completed + p.failed));
+  const peak = Math.max(0, ...points.map((p) => p.completed + p.failed));
+  const max = Math.max(1, peak);
   const slot = points.length > 0 ? width / points.length : width;
   const barWidth = Math.max(1, +(slot * 0.8).toFixed(2));
   const scale = (n: number) => +((n / max) * height).toFixed(2);
@@ -172,10 +176,11 @@ export function throughputChart(
     width,
     height,
     max,
+    peak,
     bars,
     totalCompleted,
     totalFailed,
-    summary: `Last ${points.length} minutes: ${totalCompleted} completed, ${totalFailed} failed; busiest minute ${max === 1 && totalCompleted + totalFailed === 0 ? 0 : max} jobs.`,
+    summary: `Last ${points.length} minutes: ${totalCompleted} completed, ${totalFailed} failed; busiest minute ${peak} jobs.`,
     firstMinute: points.length ? minuteLabel(points[0].minute) : '',
     lastMinute: points.length ? minuteLabel(points[points.length - 1].minute) : '',
   };

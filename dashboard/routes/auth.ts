@@ -34,7 +34,7 @@ export function authRoutes(d: DashboardDeps): Router {
   };
 
   r.get('/signin', (ctx) => {
-    d.render(ctx, 'signin', { title: 'Sign in', nav: 'signin', next: safeReturnTo(ctx.query.next), error: '' });
+    d.render(ctx, 'signin', { title: 'Sign in', nav: 'signin', live: false, next: safeReturnTo(ctx.query.next), error: '' });
   });
 
   r.post('/signin', async (ctx) => {
@@ -44,7 +44,7 @@ export function authRoutes(d: DashboardDeps): Router {
     if (!tokenMatches(form.token ?? '', d.config.adminToken)) {
       recordFailure(ctx);
       d.logger.warn({ ip: ctx.ip }, 'dashboard sign-in with a wrong token');
-      d.render(ctx, 'signin', { title: 'Sign in', nav: 'signin', next, error: 'That is not the admin token.' }, 401);
+      d.render(ctx, 'signin', { title: 'Sign in', nav: 'signin', live: false, next, error: 'That is not the admin token.' }, 401);
       return;
     }
     // A fresh session on every sign-in; an old one on this browser is dropped.
