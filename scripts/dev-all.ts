@@ -26,6 +26,8 @@ Environment (defaults in brackets); everything else is passed on to the processe
   SERVER_PORT / CONTROLLER_PORT   ports, used to derive SERVER_URL and CONTROLLER_URL [3001 / 3003]
   BOT_REPLICAS                    bots to run [3]
   DEV_ALL_STOP_TIMEOUT_MS         wait after SIGTERM before SIGKILL [30000]
+  DEV_ALL_BOTS                    auto: the controller runs the bots when controller/main.ts exists;
+                                  self: this script starts them (bot-1..bot-N) [auto]
   DEV_ALL_PRETTY                  format JSON log lines: true|false [true when stdout is a terminal]
 `;
 
@@ -50,6 +52,7 @@ const cfg = loadOrExit(() =>
       CONTROLLER_PORT: envInt(3003, 1, 65535),
       BOT_REPLICAS: envInt(3, 0, 50),
       DEV_ALL_STOP_TIMEOUT_MS: envInt(30000, 0, 600_000),
+      DEV_ALL_BOTS: envString('auto').pipe(z.enum(['auto', 'self'])),
       DEV_ALL_PRETTY: envString(process.stdout.isTTY ? 'true' : 'false').pipe(z.enum(['true', 'false'])),
     }),
     process.env,
@@ -87,12 +90,16 @@ function tag(name: string, i: number): string {
   return color ? `\x1b[${COLORS[i % COLORS.length]}m${t}\x1b[0m` : t;
 }
 
-/** Turns a pino JSON line into "HH:MM:SS LEVEL msg key=value ..."; other lines pass unchanged. */
+/**
+ * Turns a pino JSON line into "HH:MM:SS LEVEL msg key=value ..."; other lines pass unchanged. A
+ * "name | {json}" line (the controller relaying a bot) keeps its "name | " part.
+ */
 function format(line: string): string {
-  if (!pretty || !line.startsWith('{')) return line;
+  const m = pretty ? /^([\w.:@-]+ \| )?(\{.*\})$/.exec(line) : null;
+  if (!m) return line;
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(line) as Record<string, unknown>;
+    o = JSON.parse(m[2]) as Record<string, unknown>;
   } catch {
     return line;
   }
@@ -100,7 +107,7 @@ function format(line: string): string {
   const lv = ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' } as Record<string, string>)[String(level)] ?? String(level);
   const at = typeof time === 'string' ? time.slice(11, 19) : typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '';
   const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return [at, lv.padEnd(5), msg, ...fields].filter((s) => s !== '' && s !== undefined).join(' ');
+  return (m[1] ?? '') + [at, lv.padEnd(5), msg, ...fields].filter((s) => s !== '' && s !== undefined).join(' ');
 }
 
 function start(name: string, script: string, env: NodeJS.ProcessEnv = {}): Child {
@@ -150,15 +157,22 @@ function alive(c: Child): boolean {
   }
 }
 
-async function stopAll(reason: string, exitCode: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say(`stopping (${reason}); SIGTERM to ${children.filter(alive).map((c) => c.name).join(', ') || 'nothing'}`);
-    // Bots first, server last, so bots can still report their jobs while they stop.
-    for (const c of [...children].reverse()) signalChild(c, 'SIGTERM');
-  }
+async function waitUntilGone(group: Child[], deadline: number): Promise<void> {
+  while (group.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+async function stopAll(reason: string, exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
   const deadline = Date.now() + cfg.DEV_ALL_STOP_TIMEOUT_MS;
-  while (children.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // Everything else first, the server last: bots finishing their job on SIGTERM still need it to
+  // report the result.
+  const [server, ...rest] = children;
+  say(`stopping (${reason}); SIGTERM to ${rest.filter(alive).map((c) => c.name).join(', ') || 'nothing'}, then the server`);
+  for (const c of rest) signalChild(c, 'SIGTERM');
+  await waitUntilGone(rest, deadline);
+  if (server) signalChild(server, 'SIGTERM');
+  await waitUntilGone(children, deadline);
   const left = children.filter(alive);
   if (left.length > 0) {
     say(`SIGKILL to ${left.map((c) => c.name).join(', ')} after ${cfg.DEV_ALL_STOP_TIMEOUT_MS} ms`);
@@ -173,7 +187,7 @@ let signals = 0;
 for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(s, () => {
     signals++;
-    if (signals === 1) void stopAll(s, 0);
+    if (signals === 1) void stopAll(`${s} received`, 0);
     else {
       say(`${s} again: SIGKILL to everything`);
       for (const c of children) signalChild(c, 'SIGKILL');
@@ -203,15 +217,22 @@ async function main(): Promise<void> {
   if (demo) say(`demo mode: ${Object.entries(DEMO_DEFAULTS).map(([k, v]) => `${k}=${childEnv[k] ?? v}`).join(' ')}`);
   const server = start('server', 'server/main.ts');
   if (!(await waitForServer(server, childEnv.SERVER_URL!))) {
-    if (!stopping) await stopAll('the server did not become healthy', 1);
+    await stopAll('the server did not become healthy', 1);
     return;
   }
   say(`server healthy at ${childEnv.SERVER_URL}`);
   if (exists('dashboard/main.ts')) start('dashboard', 'dashboard/main.ts');
-  if (exists('controller/main.ts')) {
-    say(`the controller runs the bots (BOT_REPLICAS=${cfg.BOT_REPLICAS}, process driver)`);
-    start('controller', 'controller/main.ts', { SCALE_DRIVER: process.env.SCALE_DRIVER || 'process' });
-  } else {
+  const hasController = exists('controller/main.ts');
+  const controllerRunsBots = hasController && cfg.DEV_ALL_BOTS === 'auto';
+  if (hasController) {
+    if (controllerRunsBots) say(`the controller runs the bots (BOT_REPLICAS=${cfg.BOT_REPLICAS}, process driver)`);
+    // With DEV_ALL_BOTS=self the controller still serves the dashboard, but owns no bots.
+    start('controller', 'controller/main.ts', {
+      SCALE_DRIVER: process.env.SCALE_DRIVER || 'process',
+      ...(controllerRunsBots ? {} : { BOT_REPLICAS: '0' }),
+    });
+  }
+  if (!controllerRunsBots) {
     for (let i = 1; i <= cfg.BOT_REPLICAS; i++) start(`bot-${i}`, 'bot/main.ts', { BOT_ID: `bot-${i}` });
   }
 }
