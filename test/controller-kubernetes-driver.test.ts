@@ -67,8 +67,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await loop?.stop();
-  http_?.closeAllConnections();
-  await new Promise((r) => http_?.close(r));
+  if (http_) {
+    http_.closeAllConnections();
+    await new Promise((r) => http_.close(r));
+  }
   await kube?.close();
   await server?.stop();
 });

@@ -1,6 +1,5 @@
 /** Builds the controller's Koa app (no listen: main.ts and tests do that). */
 import Koa from 'koa';
-import { AppError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { errorMiddleware } from './errors';
 import { controllerRouter, type RouteDeps } from './routes';
@@ -10,12 +9,8 @@ export function createControllerApp(deps: RouteDeps & { logger: Logger }): Koa {
   app.use(errorMiddleware(deps.logger));
   const router = controllerRouter(deps);
   app.use(router.routes());
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new AppError(405, 'method_not_allowed', 'this route does not accept that method'),
-      notImplemented: () => new AppError(501, 'not_implemented', 'this method is not implemented'),
-    }),
-  );
+  // Without `throw`, the router answers 405/501 with an Allow header and no body; the error
+  // middleware then gives them the JSON error shape.
+  app.use(router.allowedMethods());
   return app;
 }

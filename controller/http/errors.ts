@@ -11,7 +11,11 @@ export function errorMiddleware(logger: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
+        if (ctx.status === 405) throw new AppError(405, 'method_not_allowed', `${ctx.path} does not accept ${ctx.method} (allowed: ${ctx.response.get('Allow')})`);
+        if (ctx.status === 501) throw new AppError(501, 'not_implemented', `method ${ctx.method} is not implemented`);
+      }
     } catch (err) {
       if (err instanceof AppError) {
         ctx.status = err.status;
