@@ -122,6 +122,22 @@ test('lease lost to the sweeper: 409 on complete, the result is dropped and logg
   await waitFor(() => slow.events('registered').length >= 2, 10000);
 });
 
+test('a job taken back mid-run (bot deleted) stops at the next heartbeat instead of running to the end', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '3' });
+  const a = bot('fault-taken', { PROCESSING_DURATION_MS: '60000', HEARTBEAT_INTERVAL_MS: '300' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  const t0 = Date.now();
+  expect((await api.deleteBot('fault-taken')).status).toBe(204);
+  const lost = await a.waitForEvent('lease lost', (l) => l.jobId === job.id && l.attempt === 1, 5000);
+  expect(Date.now() - t0).toBeLessThan(3000);
+  expect(String(lost.reason)).toMatch(/^lease lost: /);
+  // It registered again and carries on: the job, back to pending, is claimed anew (attempt 2).
+  await a.waitForEvent('started', (l) => l.jobId === job.id && l.attempt === 2, 5000);
+  expect(a.events('completed').concat(a.events('failed')).filter((l) => l.jobId === job.id)).toEqual([]);
+});
+
 // The bot aborts its long-poll on SIGTERM and exits. The server must notice the disconnect and stop
 // claiming for it; otherwise the next job is claimed for a dead bot and, with MAX_ATTEMPTS=1, fails
 // as "lease expired". (Server side: after the body is read, ctx.req has already emitted 'close';
