@@ -21,6 +21,7 @@ import { CONFIGMAP_KEYS, fromConfigMapData } from '../controller/state/configmap
 import { loadDashboardConfig } from '../dashboard/config';
 import { loadServerConfig } from '../server/config';
 import { deepMerge, renderChart, renderManifests, type Manifest, type RenderOptions } from './deploy-helm-renderer';
+import { typecheckManifests } from './deploy-k8s-typecheck';
 
 const ROOT = path.resolve(__dirname, '..');
 const CHART = path.join(ROOT, 'charts', 'botfleet');
@@ -150,6 +151,25 @@ describe('chart rendered with default values', () => {
       expect(Model).toBeDefined();
       expect(() => new Model(d as never).validate()).not.toThrow();
     }
+  });
+
+  test('no object has an unknown field or a wrongly typed one (TypeScript against kubernetes-models types)', () => {
+    // Default, PostgreSQL + NetworkPolicy, kind and controller-less renders together cover every template branch.
+    const all = [
+      ...docs,
+      ...render({ values: readYaml(path.join(CHART, 'ci', 'postgres-values.yaml')) }),
+      ...render({ values: readYaml(path.join(CHART, 'ci', 'kind-values.yaml')) }),
+      ...render({ values: { controller: { enabled: false }, postgresql: { url: 'postgres://a@b/c' }, server: { persistence: { existingClaim: 'x' } } } }),
+    ];
+    // One planted typo shows the check catches what kubernetes-models' validate() lets through.
+    const typo = structuredClone(find(docs, 'Deployment', 'botfleet-dashboard'));
+    typo.metadata.name = 'planted-typo';
+    const c = (typo.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0];
+    c.readinessProbes = c.readinessProbe;
+    expect(() => new Deployment(typo as never).validate()).not.toThrow();
+    const problems = typecheckManifests([...all, typo]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^Deployment\/planted-typo .*readinessProbes/);
   });
 
   test('every pod meets the restricted Pod Security Standard', () => {
