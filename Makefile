@@ -16,7 +16,7 @@ BOTS         ?= 3
 # Compose v2 (`docker compose`) when present, else the standalone docker-compose 1.x.
 COMPOSE      ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
 
-.PHONY: help up down logs ps dev test kind-up kind-load helm-install helm-uninstall bot-logs test-deploy
+.PHONY: help up down logs ps dev test kind-up kind-load helm-install helm-test helm-uninstall bot-logs test-deploy
 
 help: ## List the targets
 	@echo "Usage: make <target> [VAR=value]"
@@ -53,6 +53,9 @@ helm-install: ## Install or upgrade the chart into NAMESPACE, enforcing the rest
 	@kubectl get namespace $(NAMESPACE) >/dev/null 2>&1 || kubectl create namespace $(NAMESPACE)
 	kubectl label --overwrite namespace $(NAMESPACE) pod-security.kubernetes.io/enforce=restricted
 	helm upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) $(HELM_VALUES) --wait --timeout 5m
+
+helm-test: ## Run the chart's test pod: server and dashboard answer /healthz through their Services
+	helm test $(RELEASE) --namespace $(NAMESPACE) --logs
 
 helm-uninstall: ## Remove the release (the server's volume claim stays; delete it to drop the data)
 	helm uninstall $(RELEASE) --namespace $(NAMESPACE)

@@ -6,14 +6,17 @@
  * token only from a Secret, replicas owned by the controller). The env each container gets is fed to
  * that component's real config loader, so a chart variable a component does not understand fails here.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { IContainer, IEnvVar, IPodSpec } from 'kubernetes-models/v1';
 import { loadBotConfig } from '../bot/config';
 import { loadConfig as loadControllerConfig } from '../controller/config';
@@ -30,7 +33,7 @@ const VALUES = readYaml(path.join(CHART, 'values.yaml'));
 const CI_VALUES = fs.readdirSync(path.join(CHART, 'ci')).map((f) => path.join(CHART, 'ci', f));
 
 const MODELS: Record<string, new (d: never) => { validate(): void }> = {
-  Deployment, StatefulSet, Service, ConfigMap, Secret, ServiceAccount, Role, RoleBinding, NetworkPolicy,
+  Deployment, StatefulSet, Service, ConfigMap, Secret, ServiceAccount, Role, RoleBinding, NetworkPolicy, Pod,
 };
 
 function render(opts: RenderOptions = {}): Manifest[] {
@@ -42,7 +45,9 @@ function find(docs: Manifest[], kind: string, name: string): Manifest {
   return d;
 }
 const workloads = (docs: Manifest[]) => docs.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
-const podSpec = (w: Manifest) => (w.spec as { template: { spec: IPodSpec } }).template.spec;
+/** Workloads and bare pods (the `helm test` pod): everything that runs a container. */
+const podOwners = (docs: Manifest[]) => docs.filter((d) => ['Deployment', 'StatefulSet', 'Pod'].includes(d.kind));
+const podSpec = (w: Manifest) => (w.kind === 'Pod' ? (w.spec as IPodSpec) : (w.spec as { template: { spec: IPodSpec } }).template.spec);
 const container = (w: Manifest) => podSpec(w).containers[0];
 const envOf = (c: IContainer) => new Map((c.env ?? []).map((e) => [e.name, e]));
 
@@ -119,7 +124,7 @@ describe('chart files and values', () => {
     const tplDir = path.join(CHART, 'templates');
     const missing: string[] = [];
     let refs = 0;
-    for (const f of fs.readdirSync(tplDir)) {
+    for (const f of fs.readdirSync(tplDir, { recursive: true, encoding: 'utf8' }).filter((x) => /\.(ya?ml|tpl|txt)$/.test(x))) {
       const text = fs.readFileSync(path.join(tplDir, f), 'utf8');
       for (const m of text.matchAll(/\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
         refs++;
@@ -141,7 +146,7 @@ describe('chart rendered with default values', () => {
   test('renders the expected objects, each valid for kubernetes-models, names unique', () => {
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
       'ConfigMap/botfleet-controller', 'Deployment/botfleet-bots', 'Deployment/botfleet-controller',
-      'Deployment/botfleet-dashboard', 'Role/botfleet-controller', 'RoleBinding/botfleet-controller',
+      'Deployment/botfleet-dashboard', 'Pod/botfleet-test-connection', 'Role/botfleet-controller', 'RoleBinding/botfleet-controller',
       'Secret/botfleet-admin-token', 'Service/botfleet-controller', 'Service/botfleet-dashboard',
       'Service/botfleet-server', 'Service/botfleet-server-headless', 'ServiceAccount/botfleet-controller',
       'StatefulSet/botfleet-server',
@@ -173,8 +178,8 @@ describe('chart rendered with default values', () => {
   });
 
   test('every pod meets the restricted Pod Security Standard', () => {
-    expect(workloads(docs)).toHaveLength(4);
-    for (const w of workloads(docs)) {
+    expect(podOwners(docs)).toHaveLength(5);
+    for (const w of podOwners(docs)) {
       const spec = podSpec(w);
       expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
       expect(spec.securityContext?.runAsUser).toBeGreaterThan(0);
@@ -194,7 +199,7 @@ describe('chart rendered with default values', () => {
   });
 
   test('only the controller pod gets a service-account token', () => {
-    for (const w of workloads(docs)) {
+    for (const w of podOwners(docs)) {
       const spec = podSpec(w);
       if (w.metadata.name === 'botfleet-controller') {
         expect(spec.serviceAccountName).toBe('botfleet-controller');
@@ -302,6 +307,33 @@ describe('chart rendered with default values', () => {
       const known = fs.readFileSync(path.join(ROOT, source), 'utf8');
       expect({ w: w.metadata.name, unknown: Object.keys(env).filter((k) => !new RegExp(`\\b${k}\\b`).test(known)) }).toEqual({ w: w.metadata.name, unknown: [] });
       expect(() => load(env)).not.toThrow();
+    }
+  });
+});
+
+describe('helm test pod', () => {
+  test('its script exits 0 when server and dashboard answer /healthz, 1 when one does not', async () => {
+    const pod = find(render(), 'Pod', 'botfleet-test-connection') as unknown as Pod;
+    expect(pod.metadata?.annotations?.['helm.sh/hook']).toBe('test');
+    const c = pod.spec!.containers[0];
+    const urls = c.env!.find((e) => e.name === 'CHECK_URLS')!.value!.split(' ');
+    expect(urls).toEqual(['http://botfleet-server:3001/healthz', 'http://botfleet-dashboard:3002/healthz']);
+    const status: Record<string, number> = { '/server/healthz': 200, '/dashboard/healthz': 200 };
+    const fake = http.createServer((req, res) => { res.statusCode = status[req.url ?? ''] ?? 404; res.end(); });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    const run = () => new Promise<number | null>((resolve) => {
+      const env = { PATH: process.env.PATH ?? '', CHECK_URLS: `${base}/server/healthz ${base}/dashboard/healthz` };
+      spawn(process.execPath, c.command!.slice(1), { env, stdio: 'ignore' }).on('exit', resolve);
+    });
+    try {
+      expect(c.command![0]).toBe('node');
+      expect(await run()).toBe(0);
+      status['/dashboard/healthz'] = 503;
+      expect(await run()).toBe(1);
+    } finally {
+      fake.closeAllConnections();
+      await new Promise((r) => fake.close(r));
     }
   });
 });

@@ -101,7 +101,7 @@ describe('Dockerfile', () => {
     const commands = new Set<string>();
     const compose = yaml.load(read('docker-compose.yml')) as { services: Record<string, { command: string[] }> };
     for (const s of Object.values(compose.services)) commands.add(s.command[1]);
-    for (const f of fs.readdirSync(path.join(ROOT, 'charts/botfleet/templates'))) {
+    for (const f of fs.readdirSync(path.join(ROOT, 'charts/botfleet/templates'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.yaml'))) {
       for (const m of read(`charts/botfleet/templates/${f}`).matchAll(/command: \["node", "([^"]+)"\]/g)) commands.add(m[1]);
     }
     expect([...commands].sort()).toEqual(['dist/bot/main.js', 'dist/controller/main.js', 'dist/dashboard/main.js', 'dist/server/main.js']);
@@ -181,6 +181,7 @@ describe('Makefile', () => {
     const install = dry('helm-install');
     expect(install).toContain('pod-security.kubernetes.io/enforce=restricted');
     expect(install).toContain('helm upgrade --install botfleet charts/botfleet --namespace botfleet -f charts/botfleet/ci/kind-values.yaml');
+    expect(dry('helm-test')).toContain('helm test botfleet --namespace botfleet');
     expect(dry('bot-logs')).toContain('-l app.kubernetes.io/instance=botfleet,app.kubernetes.io/component=bot');
     for (const t of ['logs', 'ps', 'dev', 'test', 'helm-uninstall']) expect(dry(t).trim()).not.toBe('');
   });

@@ -502,7 +502,8 @@ export function renderChart(chartDir: string, opts: RenderOptions = {}): Map<str
   const defaults = yaml.load(fs.readFileSync(path.join(chartDir, 'values.yaml'), 'utf8'));
   const values = deepMerge(defaults, opts.values ?? {});
   const tplDir = path.join(chartDir, 'templates');
-  const files = fs.readdirSync(tplDir).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f)).sort();
+  // Like helm: every file below templates/ (tests/ included), named by its path relative to it.
+  const files = fs.readdirSync(tplDir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f)).sort();
   const defines = new Map<string, Node[]>();
   const parsed = files.map((f) => ({ f, nodes: parseTemplate(fs.readFileSync(path.join(tplDir, f), 'utf8'), f, defines) }));
   const data = {
@@ -518,7 +519,7 @@ export function renderChart(chartDir: string, opts: RenderOptions = {}): Map<str
   const r = new Renderer(defines, opts.strict ?? true);
   const out = new Map<string, string>();
   for (const { f, nodes } of parsed) {
-    if (f.startsWith('_')) continue;
+    if (path.basename(f).startsWith('_')) continue;
     try {
       out.set(f, runRoot(r, nodes, { ...data, Template: { ...data.Template, Name: `${chart.name}/templates/${f}` } }));
     } catch (e) {

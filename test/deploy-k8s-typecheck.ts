@@ -22,6 +22,7 @@ const TYPES: Record<string, [string, string]> = {
   Role: ['kubernetes-models/rbac.authorization.k8s.io/v1/Role', 'IRole'],
   RoleBinding: ['kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', 'IRoleBinding'],
   NetworkPolicy: ['kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy'],
+  Pod: ['kubernetes-models/v1/Pod', 'IPod'],
 };
 
 /** Returns one message per problem ("Deployment/botfleet-bots: …"); empty when every object fits its type. */
