@@ -92,9 +92,10 @@ export class ApiClient {
     } catch (err) {
       if (o.signal?.aborted) throw o.signal.reason;
       if (timeout.aborted) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
-      const cause = (err as { cause?: { code?: unknown } }).cause;
-      const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
-      throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${code}`, { cause: err });
+      // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, ...).
+      const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
+      throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, { cause: err });
     }
     if (res.status === 429 || res.status >= 500) {
       throw new ServerUnavailableError(`${method} ${path} answered ${res.status}: ${errorOf(text).message}`);
