@@ -119,6 +119,19 @@ describe('Dockerfile', () => {
   });
 });
 
+describe('YAML files', () => {
+  test('every plain YAML file of the deployment parses (chart templates are rendered in deploy-chart.test.ts)', () => {
+    const chartDir = path.join(ROOT, 'charts/botfleet');
+    const files = ['docker-compose.yml', 'kind-config.yaml', 'charts/botfleet/Chart.yaml', 'charts/botfleet/values.yaml',
+      ...fs.readdirSync(path.join(chartDir, 'ci')).map((f) => `charts/botfleet/ci/${f}`)];
+    for (const f of files) {
+      const docs = yaml.loadAll(read(f), undefined, { filename: f });
+      expect({ f, docs: docs.length }).toEqual({ f, docs: 1 });
+      expect(typeof docs[0]).toBe('object');
+    }
+  });
+});
+
 describe('kind-config.yaml', () => {
   test('is a kind v1alpha4 Cluster mapping the dashboard NodePort to localhost:3002', () => {
     // kind's Cluster is not a Kubernetes API object, so kubernetes-models has no model for it: this
