@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   if (config.adminTokenIsDefault) logger.warn('ADMIN_TOKEN is the default; set your own before exposing the controller');
 
   const defaults: DesiredState = { replicas: config.botReplicas, autoscale: { ...config.autoscale } };
-  const server = new HttpServerClient(config.serverUrl, config.serverTimeoutMs);
+  const server = new HttpServerClient(config.serverUrl, config.serverTimeoutMs, config.adminToken);
   const { driver, store } = await buildDriver(config, server, logger, defaults);
   const loop = new ReconcileLoop({
     store,

@@ -20,6 +20,8 @@ export interface QueueDepth {
 export interface ServerClient {
   listBots(): Promise<BotActivity[]>;
   queueDepth(): Promise<QueueDepth>;
+  /** Removes a bot from the server's registry (admin); true when it was there. */
+  deleteBot(id: string): Promise<boolean>;
 }
 
 export class ServerUnavailableError extends Error {
@@ -33,6 +35,8 @@ export class HttpServerClient implements ServerClient {
   constructor(
     private readonly baseUrl: string,
     private readonly timeoutMs = 5000,
+    /** Needed only for deleteBot. */
+    private readonly adminToken: string | null = null,
   ) {}
 
   private async getJson(path: string): Promise<unknown> {
@@ -53,6 +57,24 @@ export class HttpServerClient implements ServerClient {
     const body = (await this.getJson('/bots')) as { items?: Bot[] };
     if (!Array.isArray(body.items)) throw new ServerUnavailableError('GET /bots: no items in the answer');
     return body.items.map((b) => ({ id: b.id, status: b.status, currentJobId: b.currentJobId ?? null }));
+  }
+
+  async deleteBot(id: string): Promise<boolean> {
+    const path = `/bots/${encodeURIComponent(id)}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method: 'DELETE',
+        headers: this.adminToken ? { Authorization: `Bearer ${this.adminToken}` } : {},
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new ServerUnavailableError(`DELETE ${path} failed: ${(err as Error).message}`);
+    }
+    await res.body?.cancel();
+    if (res.status === 204 || res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw new ServerUnavailableError(`DELETE ${path} answered ${res.status}`);
   }
 
   async queueDepth(): Promise<QueueDepth> {

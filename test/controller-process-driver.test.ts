@@ -2,7 +2,8 @@
  * End to end, for real: the job server (child process), the controller (child process, process
  * driver) and real bots (`bot/main.ts` children of the controller). Scale 0 → 3 → 1 with the bots
  * registering at the server; a bot killed behind the controller's back comes back; on scale-down
- * the idle bots go and the one running a long job survives; SIGTERM stops every bot and exits 0.
+ * the idle bots go (and leave the server's registry) while the one running a long job survives;
+ * SIGTERM stops every bot and exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,7 +70,7 @@ function botPids(id: string): number[] {
 beforeAll(async () => {
   if (!fs.existsSync(path.join(ROOT, 'bot', 'main.ts'))) throw new Error('bot/main.ts is missing: this test runs real bots');
   dir = tempDir('controller-e2e-');
-  server = await startServer({ env: { BOT_DOWN_AFTER_MS: '3000', SWEEP_INTERVAL_MS: '250' } });
+  server = await startServer();
   const port = await freePort();
   controllerUrl = `http://127.0.0.1:${port}`;
   controller = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'controller', 'main.ts')], {
@@ -179,10 +180,9 @@ describe('controller with the process driver, real server and real bots', () => 
     expect(controllerLogs('stopping bot').map((l) => l.botId).sort()).toEqual([...idle].sort());
     for (const id of idle) expect(botPids(id)).toEqual([]);
 
-    // The survivor keeps its job and its heartbeat; the stopped ones fall silent and go down.
-    await waitFor(async () => (await serverBots()).filter((b) => b.status === 'down').length === 2, 10000, 200);
-    const bots = await serverBots();
-    expect(bots.find((b) => b.id === busy!.id)).toMatchObject({ status: 'busy', currentJobId: jobId });
+    // The stopped bots are removed from the server's registry; the survivor keeps its job.
+    await waitFor(async () => (await serverBots()).length === 1, 10000, 100);
+    expect(await serverBots()).toEqual([expect.objectContaining({ id: busy!.id, status: 'busy', currentJobId: jobId })]);
     expect(((await req(`${server.url}/jobs/${jobId}`)).body as { status: string; botId: string })).toMatchObject({ status: 'running', botId: busy!.id });
     expect(await scale()).toMatchObject({ desired: 1, current: 1, ready: 1 });
   }, 60000);
@@ -198,5 +198,6 @@ describe('controller with the process driver, real server and real bots', () => 
     expect(code).toBe(0);
     expect(controllerLogs('bot stopped').some((l) => l.botId === survivor)).toBe(true);
     expect(() => process.kill(pids[0], 0)).toThrow(); // the bot process is gone
+    expect(await serverBots()).toEqual([]);
   }, 30000);
 });

@@ -4,7 +4,9 @@
  * SERVER_URL on top of the controller's environment; its output lines are copied to the
  * controller's stdout prefixed with the bot id. A child that dies is restarted with exponential
  * backoff. Scale-down stops idle bots first (asking the server who is busy) with SIGTERM, then
- * SIGKILL after a grace period.
+ * SIGKILL after a grace period. A bot stopped on purpose is then removed from the server's
+ * registry (DELETE /bots/:id), so the fleet shows the bots that run and "down" keeps meaning a
+ * bot that died.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
@@ -41,6 +43,8 @@ interface ManagedBot {
   restartTimer: NodeJS.Timeout | null;
   /** Resolves when the current child has exited (immediately when there is none). */
   exited: Promise<void>;
+  /** Set by stopBot: resolves once the child has exited and the server has forgotten the bot. */
+  stopped: Promise<void> | null;
 }
 
 export class ProcessDriver implements ScaleDriver {
@@ -111,13 +115,13 @@ export class ProcessDriver implements ScaleDriver {
       this.bots.delete(bot.id);
       this.stopBot(bot);
     }
-    await Promise.all([...this.stopping.values()].map((b) => b.exited));
+    await Promise.all([...this.stopping.values()].map((b) => b.stopped));
   }
 
   private startNew(): void {
     let n = 1;
     while (this.bots.has(this.idFor(n)) || this.stopping.has(this.idFor(n))) n++;
-    const bot: ManagedBot = { id: this.idFor(n), n, child: null, startedAt: 0, crashes: 0, restartTimer: null, exited: Promise.resolve() };
+    const bot: ManagedBot = { id: this.idFor(n), n, child: null, startedAt: 0, crashes: 0, restartTimer: null, exited: Promise.resolve(), stopped: null };
     this.bots.set(bot.id, bot);
     this.spawnChild(bot);
   }
@@ -157,7 +161,7 @@ export class ProcessDriver implements ScaleDriver {
       // 'exit' does not follow an 'error' raised because the program could not be started.
       if (child.pid === undefined) finish(null, null);
     });
-    this.opts.logger.info({ botId: bot.id, pid: child.pid }, 'bot started');
+    if (child.pid !== undefined) this.opts.logger.info({ botId: bot.id, pid: child.pid }, 'bot started');
   }
 
   private pipeLines(id: string, child: ChildProcess): void {
@@ -171,9 +175,8 @@ export class ProcessDriver implements ScaleDriver {
   private onExit(bot: ManagedBot, code: number | null, signal: NodeJS.Signals | null): void {
     bot.child = null;
     if (this.stopping.get(bot.id) === bot) {
-      this.stopping.delete(bot.id);
       this.opts.logger.info({ botId: bot.id, code, signal }, 'bot stopped');
-      return;
+      return; // stopBot's promise takes it from here
     }
     if (this.bots.get(bot.id) !== bot || this.shuttingDown) return;
     // A child that ran for a while before dying starts the backoff afresh.
@@ -193,13 +196,26 @@ export class ProcessDriver implements ScaleDriver {
       bot.restartTimer = null;
     }
     const child = bot.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const alive = child !== null && child.exitCode === null && child.signalCode === null;
+    // The id stays reserved until the server has forgotten it: a new bot with the same id must not
+    // register before the DELETE of the old one lands.
     this.stopping.set(bot.id, bot);
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => {
-      this.opts.logger.warn({ botId: bot.id, graceMs: this.opts.stopGraceMs }, 'bot did not stop in time; SIGKILL');
-      child.kill('SIGKILL');
-    }, this.opts.stopGraceMs);
-    void bot.exited.then(() => clearTimeout(killer));
+    if (alive) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => {
+        this.opts.logger.warn({ botId: bot.id, graceMs: this.opts.stopGraceMs }, 'bot did not stop in time; SIGKILL');
+        child.kill('SIGKILL');
+      }, this.opts.stopGraceMs);
+      void bot.exited.then(() => clearTimeout(killer));
+    }
+    bot.stopped = (alive ? bot.exited : Promise.resolve()).then(async () => {
+      try {
+        await this.opts.server.deleteBot(bot.id);
+      } catch (err) {
+        // Not fatal: the server marks a silent bot down after BOT_DOWN_AFTER_MS anyway.
+        this.opts.logger.warn({ botId: bot.id, err: (err as Error).message }, 'could not remove the stopped bot from the server');
+      }
+      if (this.stopping.get(bot.id) === bot) this.stopping.delete(bot.id);
+    });
   }
 }
