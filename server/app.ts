@@ -7,6 +7,7 @@ import Koa from 'koa';
 import { NotFoundError } from '../core/errors';
 import { jsonBody } from './http/body';
 import { requireAdmin } from './http/auth';
+import { rateLimit } from './http/rate-limit';
 import { errorMiddleware } from './http/errors';
 import { botRoutes } from './routes/bots';
 import type { AppDeps } from './routes/deps';
@@ -37,7 +38,10 @@ export function createApp(d: AppDeps): Koa {
   app.use(jsonBody(d.config.BODY_LIMIT_BYTES));
 
   const router = new Router();
-  const admin = requireAdmin(d.config.ADMIN_TOKEN);
+  // Limited before the token check, so guessing tokens is slowed as well.
+  const adminLimit = rateLimit(d.limits.admin);
+  const checkToken = requireAdmin(d.config.ADMIN_TOKEN);
+  const admin: Koa.Middleware = (ctx, next) => adminLimit(ctx, () => checkToken(ctx, next));
   jobRoutes(router, admin, d);
   botRoutes(router, admin, d);
   systemRoutes(router, admin, d);

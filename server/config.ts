@@ -22,6 +22,8 @@ const schema = z.object({
   ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters')),
   BODY_LIMIT_BYTES: envInt(1048576, 1024, 64 * 1048576),
   SHUTDOWN_TIMEOUT_MS: envInt(10000, 0),
+  RATE_LIMIT_ADMIN_PER_S: envInt(50, 0, 1_000_000),
+  RATE_LIMIT_EMPTY_CLAIMS_PER_S: envInt(20, 0, 1_000_000),
   LOG_LEVEL: envLogLevel,
 });
 
@@ -44,6 +46,8 @@ and the datalake writer. Every setting comes from the environment (see ops/.env.
   POPULATE_INTERVAL_MS=600000 (0 = off)  BATCH_SIZE=5
   BOT_DOWN_AFTER_MS=120000  SWEEP_INTERVAL_MS=5000  MAX_ATTEMPTS=1  JOB_TIMEOUT_MS=0 (none)
   ADMIN_TOKEN=admin-secret-token (change it)  BODY_LIMIT_BYTES=1048576  SHUTDOWN_TIMEOUT_MS=10000
+  RATE_LIMIT_ADMIN_PER_S=50 (per client address, burst 2x; 0 = off)
+  RATE_LIMIT_EMPTY_CLAIMS_PER_S=20 (claims that find nothing, per bot, burst 2x; 0 = off)
   LOG_LEVEL=info
 
 Endpoints: docs/api.md, or GET /openapi.json on the running server.`;

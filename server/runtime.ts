@@ -13,6 +13,7 @@ import type { ServerConfig } from './config';
 import { LeaseSweeper } from './lease-sweeper';
 import { alwaysLeader, type Leadership, postgresLeadership } from './leadership';
 import { ServerMetrics } from './metrics';
+import { RateLimiter } from './http/rate-limit';
 import { Scheduler } from './scheduler';
 import { openStore } from './store/open';
 import type { Store } from './store/types';
@@ -100,7 +101,12 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   );
   await writerStarting;
 
-  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, datalakeCounters: () => writer?.counters() ?? null });
+  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, datalakeCounters: () => writer?.counters() ?? null,
+    limits: {
+      admin: new RateLimiter(config.RATE_LIMIT_ADMIN_PER_S, config.RATE_LIMIT_ADMIN_PER_S * 2, clock),
+      emptyClaims: new RateLimiter(config.RATE_LIMIT_EMPTY_CLAIMS_PER_S, config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2, clock),
+    },
+  });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // long-poll claims hold a request up to 30 s

@@ -5,11 +5,19 @@ import type { DatalakeReader, DatalakeWriterCounters } from '../../datalake';
 import type { ClaimWaiters } from '../claim-waiters';
 import type { ServerConfig } from '../config';
 import type { ServerMetrics } from '../metrics';
+import type { RateLimiter } from '../http/rate-limit';
 import type { Store } from '../store/types';
+
+export interface Limits {
+  /** Admin routes, per client address. */
+  admin: RateLimiter;
+  /** Claims that find nothing, per bot: a bot that polls in a tight loop is slowed, real work never is. */
+  emptyClaims: RateLimiter;
+}
 
 export interface AppDeps {
   store: Store;
-  config: Pick<ServerConfig, 'ADMIN_TOKEN' | 'BATCH_SIZE' | 'BODY_LIMIT_BYTES'>;
+  config: Pick<ServerConfig, 'ADMIN_TOKEN' | 'BATCH_SIZE' | 'BODY_LIMIT_BYTES' | 'RATE_LIMIT_ADMIN_PER_S' | 'RATE_LIMIT_EMPTY_CLAIMS_PER_S'>;
   clock: Clock;
   log: Logger;
   reader: DatalakeReader;
@@ -21,4 +29,5 @@ export interface AppDeps {
   onJobsAvailable: () => void;
   /** Counters of this server's datalake writer, or null when another server writes the datalake. */
   datalakeCounters: () => DatalakeWriterCounters | null;
+  limits: Limits;
 }

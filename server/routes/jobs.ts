@@ -67,6 +67,8 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
 
   router.post('/jobs/claim', async (ctx) => {
     const body = parse(ClaimSchema, ctx.request.json, 'body');
+    const limitKey = `bot:${body.botId}`;
+    d.limits.emptyClaims.check(limitKey);
     const deadline = clock.now() + body.waitMs;
     const abort = new AbortController();
     ctx.req.once('close', () => abort.abort());
@@ -82,12 +84,15 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       // Re-check at least every 250 ms: other servers and runAt times do not notify this process.
       await d.waiters.wait(Math.min(left, 250), abort.signal);
     }
+    d.limits.emptyClaims.take(limitKey);
     ctx.status = 204;
   });
 
   router.post('/jobs/next', async (ctx) => {
     const body = parse(NextSchema, ctx.request.json, 'body');
+    const limitKey = `bot:${body.botId}`;
     const finished = body.complete ?? body.fail ?? null;
+    if (!finished) d.limits.emptyClaims.check(limitKey); // a report always goes through
     const deadline = clock.now() + body.waitMs;
     let out = await store.finishAndClaim(body.botId, finished, clock.now());
     if (out.finished) {
@@ -105,6 +110,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       }
     }
     if (out.job) d.metrics.claims.inc();
+    else d.limits.emptyClaims.take(limitKey);
     ctx.body = out;
   });
 

@@ -1,0 +1,42 @@
+/** Rate limits over real HTTP: admin routes per client, empty claims per bot; real work is never slowed. */
+import { adminHeaders, call, startInProcess } from './helpers/server-in-process';
+
+let s: Awaited<ReturnType<typeof startInProcess>>;
+beforeAll(async () => {
+  s = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '2', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '2' });
+});
+afterAll(() => s.close());
+
+test('admin routes: the burst passes, then 429 JSON with Retry-After; wrong tokens count too', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) statuses.push((await call(s.url, 'POST', '/queue/pause', undefined, { authorization: 'Bearer wrong-token' })).status);
+  statuses.push((await call(s.url, 'POST', '/queue/resume', undefined, adminHeaders)).status);
+  const limited = await call(s.url, 'POST', '/queue/resume', undefined, adminHeaders);
+  expect(statuses).toEqual([401, 401, 401, 200]);
+  expect(limited.status).toBe(429);
+  expect(limited.json.error.code).toBe('rate_limited');
+  expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect((await call(s.url, 'GET', '/queue')).status).toBe(200); // reads are not limited
+});
+
+test('claims: empty answers are limited per bot; claims that get a job are not', async () => {
+  await call(s.url, 'POST', '/bots/register', { id: 'greedy' });
+  await call(s.url, 'POST', '/bots/register', { id: 'polite' });
+  const empty: number[] = [];
+  for (let i = 0; i < 5; i++) empty.push((await call(s.url, 'POST', '/jobs/claim', { botId: 'greedy' })).status);
+  expect(empty).toEqual([204, 204, 204, 204, 429]);
+  expect((await call(s.url, 'POST', '/jobs/claim', { botId: 'polite' })).status).toBe(204); // per bot
+  await new Promise((r) => setTimeout(r, 2100)); // admin bucket refills
+  await call(s.url, 'POST', '/jobs', { jobs: Array.from({ length: 20 }, () => ({ type: 'work' })) }, adminHeaders);
+  await new Promise((r) => setTimeout(r, 600)); // one token back for greedy
+  let done = 0;
+  let prev: { jobId: string; attempt: number } | undefined;
+  for (;;) {
+    const r = await call(s.url, 'POST', '/jobs/next', { botId: 'greedy', ...(prev ? { complete: { ...prev, result: null } } : {}) });
+    expect(r.status).toBe(200);
+    if (prev) done++;
+    if (!r.json.job) break;
+    prev = { jobId: r.json.job.id, attempt: r.json.job.attempts };
+  }
+  expect(done).toBe(20);
+});
