@@ -45,7 +45,7 @@ export function compareVersions(a: string, b: string): number {
  * The server is the only writer of its SQLite file. It holds an exclusive lock on a companion file
  * for its whole life; the operating system drops the lock when the process dies, even by kill -9.
  */
-function takeWriterLock(file: string): Database.Database {
+export function takeWriterLock(file: string): Database.Database {
   const lock = new Database(`${file}.server-lock`, { timeout: 0 });
   try {
     lock.pragma('locking_mode = EXCLUSIVE');
