@@ -82,8 +82,8 @@ function schema(env: NodeJS.ProcessEnv) {
     BOT_STOP_GRACE_MS: envInt(30000, 0, 3_600_000),
     BOT_RESTART_BACKOFF_MS: envInt(1000, 10, 600_000),
     BOT_RESTART_BACKOFF_MAX_MS: envInt(30000, 10, 3_600_000),
-    SERVER_TIMEOUT_MS: envInt(5000, 100, 120_000),
-    BODY_LIMIT_BYTES: envInt(16384, 64, 10_485_760),
+    CONTROLLER_UPSTREAM_TIMEOUT_MS: envInt(5000, 100, 120_000),
+    CONTROLLER_BODY_LIMIT_BYTES: envInt(16384, 64, 10_485_760),
     SHUTDOWN_TIMEOUT_MS: envInt(10000, 0, 600_000),
     LOG_LEVEL: envLogLevel,
   });
@@ -166,8 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     botStopGraceMs: e.BOT_STOP_GRACE_MS,
     botRestartBackoffMs: e.BOT_RESTART_BACKOFF_MS,
     botRestartBackoffMaxMs: e.BOT_RESTART_BACKOFF_MAX_MS,
-    serverTimeoutMs: e.SERVER_TIMEOUT_MS,
-    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    serverTimeoutMs: e.CONTROLLER_UPSTREAM_TIMEOUT_MS,
+    bodyLimitBytes: e.CONTROLLER_BODY_LIMIT_BYTES,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     botEnv,
@@ -204,8 +204,8 @@ Environment (defaults in brackets):
   BOT_ID_PREFIX [bot]               bots are named <prefix>-1, <prefix>-2, ...
   BOT_STOP_GRACE_MS [30000]         SIGTERM to SIGKILL delay when stopping a bot
   BOT_RESTART_BACKOFF_MS [1000], BOT_RESTART_BACKOFF_MAX_MS [30000]  restart delays of a dead bot
-  SERVER_TIMEOUT_MS [5000]          timeout of calls to the server
-  BODY_LIMIT_BYTES [16384]          largest accepted request body
+  CONTROLLER_UPSTREAM_TIMEOUT_MS [5000]  timeout of each call to the server
+  CONTROLLER_BODY_LIMIT_BYTES [16384]  largest accepted request body
   SHUTDOWN_TIMEOUT_MS [10000]       time SIGTERM waits for in-flight requests
   LOG_LEVEL [info]                  fatal, error, warn, info, debug, trace or silent
 `;
