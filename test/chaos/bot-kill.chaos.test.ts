@@ -1,0 +1,166 @@
+/**
+ * Issue 7 #1: kill -9 a random REAL bot process in the middle of a job, BOT_KILLS times (default 100)
+ * over one run, replacing each killed bot with a new one (new BOT_ID, as a restarted pod). Then:
+ * 0 jobs lost (all completed), 0 double completions (results table and datalake), every orphaned job
+ * pending again within BOT_DOWN_AFTER_MS + SWEEP_INTERVAL_MS + 1 s of the kill (the release event's
+ * time on the server). On SQLite and on PostgreSQL.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
+import { describePostgres, dropSchema, freshSchemaUrl } from '../helpers/postgres';
+import {
+  BotPool,
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  jobWithEvents,
+  postgresView,
+  printSummary,
+  randomInt,
+  request,
+  sleep,
+  sqliteView,
+  type DbView,
+} from '../helpers/chaos';
+
+const KILLS = Number(process.env.BOT_KILLS ?? 100);
+const POOL = Number(process.env.BOT_KILL_POOL ?? 6);
+const BOT_DOWN_AFTER_MS = 1000;
+const SWEEP_INTERVAL_MS = 100;
+const RELEASE_BOUND_MS = BOT_DOWN_AFTER_MS + SWEEP_INTERVAL_MS + 1000;
+
+const SERVER_ENV = {
+  ...CHAOS_SERVER_ENV,
+  BOT_DOWN_AFTER_MS: String(BOT_DOWN_AFTER_MS),
+  SWEEP_INTERVAL_MS: String(SWEEP_INTERVAL_MS),
+  // A job may be orphaned several times; it must still end completed, not failed.
+  MAX_ATTEMPTS: '50',
+};
+const BOT_ENV = {
+  HEARTBEAT_INTERVAL_MS: '200',
+  PROCESSING_DURATION_MS: '300',
+  FAILURE_RATE: '0',
+  CLAIM_WAIT_MS: '2000',
+  LOG_LEVEL: 'warn',
+};
+
+jest.setTimeout(240_000);
+
+interface Kill {
+  botId: string;
+  jobId: string;
+  killedAt: number;
+}
+
+async function run(label: string, sp: ServerProcess, openView: () => Promise<DbView>): Promise<void> {
+  const pool = new BotPool(sp.url, `kill-${label}`, BOT_ENV);
+  const jobIds = await createJobs(sp.url, 300);
+  pool.fill(POOL);
+  const kills: Kill[] = [];
+  let killsNotMidJob = 0;
+  try {
+    while (kills.length < KILLS) {
+      const pending = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs.pending as number;
+      if (pending < 60) jobIds.push(...(await createJobs(sp.url, 200)));
+      const running = (await request(sp.url, 'GET', '/jobs?status=running&limit=100')).json.items as { id: string; botId: string }[];
+      const candidates = running.filter((j) => pool.live.has(j.botId));
+      if (candidates.length === 0) {
+        await sleep(30);
+        continue;
+      }
+      const victim = candidates[randomInt(0, candidates.length - 1)];
+      const killedAt = Date.now();
+      await pool.kill(victim.botId);
+      pool.spawn();
+      // The dead bot cannot speak any more: what the server says it holds is what the sweeper must take back.
+      const held = (await request(sp.url, 'GET', `/bots/${victim.botId}`)).json.currentJobId as string | null;
+      if (held) kills.push({ botId: victim.botId, jobId: held, killedAt });
+      else killsNotMidJob++; // it finished the job in the instant before the signal
+      await sleep(randomInt(150, 400));
+    }
+
+    // Every job gets done by the survivors and replacements.
+    await waitFor(async () => {
+      const s = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs;
+      return s.completed + s.failed === jobIds.length;
+    }, 90_000, 200);
+  } finally {
+    const exits = await pool.terminateAll();
+    const bad = exits.filter((e) => e.code !== 0);
+    if (bad.length) console.log(bad.map((e) => `${e.id}: ${e.code}/${e.signal}\n${e.output}`).join('\n'));
+  }
+
+  // Release delays, from the server's own events.
+  const delays: number[] = [];
+  const late: string[] = [];
+  for (const k of kills) {
+    const job = await jobWithEvents(sp.url, k.jobId);
+    const release = job.events.find((e) => e.botId === k.botId && (e.from === 'claimed' || e.from === 'running') && e.to === 'pending');
+    if (!release) {
+      late.push(`${k.jobId}: no release of ${k.botId} in ${JSON.stringify(job.events)}`);
+      continue;
+    }
+    const delay = Date.parse(release.at) - k.killedAt;
+    delays.push(delay);
+    if (delay > RELEASE_BOUND_MS) late.push(`${k.jobId}: released ${delay} ms after ${k.botId} was killed`);
+  }
+  // And no other job of a killed bot was left behind unreleased (e.g. claimed as it died).
+  for (const k of kills) {
+    const bot = (await request(sp.url, 'GET', `/bots/${k.botId}`)).json;
+    expect(bot.status).toBe('down');
+    expect(bot.currentJobId).toBeNull();
+  }
+
+  expect(await sp.stop()).toBe(0);
+  const db = await openView();
+  try {
+    const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), jobIds, { requireFinished: true });
+    printSummary(`bot-kill ${label}`, {
+      kills: kills.length + killsNotMidJob,
+      midJob: kills.length,
+      botsSpawned: pool.spawned,
+      jobs: jobIds.length,
+      completed: inv.counts.completed ?? 0,
+      results: inv.results,
+      maxReleaseMs: Math.max(...delays),
+      meanReleaseMs: delays.reduce((a, b) => a + b, 0) / delays.length,
+      boundMs: RELEASE_BOUND_MS,
+    });
+    expect(inv.problems).toEqual([]);
+    expect(inv.counts.completed).toBe(jobIds.length); // 0 lost: each job completed, exactly once
+    expect(late).toEqual([]);
+    expect(kills.length).toBe(KILLS);
+  } finally {
+    await db.close();
+  }
+}
+
+describe('kill -9 of real bots mid-job', () => {
+  let sp: ServerProcess | undefined;
+  afterEach(async () => {
+    await sp?.kill();
+    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+  });
+
+  it(`SQLite: ${KILLS} kills, nothing lost or doubled, each orphan released within ${RELEASE_BOUND_MS} ms`, async () => {
+    sp = await startServer({ env: SERVER_ENV });
+    const server = sp;
+    await run('sqlite', server, async () => sqliteView(path.join(server.dir, 'jobs.db')));
+  });
+});
+
+describePostgres('kill -9 of real bots mid-job (PostgreSQL)', () => {
+  let sp: ServerProcess | undefined;
+  const { url, schema } = freshSchemaUrl('chaos_botkill');
+  afterEach(async () => {
+    await sp?.kill();
+    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await dropSchema(schema);
+  });
+
+  it(`PostgreSQL: ${KILLS} kills, nothing lost or doubled, each orphan released within ${RELEASE_BOUND_MS} ms`, async () => {
+    sp = await startServer({ env: { ...SERVER_ENV, DATABASE_URL: url } });
+    await run('postgres', sp, () => postgresView(schema));
+  });
+});
