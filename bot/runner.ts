@@ -336,7 +336,8 @@ export class BotRunner {
         if (!keepTrying()) throw new GaveUp(err.message);
         const wait = Math.min(backoff.next(), Math.max(0, this.stopDeadline - this.clock.now()));
         this.log.debug({ event: 'retry', waitMs: wait, err: err.message }, 'retrying');
-        await pause(this.sleep, wait, sleepSignal);
+        const wake = [sleepSignal, this.link.backSignal].filter((x): x is AbortSignal => x !== undefined);
+        await pause(this.sleep, wait, wake.length > 0 ? AbortSignal.any(wake) : undefined);
         if (!keepTrying()) throw new GaveUp(err.message);
       }
     }

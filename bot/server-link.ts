@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock';
 
 export class ServerLink {
   private downSince: number | null = null;
+  private back: AbortController | null = null;
 
   constructor(
     private readonly log: Logger,
@@ -17,9 +18,18 @@ export class ServerLink {
     return this.downSince !== null;
   }
 
+  /**
+   * While the server is down: fires when any caller sees it answer again, so a claim loop asleep
+   * in a long backoff resumes as soon as the heartbeat gets through.
+   */
+  get backSignal(): AbortSignal | undefined {
+    return this.back?.signal;
+  }
+
   markDown(err: unknown): void {
     if (this.downSince !== null) return;
     this.downSince = this.clock.now();
+    this.back = new AbortController();
     this.log.warn({ event: 'server unreachable', err: describe(err) }, 'server unreachable; retrying with backoff');
   }
 
@@ -27,6 +37,8 @@ export class ServerLink {
     if (this.downSince === null) return;
     const downForMs = this.clock.now() - this.downSince;
     this.downSince = null;
+    this.back?.abort();
+    this.back = null;
     this.log.info({ event: 'server back', downForMs }, 'server back');
   }
 }
