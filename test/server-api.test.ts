@@ -251,6 +251,14 @@ describe('queue, metrics, datalake, health, docs', () => {
     expectError(await api('GET', '/datalake/export/1999-01-01'), 404);
   });
 
+  test('no CORS: a cross-origin preflight gets no Access-Control-Allow-Origin; nosniff on every answer', async () => {
+    const pre = await fetch(`${s.url}/jobs/populate`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+    const get = await fetch(`${s.url}/jobs`, { headers: { origin: 'https://evil.example' } });
+    expect(get.headers.get('access-control-allow-origin')).toBeNull();
+    expect(get.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   test('healthz and openapi.json', async () => {
     expect((await api('GET', '/healthz')).json).toEqual({ status: 'ok' });
     const doc = (await api('GET', '/openapi.json')).json;
