@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort } from '../test/helpers/server-process';
-import { ApiClient, ServerUnavailableError } from './api-client';
+import { ApiClient, ServerBusyError, ServerUnavailableError } from './api-client';
 
 let server: http.Server;
 let base: string;
@@ -61,12 +61,22 @@ test('204 is an empty claim; 4xx come back as replies with the error code', asyn
 
 test.each([
   ['503', (res: http.ServerResponse) => json(res, 503, { error: { code: 'unavailable', message: 'db down' } }), /answered 503: db down/],
-  ['429', (res: http.ServerResponse) => json(res, 429, { error: { code: 'rate_limited', message: 'slow down' } }), /answered 429/],
   ['an HTML page', (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>'), /not JSON/],
 ])('%s means "try again later" (ServerUnavailableError)', async (_name, reply, message) => {
   respond = (_req, _b, res) => reply(res);
   await expect(client().heartbeat('b')).rejects.toThrow(ServerUnavailableError);
   await expect(client().heartbeat('b')).rejects.toThrow(message);
+});
+
+test('429 is "slow down" (ServerBusyError) with the Retry-After in ms, not an outage', async () => {
+  respond = (_req, _b, res) => {
+    res.setHeader('Retry-After', '2');
+    json(res, 429, { error: { code: 'rate_limited', message: 'slow down' } });
+  };
+  const err = await client().claim('b', 0).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ServerBusyError);
+  expect(err).not.toBeInstanceOf(ServerUnavailableError);
+  expect(err).toMatchObject({ retryAfterMs: 2000, message: expect.stringMatching(/answered 429: slow down/) });
 });
 
 test('a hanging server times out as unavailable; a long-poll gets its wait on top of the timeout', async () => {

@@ -1,9 +1,9 @@
 /**
  * The bot's side of the HTTP contract (../shared/API.md). Answers the server gave come back as a
  * Reply (2xx, or 4xx with its error code), so the runner decides what a 404 or 409 means where it
- * happens. Everything that says "try again later" (no connection, timeout, 429, 5xx, a body that
- * is not JSON) is thrown as ServerUnavailableError; an abort by the caller's signal is rethrown
- * as is.
+ * happens. Everything that says "the server is not there" (no connection, timeout, 5xx, a body
+ * that is not JSON) is thrown as ServerUnavailableError; 429 (slow down) as ServerBusyError; an
+ * abort by the caller's signal is rethrown as is.
  */
 import type { Bot, Job, Json } from '../core/types';
 
@@ -15,6 +15,18 @@ export class ServerUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ServerUnavailableError';
+  }
+}
+
+/** 429: the server is fine but wants this bot to slow down (e.g. too many empty claims). */
+export class ServerBusyError extends Error {
+  constructor(
+    message: string,
+    /** From Retry-After; 0 when the server did not say. */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'ServerBusyError';
   }
 }
 
@@ -97,7 +109,12 @@ export class ApiClient {
       const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
       throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, { cause: err });
     }
-    if (res.status === 429 || res.status >= 500) {
+    if (res.status === 429) {
+      const seconds = Number(res.headers.get('retry-after'));
+      const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+      throw new ServerBusyError(`${method} ${path} answered 429: ${errorOf(text).message}`, retryAfterMs);
+    }
+    if (res.status >= 500) {
       throw new ServerUnavailableError(`${method} ${path} answered ${res.status}: ${errorOf(text).message}`);
     }
     if (res.status === 204) return { ok: true, status: 204, body: null as T };

@@ -9,7 +9,7 @@
 import { systemClock, type Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/types';
-import { ServerUnavailableError, type ApiClient, type Reply } from './api-client';
+import { ServerBusyError, ServerUnavailableError, type ApiClient, type Reply } from './api-client';
 import { Backoff } from './backoff';
 import type { BotConfig } from './config';
 import type { HandlerRegistry } from './handlers';
@@ -153,6 +153,7 @@ export class BotRunner {
       r = await this.deps.api.heartbeat(this.cfg.botId);
       this.link.markUp();
     } catch (err) {
+      if (err instanceof ServerBusyError) return this.link.markUp();
       if (!(err instanceof ServerUnavailableError)) throw err;
       return this.link.markDown(err);
     }
@@ -331,10 +332,14 @@ export class BotRunner {
         this.link.markUp();
         return r;
       } catch (err) {
-        if (!(err instanceof ServerUnavailableError)) throw err;
-        this.link.markDown(err);
+        const busy = err instanceof ServerBusyError;
+        if (!busy && !(err instanceof ServerUnavailableError)) throw err;
+        // 429 means the server is up and wants us slower: wait as told, but it is no outage.
+        if (busy) this.link.markUp();
+        else this.link.markDown(err);
         if (!keepTrying()) throw new GaveUp(err.message);
-        const wait = Math.min(backoff.next(), Math.max(0, this.stopDeadline - this.clock.now()));
+        const delay = Math.max(backoff.next(), busy ? err.retryAfterMs : 0);
+        const wait = Math.min(delay, Math.max(0, this.stopDeadline - this.clock.now()));
         this.log.debug({ event: 'retry', waitMs: wait, err: err.message }, 'retrying');
         const wake = [sleepSignal, this.link.backSignal].filter((x): x is AbortSignal => x !== undefined);
         await pause(this.sleep, wait, wake.length > 0 ? AbortSignal.any(wake) : undefined);

@@ -93,6 +93,21 @@ test('a waiting bot picks up a new job within milliseconds (long-poll, no busy l
   expect(latency).toBeLessThan(500);
 });
 
+test('a polling bot that hits the empty-claim rate limit (429) waits as told, logs no outage, still works', async () => {
+  await sp.kill();
+  sp = await startServer({ env: { RATE_LIMIT_EMPTY_CLAIMS_PER_S: '1' } });
+  api = serverApi(sp.url);
+  const b = bot('life-5', { CLAIM_WAIT_MS: '0', CLAIM_POLL_INTERVAL_MS: '10', LOG_LEVEL: 'debug' });
+  await b.waitForEvent('registered');
+  await new Promise((r) => setTimeout(r, 2500));
+  const limited = b.events('retry').filter((l) => String(l.err).includes('answered 429'));
+  expect(limited.length).toBeGreaterThanOrEqual(1);
+  expect(limited.every((l) => Number(l.waitMs) >= 1000)).toBe(true); // Retry-After: 1
+  expect(b.events('server unreachable')).toEqual([]);
+  const job = await api.createJob('primes', { n: 100 });
+  expect((await api.waitForJob(job.id, ['completed'])).result).toEqual({ n: 100, count: 25 });
+});
+
 test('registers again after DELETE /bots/:id and keeps working', async () => {
   const b = bot('life-4');
   await b.waitForEvent('registered');
