@@ -90,6 +90,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A crash must not leave the process driver's bots running without their controller: a restarted
+  // controller would start a second bot under each id.
+  const crash = (err: unknown) => {
+    logger.fatal({ err }, 'controller crashed; stopping its bots');
+    const exit = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
+    exit.unref();
+    void driver.shutdown().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
 }
 
 main().catch((err) => {
