@@ -341,7 +341,8 @@ export class BotRunner {
         const delay = Math.max(backoff.next(), busy ? err.retryAfterMs : 0);
         const wait = Math.min(delay, Math.max(0, this.stopDeadline - this.clock.now()));
         this.log.debug({ event: 'retry', waitMs: wait, err: err.message }, 'retrying');
-        const wake = [sleepSignal, this.link.backSignal].filter((x): x is AbortSignal => x !== undefined);
+        // A signal that already fired (stop, while a job still reports) must not turn the wait into a spin.
+        const wake = [sleepSignal, this.link.backSignal].filter((x): x is AbortSignal => x !== undefined && !x.aborted);
         await pause(this.sleep, wait, wake.length > 0 ? AbortSignal.any(wake) : undefined);
         if (!keepTrying()) throw new GaveUp(err.message);
       }

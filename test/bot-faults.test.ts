@@ -77,6 +77,23 @@ test('SIGTERM mid-job past the grace period releases the job ("bot shutting down
   expect(await api.waitForJob(job.id, ['completed'])).toMatchObject({ botId: 'fault-term-b', attempts: 2 });
 });
 
+test('SIGTERM mid-job while the server is down: retries calmly, gives up after grace + 3 s, exits 0', async () => {
+  const { sp, api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
+  const a = bot('fault-term-down', { BOT_SHUTDOWN_GRACE_MS: '500', PROCESSING_DURATION_MS: '60000', BACKOFF_MAX_MS: '300', LOG_LEVEL: 'debug' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  await sp.stop();
+  const t0 = Date.now();
+  const exit = await a.signal('SIGTERM');
+  const took = Date.now() - t0;
+  expect(exit.code).toBe(0);
+  expect(took).toBeGreaterThanOrEqual(3000); // it kept trying to report after the grace period
+  expect(took).toBeLessThan(6000);
+  expect(a.events('report abandoned')).toHaveLength(1);
+  expect(a.events('retry').length).toBeLessThan(100); // backoff, not a spin
+});
+
 test('kill -9 mid-job: after BOT_DOWN_AFTER_MS another bot finishes the job', async () => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '1500', MAX_ATTEMPTS: '2' });
   const a = bot('fault-kill-a', { PROCESSING_DURATION_MS: '60000' });
