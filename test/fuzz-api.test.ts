@@ -1,0 +1,308 @@
+/**
+ * Issue 7 #11: fast-check generates FUZZ_RUNS (default 1,000) malformed requests for EVERY route the
+ * server lists in GET /openapi.json: wrong types, missing and extra fields, huge numbers, unicode,
+ * arrays for objects, bad ids in paths, bad query parameters, random bytes, wrong content types,
+ * wrong methods and tokens. Every answer must be < 500; every 4xx a JSON {error: {code, message}};
+ * no body may carry a stack trace or a file path. The server runs in-process (real SQLite file).
+ * Replay a failure with FUZZ_SEED=<seed printed on failure>.
+ */
+import fc from 'fast-check';
+import { ADMIN_TOKEN } from './helpers/server-process';
+import { startInProcess } from './helpers/server-in-process';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
+const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const CONCURRENCY = 16;
+
+jest.setTimeout(120_000);
+
+/** Markers of a leaked stack trace or file path. */
+const LEAKS: RegExp[] = [/\/work\//, /node_modules/, /\.ts:\d/, /\.js:\d/, /\n\s*at /, /\bat \S+ \(/, /\bat (?:async )?\S+:\d+:\d+/];
+/** Inputs carrying a marker are not sent: an error message may quote the input (JSON.parse does). */
+const MARKERS = ['/work/', 'node_modules', '.ts:', '.js:', 'at '];
+
+type Route = { method: string; path: string; admin: boolean };
+
+interface FuzzRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------- pieces
+
+const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 80 });
+const unicode = fc.string({ unit: 'grapheme', maxLength: 60 });
+const hugeNumber = fc.constantFrom(1e308, -1e308, 2 ** 53 + 1, -(2 ** 63), 1e21, 0.5, -1, -0, 4294967296, Number.MAX_SAFE_INTEGER + 2);
+const hugeNumberText = fc.constantFrom('1e400', '-1e400', '123456789012345678901234567890', '1.0000000000000000001', '-0', '0x10', 'NaN', 'Infinity');
+
+/** Any JSON value, biased towards the nasty ones. */
+const junk: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  unicode,
+  hugeNumber,
+  fc.constant(null),
+  fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 4 }),
+  fc.string({ maxLength: 2000 }).map((s) => s.repeat(3)),
+  fc.constantFrom('', ' ', '\u0000', '../../etc/passwd', '%00', '<script>', "' OR 1=1 --", '\uD800', '𝕏'.repeat(100)),
+);
+
+const goodId = fc.stringMatching(/^[A-Za-z0-9._:@-]{1,20}$/);
+const idValue = (known: string[]) => fc.oneof(goodId, fc.constantFrom(...known), junk);
+const intValue = (lo: number, hi: number) => fc.oneof(fc.integer({ min: lo, max: hi }), hugeNumber, junk);
+
+/**
+ * An object built from some of `fields` (each valid or junk), maybe extra keys, maybe not an object
+ * at all: the shape every body generator starts from.
+ */
+function shaped(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> {
+  const obj = fc
+    .tuple(fc.record(fields, { requiredKeys: [] }), fc.option(fc.dictionary(printable, junk, { maxKeys: 3 }), { nil: undefined }))
+    .map(([o, extra]) => ({ ...o, ...(extra ?? {}) }));
+  return fc.oneof({ weight: 4, arbitrary: obj }, { weight: 1, arbitrary: junk }, { weight: 1, arbitrary: obj.map((o) => [o]) });
+}
+
+function bodyFields(route: Route, known: Known): Record<string, fc.Arbitrary<unknown>> {
+  const job = {
+    type: fc.oneof(fc.constantFrom('simulated', 'fib', 'Bad Type', ''), fc.stringMatching(/^[a-z][a-z0-9_.-]{0,70}$/), junk),
+    payload: junk,
+    maxAttempts: intValue(-5, 200),
+    priority: intValue(-2000, 2000),
+    runAt: fc.oneof(
+      fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.constantFrom('+275760-09-13T00:00:00.000Z', '2026-02-30T00:00:00Z', '2026-11-29T25:61:61Z', '2026-11-29T10:00:00+14:00', 'yesterday'),
+      junk,
+    ),
+    key: fc.oneof(unicode, junk),
+    timeoutMs: intValue(-1, 10 * 24 * 3600 * 1000),
+  };
+  const bot = idValue(known.bots);
+  const attempt = intValue(-1, 5);
+  // A valid long-poll would just wait: valid waits stay tiny, everything else is malformed.
+  const waitMs = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constantFrom(-1, 30001, 1e12, 1.5, '100', null, []));
+  switch (`${route.method} ${route.path}`) {
+    case 'POST /jobs/populate':
+      return { count: intValue(-5, 1200) };
+    case 'POST /jobs':
+      return { ...job, jobs: fc.oneof(fc.array(shaped(job), { maxLength: 5 }), junk) };
+    case 'POST /jobs/claim':
+      return { botId: bot, waitMs };
+    case 'POST /jobs/next':
+      return {
+        botId: bot,
+        waitMs,
+        complete: shaped({ jobId: idValue(known.jobs), attempt, result: junk }),
+        fail: shaped({ jobId: idValue(known.jobs), attempt, error: junk }),
+      };
+    case 'POST /jobs/{id}/start':
+      return { botId: bot, attempt };
+    case 'POST /jobs/{id}/complete':
+      return { botId: bot, attempt, result: junk };
+    case 'POST /jobs/{id}/fail':
+      return { botId: bot, attempt, error: fc.oneof(unicode, junk, fc.string({ minLength: 10001, maxLength: 10010 })) };
+    case 'POST /bots/register':
+      return { id: bot, name: fc.oneof(unicode, junk) };
+    case 'POST /bots/heartbeat':
+      return { botId: bot };
+    default:
+      return { x: junk };
+  }
+}
+
+interface Known {
+  jobs: string[];
+  bots: string[];
+}
+
+function pathValue(route: Route, known: Known): fc.Arbitrary<string> {
+  const segment = fc.oneof(
+    fc.constantFrom(...known.jobs, ...known.bots).map(encodeURIComponent),
+    goodId,
+    unicode.filter((s) => s.length > 0).map(encodeURIComponent),
+    printable.filter((s) => s.length > 0).map(encodeURIComponent),
+    fc.string({ minLength: 129, maxLength: 400 }).map(encodeURIComponent),
+    // Raw, not encoded: broken percent-encoding, dots, encoded slashes and NULs.
+    fc.constantFrom('%', '%ZZ', '%E0%A4%A', '%C0%AF', '..', '.', '%2F', '%00', 'a%2Fb', '%FF%FE', '0', '-1', '1e999', '__proto__', 'constructor'),
+  );
+  const date = fc.oneof(
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+    fc.constantFrom('2026-02-30', '0000-00-00', '9999-99-99', '2026-1-1', '20261129', '%ZZ', '..', '2026-11-29.ndjson'),
+    segment,
+  );
+  const p = route.path;
+  if (p.includes('{date}')) return date.map((d) => p.replace('{date}', d));
+  if (p.includes('{id}')) return segment.map((s) => p.replace('{id}', s));
+  return fc.constant(p);
+}
+
+const queryArb = fc.oneof(
+  { weight: 2, arbitrary: fc.constant('') },
+  {
+    weight: 3,
+    arbitrary: fc
+      .array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom('status', 'botId', 'type', 'limit', 'cursor', 'waitMs', '__proto__'), printable),
+          fc.oneof(
+            fc.constantFrom('pending', 'running', 'nope', '0', '-1', '501', '1e3', '1.5', 'NaN', '', '%ZZ', 'eyJ4IjoxfQ', 'not-base64!!', 'x'.repeat(300)),
+            printable,
+            unicode,
+            hugeNumberText,
+          ),
+        ),
+        { maxLength: 4 },
+      )
+      .map((pairs) => '?' + pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')),
+  },
+  { weight: 1, arbitrary: fc.constantFrom('?limit=1&limit=2', '?status[]=pending', '?%ZZ=1', '?limit=%ZZ', '?cursor=%00', '?&&&=', '?limit') },
+);
+
+function bodyArb(route: Route, known: Known): fc.Arbitrary<string | Uint8Array | undefined> {
+  const json = shaped(bodyFields(route, known)).map((v) => JSON.stringify(v) ?? 'undefined');
+  return fc.oneof(
+    { weight: 6, arbitrary: json },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }) },
+    { weight: 1, arbitrary: hugeNumberText },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 200 }).map((n) => '['.repeat(n) + ']'.repeat(n)) },
+    { weight: 1, arbitrary: fc.constantFrom('{', '{"a":', '{"botId":"x",}', "{'a':1}", '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', 'null', 'true', '""', '\uFEFF{}') },
+  );
+}
+
+const contentType = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('application/json') },
+  { weight: 3, arbitrary: fc.constantFrom('', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/merge-patch+json', 'application/JSON', 'application/xml') },
+  { weight: 1, arbitrary: printable },
+);
+
+const authorization = fc.oneof(
+  fc.constant(`Bearer ${ADMIN_TOKEN}`),
+  fc.constant(undefined),
+  fc.constantFrom('Bearer', 'Bearer ', `bearer ${ADMIN_TOKEN}`, `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(1)}`),
+  fc.integer({ min: 0, max: 512 }).map((n) => `Bearer ${'a'.repeat(n)}`),
+  printable.map((s) => `Bearer ${s}`),
+);
+
+function requestArb(base: string, route: Route, known: Known): fc.Arbitrary<FuzzRequest> {
+  const other = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => m !== route.method);
+  return fc
+    .record({
+      method: fc.oneof({ weight: 9, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...other) }),
+      path: pathValue(route, known),
+      query: queryArb,
+      body: bodyArb(route, known),
+      contentType,
+      authorization,
+    })
+    .map((r) => {
+      const headers: Record<string, string> = {};
+      if (r.contentType) headers['content-type'] = r.contentType;
+      if (r.authorization !== undefined) headers.authorization = r.authorization;
+      const hasBody = r.body !== undefined && r.method !== 'GET';
+      return { method: r.method, url: `${base}${r.path}${r.query}`, headers, body: hasBody ? r.body : undefined };
+    })
+    .filter((r) => {
+      const text = `${r.url} ${typeof r.body === 'string' ? r.body : r.body ? Buffer.from(r.body).toString('latin1') : ''}`;
+      return !MARKERS.some((m) => text.includes(m));
+    });
+}
+
+// ---------------------------------------------------------------------------------------- checks
+
+/** Sends one request; returns what is wrong with the answer, or null. Tallies statuses. */
+async function send(r: FuzzRequest, statuses: Map<number, number>): Promise<string | null> {
+  let res: Response;
+  try {
+    res = await fetch(r.url, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    return `no answer: ${(err as Error).message}`;
+  }
+  statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+  const text = await res.text();
+  if (res.status >= 500) return `${res.status}: ${text.slice(0, 300)}`;
+  const leak = LEAKS.find((re) => re.test(text));
+  if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
+  if (res.status >= 400) {
+    if (!/^application\/json/.test(res.headers.get('content-type') ?? '')) return `${res.status} with content-type ${res.headers.get('content-type')}`;
+    let body: { error?: { code?: unknown; message?: unknown } };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return `${res.status} body is not JSON: ${text.slice(0, 200)}`;
+    }
+    if (typeof body.error?.code !== 'string' || typeof body.error?.message !== 'string') return `${res.status} body is not {error:{code,message}}: ${text.slice(0, 200)}`;
+  } else if (res.status < 200 || res.status >= 300) {
+    return `unexpected status ${res.status}`;
+  }
+  return null;
+}
+
+function describeRequest(r: FuzzRequest): string {
+  const body = r.body === undefined ? '' : typeof r.body === 'string' ? r.body.slice(0, 200) : `<${r.body.length} bytes>`;
+  return `${r.method} ${r.url.replace(/^http:\/\/[^/]+/, '')} ${JSON.stringify(r.headers)} ${body}`;
+}
+
+// ---------------------------------------------------------------------------------------- the test
+
+let srv: Awaited<ReturnType<typeof startInProcess>>;
+const known: Known = { jobs: [], bots: [] };
+let routes: Route[] = [];
+
+beforeAll(async () => {
+  srv = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0' });
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  // Real ids, so that generated requests also reach the code behind "found".
+  const reg = await fetch(`${srv.url}/bots/register`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'fuzz-bot-1' }) });
+  known.bots.push(((await reg.json()) as { id: string }).id);
+  const created = await fetch(`${srv.url}/jobs/populate`, { method: 'POST', headers: admin, body: JSON.stringify({ count: 3 }) });
+  known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
+  const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>> };
+  routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined })));
+});
+
+afterAll(async () => {
+  await srv?.close();
+});
+
+test('the leak check recognises a real stack trace and a file path', () => {
+  const stack = new Error('boom').stack ?? '';
+  expect(LEAKS.some((re) => re.test(stack))).toBe(true);
+  expect(LEAKS.some((re) => re.test('{"error":{"message":"cannot open /work/main/data/jobs.db"}}'))).toBe(true);
+  expect(LEAKS.some((re) => re.test('{"error":{"code":"validation_failed","message":"must be at least 8 characters"}}'))).toBe(false);
+});
+
+test('GET /openapi.json lists the routes of docs/api.md', () => {
+  const names = routes.map((r) => `${r.method} ${r.path}`);
+  for (const r of ['POST /jobs', 'GET /jobs', 'GET /jobs/{id}', 'POST /jobs/claim', 'POST /jobs/{id}/complete', 'POST /bots/register', 'DELETE /bots/{id}', 'GET /datalake/export/{date}', 'GET /healthz']) {
+    expect(names).toContain(r);
+  }
+});
+
+test(`${RUNS} malformed requests per route: never 5xx, 4xx always JSON {error}, nothing leaked`, async () => {
+  const started = Date.now();
+  const failures: string[] = [];
+  const statuses = new Map<number, number>();
+  let sent = 0;
+  const perRoute: string[] = [];
+  for (const route of routes) {
+    const t0 = Date.now();
+    const reqs = fc.sample(requestArb(srv.url, route, known), { numRuns: RUNS, seed: SEED + routes.indexOf(route) });
+    for (let i = 0; i < reqs.length; i += CONCURRENCY) {
+      const batch = reqs.slice(i, i + CONCURRENCY);
+      const out = await Promise.all(batch.map((r) => send(r, statuses)));
+      out.forEach((problem, k) => {
+        if (problem) failures.push(`${route.method} ${route.path}: ${problem}\n    request: ${describeRequest(batch[k])}`);
+      });
+      sent += batch.length;
+    }
+    perRoute.push(`${route.method} ${route.path} ${Date.now() - t0}ms`);
+  }
+  if (process.env.FUZZ_TIMINGS) process.stderr.write(`${perRoute.join('\n')}\n`);
+  const tally = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
+  process.stderr.write(`fuzz: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`);
+  if (failures.length) throw new Error(`FUZZ_SEED=${SEED}: ${failures.length} bad answers, first ones:\n${failures.slice(0, 8).join('\n')}`);
+  // The server is still up and well.
+  expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
+  expect(sent).toBeGreaterThanOrEqual(routes.length * RUNS * 0.95); // the marker filter drops only a few
+});
