@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, envBool, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import { HARD_MAX_BOTS } from './desired-state';
 
 /** Where a pod finds its own namespace (mounted with the service account token). */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -61,13 +62,13 @@ function schema(env: NodeJS.ProcessEnv) {
     SERVER_URL: urlString('http://localhost:3001'),
     ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN),
     SCALE_DRIVER: envString(insideKubernetes ? 'kubernetes' : 'process').pipe(z.enum(['process', 'kubernetes'])),
-    BOT_REPLICAS: envInt(3, 0, 10000),
-    MAX_BOTS: envInt(50, 0, 10000),
+    BOT_REPLICAS: envInt(3, 0, HARD_MAX_BOTS),
+    MAX_BOTS: envInt(50, 0, HARD_MAX_BOTS),
     RECONCILE_INTERVAL_MS: envInt(5000, 100, 3_600_000),
     AUTOSCALE_COOLDOWN_MS: envInt(60000, 0, 86_400_000),
     AUTOSCALE_ENABLED: envBool(false),
-    AUTOSCALE_MIN: envInt(1, 0, 10000),
-    AUTOSCALE_MAX: envInt(10, 0, 10000),
+    AUTOSCALE_MIN: envInt(1, 0, HARD_MAX_BOTS),
+    AUTOSCALE_MAX: envInt(10, 0, HARD_MAX_BOTS),
     AUTOSCALE_JOBS_PER_BOT: envInt(5, 1, 1_000_000),
     CONTROLLER_STATE_FILE: envString('./data/controller-state.json'),
     KUBE_NAMESPACE: envString(''),

@@ -19,8 +19,16 @@ export interface DesiredState {
   autoscale: AutoscaleSettings;
 }
 
-/** Schema of a stored state; maxBots bounds every count so a hand edit cannot exceed it. */
-export function desiredStateSchema(maxBots: number) {
+/** The most bots any setting may name (MAX_BOTS itself is at most this). */
+export const HARD_MAX_BOTS = 10000;
+
+/**
+ * Schema of a stored state. `limit` is the largest count accepted from storage: HARD_MAX_BOTS in
+ * production, so that a state saved before MAX_BOTS was lowered still loads and is capped (see
+ * capToMaxBots) instead of being rejected.
+ */
+export function desiredStateSchema(limit: number) {
+  const maxBots = limit;
   return z
     .strictObject({
       replicas: z.int().min(0).max(maxBots),
@@ -62,4 +70,14 @@ export function sameDesiredState(a: DesiredState, b: DesiredState): boolean {
     a.autoscale.max === b.autoscale.max &&
     a.autoscale.jobsPerBot === b.autoscale.jobsPerBot
   );
+}
+
+/** Caps every count at maxBots (min stays at most max). Returns the same object when nothing changes. */
+export function capToMaxBots(s: DesiredState, maxBots: number): DesiredState {
+  const max = Math.min(s.autoscale.max, maxBots);
+  const capped: DesiredState = {
+    replicas: Math.min(s.replicas, maxBots),
+    autoscale: { ...s.autoscale, max, min: Math.min(s.autoscale.min, max) },
+  };
+  return sameDesiredState(capped, s) ? s : capped;
 }

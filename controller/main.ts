@@ -9,7 +9,7 @@ import { handleHelp, loadOrExit } from '../core/config';
 import { createLogger, type Logger } from '../core/logger';
 import { Autoscaler } from './autoscaler';
 import { HELP, loadConfig, type ControllerConfig } from './config';
-import type { DesiredState, DesiredStateStore } from './desired-state';
+import { HARD_MAX_BOTS, type DesiredState, type DesiredStateStore } from './desired-state';
 import type { ScaleDriver } from './drivers/driver';
 import { createControllerApp } from './http/app';
 import { ReconcileLoop } from './reconcile-loop';
@@ -24,7 +24,7 @@ async function buildDriver(config: ControllerConfig, server: ServerClient, logge
     const kc = k8s.loadKubeConfig({ kubeconfigFile: config.kubeconfigFile, inCluster: config.inCluster });
     const driver = new k8s.KubernetesScaleDriver(kc, { namespace: config.kubeNamespace, deployment: config.botsDeployment, server, logger });
     const access = new k8s.KubernetesConfigMapAccess(kc, config.kubeNamespace);
-    return { driver, store: new ConfigMapStateStore(access, config.configMapName, config.maxBots, defaults) };
+    return { driver, store: new ConfigMapStateStore(access, config.configMapName, HARD_MAX_BOTS, defaults) };
   }
   const { ProcessDriver } = await import('./drivers/process.js');
   const driver = new ProcessDriver({
@@ -39,7 +39,7 @@ async function buildDriver(config: ControllerConfig, server: ServerClient, logge
     restartBackoffMs: config.botRestartBackoffMs,
     restartBackoffMaxMs: config.botRestartBackoffMaxMs,
   });
-  return { driver, store: new JsonFileStateStore(config.stateFile, config.maxBots, defaults) };
+  return { driver, store: new JsonFileStateStore(config.stateFile, HARD_MAX_BOTS, defaults) };
 }
 
 async function main(): Promise<void> {

@@ -9,7 +9,7 @@
 import { UnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { Autoscaler } from './autoscaler';
-import { InvalidStoredStateError, sameDesiredState, type DesiredState, type DesiredStateStore } from './desired-state';
+import { capToMaxBots, InvalidStoredStateError, sameDesiredState, type DesiredState, type DesiredStateStore } from './desired-state';
 import { DrainUnknownError, type ScaleDriver } from './drivers/driver';
 import { reconcile, type ObservedState, type ReconcileAction } from './reconcile';
 import type { ServerClient } from './server-client';
@@ -144,6 +144,11 @@ export class ReconcileLoop {
       return { stored: null, error: err as Error };
     }
     if (stored !== null) {
+      const capped = capToMaxBots(stored, this.opts.maxBots);
+      if (capped !== stored) {
+        this.opts.logger.warn({ stored, maxBots: this.opts.maxBots }, 'stored desired state exceeds MAX_BOTS; capped');
+        stored = capped;
+      }
       if (this.known && stored.replicas !== this.desired.replicas) this.opts.autoscaler.noteChange();
       this.desired = stored;
       this.known = true;

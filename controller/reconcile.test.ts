@@ -1,4 +1,4 @@
-import type { DesiredState } from './desired-state';
+import { capToMaxBots, type DesiredState } from './desired-state';
 import { reconcile } from './reconcile';
 
 const desired = (replicas: number): DesiredState => ({ replicas, autoscale: { enabled: false, min: 1, max: 10, jobsPerBot: 5 } });
@@ -26,5 +26,17 @@ describe('reconcile(desired, observed)', () => {
 
   it('treats a negative desired count as zero', () => {
     expect(reconcile(desired(-2), { current: 1, ready: 1 }, 50)).toEqual({ kind: 'scale-down', from: 1, to: 0 });
+  });
+});
+
+describe('capToMaxBots (a stored state from before MAX_BOTS was lowered)', () => {
+  it('caps replicas and autoscale bounds, keeping min at most max', () => {
+    const s: DesiredState = { replicas: 80, autoscale: { enabled: true, min: 60, max: 90, jobsPerBot: 5 } };
+    expect(capToMaxBots(s, 50)).toEqual({ replicas: 50, autoscale: { enabled: true, min: 50, max: 50, jobsPerBot: 5 } });
+  });
+
+  it('returns the same object when nothing exceeds the bound', () => {
+    const s = desired(3);
+    expect(capToMaxBots(s, 50)).toBe(s);
   });
 });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../core/clock';
 import { silentLogger } from '../core/logger';
 import { Autoscaler } from '../controller/autoscaler';
-import type { DesiredState } from '../controller/desired-state';
+import { HARD_MAX_BOTS, type DesiredState } from '../controller/desired-state';
 import { DELETION_COST, POD_DELETION_COST_ANNOTATION } from '../controller/drivers/drain-order';
 import { KubernetesConfigMapAccess, KubernetesScaleDriver, loadKubeConfig } from '../controller/drivers/kubernetes';
 import { createControllerApp } from '../controller/http/app';
@@ -57,7 +57,7 @@ beforeAll(async () => {
   const serverClient = new HttpServerClient(server.url, 3000);
   const kc = loadKubeConfig({ kubeconfigFile: kube.kubeconfigPath, inCluster: false });
   const driver = new KubernetesScaleDriver(kc, { namespace: kube.namespace, deployment: kube.deploymentName, server: serverClient, logger });
-  const store = new ConfigMapStateStore(new KubernetesConfigMapAccess(kc, kube.namespace), CONFIGMAP, 10, defaults);
+  const store = new ConfigMapStateStore(new KubernetesConfigMapAccess(kc, kube.namespace), CONFIGMAP, HARD_MAX_BOTS, defaults);
   loop = new ReconcileLoop({ store, driver, server: serverClient, autoscaler: new Autoscaler(clock, COOLDOWN_MS), defaults, maxBots: 10, intervalMs: 3_600_000, logger });
   http_ = http.createServer(createControllerApp({ loop, driver, adminToken: ADMIN_TOKEN, maxBots: 10, bodyLimitBytes: 4096, logger }).callback());
   await new Promise<void>((r) => http_.listen(0, '127.0.0.1', () => r()));
@@ -132,7 +132,14 @@ describe('kubernetes driver against a fake Kubernetes API server', () => {
     expect(kube.replicas()).toBe(2);
     expect(loop.getDesired().replicas).toBe(2);
     expect(scalePatches()).toHaveLength(patchesBefore);
+    // A count above MAX_BOTS (10 here) is capped, not obeyed.
+    kube.setConfigMap(CONFIGMAP, { ...kube.configMap(CONFIGMAP)!, replicas: '50' });
+    await loop.resync();
+    expect(kube.replicas()).toBe(10);
+    expect(loop.getDesired().replicas).toBe(10);
+    kube.setConfigMap(CONFIGMAP, { ...kube.configMap(CONFIGMAP)!, replicas: 'lots' });
     // An admin's change repairs the bad value.
+    expect((await call('PUT', '/scale', { replicas: 2 })).status).toBe(200);
     expect((await call('POST', '/scale/add')).body).toMatchObject({ desired: 3, current: 3 });
     expect(kube.configMap(CONFIGMAP)!.replicas).toBe('3');
   });

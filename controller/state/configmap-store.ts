@@ -39,7 +39,7 @@ export function toConfigMapData(s: DesiredState): Record<string, string> {
 }
 
 /** Parses ConfigMap data (strings) into a desired state; throws InvalidStoredStateError naming each bad key. */
-export function fromConfigMapData(data: Record<string, string>, defaults: DesiredState, maxBots: number, location: string): DesiredState {
+export function fromConfigMapData(data: Record<string, string>, defaults: DesiredState, limit: number, location: string): DesiredState {
   const problems: string[] = [];
   const int = (key: string, def: number): number => {
     const v = data[key];
@@ -66,7 +66,7 @@ export function fromConfigMapData(data: Record<string, string>, defaults: Desire
     },
   };
   if (problems.length > 0) throw new InvalidStoredStateError(location, problems);
-  const r = desiredStateSchema(maxBots).safeParse(candidate);
+  const r = desiredStateSchema(limit).safeParse(candidate);
   if (!r.success) {
     // The schema's paths (autoscale.min, ...) are the ConfigMap keys a person would edit.
     throw new InvalidStoredStateError(location, zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`));
@@ -80,7 +80,8 @@ export class ConfigMapStateStore implements DesiredStateStore {
   constructor(
     private readonly access: ConfigMapAccess,
     private readonly name: string,
-    private readonly maxBots: number,
+    /** Largest count accepted from the ConfigMap (HARD_MAX_BOTS; the loop caps at MAX_BOTS). */
+    private readonly limit: number,
     private readonly defaults: DesiredState,
   ) {
     this.location = `configmap ${access.namespace}/${name}`;
@@ -89,7 +90,7 @@ export class ConfigMapStateStore implements DesiredStateStore {
   async load(): Promise<DesiredState | null> {
     const data = await this.access.read(this.name);
     if (data === null) return null;
-    return fromConfigMapData(data, this.defaults, this.maxBots, this.location);
+    return fromConfigMapData(data, this.defaults, this.limit, this.location);
   }
 
   async save(state: DesiredState): Promise<void> {

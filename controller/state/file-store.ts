@@ -13,7 +13,8 @@ export class JsonFileStateStore implements DesiredStateStore {
 
   constructor(
     private readonly file: string,
-    private readonly maxBots: number,
+    /** Largest count accepted from the file (HARD_MAX_BOTS; the loop caps at MAX_BOTS). */
+    private readonly limit: number,
     /** Fills fields missing from a hand-written file. */
     private readonly defaults: DesiredState,
   ) {
@@ -41,7 +42,7 @@ export class JsonFileStateStore implements DesiredStateStore {
       replicas: obj.replicas ?? this.defaults.replicas,
       autoscale: { ...this.defaults.autoscale, ...auto },
     };
-    const r = desiredStateSchema(this.maxBots).safeParse(merged);
+    const r = desiredStateSchema(this.limit).safeParse(merged);
     if (!r.success) throw new InvalidStoredStateError(this.location, zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`));
     return r.data;
   }
