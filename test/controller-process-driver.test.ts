@@ -161,6 +161,7 @@ describe('controller with the process driver, real server and real bots', () => 
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');
     let busy: BotView | undefined;
     try {
+      await new Promise((r) => setTimeout(r, 150)); // claims already in flight from them get their 204 first
       expect((await req(`${server.url}/jobs/populate`, 'POST', { count: 1 })).status).toBe(201);
       await waitFor(async () => {
         busy = (await serverBots()).find((b) => b.currentJobId !== null);
