@@ -195,15 +195,19 @@ for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
 async function waitForServer(server: Child, url: string): Promise<boolean> {
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline && !stopping) {
     if (server.exited) return false;
-    try {
-      if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) return true;
-    } catch {
-      /* not up yet */
-    }
+    if (await answers(`${url}/healthz`)) return !server.exited;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
@@ -212,6 +216,11 @@ async function waitForServer(server: Child, url: string): Promise<boolean> {
 async function main(): Promise<void> {
   if (!exists('server/main.ts')) {
     say('server/main.ts does not exist; nothing to start');
+    process.exit(1);
+  }
+  // Our server would die with EADDRINUSE while the health check happily found the other one.
+  if (await answers(`${childEnv.SERVER_URL}/healthz`)) {
+    say(`something already answers at ${childEnv.SERVER_URL} (another dev:all?); stop it or set SERVER_PORT`);
     process.exit(1);
   }
   if (demo) say(`demo mode: ${Object.entries(DEMO_DEFAULTS).map(([k, v]) => `${k}=${childEnv[k] ?? v}`).join(' ')}`);

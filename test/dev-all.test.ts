@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serverApi } from '../bot/testing/bot-process';
-import { ADMIN_TOKEN, ROOT, freePort, tempDir, waitFor } from './helpers/server-process';
+import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor } from './helpers/server-process';
 
 jest.setTimeout(90000);
 
@@ -66,7 +66,8 @@ afterEach(() => {
 
 async function devAll(env: Record<string, string>) {
   const dir = tempDir('botfleet-devall-');
-  const [serverPort, dashboardPort, controllerPort] = [await freePort(), await freePort(), await freePort()];
+  const serverPort = env.SERVER_PORT ? Number(env.SERVER_PORT) : await freePort();
+  const [dashboardPort, controllerPort] = [await freePort(), await freePort()];
   let out = '';
   proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'dev-all.ts')], {
     cwd: ROOT,
@@ -148,4 +149,16 @@ test('DEV_ALL_BOTS=self: dev:all runs bot-1..bot-3 itself and reports one that d
   await waitFor(() => d.output().includes(`bot-2 (pid ${bot2!.pid}) exited unexpectedly (signal SIGKILL)`), 5000);
   await interruptAndCheckNothingLeft(d);
   expect(d.output()).toMatch(/^\[bot-1\] +\d\d:\d\d:\d\d INFO +registered/m);
+});
+
+test('dev:all refuses to start when another server already answers on SERVER_PORT', async () => {
+  const other = await startServer();
+  try {
+    const d = await devAll({ SERVER_PORT: String(other.port) });
+    expect(await d.exited).toBe(1);
+    expect(d.output()).toContain(`something already answers at http://127.0.0.1:${other.port}`);
+    expect(d.output()).not.toContain('started server');
+  } finally {
+    await other.kill();
+  }
 });
