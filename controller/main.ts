@@ -12,6 +12,7 @@ import { HELP, loadConfig, type ControllerConfig } from './config';
 import { HARD_MAX_BOTS, type DesiredState, type DesiredStateStore } from './desired-state';
 import type { ScaleDriver } from './drivers/driver';
 import { createControllerApp } from './http/app';
+import { ControllerMetrics } from './metrics';
 import { ReconcileLoop } from './reconcile-loop';
 import { HttpServerClient, type ServerClient } from './server-client';
 import { JsonFileStateStore } from './state/file-store';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   const defaults: DesiredState = { replicas: config.botReplicas, autoscale: { ...config.autoscale } };
   const server = new HttpServerClient(config.serverUrl, config.serverTimeoutMs, config.adminToken);
   const { driver, store } = await buildDriver(config, server, logger, defaults);
+  const metrics = new ControllerMetrics();
   const loop = new ReconcileLoop({
     store,
     driver,
@@ -60,9 +62,10 @@ async function main(): Promise<void> {
     maxBots: config.maxBots,
     intervalMs: config.reconcileIntervalMs,
     logger,
+    onReport: (report, error) => metrics.observe(report, error),
   });
 
-  const app = createControllerApp({ loop, driver, adminToken: config.adminToken, maxBots: config.maxBots, bodyLimitBytes: config.bodyLimitBytes, logger });
+  const app = createControllerApp({ loop, driver, adminToken: config.adminToken, maxBots: config.maxBots, bodyLimitBytes: config.bodyLimitBytes, metrics, logger });
   const httpServer = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

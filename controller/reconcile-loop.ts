@@ -24,11 +24,14 @@ export interface ReconcileLoopOptions {
   maxBots: number;
   intervalMs: number;
   logger: Logger;
+  /** Called after every pass with its report and its error (null when it went through). */
+  onReport?: (report: ReconcileReport, error: unknown) => void;
 }
 
 export interface ReconcileReport {
   at: string;
   desired: DesiredState;
+  /** The pass's last observation: after the action when there was one. */
   observed: ObservedState | null;
   action: ReconcileAction | null;
   error: string | null;
@@ -158,6 +161,7 @@ export class ReconcileLoop {
 
   private async reconcileOnce(): Promise<void> {
     const report: ReconcileReport = { at: new Date().toISOString(), desired: this.desired, observed: null, action: null, error: null };
+    let failure: unknown = null;
     try {
       const { stored, error } = await this.loadDesired();
       if (stored === null && error === null) {
@@ -178,13 +182,16 @@ export class ReconcileLoop {
         this.opts.logger.info({ action, ready: observed.ready }, 'reconciling');
         await this.opts.driver.scale(action.from, action.to);
         this.lastObserved = await this.opts.driver.observe().catch(() => observed);
+        report.observed = this.lastObserved;
       }
     } catch (err) {
+      failure = err;
       report.error = (err as Error).message;
       const level = err instanceof DrainUnknownError ? 'warn' : 'error';
       this.opts.logger[level]({ err: report.error }, 'reconcile failed; retrying on the next resync');
     }
     this.last = report;
+    this.opts.onReport?.(report, failure);
   }
 
   private async applyAutoscale(): Promise<void> {

@@ -54,7 +54,7 @@ describe('controller main', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it('seeds its ConfigMap, scales the Deployment, serves /scale, and exits 0 on SIGTERM', async () => {
+    it('seeds its ConfigMap, scales the Deployment, serves /scale and /metrics, and exits 0 on SIGTERM', async () => {
       const port = await freePort();
       ctl = run({
         SCALE_DRIVER: 'kubernetes',
@@ -74,6 +74,11 @@ describe('controller main', () => {
       expect(kube.configMap('fleet-controller')).toMatchObject({ replicas: '4' });
       const res = await fetch(`http://127.0.0.1:${port}/scale`);
       expect(await res.json()).toMatchObject({ driver: 'kubernetes', desired: 4, current: 4, ready: 4 });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^botfleet_controller_desired_bots 4$/m);
+      expect(metrics).toMatch(/^botfleet_controller_current_bots 4$/m);
+      expect(metrics).toMatch(/^botfleet_controller_scale_actions_total\{direction="up"\} 1$/m);
+      expect(metrics).toMatch(/^botfleet_controller_reconcile_total\{result="ok"\} [1-9]/m);
       ctl.proc.kill('SIGTERM');
       expect(await ctl.exited).toBe(0);
       expect(ctl.output()).toContain('"msg":"stopped"');

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConflictError, UnavailableError, ValidationError, zodDetails } from '../../core/errors';
 import type { DesiredState } from '../desired-state';
 import type { ScaleDriver } from '../drivers/driver';
+import type { ControllerMetrics } from '../metrics';
 import type { ReconcileLoop } from '../reconcile-loop';
 import { requireAdmin } from './admin-auth';
 import { readJsonBody } from './body';
@@ -18,6 +19,8 @@ export interface RouteDeps {
   adminToken: string;
   maxBots: number;
   bodyLimitBytes: number;
+  /** Serves GET /metrics when given. */
+  metrics?: ControllerMetrics;
 }
 
 export interface ScaleView {
@@ -64,6 +67,14 @@ export function controllerRouter(deps: RouteDeps): Router {
     const last = loop.getLastReport();
     ctx.body = { status: 'ok', driver: driver.name, lastReconcile: last ? { at: last.at, error: last.error } : null };
   });
+
+  if (deps.metrics) {
+    const registry = deps.metrics.registry;
+    router.get('/metrics', async (ctx) => {
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+    });
+  }
 
   router.get('/scale', async (ctx) => {
     ctx.body = await view();
