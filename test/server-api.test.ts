@@ -180,6 +180,22 @@ describe('a bot’s life over HTTP', () => {
     expectError(await api('POST', '/jobs/claim', { botId: 'poller', waitMs: 60000 }), 400);
   });
 
+  test('a long-poll whose client went away takes no job created afterwards', async () => {
+    await api('POST', '/bots/register', { id: 'vanishing' });
+    const pending = (await api('GET', '/jobs?status=pending&limit=500')).json.items;
+    for (const j of pending) await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders);
+    const req = http.request(`${s.url}/jobs/claim`, { method: 'POST', headers: jsonHeaders });
+    req.on('error', () => {});
+    req.end(JSON.stringify({ botId: 'vanishing', waitMs: 5000 }));
+    await new Promise((r) => setTimeout(r, 150));
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const job = (await api('POST', '/jobs', { type: 'simulated' }, adminHeaders)).json;
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await api('GET', `/jobs/${job.id}`)).json.status).toBe('pending');
+    await api('POST', `/jobs/${job.id}/cancel`, undefined, adminHeaders);
+  });
+
   test('DELETE /bots/:id: admin, 204, its job back to pending, 404 after', async () => {
     await api('POST', '/bots/register', { id: 'doomed' });
     await api('POST', '/jobs', { type: 'simulated', maxAttempts: 2 }, adminHeaders);
