@@ -21,6 +21,18 @@ import type { AppDeps } from './deps';
 
 const JobIdParam = z.strictObject({ id: IdSchema });
 
+/**
+ * Aborts when the client's connection closes before the answer is sent: a long-poll claim must stop
+ * claiming for a bot that is gone. The request's own 'close' is no use here: it fires as soon as the
+ * body has been read, so a dead bot's claim kept polling and took a job nobody would run (found by
+ * the benchmark: jobs stuck until the lease expired). The response's 'close' fires on disconnect.
+ */
+function clientGone(ctx: Koa.Context): AbortController {
+  const abort = new AbortController();
+  ctx.res.once('close', () => abort.abort());
+  return abort;
+}
+
 /** A batch of the seed's simulated jobs. */
 export function simulatedBatch(count: number): CreateJob[] {
   return Array.from({ length: count }, () => CreateJobSchema.parse({ type: 'simulated', payload: {} }));
@@ -70,8 +82,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     const limitKey = `bot:${body.botId}`;
     d.limits.emptyClaims.check(limitKey);
     const deadline = clock.now() + body.waitMs;
-    const abort = new AbortController();
-    ctx.req.once('close', () => abort.abort());
+    const abort = clientGone(ctx);
     for (;;) {
       const job = await store.claimJob(body.botId, clock.now());
       if (job) {
@@ -102,8 +113,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       if (out.finished.status === 'pending') d.onJobsAvailable();
     }
     if (!out.job && body.waitMs > 0) {
-      const abort = new AbortController();
-      ctx.req.once('close', () => abort.abort());
+      const abort = clientGone(ctx);
       while (!out.job && clock.now() < deadline && !abort.signal.aborted) {
         await d.waiters.wait(Math.min(deadline - clock.now(), 250), abort.signal);
         out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, clock.now())).job };

@@ -1,0 +1,141 @@
+/**
+ * Fleets of real client processes and the drain measurement shared by goals 1, 4 and 6: jobs are
+ * enqueued while the queue is paused, the clients start and register, the queue resumes and the
+ * clock runs until the server counts every job finished.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
+import { memoryOf, spawnTs, type Child } from './processes';
+
+export type ClientKind = 'bot' | 'lean';
+
+export interface Fleet {
+  kind: ClientKind;
+  children: Child[];
+  /** Peak resident memory (VmHWM) of each client so far, MB. */
+  peaksMb(): number[];
+  stop(): Promise<void>;
+}
+
+/** Resolves with the first IPC message that has `key` (a child saying it is ready, say). */
+export function nextMessage(proc: ChildProcess, key: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${key}" message within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: unknown) => {
+      if (m && typeof m === 'object' && key in m) {
+        clearTimeout(timer);
+        proc.off('message', onMessage);
+        proc.off('exit', onExit);
+        resolve(m as Record<string, unknown>);
+      }
+    };
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited (${code}) before "${key}"`));
+    };
+    proc.on('message', onMessage);
+    proc.once('exit', onExit);
+  });
+}
+
+/**
+ * Starts `count` clients, spread over the server URLs, and waits until each is registered.
+ * Bots: the real bot/main.ts with PROCESSING_DURATION_MS=0 FAILURE_RATE=0 and warn-level logs.
+ */
+export async function startFleet(kind: ClientKind, urls: readonly string[], count: number, prefix: string, extraEnv: Record<string, string> = {}): Promise<Fleet> {
+  const children: Child[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `${prefix}-${kind}-${i}`;
+    ids.push(id);
+    const url = urls[i % urls.length];
+    if (kind === 'bot') {
+      children.push(
+        spawnTs('bot/main.ts', {
+          SERVER_URL: url,
+          BOT_ID: id,
+          PROCESSING_DURATION_MS: '0',
+          FAILURE_RATE: '0',
+          LOG_LEVEL: 'warn',
+          // A paused queue answers claims at once; poll fast so the resume is seen within ~10 ms.
+          CLAIM_POLL_INTERVAL_MS: '10',
+          ...extraEnv,
+        }),
+      );
+    } else {
+      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, ...extraEnv }, { ipc: true }));
+    }
+  }
+  try {
+    if (kind === 'lean') {
+      await Promise.all(children.map((c) => nextMessage(c.proc, 'ready')));
+    } else {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const bots = await getJson<{ items: { id: string }[] }>(`${urls[0]}/bots`);
+        const known = new Set(bots.items.map((b) => b.id));
+        if (ids.every((id) => known.has(id))) break;
+        const dead = children.find((c) => c.proc.exitCode !== null);
+        if (dead || Date.now() > deadline) throw new Error(`bots did not register:\n${(dead ?? children[0]).output().slice(-2000)}`);
+        await sleep(50);
+      }
+    }
+  } catch (err) {
+    await Promise.all(children.map((c) => c.stop(1000)));
+    throw err;
+  }
+  return {
+    kind,
+    children,
+    peaksMb: () =>
+      children.map((c) => {
+        try {
+          return memoryOf(c.proc.pid!).peakMb;
+        } catch {
+          return NaN;
+        }
+      }),
+    stop: async () => {
+      await Promise.all(children.map((c) => c.stop(8000)));
+    },
+  };
+}
+
+export interface DrainResult {
+  jobs: number;
+  seconds: number;
+  jobsPerSecond: number;
+  clientPeakMb: number;
+  failed: number;
+}
+
+/**
+ * Pauses the queue, enqueues n jobs, starts the fleet, resumes and times until the summary of
+ * urls[0] counts n more finished jobs (every server shares the database).
+ */
+export async function measureDrain(urls: readonly string[], kind: ClientKind, clients: number, n: number, prefix: string): Promise<DrainResult> {
+  const main = urls[0];
+  const before = await summary(main);
+  const finishedBefore = (before.jobs.completed ?? 0) + (before.jobs.failed ?? 0);
+  const failedBefore = before.jobs.failed ?? 0;
+  await postJson(`${main}/queue/pause`, {}, ADMIN);
+  await enqueue(main, n);
+  const fleet = await startFleet(kind, urls, clients, prefix);
+  try {
+    const t0 = performance.now();
+    await postJson(`${main}/queue/resume`, {}, ADMIN);
+    let s = before;
+    for (;;) {
+      await sleep(20);
+      s = await summary(main);
+      if ((s.jobs.completed ?? 0) + (s.jobs.failed ?? 0) - finishedBefore >= n) break;
+      if (performance.now() - t0 > 600_000) throw new Error('drain did not finish within 10 minutes');
+      const dead = fleet.children.find((c) => c.proc.exitCode !== null);
+      if (dead) throw new Error(`a ${kind} exited during the drain:\n${dead.output().slice(-2000)}`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { jobs: n, seconds, jobsPerSecond: n / seconds, clientPeakMb: Math.max(...fleet.peaksMb()), failed: (s.jobs.failed ?? 0) - failedBefore };
+  } finally {
+    await fleet.stop();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Goals 1-3 on the SQLite default: drain rate of 4 bots (and of 4 lean clients), pickup latency of an
+ * idle client, bulk enqueue. Each goal gets its own fresh server process, so one goal's leftovers
+ * never slow the next.
+ */
+import { startServer } from '../test/helpers/server-process';
+import { bullmqDrain, bullmqLatency } from './bullmq';
+import type { BenchOptions } from './config';
+import { measureDrain, nextMessage, startFleet } from './fleet';
+import { getJson, percentile, postJson, sleep, timeCalls } from './http';
+import { memoryOf } from './processes';
+import type { Figure } from './table';
+
+/** The issue's lowest BullMQ figure, used when --compare was not given. */
+const BULLMQ_ANCHOR_FROM_ISSUE = 3400;
+
+export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPeakMb: number }> {
+  const n = o.sizes.drainJobs;
+  let anchor = BULLMQ_ANCHOR_FROM_ISSUE;
+  let anchorNote = 'anchor: low end of the issue\'s BullMQ range (run with --compare to measure it)';
+  if (o.compare) {
+    const b = await bullmqDrain(o.redisUrl, 4, n);
+    anchor = b.jobsPerSecond;
+    anchorNote = 'anchor: BullMQ measured in this run';
+    out.push({ goal: '1', what: `BullMQ 4 workers x1 drain ${n.toLocaleString('en-US')} jobs`, value: b.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `${b.seconds.toFixed(1)} s, worker peak ${b.workerPeakMb.toFixed(0)} MB` });
+  }
+  const server = await startServer();
+  let botPeakMb = NaN;
+  try {
+    const bots = await measureDrain([server.url], 'bot', 4, n, 'g1');
+    botPeakMb = bots.clientPeakMb;
+    out.push({ goal: '1', what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`, value: bots.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `${anchorNote}; ${bots.failed} failed` });
+    const lean = await measureDrain([server.url], 'lean', 4, n, 'g1');
+    out.push({ goal: '1', what: `4 lean clients (bench/lean-worker.ts) drain ${n.toLocaleString('en-US')}`, value: lean.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'POST /jobs/next only, no logging/heartbeat' });
+    out.push({ goal: '1', what: 'server peak RSS during goal 1', value: memoryOf(server.proc.pid!).peakMb, unit: 'MB', target: null, sense: 'max' });
+  } finally {
+    await server.stop();
+  }
+  return { botPeakMb };
+}
+
+export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void> {
+  const samples = o.sizes.latencySamples;
+  const server = await startServer();
+  try {
+    // A lean client: latency measured by the client, from just before POST /jobs to the claim's answer.
+    const [lean] = (await startFleet('lean', [server.url], 1, 'g2', { LATENCY: '1' })).children;
+    const lat: number[] = [];
+    try {
+      await sleep(100);
+      for (let i = 0; i < samples; i++) {
+        const got = nextMessage(lean.proc, 'latencyMs', 10_000);
+        await postJson(`${server.url}/jobs`, { type: 'simulated', payload: { sentAt: performance.timeOrigin + performance.now() } });
+        lat.push(Number((await got).latencyMs));
+        await sleep(5); // the client has reported and is long-polling again
+      }
+    } finally {
+      await lean.stop();
+    }
+    out.push({ goal: '2', what: 'pickup latency p50, idle lean client', value: percentile(lat, 50), unit: 'ms', target: 2, sense: 'max', note: `${samples} jobs, client clock` });
+    out.push({ goal: '2', what: 'pickup latency p99, idle lean client', value: percentile(lat, 99), unit: 'ms', target: 10, sense: 'max' });
+
+    // The real bot: claimedAt - createdAt as the server stamped them (whole ms).
+    const bot = await startFleet('bot', [server.url], 1, 'g2');
+    const botLat: number[] = [];
+    try {
+      await sleep(100);
+      for (let i = 0; i < samples; i++) {
+        const job = await postJson<{ id: string }>(`${server.url}/jobs`, { type: 'simulated', payload: {} });
+        let j: { status: string; createdAt: string; claimedAt: string | null };
+        do {
+          await sleep(10);
+          j = await getJson(`${server.url}/jobs/${job.id}`);
+        } while (j.status !== 'completed' && j.status !== 'failed');
+        botLat.push(Date.parse(j.claimedAt!) - Date.parse(j.createdAt));
+      }
+    } finally {
+      await bot.stop();
+    }
+    out.push({ goal: '2', what: 'pickup latency p50, idle bot process', value: percentile(botLat, 50), unit: 'ms', target: 2, sense: 'max', note: 'claimedAt - createdAt, server clock, 1 ms steps' });
+    out.push({ goal: '2', what: 'pickup latency p99, idle bot process', value: percentile(botLat, 99), unit: 'ms', target: 10, sense: 'max' });
+  } finally {
+    await server.stop();
+  }
+  if (o.compare) {
+    const b = await bullmqLatency(o.redisUrl, samples);
+    out.push({ goal: '2', what: 'BullMQ pickup latency p50 / p99', value: b.p50, unit: 'ms', target: null, sense: 'max', note: `p99 ${b.p99.toFixed(2)} ms, same method as the lean client` });
+  }
+}
+
+export async function goalEnqueue(o: BenchOptions, out: Figure[]): Promise<void> {
+  const n = o.sizes.enqueueJobs;
+  const server = await startServer();
+  try {
+    const jobs = Array.from({ length: n }, () => ({ type: 'simulated', payload: {} }));
+    await postJson(`${server.url}/jobs`, { jobs: jobs.slice(0, 100) }); // warm-up: statements prepared, JIT
+    const ms = await timeCalls(o.sizes.enqueueRepeats, () => postJson(`${server.url}/jobs`, { jobs }));
+    const rates = ms.map((t) => (n / t) * 1000);
+    out.push({ goal: '3', what: `POST /jobs {jobs: ${n.toLocaleString('en-US')}} median`, value: percentile(rates, 50), unit: 'jobs/s', target: 50_000, sense: 'min', note: `best ${Math.round(Math.max(...rates)).toLocaleString('en-US')} of ${ms.length}, HTTP round trip incl. the full answer` });
+  } finally {
+    await server.stop();
+  }
+}

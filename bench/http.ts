@@ -1,0 +1,53 @@
+/** Small HTTP helpers for the benchmark driver (the driver's own calls are not what is measured). */
+import { ADMIN_TOKEN } from '../test/helpers/server-process';
+
+export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export async function getJson<T>(url: string): Promise<T> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`GET ${url} answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
+  return (await r.json()) as T;
+}
+
+export async function postJson<T>(url: string, body: unknown, headers: Record<string, string> = ADMIN): Promise<T> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`POST ${url} answered ${r.status}: ${text.slice(0, 300)}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+/** Enqueues n no-op simulated jobs in batches of up to 10,000 (one transaction each). */
+export async function enqueue(url: string, n: number, payload: Record<string, unknown> = {}): Promise<void> {
+  for (let done = 0; done < n; ) {
+    const k = Math.min(10_000, n - done);
+    await postJson(`${url}/jobs`, { jobs: Array.from({ length: k }, () => ({ type: 'simulated', payload })) });
+    done += k;
+  }
+}
+
+export interface SummaryLite {
+  jobs: Record<string, number>;
+  bots: Record<string, number>;
+}
+
+export const summary = (url: string) => getJson<SummaryLite>(`${url}/metrics/summary`);
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** p-th percentile (0..100) of samples, nearest rank. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** Times `n` sequential calls of fn; returns the durations in ms. */
+export async function timeCalls(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn(i);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+/**
+ * Real child processes for the benchmark: bots, lean clients, BullMQ workers, the dashboard. Memory
+ * is read from /proc/<pid>/status (VmRSS now, VmHWM the peak), as the kernel counts it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../test/helpers/server-process';
+
+export interface Child {
+  proc: ChildProcess;
+  output: () => string;
+  /** SIGTERM, then SIGKILL after graceMs; resolves once it exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Runs a TypeScript entry point under tsx with extra env; stdout/stderr kept (tail) for errors. */
+export function spawnTs(entry: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[] } = {}): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...(opts.args ?? [])], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_PRETTY: 'false', ...env },
+    stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 20_000) out = out.slice(-10_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  return {
+    proc,
+    output: () => out,
+    stop: (graceMs = 5000) => stopChild(proc, graceMs),
+  };
+}
+
+export function stopChild(proc: ChildProcess, graceMs = 5000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    proc.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+/** Resident memory of a process in MB: current (VmRSS) and peak (VmHWM). */
+export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
+  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+/** Samples VmRSS every intervalMs until stopped; returns the highest sample. */
+export function sampleRss(pid: number, intervalMs = 20): { stop: () => number } {
+  let max = 0;
+  const take = () => {
+    try {
+      max = Math.max(max, memoryOf(pid).rssMb);
+    } catch {
+      /* exited */
+    }
+  };
+  take();
+  const t = setInterval(take, intervalMs);
+  return {
+    stop: () => {
+      clearInterval(t);
+      take();
+      return max;
+    },
+  };
+}
+
+/** The machine's load average at this moment, for the record (other engineers share the cores). */
+export function loadAverage(): string {
+  try {
+    return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
