@@ -27,7 +27,7 @@ interface FuzzRequest {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body?: string | Uint8Array;
+  body?: string | Uint8Array<ArrayBuffer>;
 }
 
 // ---------------------------------------------------------------------------------------- pieces
@@ -158,12 +158,12 @@ const queryArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('?limit=1&limit=2', '?status[]=pending', '?%ZZ=1', '?limit=%ZZ', '?cursor=%00', '?&&&=', '?limit') },
 );
 
-function bodyArb(route: Route, known: Known): fc.Arbitrary<string | Uint8Array | undefined> {
+function bodyArb(route: Route, known: Known): fc.Arbitrary<string | Uint8Array<ArrayBuffer> | undefined> {
   const json = shaped(bodyFields(route, known)).map((v) => JSON.stringify(v) ?? 'undefined');
   return fc.oneof(
     { weight: 6, arbitrary: json },
     { weight: 1, arbitrary: fc.constant(undefined) },
-    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array(b)) },
     { weight: 1, arbitrary: hugeNumberText },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 200 }).map((n) => '['.repeat(n) + ']'.repeat(n)) },
     { weight: 1, arbitrary: fc.constantFrom('{', '{"a":', '{"botId":"x",}', "{'a':1}", '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', 'null', 'true', '""', '\uFEFF{}') },

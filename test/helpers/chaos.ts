@@ -9,8 +9,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { startBot, type BotProcess } from '../../bot/testing/bot-process';
 import type { ResultLine } from '../../core/types';
-import { ADMIN_TOKEN } from './server-process';
-import { PG_BASE_URL } from './postgres';
+import { ADMIN_TOKEN, type ServerProcess } from './server-process';
+import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './postgres';
 
 /** Server env every chaos test starts from: no scheduler, no rate limits (chaos tests hammer on purpose). */
 export const CHAOS_SERVER_ENV: Record<string, string> = {
@@ -277,4 +277,26 @@ export async function checkInvariants(db: DbView, lakeDir: string, jobIds: strin
     if (row && row.status !== l.status) problems.push(`line ${l.resultId} says ${l.status}, the row ${row.status}`);
   }
   return { counts, results: rows.length, problems };
+}
+
+// ---------------------------------------------------------------------------------------- backends
+
+/** Where a chaos test's server keeps its state: its own SQLite file, or its own PostgreSQL schema. */
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** Extra server env (DATABASE_URL for PostgreSQL; startServer picks the SQLite file itself). */
+  env: Record<string, string>;
+  view(sp: ServerProcess): Promise<DbView>;
+  cleanup(): Promise<void>;
+}
+
+/** Runs `fn` in a describe block for SQLite and in one for PostgreSQL (skipped without it, outside CI). */
+export function describeEachBackend(title: string, fn: (backend: Backend) => void): void {
+  describe(`${title} [sqlite]`, () =>
+    fn({ name: 'sqlite', env: {}, view: async (sp) => sqliteView(path.join(sp.dir, 'jobs.db')), cleanup: async () => {} }),
+  );
+  describePostgres(`${title} [postgres]`, () => {
+    const { url, schema } = freshSchemaUrl('chaos');
+    fn({ name: 'postgres', env: { DATABASE_URL: url }, view: () => postgresView(schema), cleanup: () => dropSchema(schema) });
+  });
 }
