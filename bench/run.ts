@@ -5,16 +5,23 @@
 import os from 'node:os';
 import { handleHelp } from '../core/config';
 import { BENCH_HELP, parseBenchOptions, type BenchOptions } from './config';
+import { goalExport } from './goal-export';
+import { goalPostgres } from './goal-postgres';
 import { goalDrain, goalEnqueue, goalLatency } from './goals-queue';
+import { goalScale } from './goals-scale';
 import { loadAverage } from './processes';
 import { formatTable, type Figure } from './table';
 
 type Goal = (o: BenchOptions, out: Figure[], ctx: { botPeakMb: number }) => Promise<void>;
 
+
 const GOALS: Record<number, { title: string; run: Goal }> = {
   1: { title: 'drain rate, 4 bots vs BullMQ', run: async (o, out, ctx) => void (ctx.botPeakMb = (await goalDrain(o, out)).botPeakMb) },
   2: { title: 'pickup latency', run: (o, out) => goalLatency(o, out) },
   3: { title: 'bulk enqueue', run: (o, out) => goalEnqueue(o, out) },
+  4: { title: 'scale: a seeded database, read latencies, memory', run: (o, out) => goalScale(o, out) },
+  5: { title: 'datalake export', run: (o, out) => goalExport(o, out) },
+  6: { title: 'PostgreSQL, 2 servers', run: (o, out) => goalPostgres(o, out) },
 };
 
 async function main(): Promise<void> {

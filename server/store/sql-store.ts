@@ -86,15 +86,24 @@ export class SqlStore implements Store {
   }
 
   async finishAndClaim(botId: string, finished: FinishedAttempt | null, nowMs: number): Promise<{ finished: Job | null; job: Job | null }> {
-    return this.tx(async (trx) => {
-      let done: Job | null = null;
-      if (finished) {
-        const call = { jobId: finished.jobId, botId, attempt: finished.attempt };
-        done = 'error' in finished ? await this.failIn(trx, call, finished.error, nowMs) : await this.completeIn(trx, call, finished.result, nowMs);
-      }
+    const report = (trx: Executor): Promise<Job | null> => {
+      if (!finished) return Promise.resolve(null);
+      const call = { jobId: finished.jobId, botId, attempt: finished.attempt };
+      return 'error' in finished ? this.failIn(trx, call, finished.error, nowMs) : this.completeIn(trx, call, finished.result, nowMs);
+    };
+    const claim = async (trx: Executor) => {
       const row = await this.claimIn(trx, botId, nowMs, true);
-      return { finished: done, job: row ? toJob(row) : null };
-    });
+      return row ? toJob(row) : null;
+    };
+    if (this.dialect === 'postgres') {
+      // Two transactions on PostgreSQL: each then changes one job's status once, so its counter rows
+      // are always taken in the same order and concurrent servers cannot deadlock on them. A retry
+      // after a failed claim repeats the report, which answers the same without writing twice.
+      const done = await this.tx(report);
+      return { finished: done, job: await this.tx(claim) };
+    }
+    // SQLite has one writer: report and claim share one transaction, so one COMMIT per job.
+    return this.tx(async (trx) => ({ finished: await report(trx), job: await claim(trx) }));
   }
 
   /**

@@ -1,0 +1,47 @@
+/**
+ * Goal 6: two server processes on one PostgreSQL schema, 4 clients spread over them (2 each). After
+ * the drains the database itself is asked whether any attempt was claimed twice.
+ */
+import pg from 'pg';
+import { startServer, type ServerProcess } from '../test/helpers/server-process';
+import type { BenchOptions } from './config';
+import { measureDrain } from './fleet';
+import type { Figure } from './table';
+
+export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void> {
+  // Loaded here: the helper probes PostgreSQL when it is imported.
+  const { dropSchema, freshSchemaUrl, PG_AVAILABLE, PG_BASE_URL } = await import('../test/helpers/postgres');
+  if (!PG_AVAILABLE) throw new Error(`no PostgreSQL answers at ${PG_BASE_URL}`);
+  const { url, schema } = freshSchemaUrl('bench');
+  const n = o.sizes.postgresJobs;
+  const servers: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < 2; i++) servers.push(await startServer({ env: { DATABASE_URL: url } }));
+    const urls = servers.map((s) => s.url);
+    const bots = await measureDrain(urls, 'bot', 4, n, 'g6');
+    const lean = await measureDrain(urls, 'lean', 4, n, 'g6');
+    const c = new pg.Client({ connectionString: PG_BASE_URL });
+    await c.connect();
+    let doubles: number;
+    let claims: number;
+    let results: number;
+    try {
+      doubles = Number(
+        (await c.query(`SELECT COUNT(*) AS n FROM (SELECT job_id, attempt FROM ${schema}.job_events WHERE to_status = 'claimed' GROUP BY job_id, attempt HAVING COUNT(*) > 1) d`)).rows[0].n,
+      );
+      claims = Number((await c.query(`SELECT COUNT(*) AS n FROM ${schema}.job_events WHERE to_status = 'claimed'`)).rows[0].n);
+      results = Number((await c.query(`SELECT COUNT(*) AS n FROM ${schema}.results WHERE status = 'completed'`)).rows[0].n);
+    } finally {
+      await c.end();
+    }
+    const total = 2 * n;
+    const label = n.toLocaleString('en-US');
+    out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`, value: bots.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${bots.failed} failed` });
+    out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 lean clients, ${label} jobs`, value: lean.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${lean.failed} failed` });
+    out.push({ goal: '6', what: 'attempts claimed twice (job_events)', value: doubles, unit: '', target: 0, sense: 'max', note: `${claims} claims, ${results} completed results for ${total} jobs` });
+    if (claims !== total || results !== total) throw new Error(`expected ${total} claims and results, found ${claims} claims and ${results} results`);
+  } finally {
+    for (const s of servers) await s.stop();
+    await dropSchema(schema).catch(() => undefined);
+  }
+}
