@@ -30,6 +30,17 @@ export class ServerBusyError extends Error {
   }
 }
 
+export type NextReport =
+  | { complete: { jobId: string; attempt: number; result: Json } }
+  | { fail: { jobId: string; attempt: number; error: string } };
+
+export interface NextAnswer {
+  /** The reported job after the report, or null when nothing was reported. */
+  finished: Job | null;
+  /** The next job, already running under this bot, or null when none came within waitMs. */
+  job: Job | null;
+}
+
 export interface ApiClientOptions {
   baseUrl: string;
   requestTimeoutMs: number;
@@ -55,6 +66,14 @@ export class ApiClient {
   claim(botId: string, waitMs: number, signal?: AbortSignal): Promise<Reply<Job | null>> {
     const body = waitMs > 0 ? { botId, waitMs } : { botId };
     return this.post('/jobs/claim', body, { signal, extraTimeoutMs: waitMs });
+  }
+
+  /**
+   * The lean path, one call per job: reports the previous attempt (fenced by its attempt number)
+   * and claims AND starts the next job, waiting up to waitMs for one.
+   */
+  next(botId: string, waitMs: number, report: NextReport | null, signal?: AbortSignal): Promise<Reply<NextAnswer>> {
+    return this.post('/jobs/next', { botId, ...(waitMs > 0 ? { waitMs } : {}), ...(report ?? {}) }, { signal, extraTimeoutMs: waitMs });
   }
 
   // start/complete/fail always name the attempt: the server answers 409 when the job has moved on

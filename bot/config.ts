@@ -18,6 +18,7 @@ const EnvSchema = z
     FAILURE_RATE: envFloat(0.15, 0, 1),
     CLAIM_WAIT_MS: envInt(25000, 0, 30000),
     CLAIM_POLL_INTERVAL_MS: envInt(1000, 10, 600_000),
+    CLAIM_MODE: envString('next').pipe(z.enum(['next', 'classic'])),
     BOT_SHUTDOWN_GRACE_MS: envInt(25000, 0, 3_600_000),
     BACKOFF_MIN_MS: envInt(500, 1, 3_600_000),
     BACKOFF_MAX_MS: envInt(30000, 1, 3_600_000),
@@ -45,6 +46,8 @@ export interface BotConfig {
   claimWaitMs: number;
   /** Pause before the next claim when the server answered 204 without waiting (no long-poll, or paused queue). */
   claimPollIntervalMs: number;
+  /** next: POST /jobs/next, one call per job; classic: claim, start, complete/fail. */
+  claimMode: 'next' | 'classic';
   shutdownGraceMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -64,6 +67,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bo
     failureRate: e.FAILURE_RATE,
     claimWaitMs: e.CLAIM_WAIT_MS,
     claimPollIntervalMs: e.CLAIM_POLL_INTERVAL_MS,
+    claimMode: e.CLAIM_MODE,
     shutdownGraceMs: e.BOT_SHUTDOWN_GRACE_MS,
     backoffMinMs: e.BACKOFF_MIN_MS,
     backoffMaxMs: e.BACKOFF_MAX_MS,
@@ -87,6 +91,8 @@ Environment (defaults in brackets):
   FAILURE_RATE             share of "simulated" jobs that fail, 0..1 [0.15]
   CLAIM_WAIT_MS            long-poll time of a claim, 0..30000; 0 = plain polling [25000]
   CLAIM_POLL_INTERVAL_MS   pause after an immediate "nothing pending" answer [1000]
+  CLAIM_MODE               next: POST /jobs/next reports and claims in one call; classic:
+                           claim, start, complete/fail (used anyway if the server lacks /jobs/next) [next]
   BOT_SHUTDOWN_GRACE_MS    time a running job gets to finish on SIGTERM [25000]
   BACKOFF_MIN_MS           first retry delay while the server is unreachable [500]
   BACKOFF_MAX_MS           retry delay cap (exponential, full jitter) [30000]

@@ -4,6 +4,7 @@
  * No HTTP here; the runner reports the outcome.
  */
 import type { Json, Job } from '../core/types';
+import type { NextReport } from './api-client';
 import type { HandlerContext, HandlerRegistry } from './handlers';
 
 /** Why the runner aborted a running handler. */
@@ -49,4 +50,19 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
     if (signal.aborted) return reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+/** The error text of a failed or aborted outcome ('' for a completed one). */
+export function errorText(outcome: Outcome): string {
+  return outcome.kind === 'failed' ? outcome.error : outcome.kind === 'aborted' ? outcome.reason.message : '';
+}
+
+/**
+ * What to report for an outcome, fenced by the job's attempt; null when the job was taken from the
+ * bot while it ran (nothing to report: the server has moved on).
+ */
+export function reportFor(job: Job, outcome: Outcome): NextReport | null {
+  if (outcome.kind === 'aborted' && outcome.reason instanceof LeaseLostAbort) return null;
+  if (outcome.kind === 'completed') return { complete: { jobId: job.id, attempt: job.attempts, result: outcome.result } };
+  return { fail: { jobId: job.id, attempt: job.attempts, error: errorText(outcome) } };
 }

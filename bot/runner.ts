@@ -1,20 +1,25 @@
 /**
- * The bot's life: register → heartbeat on its own timer → claim ONE job (long-poll) → start → run
- * its handler → complete or fail → next. Faults: an unreachable server means capped exponential
- * backoff with jitter (one log line per change of state); 404 on heartbeat or claim means register
- * again; 409 on start/complete/fail means the lease was lost: the result is dropped and logged.
- * stop() (SIGTERM): no new claims, the running job gets shutdownGraceMs, then is reported failed
- * as "bot shutting down" so the server retries it.
+ * The bot's life: register → heartbeat on its own timer → claim ONE job (long-poll) → run its
+ * handler → report → next. Two ways to talk to the server (CLAIM_MODE):
+ *  - next (default): POST /jobs/next reports the finished job and claims-and-starts the next one in
+ *    one call, so a busy bot costs one request per job; an idle one long-polls it.
+ *  - classic: POST /jobs/claim, /start, /complete or /fail (also used when the server has no
+ *    /jobs/next, and for reports during shutdown, where claiming more would be wrong).
+ * Faults: an unreachable server means capped exponential backoff with jitter (one log line per
+ * change of state); 404 on heartbeat or claim means register again; 409 on a report means the lease
+ * was lost: the result is dropped and logged. stop() (SIGTERM): no new claims, the running job gets
+ * shutdownGraceMs, then is reported failed as "bot shutting down" so the server retries it.
  */
 import { systemClock, type Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/types';
-import { ServerBusyError, ServerUnavailableError, type ApiClient, type Reply } from './api-client';
-import { Backoff } from './backoff';
+import { ServerBusyError, ServerUnavailableError, type ApiClient, type NextAnswer, type NextReport, type Reply } from './api-client';
 import type { BotConfig } from './config';
 import type { HandlerRegistry } from './handlers';
-import { LeaseLostAbort, ShutdownAbort, executeJob, type Outcome } from './job-execution';
+import { LeaseLostAbort, ShutdownAbort, errorText, executeJob, reportFor, type Outcome } from './job-execution';
 import { PeriodicTask } from './periodic-task';
+import { releaseHeldJob, releaseJob } from './release';
+import { GaveUp, Retrier } from './retry';
 import { ServerLink, describe } from './server-link';
 import { pause, realSleep, type SleepFn } from './sleep';
 
@@ -24,7 +29,7 @@ const SHUTDOWN_REPORT_MS = 3000;
 export type RunnerConfig = Pick<
   BotConfig,
   | 'botId' | 'botName' | 'heartbeatIntervalMs' | 'processingDurationMs' | 'failureRate' | 'claimWaitMs'
-  | 'claimPollIntervalMs' | 'shutdownGraceMs' | 'backoffMinMs' | 'backoffMaxMs'
+  | 'claimPollIntervalMs' | 'claimMode' | 'shutdownGraceMs' | 'backoffMinMs' | 'backoffMaxMs'
 >;
 
 export interface RunnerDeps {
@@ -38,25 +43,34 @@ export interface RunnerDeps {
   sleep?: SleepFn;
 }
 
-class GaveUp extends Error {}
 class StopRequested extends Error {}
 
 interface CurrentJob {
   job: Job;
   abort: AbortController;
-  /** Set once the server accepted start; only then can a heartbeat tell us the job moved on. */
+  /** Set once the job runs under us; only then can a heartbeat tell us it moved on. */
   started: boolean;
+}
+
+/** A job whose handler is done (or was stopped), waiting to be reported. */
+interface Finished {
+  job: Job;
+  log: Logger;
+  outcome: Outcome;
 }
 
 export class BotRunner {
   private readonly cfg: RunnerConfig;
+  private readonly api: ApiClient;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly sleep: SleepFn;
   private readonly random: () => number;
   private readonly link: ServerLink;
+  private readonly retrier: Retrier;
   private readonly heartbeat: PeriodicTask;
   private readonly stopController = new AbortController();
+  private lean: boolean;
   private stopping = false;
   private stopDeadline = Infinity;
   private graceTimer: NodeJS.Timeout | null = null;
@@ -68,11 +82,17 @@ export class BotRunner {
 
   constructor(private readonly deps: RunnerDeps) {
     this.cfg = deps.config;
+    this.api = deps.api;
     this.log = deps.log.child({ botId: deps.config.botId });
     this.clock = deps.clock ?? systemClock;
     this.sleep = deps.sleep ?? realSleep;
     this.random = deps.random ?? Math.random;
+    this.lean = this.cfg.claimMode === 'next';
     this.link = new ServerLink(this.log, this.clock);
+    this.retrier = new Retrier({
+      link: this.link, log: this.log, clock: this.clock, sleep: this.sleep,
+      backoffMinMs: this.cfg.backoffMinMs, backoffMaxMs: this.cfg.backoffMaxMs, deadline: () => this.stopDeadline,
+    });
     this.heartbeat = new PeriodicTask(this.cfg.heartbeatIntervalMs, () => this.beat(), (err) =>
       this.log.error({ event: 'heartbeat error', err: describe(err) }, 'heartbeat failed'),
     );
@@ -91,12 +111,14 @@ export class BotRunner {
       throw err;
     }
     this.heartbeat.start();
+    let finished: Finished | null = null;
     try {
       while (!this.stopping) {
-        const job = await this.claimNext();
-        if (job) await this.process(job);
+        const job: Job | null = this.lean ? await this.nextLean(finished) : await this.nextClassic(finished);
+        finished = job ? await this.work(job) : null;
       }
-      if (this.claimAborted) await this.releaseHeldJob('bot shutting down').catch(() => undefined);
+      if (finished) await this.report(finished);
+      if (this.claimAborted) await releaseHeldJob(this.api, this.cfg.botId, 'bot shutting down', this.log).catch(() => undefined);
     } finally {
       this.heartbeat.stop();
       if (this.graceTimer) clearTimeout(this.graceTimer);
@@ -115,9 +137,7 @@ export class BotRunner {
       cur ? 'shutting down; letting the current job finish' : 'shutting down',
     );
     this.stopController.abort(new StopRequested());
-    if (cur) {
-      this.graceTimer = setTimeout(() => cur.abort.abort(new ShutdownAbort()), this.cfg.shutdownGraceMs);
-    }
+    if (cur) this.graceTimer = setTimeout(() => cur.abort.abort(new ShutdownAbort()), this.cfg.shutdownGraceMs);
   }
 
   // ------------------------------------------------------------------ registration and heartbeat
@@ -129,8 +149,8 @@ export class BotRunner {
   }
 
   private async doRegister(): Promise<void> {
-    const r = await this.untilAnswered(
-      () => this.deps.api.register(this.cfg.botId, this.cfg.botName),
+    const r = await this.retrier.untilAnswered(
+      () => this.api.register(this.cfg.botId, this.cfg.botName),
       () => !this.stopping || this.current !== null,
       this.stopController.signal,
     );
@@ -140,7 +160,7 @@ export class BotRunner {
     // The server thinks we hold a job we are not running: we were restarted (kill -9, OOM) under
     // the same id. Release it now instead of letting it wait BOT_DOWN_AFTER_MS.
     if (held && held !== this.current?.job.id) {
-      await this.releaseJob(held, 'bot restarted while holding this job').catch((err) =>
+      await releaseJob(this.api, this.cfg.botId, held, 'bot restarted while holding this job', this.log).catch((err) =>
         this.log.warn({ event: 'release failed', jobId: held, err: describe(err) }, 'could not release a job left from a previous run'),
       );
     }
@@ -150,7 +170,7 @@ export class BotRunner {
     const cur = this.current?.started ? this.current : null;
     let r: Reply<{ currentJobId: string | null }>;
     try {
-      r = await this.deps.api.heartbeat(this.cfg.botId);
+      r = await this.api.heartbeat(this.cfg.botId);
       this.link.markUp();
     } catch (err) {
       if (err instanceof ServerBusyError) return this.link.markUp();
@@ -173,7 +193,7 @@ export class BotRunner {
 
   /** The heartbeat says we no longer hold the job; confirm on the job itself before dropping the work. */
   private async checkLease(cur: CurrentJob): Promise<void> {
-    const r = await this.deps.api.getJob(cur.job.id).catch(() => null);
+    const r = await this.api.getJob(cur.job.id).catch(() => null);
     if (!r) return; // unreachable: the report will find out
     const j = r.ok ? r.body : null;
     const ours = j && j.botId === this.cfg.botId && j.attempts === cur.job.attempts && (j.status === 'claimed' || j.status === 'running');
@@ -184,33 +204,89 @@ export class BotRunner {
 
   // ------------------------------------------------------------------ claiming
 
-  private async claimNext(): Promise<Job | null> {
+  /** POST /jobs/next: reports `finished` (if any) and claims-and-starts the next job. */
+  private async nextLean(finished: Finished | null): Promise<Job | null> {
+    const report = finished && this.reportOf(finished);
+    const f = report ? finished : null;
+    const startedAt = this.clock.now();
+    let r: Reply<NextAnswer>;
+    try {
+      this.claimAborted = false;
+      // With a report we do not long-poll: its answer should not wait for the next job, and a
+      // call carrying a report is never cut short by stop().
+      r = await this.retrier.untilAnswered(
+        () => this.api.next(this.cfg.botId, report ? 0 : this.cfg.claimWaitMs, report, report ? undefined : this.stopController.signal),
+        report ? () => this.mayKeepReporting() : () => !this.stopping,
+        report ? undefined : this.stopController.signal,
+      );
+    } catch (err) {
+      if (f && err instanceof GaveUp) return this.reportAbandoned(f);
+      return this.claimInterrupted(err);
+    }
+    if (r.ok) {
+      if (f) this.settle(f, { ok: true, status: r.status, body: r.body.finished ?? f.job });
+      if (r.body.job) return r.body.job;
+      if (!f) await this.idlePause(startedAt);
+      return null;
+    }
+    if (r.status === 405) {
+      this.lean = false;
+      this.log.info({ event: 'classic claims' }, 'the server has no POST /jobs/next; using claim/start/complete/fail');
+      if (f) await this.report(f);
+      return null;
+    }
+    if (f) {
+      // 409/404: the report was stale (lease lost). Anything else (413: result too large) goes the
+      // classic way, which turns a rejected result into a failure.
+      if (r.status === 409 || r.status === 404) this.settle(f, r);
+      else await this.report(f);
+      return null;
+    }
+    return this.claimRefused(r);
+  }
+
+  /** Reports `finished` with complete/fail, then POST /jobs/claim. */
+  private async nextClassic(finished: Finished | null): Promise<Job | null> {
+    if (finished) await this.report(finished);
+    if (this.stopping) return null;
     const startedAt = this.clock.now();
     let r: Reply<Job | null>;
     try {
       this.claimAborted = false;
-      r = await this.untilAnswered(
-        () => this.deps.api.claim(this.cfg.botId, this.cfg.claimWaitMs, this.stopController.signal),
+      r = await this.retrier.untilAnswered(
+        () => this.api.claim(this.cfg.botId, this.cfg.claimWaitMs, this.stopController.signal),
         () => !this.stopping,
         this.stopController.signal,
       );
     } catch (err) {
-      if (this.stopping && (err instanceof StopRequested || err instanceof GaveUp)) {
-        this.claimAborted = err instanceof StopRequested;
-        return null;
-      }
-      throw err;
+      return this.claimInterrupted(err);
     }
-    if (r.ok) {
-      if (r.body) return r.body;
-      // Nothing pending. A long-poll already waited; an immediate 204 (polling mode, paused queue,
-      // a server without long-poll) must not turn into a busy loop.
-      const waited = this.clock.now() - startedAt;
-      if (this.cfg.claimWaitMs === 0 || waited < this.cfg.claimWaitMs / 2) {
-        await pause(this.sleep, this.cfg.claimPollIntervalMs, this.stopController.signal);
-      }
+    if (!r.ok) return this.claimRefused(r);
+    if (r.body) return r.body;
+    await this.idlePause(startedAt);
+    return null;
+  }
+
+  private claimInterrupted(err: unknown): null {
+    if (this.stopping && (err instanceof StopRequested || err instanceof GaveUp)) {
+      this.claimAborted = err instanceof StopRequested;
       return null;
     }
+    throw err;
+  }
+
+  /**
+   * Nothing pending. A long-poll already waited; an immediate "nothing" (polling mode, paused
+   * queue, a server without long-poll) must not turn into a busy loop.
+   */
+  private async idlePause(startedAt: number): Promise<void> {
+    const waited = this.clock.now() - startedAt;
+    if (this.cfg.claimWaitMs === 0 || waited < this.cfg.claimWaitMs / 2) {
+      await pause(this.sleep, this.cfg.claimPollIntervalMs, this.stopController.signal);
+    }
+  }
+
+  private async claimRefused(r: { status: number; code: string; message: string }): Promise<null> {
     if (r.status === 404) {
       this.log.warn({ event: 'unknown to server' }, 'claim answered 404; registering again');
       await this.register().catch((err) => this.ignoreGaveUp(err));
@@ -230,122 +306,102 @@ export class BotRunner {
 
   // ------------------------------------------------------------------ one job
 
-  private async process(job: Job): Promise<void> {
-    const attempt = job.attempts;
-    const log = this.log.child({ jobId: job.id, type: job.type, attempt });
-    const cur: CurrentJob = { job, abort: new AbortController(), started: false };
+  /** Starts the job if the claim did not, runs its handler; null when the job was lost before it ran. */
+  private async work(job: Job): Promise<Finished | null> {
+    const log = this.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
+    const cur: CurrentJob = { job, abort: new AbortController(), started: job.status === 'running' };
     this.current = cur;
     log.info({ event: 'claimed' }, 'claimed');
     try {
-      const s = await this.untilAnswered(() => this.deps.api.start(job.id, this.cfg.botId, attempt), () => this.mayKeepReporting());
-      if (!s.ok) return this.leaseLost(log, 'start', s);
-      cur.started = true;
+      if (!cur.started) {
+        const s = await this.retrier.untilAnswered(() => this.api.start(job.id, this.cfg.botId, job.attempts), () => this.mayKeepReporting());
+        if (!s.ok) return this.leaseLost(log, 'start', s);
+        cur.started = true;
+      }
       log.info({ event: 'started' }, 'started');
       const t0 = this.clock.now();
       // Claimed in the instant stop() came in: hand it straight back rather than start new work.
-      const outcome: Outcome = this.stopping && !this.graceTimer ? { kind: 'failed', error: 'bot shutting down' } : await executeJob(this.deps.handlers, job, {
-        signal: cur.abort.signal,
-        log,
-        random: this.random,
-        sleep: this.sleep,
-        settings: { processingDurationMs: this.cfg.processingDurationMs, failureRate: this.cfg.failureRate },
-      });
-      await this.report(log.child({ durationMs: this.clock.now() - t0 }), job, outcome, true);
+      const outcome: Outcome =
+        this.stopping && !this.graceTimer
+          ? { kind: 'failed', error: 'bot shutting down' }
+          : await executeJob(this.deps.handlers, job, {
+              signal: cur.abort.signal,
+              log,
+              random: this.random,
+              sleep: this.sleep,
+              settings: { processingDurationMs: this.cfg.processingDurationMs, failureRate: this.cfg.failureRate },
+            });
+      return { job, log: log.child({ durationMs: this.clock.now() - t0 }), outcome };
     } catch (err) {
       if (!(err instanceof GaveUp)) throw err;
-      log.warn({ event: 'report abandoned' }, 'server unreachable during shutdown; the job will be released when its lease expires');
+      return this.reportAbandoned({ job, log, outcome: { kind: 'failed', error: 'not started' } });
     } finally {
       this.current = null;
     }
   }
 
-  /** Reports an outcome; a result the server rejects (too large, say) is reported as a failure instead. */
-  private async report(log: Logger, job: Job, outcome: Outcome, retryRejected: boolean): Promise<void> {
-    const { api } = this.deps;
-    const id = this.cfg.botId;
-    if (outcome.kind === 'aborted' && outcome.reason instanceof LeaseLostAbort) {
+  /** What to tell the server; null (and logged) when the job was taken from us while it ran. */
+  private reportOf(f: Finished): NextReport | null {
+    const report = reportFor(f.job, f.outcome);
+    if (!report) {
       this.stats.leaseLost++;
-      return log.warn({ event: 'lease lost', reason: outcome.reason.message }, 'lease lost; work dropped');
+      f.log.warn({ event: 'lease lost', reason: errorText(f.outcome) }, 'lease lost; work dropped');
     }
-    const error = outcome.kind === 'failed' ? outcome.error : outcome.kind === 'aborted' ? outcome.reason.message : '';
-    const r =
-      outcome.kind === 'completed'
-        ? await this.untilAnswered(() => api.complete(job.id, id, job.attempts, outcome.result), () => this.mayKeepReporting())
-        : await this.untilAnswered(() => api.fail(job.id, id, job.attempts, error), () => this.mayKeepReporting());
-    if (r.ok) {
-      if (outcome.kind === 'completed') {
-        this.stats.completed++;
-        return log.info({ event: 'completed' }, 'completed');
-      }
-      this.stats.failed++;
-      return log.info({ event: 'failed', error, next: r.body.status }, r.body.status === 'pending' ? 'failed; will be retried' : 'failed');
-    }
-    if (r.status === 409 || r.status === 404) return this.leaseLost(log, outcome.kind === 'completed' ? 'complete' : 'fail', r);
-    if (retryRejected && outcome.kind === 'completed') {
-      return this.report(log, job, { kind: 'failed', error: `the server rejected the result: ${r.status} ${r.message}` }, false);
-    }
-    log.error({ event: 'report refused', status: r.status, code: r.code, reason: r.message }, 'the server refused the report');
+    return report;
   }
 
-  private leaseLost(log: Logger, step: string, r: { status: number; code: string; message: string }): void {
+  /** Reports with complete/fail; a result the server rejects (too large, say) is reported as a failure instead. */
+  private async report(f: Finished, retryRejected = true): Promise<void> {
+    const body = this.reportOf(f);
+    if (!body) return;
+    const { api } = this;
+    try {
+      const r =
+        'complete' in body
+          ? await this.retrier.untilAnswered(() => api.complete(f.job.id, this.cfg.botId, f.job.attempts, body.complete.result), () => this.mayKeepReporting())
+          : await this.retrier.untilAnswered(() => api.fail(f.job.id, this.cfg.botId, f.job.attempts, body.fail.error), () => this.mayKeepReporting());
+      if (!r.ok && r.status !== 409 && r.status !== 404 && retryRejected && 'complete' in body) {
+        return this.report({ ...f, outcome: { kind: 'failed', error: `the server rejected the result: ${r.status} ${r.message}` } }, false);
+      }
+      this.settle(f, r);
+    } catch (err) {
+      if (!(err instanceof GaveUp)) throw err;
+      this.reportAbandoned(f);
+    }
+  }
+
+  /** Logs and counts what the server made of a report. */
+  private settle(f: Finished, r: Reply<Job>): void {
+    const step = f.outcome.kind === 'completed' ? 'complete' : 'fail';
+    if (!r.ok) {
+      if (r.status === 409 || r.status === 404) {
+        this.leaseLost(f.log, step, r);
+        return;
+      }
+      return f.log.error({ event: 'report refused', status: r.status, code: r.code, reason: r.message }, 'the server refused the report');
+    }
+    if (f.outcome.kind === 'completed') {
+      this.stats.completed++;
+      return f.log.info({ event: 'completed' }, 'completed');
+    }
+    this.stats.failed++;
+    const next = r.body.status;
+    f.log.info({ event: 'failed', error: errorText(f.outcome), next }, next === 'pending' ? 'failed; will be retried' : 'failed');
+  }
+
+  private leaseLost(log: Logger, step: string, r: { status: number; code: string; message: string }): null {
     this.stats.leaseLost++;
     log.warn({ event: 'lease lost', step, status: r.status, code: r.code, reason: r.message }, 'lease lost; result dropped');
+    return null;
+  }
+
+  private reportAbandoned(f: Finished): null {
+    f.log.warn({ event: 'report abandoned' }, 'server unreachable during shutdown; the job will be released when its lease expires');
+    return null;
   }
 
   /** Reports retry forever while running, and until the shutdown deadline once stopping. */
   private mayKeepReporting(): boolean {
     return !this.stopping || this.clock.now() < this.stopDeadline;
-  }
-
-  private async releaseHeldJob(reason: string): Promise<void> {
-    const r = await this.deps.api.getBot(this.cfg.botId);
-    if (r.ok && r.body.currentJobId) await this.releaseJob(r.body.currentJobId, reason);
-  }
-
-  /** Fails a job the server says we hold but we are not running, so it is retried now. */
-  private async releaseJob(jobId: string, reason: string): Promise<void> {
-    const { api } = this.deps;
-    const log = this.log.child({ jobId });
-    const j = await api.getJob(jobId);
-    if (!j.ok || j.body.botId !== this.cfg.botId) return;
-    const attempt = j.body.attempts;
-    // fail is answered for a running job; a merely claimed one is started first.
-    if (j.body.status === 'claimed') await api.start(jobId, this.cfg.botId, attempt);
-    else if (j.body.status !== 'running') return;
-    const r = await api.fail(jobId, this.cfg.botId, attempt, reason);
-    log.warn({ event: 'released', reason, attempt, next: r.ok ? r.body.status : null }, `released a job: ${reason}`);
-  }
-
-  // ------------------------------------------------------------------ retries
-
-  /**
-   * Calls fn until the server answers (any HTTP answer but 429/5xx), waiting a jittered, growing
-   * delay between tries. Throws GaveUp when keepTrying() turns false.
-   */
-  private async untilAnswered<T>(fn: () => Promise<T>, keepTrying: () => boolean, sleepSignal?: AbortSignal): Promise<T> {
-    // Jitter has its own randomness: drawing from the injected generator would shift the
-    // simulated failures and make a seeded failure count depend on network hiccups.
-    const backoff = new Backoff(this.cfg.backoffMinMs, this.cfg.backoffMaxMs);
-    for (;;) {
-      try {
-        const r = await fn();
-        this.link.markUp();
-        return r;
-      } catch (err) {
-        const busy = err instanceof ServerBusyError;
-        if (!busy && !(err instanceof ServerUnavailableError)) throw err;
-        // 429 means the server is up and wants us slower: wait as told, but it is no outage.
-        if (busy) this.link.markUp();
-        else this.link.markDown(err);
-        if (!keepTrying()) throw new GaveUp(err.message);
-        const delay = Math.max(backoff.next(), busy ? err.retryAfterMs : 0);
-        const wait = Math.min(delay, Math.max(0, this.stopDeadline - this.clock.now()));
-        this.log.debug({ event: 'retry', waitMs: wait, err: err.message }, 'retrying');
-        // A signal that already fired (stop, while a job still reports) must not turn the wait into a spin.
-        const wake = [sleepSignal, this.link.backSignal].filter((x): x is AbortSignal => x !== undefined && !x.aborted);
-        await pause(this.sleep, wait, wake.length > 0 ? AbortSignal.any(wake) : undefined);
-        if (!keepTrying()) throw new GaveUp(err.message);
-      }
-    }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * 1,200 simulated jobs through a real server by four in-process runners that share one seeded
+ * 1,200 simulated jobs through a real server by four in-process runners (two per claim mode) that share one seeded
  * random generator. Each simulated job draws exactly one number, so the failures the server
  * records must equal the draws below FAILURE_RATE, whichever runner took which job; and that
  * count must lie within 3 standard deviations of N·FAILURE_RATE.
@@ -44,8 +44,9 @@ test(`over ${N} simulated jobs the failure share is exact for the seed and withi
     draws.push(x);
     return x;
   };
+  // Two runners on the lean route (POST /jobs/next), two on the classic one, in one fleet.
   const runners = ['rate-1', 'rate-2', 'rate-3', 'rate-4'].map(
-    (botId) =>
+    (botId, i) =>
       new BotRunner({
         config: {
           botId,
@@ -55,6 +56,7 @@ test(`over ${N} simulated jobs the failure share is exact for the seed and withi
           failureRate: FAILURE_RATE,
           claimWaitMs: 1000,
           claimPollIntervalMs: 50,
+          claimMode: i < 2 ? 'next' : 'classic',
           shutdownGraceMs: 1000,
           backoffMinMs: 20,
           backoffMaxMs: 500,

@@ -58,9 +58,9 @@ test('SIGTERM mid-job lets the job finish within the grace period, then exits 0'
   expect(b.events('shutting down')[0]).toMatchObject({ jobId: job.id, signal: 'SIGTERM' });
 });
 
-test('SIGTERM mid-job past the grace period releases the job ("bot shutting down") for a retry, exit 0', async () => {
+test.each(['next', 'classic'])('CLAIM_MODE=%s: SIGTERM mid-job past the grace period releases the job for a retry, exit 0', async (mode) => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '2' });
-  const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000' });
+  const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000', CLAIM_MODE: mode });
   await a.waitForEvent('registered');
   const job = await api.createJob('simulated');
   await api.waitForJob(job.id, ['running']);
@@ -122,10 +122,10 @@ test('a bot restarted under the same id gets the job its killed predecessor held
   expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({ botId: 'fault-same-id', attempts: 2 });
 });
 
-test('lease lost to the sweeper: 409 on complete, the result is dropped and logged, the bot carries on', async () => {
+test.each(['next', 'classic'])('CLAIM_MODE=%s: lease lost to the sweeper: 409 on complete, result dropped and logged, bot carries on', async (mode) => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
   // Heartbeats far apart: the server takes the job back while the bot still works on it.
-  const slow = bot('fault-lease-slow', { HEARTBEAT_INTERVAL_MS: '60000', PROCESSING_DURATION_MS: '2500' });
+  const slow = bot('fault-lease-slow', { HEARTBEAT_INTERVAL_MS: '60000', PROCESSING_DURATION_MS: '2500', CLAIM_MODE: mode });
   await slow.waitForEvent('registered');
   const job = await api.createJob('simulated');
   await api.waitForJob(job.id, ['running']);
@@ -157,11 +157,10 @@ test('a job taken back mid-run (bot deleted) stops at the next heartbeat instead
 
 // The bot aborts its long-poll on SIGTERM and exits. The server must notice the disconnect and stop
 // claiming for it; otherwise the next job is claimed for a dead bot and, with MAX_ATTEMPTS=1, fails
-// as "lease expired". (Server side: after the body is read, ctx.req has already emitted 'close';
-// ctx.res 'close' with !writableFinished is the disconnect, and the loop must check it before claiming.)
-test('a bot stopped while waiting in a long-poll claim leaves no job claimed in its name', async () => {
+// as "lease expired".
+test.each(['next', 'classic'])('CLAIM_MODE=%s: a bot stopped while waiting in a long-poll leaves no job claimed in its name', async (mode) => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '1' });
-  const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000' });
+  const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000', CLAIM_MODE: mode });
   await a.waitForEvent('registered');
   await new Promise((r) => setTimeout(r, 300));
   expect((await a.signal('SIGTERM')).code).toBe(0);

@@ -30,8 +30,8 @@ function bot(id: string, env: Record<string, string> = {}): BotProcess {
   return b;
 }
 
-test('registers, then runs each job type to its known answer and fails bad jobs with a clear error', async () => {
-  const b = bot('life-1');
+test.each(['next', 'classic'])('CLAIM_MODE=%s: registers, runs each job type to its known answer, fails bad jobs clearly', async (mode) => {
+  const b = bot('life-1', { CLAIM_MODE: mode });
   await b.waitForEvent('registered');
   expect((await api.bot('life-1')).status).toBe(200);
 
