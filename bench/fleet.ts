@@ -5,9 +5,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
-import { memoryOf, spawnTs, type Child } from './processes';
+import { compileBot } from './compile';
+import { memoryOf, spawnNode, spawnTs, type Child } from './processes';
 
 export type ClientKind = 'bot' | 'lean';
+
+/** The compiled bot, built once per benchmark run (the sources may have changed since the last). */
+let botJs: string | undefined;
 
 export interface Fleet {
   kind: ClientKind;
@@ -40,7 +44,8 @@ export function nextMessage(proc: ChildProcess, key: string, timeoutMs = 30_000)
 
 /**
  * Starts `count` clients, spread over the server URLs, and waits until each is registered.
- * Bots: the real bot/main.ts with PROCESSING_DURATION_MS=0 FAILURE_RATE=0 and warn-level logs.
+ * Bots: the real bot/main.ts, compiled to JavaScript as the image runs it, with
+ * PROCESSING_DURATION_MS=0 FAILURE_RATE=0 and warn-level logs.
  */
 export async function startFleet(kind: ClientKind, urls: readonly string[], count: number, prefix: string, extraEnv: Record<string, string> = {}): Promise<Fleet> {
   const children: Child[] = [];
@@ -50,8 +55,9 @@ export async function startFleet(kind: ClientKind, urls: readonly string[], coun
     ids.push(id);
     const url = urls[i % urls.length];
     if (kind === 'bot') {
+      botJs ??= compileBot();
       children.push(
-        spawnTs('bot/main.ts', {
+        spawnNode([botJs], {
           SERVER_URL: url,
           BOT_ID: id,
           PROCESSING_DURATION_MS: '0',

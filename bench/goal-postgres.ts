@@ -4,13 +4,12 @@
  */
 import pg from 'pg';
 import { startServer, type ServerProcess } from '../test/helpers/server-process';
+import { dropSchema, freshSchemaUrl, PG_AVAILABLE, PG_BASE_URL } from '../test/helpers/postgres';
 import type { BenchOptions } from './config';
 import { measureDrain } from './fleet';
 import type { Figure } from './table';
 
 export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void> {
-  // Loaded here: the helper probes PostgreSQL when it is imported.
-  const { dropSchema, freshSchemaUrl, PG_AVAILABLE, PG_BASE_URL } = await import('../test/helpers/postgres');
   if (!PG_AVAILABLE) throw new Error(`no PostgreSQL answers at ${PG_BASE_URL}`);
   const { url, schema } = freshSchemaUrl('bench');
   const n = o.sizes.postgresJobs;

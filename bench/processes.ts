@@ -16,7 +16,12 @@ export interface Child {
 
 /** Runs a TypeScript entry point under tsx with extra env; stdout/stderr kept (tail) for errors. */
 export function spawnTs(entry: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[] } = {}): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...(opts.args ?? [])], {
+  return spawnNode(['--import', 'tsx', path.join(ROOT, entry), ...(opts.args ?? [])], env, opts);
+}
+
+/** Runs node with these arguments (a compiled .js entry point, say). */
+export function spawnNode(args: string[], env: Record<string, string>, opts: { ipc?: boolean } = {}): Child {
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_PRETTY: 'false', ...env },
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
