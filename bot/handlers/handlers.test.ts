@@ -141,7 +141,8 @@ describe('simulated', () => {
     const sleep = async (ms: number) => void waits.push(ms);
     await run('simulated', { batch: 3 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
     await run('simulated', { durationMs: 42 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
-    expect(waits).toEqual([300000, 42]);
+    await run('simulated', { durationMs: 0 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
+    expect(waits).toEqual([300000, 42]); // 0 ms needs no timer
   });
 
   it('is cut short by the signal', async () => {
