@@ -137,6 +137,10 @@ test('dev:all brings up server, dashboard, controller and 3 bots, and one SIGINT
   expect(count('server/main.ts')).toBe(1);
   expect(count('bot/main.ts')).toBe(3);
   expect(d.output()).toMatch(/^\[server\] +\d\d:\d\d:\d\d INFO/m);
+  if (fs.existsSync(path.join(ROOT, 'controller', 'main.ts'))) {
+    // The controller relays its bots' lines as "bot-2 | {json}"; dev:all formats the JSON part.
+    expect(d.output()).toMatch(/^\[controller\] +bot-\d \| \d\d:\d\d:\d\d INFO +registered/m);
+  }
 });
 
 test('DEV_ALL_BOTS=self: dev:all runs bot-1..bot-3 itself and reports one that dies', async () => {
