@@ -28,7 +28,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 log.info(
-  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimWaitMs: config.claimWaitMs },
+  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimMode: config.claimMode, claimWaitMs: config.claimWaitMs },
   'bot starting',
 );
 /** Exits once the logs are out; the pretty transport writes from a worker thread. */
