@@ -1,0 +1,134 @@
+/**
+ * Issue 7 #7 (PostgreSQL): while REAL bots work, the test kills the server's database sessions with
+ * pg_terminate_backend (every session of this server, found in pg_stat_activity by the
+ * application_name the test gives it in DATABASE_URL; never the test's own session, never anyone
+ * else's), PG_TERMINATE_ROUNDS times (default 6). A prober calls the server all along. Then:
+ * no answer is a 500 (a 5xx is a 503 with a JSON error), the server is healthy and accepts writes
+ * again within 10 s of each cut, nothing is logged as an unhandled error, and at the end 0 jobs are
+ * lost and none is completed twice (database and datalake agree).
+ * The TCP-proxy cut/restore variant is in test/server-postgres.test.ts; the machine's PostgreSQL
+ * service is never restarted (other tests use it).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
+import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../helpers/postgres';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, postgresView, printSummary, request, sleep } from '../helpers/chaos';
+
+const ROUNDS = Number(process.env.PG_TERMINATE_ROUNDS ?? 6);
+const JOBS = 600;
+const RECOVERY_BOUND_MS = 10_000;
+
+jest.setTimeout(180_000);
+
+describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
+  const { url, schema } = freshSchemaUrl('chaos_term');
+  const appName = `chaos_${schema}`.slice(0, 60);
+  let sp: ServerProcess | undefined;
+  let pool: BotPool | undefined;
+  let admin: pg.Client | undefined;
+  afterEach(async () => {
+    await pool?.killAll();
+    await sp?.kill();
+    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await admin?.end();
+    await dropSchema(schema);
+  });
+
+  it(`${ROUNDS} rounds: never a 500, recovered within 10 s each time, 0 lost, 0 duplicated`, async () => {
+    sp = await startServer({
+      env: { ...CHAOS_SERVER_ENV, DATABASE_URL: `${url}&application_name=${appName}`, MAX_ATTEMPTS: '5', BOT_DOWN_AFTER_MS: '5000', SWEEP_INTERVAL_MS: '200' },
+    });
+    const server = sp;
+    admin = new pg.Client({ connectionString: PG_BASE_URL, application_name: 'chaos-terminator' });
+    await admin.connect();
+    const terminate = async (): Promise<number> => {
+      const r = await admin!.query(
+        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+        [appName],
+      );
+      return r.rows.filter((x: { ok: boolean }) => x.ok).length;
+    };
+    const sessions = async () =>
+      Number((await admin!.query('SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1', [appName])).rows[0].n);
+    expect(await sessions()).toBeGreaterThan(0); // the filter really finds this server's sessions
+
+    const jobIds = await createJobs(server.url, JOBS);
+    pool = new BotPool(server.url, 'pgterm', { HEARTBEAT_INTERVAL_MS: '300', PROCESSING_DURATION_MS: '100', FAILURE_RATE: '0', CLAIM_WAIT_MS: '1000', BACKOFF_MIN_MS: '50', BACKOFF_MAX_MS: '500', LOG_LEVEL: 'warn' });
+    pool.fill(6);
+
+    // The prober: reads and a write, all along; every answer is recorded.
+    const answers = new Map<number, number>();
+    const bad: string[] = [];
+    let probing = true;
+    const probe = (async () => {
+      let n = 0;
+      while (probing) {
+        for (const [method, route, body] of [
+          ['GET', '/healthz', undefined],
+          ['GET', '/metrics/summary', undefined],
+          ['GET', '/jobs?limit=5', undefined],
+          ['POST', '/bots/register', { id: `pgterm-probe-${n++ % 3}` }],
+        ] as const) {
+          const r = await request(server.url, method, route, body).catch((e: Error) => ({ status: 0, json: null, text: e.message }));
+          answers.set(r.status, (answers.get(r.status) ?? 0) + 1);
+          if (r.status >= 500 && (r.status !== 503 || typeof r.json?.error?.code !== 'string')) bad.push(`${method} ${route}: ${r.status} ${r.text.slice(0, 200)}`);
+          if (r.status === 0) bad.push(`${method} ${route}: no answer (${r.text})`);
+        }
+        await sleep(20);
+      }
+    })();
+
+    const terminated: number[] = [];
+    const recoveryMs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await sleep(800 + Math.random() * 800);
+      terminated.push(await terminate());
+      const t0 = Date.now();
+      // Recovered: healthy, and a write goes through.
+      await waitFor(async () => (await request(server.url, 'GET', '/healthz')).status === 200 && (await request(server.url, 'POST', '/bots/register', { id: 'pgterm-recovery' })).status < 300, RECOVERY_BOUND_MS + 5000, 50);
+      recoveryMs.push(Date.now() - t0);
+    }
+    await waitFor(async () => {
+      const j = (await request(server.url, 'GET', '/metrics/summary')).json.jobs;
+      return j.completed + j.failed === JOBS;
+    }, 90_000, 200);
+    probing = false;
+    await probe;
+    const exits = await pool.terminateAll();
+    expect(exits.filter((e) => e.code !== 0).map((e) => e.id)).toEqual([]);
+    expect(await server.stop()).toBe(0);
+
+    const unhandled = server
+      .output()
+      .split('\n')
+      .filter((l) => /"level":(50|60)/.test(l) && /unhandled error/.test(l))
+      .map((l) => {
+        const m = /"code":"([^"]+)"/.exec(l);
+        return `${m ? m[1] : 'no code'}: ${/"path":"([^"]+)"/.exec(l)?.[1] ?? ''}`;
+      });
+    const db = await postgresView(schema);
+    try {
+      const inv = await checkInvariants(db, path.join(server.dir, 'datalake'), jobIds, { requireFinished: true });
+      printSummary('pg-terminate postgres', {
+        rounds: ROUNDS,
+        sessionsTerminated: terminated.join('+'),
+        maxRecoveryMs: Math.max(...recoveryMs),
+        probes: [...answers].map(([s, n]) => `${s}:${n}`).join(','),
+        unhandledErrors: unhandled.length,
+        jobs: JOBS,
+        completed: inv.counts.completed ?? 0,
+        results: inv.results,
+      });
+      expect(inv.problems).toEqual([]);
+      expect(inv.counts.completed).toBe(JOBS);
+      expect(terminated.every((n) => n > 0)).toBe(true);
+      expect(Math.max(...recoveryMs)).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
+      expect(bad.slice(0, 5)).toEqual([]);
+      expect([...new Set(unhandled)]).toEqual([]); // a lost session is a 503 or a retry, never a 500
+    } finally {
+      await db.close();
+    }
+  });
+});
