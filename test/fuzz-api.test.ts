@@ -211,7 +211,7 @@ function requestArb(base: string, route: Route, known: Known): fc.Arbitrary<Fuzz
 // ---------------------------------------------------------------------------------------- checks
 
 /** Sends one request; returns what is wrong with the answer, or null. Tallies statuses. */
-async function send(r: FuzzRequest, statuses: Map<number, number>): Promise<string | null> {
+async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route): Promise<string | null> {
   let res: Response;
   try {
     res = await fetch(r.url, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
@@ -221,6 +221,9 @@ async function send(r: FuzzRequest, statuses: Map<number, number>): Promise<stri
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
   const text = await res.text();
   if (res.status >= 500) return `${res.status}: ${text.slice(0, 300)}`;
+  // An admin route never does anything for a caller without the exact token.
+  const sameRoute = r.method === route.method;
+  if (route.admin && sameRoute && r.headers.authorization !== `Bearer ${ADMIN_TOKEN}` && res.status < 300) return `${res.status} on an admin route without the token`;
   const leak = LEAKS.find((re) => re.test(text));
   if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
   if (res.status >= 400) {
@@ -279,6 +282,25 @@ test('GET /openapi.json lists the routes of docs/api.md', () => {
   }
 });
 
+test('an admin token of any length 0-512 that is not the token: 401 JSON on every admin route', async () => {
+  const admin = routes.filter((r) => r.admin);
+  expect(admin.length).toBeGreaterThanOrEqual(6);
+  const wrong: string[] = [];
+  const tokens = Array.from({ length: 513 }, (_, n) => (n === ADMIN_TOKEN.length ? ADMIN_TOKEN.slice(0, -1) + 'X' : 'x'.repeat(n)));
+  for (let i = 0; i < tokens.length; i += CONCURRENCY) {
+    await Promise.all(
+      tokens.slice(i, i + CONCURRENCY).map(async (token, k) => {
+        const route = admin[(i + k) % admin.length];
+        const url = `${srv.url}${route.path.replace('{id}', known.jobs[0])}`;
+        const res = await fetch(url, { method: route.method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: route.method === 'POST' ? '{}' : undefined });
+        const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
+        if (res.status !== 401 || typeof body?.error?.code !== 'string') wrong.push(`${route.method} ${route.path} token length ${token.length}: ${res.status}`);
+      }),
+    );
+  }
+  expect(wrong.slice(0, 5)).toEqual([]);
+});
+
 test(`${RUNS} malformed requests per route: never 5xx, 4xx always JSON {error}, nothing leaked`, async () => {
   const started = Date.now();
   const failures: string[] = [];
@@ -290,7 +312,7 @@ test(`${RUNS} malformed requests per route: never 5xx, 4xx always JSON {error}, 
     const reqs = fc.sample(requestArb(srv.url, route, known), { numRuns: RUNS, seed: SEED + routes.indexOf(route) });
     for (let i = 0; i < reqs.length; i += CONCURRENCY) {
       const batch = reqs.slice(i, i + CONCURRENCY);
-      const out = await Promise.all(batch.map((r) => send(r, statuses)));
+      const out = await Promise.all(batch.map((r) => send(r, statuses, route)));
       out.forEach((problem, k) => {
         if (problem) failures.push(`${route.method} ${route.path}: ${problem}\n    request: ${describeRequest(batch[k])}`);
       });
