@@ -6,6 +6,8 @@
  * no body may carry a stack trace or a file path. The server runs in-process (real SQLite file).
  * Replay a failure with FUZZ_SEED=<seed printed on failure>.
  */
+import fs from 'node:fs';
+import http from 'node:http';
 import fc from 'fast-check';
 import { ADMIN_TOKEN } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
@@ -210,16 +212,42 @@ function requestArb(base: string, route: Route, known: Known): fc.Arbitrary<Fuzz
 
 // ---------------------------------------------------------------------------------------- checks
 
+// node:http with keep-alive: a third of the CPU of fetch (undici + web streams) for 25,000 requests,
+// which matters with the server in the same process.
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+interface Answer {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+function rawRequest(r: FuzzRequest): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    // Always frame the body: node:http sends a DELETE body unframed unless content-length is set.
+    const headers = r.body === undefined ? r.headers : { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) };
+    const req = http.request(r.url, { method: r.method, headers, agent, timeout: 10_000 }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
+    req.on('error', reject);
+    req.end(r.body);
+  });
+}
+
 /** Sends one request; returns what is wrong with the answer, or null. Tallies statuses. */
 async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route): Promise<string | null> {
-  let res: Response;
+  let res: Answer;
   try {
-    res = await fetch(r.url, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(10_000) });
+    res = await rawRequest(r);
   } catch (err) {
     return `no answer: ${(err as Error).message}`;
   }
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-  const text = await res.text();
+  const text = res.text;
   if (res.status >= 500) return `${res.status}: ${text.slice(0, 300)}`;
   // An admin route never does anything for a caller without the exact token.
   const sameRoute = r.method === route.method;
@@ -227,7 +255,7 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
   const leak = LEAKS.find((re) => re.test(text));
   if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
   if (res.status >= 400) {
-    if (!/^application\/json/.test(res.headers.get('content-type') ?? '')) return `${res.status} with content-type ${res.headers.get('content-type')}`;
+    if (!/^application\/json/.test(res.contentType)) return `${res.status} with content-type ${res.contentType}`;
     let body: { error?: { code?: unknown; message?: unknown } };
     try {
       body = JSON.parse(text);
@@ -265,7 +293,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  agent.destroy();
   await srv?.close();
+  if (srv) fs.rmSync(srv.dir, { recursive: true, force: true });
 });
 
 test('the leak check recognises a real stack trace and a file path', () => {
