@@ -111,7 +111,7 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
     const db = await postgresView(schema);
     try {
       const inv = await checkInvariants(db, path.join(server.dir, 'datalake'), jobIds, { requireFinished: true });
-      printSummary('pg-terminate postgres', {
+      printSummary('postgres-terminate', {
         rounds: ROUNDS,
         sessionsTerminated: terminated.join('+'),
         maxRecoveryMs: Math.max(...recoveryMs),
