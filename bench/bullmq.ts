@@ -69,6 +69,7 @@ export async function bullmqLatency(redisUrl: string, samples: number): Promise<
     await sleep(200);
     for (let i = 0; i < samples; i++) {
       const got = nextMessage(kid.proc, 'latencyMs', 10_000);
+      got.catch(() => undefined); // awaited below; if add() throws first, the child's exit must not crash the run
       await queue.add('noop', { sentAt: performance.timeOrigin + performance.now() });
       lat.push(Number((await got).latencyMs));
       await sleep(5); // the worker is idle again, blocked on Redis

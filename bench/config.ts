@@ -2,6 +2,7 @@
  * Benchmark options: the only reader of argv and process.env in bench/. Flags choose what to run;
  * the one variable says where Redis is (only for --compare).
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { envString, parseEnv } from '../core/config';
 
@@ -12,6 +13,8 @@ export interface BenchOptions {
   compare: boolean;
   only: ReadonlySet<number>;
   redisUrl: string;
+  /** With --profile=DIR every server process writes a V8 CPU profile there when it stops. */
+  profileDir: string | null;
   /** Sizes: the issue's in a full run, small ones with --quick (the harness test). */
   sizes: Readonly<{
     drainJobs: number;
@@ -35,6 +38,8 @@ lean clients, PostgreSQL) and prints one table: each figure, its target, the rat
   --quick       small sizes (seconds): proves the harness, numbers are not meaningful
   --only=LIST   goals to run, e.g. --only=1,2 (default: all of 1-6)
   --compare     also runs BullMQ 6.7 (4 workers x concurrency 1) in the same run: goal 1's anchor
+  --profile=DIR every server process writes a CPU profile (node --cpu-prof) into DIR; summarise one
+                with: node --import tsx bench/profile-summary.ts DIR/<file>.cpuprofile
   --help        this text
 
 Environment:
@@ -48,9 +53,11 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   let quick = false;
   let compare = false;
   let only = new Set<number>(ALL_GOALS);
+  let profileDir: string | null = null;
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
     else if (arg === '--compare') compare = true;
+    else if (arg.startsWith('--profile=') && arg.length > '--profile='.length) profileDir = path.resolve(arg.slice('--profile='.length));
     else if (arg.startsWith('--only=')) {
       const list = arg.slice('--only='.length).split(',').map((s) => Number(s.trim()));
       if (list.length === 0 || list.some((n) => !ALL_GOALS.includes(n as (typeof ALL_GOALS)[number]))) {
@@ -62,5 +69,5 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   const sizes = quick
     ? { drainJobs: 600, latencySamples: 20, enqueueJobs: 2000, enqueueRepeats: 2, scaleSeedJobs: 20_000, scaleDrainJobs: 400, exportBytes: 16 << 20, postgresJobs: 400 }
     : { drainJobs: 20_000, latencySamples: 300, enqueueJobs: 10_000, enqueueRepeats: 5, scaleSeedJobs: 1_000_000, scaleDrainJobs: 10_000, exportBytes: 1 << 30, postgresJobs: 20_000 };
-  return { quick, compare, only, redisUrl: e.BENCH_REDIS_URL, sizes };
+  return { quick, compare, only, redisUrl: e.BENCH_REDIS_URL, profileDir, sizes };
 }

@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startServer, tempDir } from '../test/helpers/server-process';
+import { tempDir } from '../test/helpers/server-process';
 import type { BenchOptions } from './config';
-import { memoryOf, sampleRss } from './processes';
+import { memoryOf, sampleRss, startBenchServer } from './processes';
 import type { Figure } from './table';
 
 const BIG_DAY = '2001-01-01';
@@ -67,7 +67,7 @@ export async function goalExport(o: BenchOptions, out: Figure[]): Promise<void> 
   writeDay(lake, '2001-01-02', 1000);
   writeDay(lake, '2001-01-03', 1000);
   const buildSeconds = (performance.now() - t0) / 1000;
-  const server = await startServer({ dir });
+  const server = await startBenchServer({ dir });
   try {
     const pid = server.proc.pid!;
     const before = memoryOf(pid).rssMb;

@@ -3,10 +3,11 @@
  * the drains the database itself is asked whether any attempt was claimed twice.
  */
 import pg from 'pg';
-import { startServer, type ServerProcess } from '../test/helpers/server-process';
+import type { ServerProcess } from '../test/helpers/server-process';
 import { dropSchema, freshSchemaUrl, PG_AVAILABLE, PG_BASE_URL } from '../test/helpers/postgres';
 import type { BenchOptions } from './config';
 import { measureDrain } from './fleet';
+import { startBenchServer } from './processes';
 import type { Figure } from './table';
 
 export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void> {
@@ -15,7 +16,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
   const n = o.sizes.postgresJobs;
   const servers: ServerProcess[] = [];
   try {
-    for (let i = 0; i < 2; i++) servers.push(await startServer({ env: { DATABASE_URL: url } }));
+    for (let i = 0; i < 2; i++) servers.push(await startBenchServer({ env: { DATABASE_URL: url } }));
     const urls = servers.map((s) => s.url);
     const bots = await measureDrain(urls, 'bot', 4, n, 'g6');
     const lean = await measureDrain(urls, 'lean', 4, n, 'g6');

@@ -3,12 +3,11 @@
  * idle client, bulk enqueue. Each goal gets its own fresh server process, so one goal's leftovers
  * never slow the next.
  */
-import { startServer } from '../test/helpers/server-process';
 import { bullmqDrain, bullmqLatency } from './bullmq';
 import type { BenchOptions } from './config';
 import { measureDrain, nextMessage, startFleet } from './fleet';
 import { getJson, percentile, postJson, sleep, timeCalls } from './http';
-import { memoryOf } from './processes';
+import { memoryOf, startBenchServer } from './processes';
 import type { Figure } from './table';
 
 /** The issue's lowest BullMQ figure, used when --compare was not given. */
@@ -24,7 +23,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     anchorNote = 'anchor: BullMQ measured in this run';
     out.push({ goal: '1', what: `BullMQ 4 workers x1 drain ${n.toLocaleString('en-US')} jobs`, value: b.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `${b.seconds.toFixed(1)} s, worker peak ${b.workerPeakMb.toFixed(0)} MB` });
   }
-  const server = await startServer();
+  const server = await startBenchServer();
   let botPeakMb = NaN;
   try {
     const bots = await measureDrain([server.url], 'bot', 4, n, 'g1');
@@ -41,7 +40,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
 
 export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void> {
   const samples = o.sizes.latencySamples;
-  const server = await startServer();
+  const server = await startBenchServer();
   try {
     // A lean client: latency measured by the client, from just before POST /jobs to the claim's answer.
     const [lean] = (await startFleet('lean', [server.url], 1, 'g2', { LATENCY: '1' })).children;
@@ -50,6 +49,7 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
       await sleep(100);
       for (let i = 0; i < samples; i++) {
         const got = nextMessage(lean.proc, 'latencyMs', 10_000);
+        got.catch(() => undefined); // awaited below; if the POST throws first, the child's exit must not crash the run
         await postJson(`${server.url}/jobs`, { type: 'simulated', payload: { sentAt: performance.timeOrigin + performance.now() } });
         lat.push(Number((await got).latencyMs));
         await sleep(5); // the client has reported and is long-polling again
@@ -90,7 +90,7 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
 
 export async function goalEnqueue(o: BenchOptions, out: Figure[]): Promise<void> {
   const n = o.sizes.enqueueJobs;
-  const server = await startServer();
+  const server = await startBenchServer();
   try {
     const jobs = Array.from({ length: n }, () => ({ type: 'simulated', payload: {} }));
     await postJson(`${server.url}/jobs`, { jobs: jobs.slice(0, 100) }); // warm-up: statements prepared, JIT

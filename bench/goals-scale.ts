@@ -5,11 +5,11 @@
  * /metrics/summary, the dashboard overview) and peak memory of B and of its bots.
  */
 import path from 'node:path';
-import { freePort, startServer, waitFor, type ServerProcess } from '../test/helpers/server-process';
+import { freePort, waitFor, type ServerProcess } from '../test/helpers/server-process';
 import type { BenchOptions } from './config';
 import { measureDrain } from './fleet';
 import { getJson, percentile, timeCalls } from './http';
-import { memoryOf, spawnTs } from './processes';
+import { memoryOf, spawnTs, startBenchServer } from './processes';
 import { seedFinishedJobs } from './seed-jobs';
 import type { Figure } from './table';
 
@@ -29,9 +29,9 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
   const rounds = o.quick ? 1 : 2;
   const servers: ServerProcess[] = [];
   try {
-    const a = await startServer();
+    const a = await startBenchServer();
     servers.push(a);
-    const b = await startServer();
+    const b = await startBenchServer();
     servers.push(b);
     await b.stop();
     const seeded = seedFinishedJobs(path.join(b.dir, 'jobs.db'), seedN);

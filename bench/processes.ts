@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from '../test/helpers/server-process';
+import { ROOT, startServer, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
 
 export interface Child {
   proc: ChildProcess;
@@ -87,4 +87,23 @@ export function loadAverage(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * The real server process (test/helpers/server-process.ts) with the benchmark's settings: the
+ * benchmark is the admin here and sends thousands of admin calls, so the admin rate limit is off.
+ * Everything else is the server's default.
+ */
+export function startBenchServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
+  const profile: Record<string, string> = profileDir
+    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(), BENCH_CPU_PROFILE_DIR: profileDir }
+    : {};
+  return startServer({ ...opts, env: { RATE_LIMIT_ADMIN_PER_S: '0', ...profile, ...opts.env } });
+}
+
+let profileDir: string | null = null;
+
+/** From now on, servers write a CPU profile into dir when they exit (--profile). */
+export function profileServersInto(dir: string | null): void {
+  profileDir = dir;
 }

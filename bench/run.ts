@@ -9,7 +9,7 @@ import { goalExport } from './goal-export';
 import { goalPostgres } from './goal-postgres';
 import { goalDrain, goalEnqueue, goalLatency } from './goals-queue';
 import { goalScale } from './goals-scale';
-import { loadAverage } from './processes';
+import { loadAverage, profileServersInto } from './processes';
 import { formatTable, type Figure } from './table';
 
 type Goal = (o: BenchOptions, out: Figure[], ctx: { botPeakMb: number }) => Promise<void>;
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  profileServersInto(o.profileDir);
   const out: Figure[] = [];
   const ctx = { botPeakMb: NaN };
   const failures: string[] = [];

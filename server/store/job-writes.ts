@@ -96,9 +96,13 @@ export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opt
   return out;
 }
 
-/** Loads a job for a bot's call and checks the fence: 404 unknown job, 409 not this bot's attempt. */
-export async function fencedRow(db: Db, call: FencedCall, allowed: readonly JobStatus[], verb: string): Promise<JobRow> {
-  const row = await getJobRow(db, call.jobId);
+/**
+ * Loads a job for a bot's call and checks the fence: 404 unknown job, 409 not this bot's attempt.
+ * `loaded` is the row the caller already read in this transaction (null: it does not exist), which
+ * saves reading it twice on the hot path.
+ */
+export async function fencedRow(db: Db, call: FencedCall, allowed: readonly JobStatus[], verb: string, loaded?: JobRow | null): Promise<JobRow> {
+  const row = loaded !== undefined ? loaded : await getJobRow(db, call.jobId);
   if (!row) throw new NotFoundError(`job ${call.jobId} does not exist`);
   const attemptOk = call.attempt === undefined || Number(row.attempts) === call.attempt;
   if (row.bot_id !== call.botId || !attemptOk || !allowed.includes(row.status)) {

@@ -150,7 +150,7 @@ export class SqlStore implements Store {
       if (current && current.status === 'running' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
         return toJob(current);
       }
-      const row = await fencedRow(trx, call, ['claimed'], 'started');
+      const row = await fencedRow(trx, call, ['claimed'], 'started', current ?? null);
       const timeout = Number(row.timeout_ms);
       const next = await guardedUpdate(trx, row, { status: 'running', started_at: nowMs, deadline_at: timeout > 0 ? nowMs + timeout : null });
       await insertEvents(trx, [{ jobId: row.id, at: nowMs, from: 'claimed', to: 'running', botId: call.botId, attempt: Number(row.attempts), note: null }]);
@@ -168,7 +168,7 @@ export class SqlStore implements Store {
     if (current && current.status === 'completed' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
       return toJob(current);
     }
-    const row = await fencedRow(trx, call, ['claimed', 'running'], 'completed');
+    const row = await fencedRow(trx, call, ['claimed', 'running'], 'completed', current ?? null);
     return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'completed', result }, nowMs));
   }
 
@@ -183,7 +183,7 @@ export class SqlStore implements Store {
       const prior = await one<ResultRow>(trx, 'SELECT * FROM results WHERE result_id = ?', [`${call.jobId}:${call.attempt}`]);
       if (prior && prior.status === 'failed' && prior.bot_id === call.botId && prior.error === error) return toJob(current);
     }
-    const row = await fencedRow(trx, call, ['claimed', 'running'], 'failed');
+    const row = await fencedRow(trx, call, ['claimed', 'running'], 'failed', current ?? null);
     return toJob(await finishAttempt(trx, this.dialect, row, { kind: 'failed', error, note: null }, nowMs));
   }
 
@@ -330,9 +330,19 @@ export class SqlStore implements Store {
 
   // ---------------------------------------------------------------- queue, metrics, scheduling
 
+  /**
+   * The paused flag. On SQLite this process is the only writer of the file (open.ts holds a lock), so
+   * after one read the flag is kept in memory and every claim saves a query; PostgreSQL servers share
+   * the flag, so they read it each time.
+   */
+  private pausedCache: boolean | null = null;
+
   private async pausedIn(db: Executor): Promise<boolean> {
+    if (this.pausedCache !== null) return this.pausedCache;
     const r = await one<{ value: string }>(db, `SELECT value FROM settings WHERE name = 'paused'`);
-    return r?.value === 'true';
+    const paused = r?.value === 'true';
+    if (this.dialect === 'sqlite') this.pausedCache = paused;
+    return paused;
   }
 
   isPaused(): Promise<boolean> {
@@ -343,6 +353,7 @@ export class SqlStore implements Store {
     await run(this.knex, `INSERT INTO settings (name, value) VALUES ('paused', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, [
       String(paused),
     ]);
+    if (this.dialect === 'sqlite') this.pausedCache = paused;
   }
 
   async summary(nowMs: number): Promise<Summary> {

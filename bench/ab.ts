@@ -1,0 +1,69 @@
+/**
+ * A/B comparison of server code within one run: server A runs the server of a git commit (extracted
+ * with `git archive` into a temp folder), server B the working tree. Drains of 4 lean clients
+ * alternate A, B, A, B…, so the load other work puts on the machine falls on both alike.
+ *
+ * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|bot]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor } from '../test/helpers/server-process';
+import { measureDrain, type ClientKind } from './fleet';
+import { percentile } from './http';
+import { stopChild } from './processes';
+
+async function launch(root: string, dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server', 'main.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      SERVER_PORT: String(port),
+      SERVER_HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
+      DATALAKE_DIR: path.join(dir, 'datalake'),
+      ADMIN_TOKEN,
+      RATE_LIMIT_ADMIN_PER_S: '0',
+      POPULATE_INTERVAL_MS: '0',
+      LOG_LEVEL: 'warn',
+      LOG_PRETTY: 'false',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/healthz`)).status === 200, 30_000);
+  return { url, stop: () => stopChild(proc, 10_000) };
+}
+
+async function main(): Promise<void> {
+  const [commit, rounds = '3', jobs = '5000', client = 'lean'] = process.argv.slice(2);
+  if (!commit || (client !== 'lean' && client !== 'bot')) {
+    process.stderr.write('usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|bot]\n');
+    process.exit(2);
+  }
+  const before = tempDir('botfleet-ab-');
+  execFileSync('sh', ['-c', `git archive ${commit} core server datalake | tar -x -C ${before}`], { cwd: ROOT });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(before, 'node_modules'));
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(before, 'package.json'));
+  const a = await launch(before, tempDir('botfleet-ab-a-'));
+  const b = await launch(ROOT, tempDir('botfleet-ab-b-'));
+  const rates: { a: number[]; b: number[] } = { a: [], b: [] };
+  try {
+    for (let r = 0; r < Number(rounds); r++) {
+      for (const [name, s] of [['a', a], ['b', b]] as const) {
+        const d = await measureDrain([s.url], client as ClientKind, 4, Number(jobs), `ab${name}${r}`);
+        rates[name].push(d.jobsPerSecond);
+        process.stdout.write(`round ${r + 1} ${name === 'a' ? `A ${commit}` : 'B working tree'}: ${Math.round(d.jobsPerSecond)} jobs/s\n`);
+      }
+    }
+  } finally {
+    await a.stop();
+    await b.stop();
+    fs.rmSync(before, { recursive: true, force: true });
+  }
+  const med = (x: number[]) => Math.round(percentile(x, 50));
+  process.stdout.write(`median A ${med(rates.a)} jobs/s, B ${med(rates.b)} jobs/s, B/A ${(med(rates.b) / med(rates.a)).toFixed(2)}x (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
+}
+
+void main();
