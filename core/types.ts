@@ -95,7 +95,8 @@ export const IdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9._:@-]+$/, 'ids are 1-128 characters of A-Z a-z 0-9 . _ : @ -');
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'ids are 1-128 characters of A-Z a-z 0-9 . _ : @ -')
+  .refine((s) => s !== '.' && s !== '..', 'an id cannot be "." or ".." (it would not survive in a URL path)');
 
 const JsonSchema: z.ZodType<Json> = z.lazy(() =>
   z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonSchema), z.record(z.string(), JsonSchema)]),

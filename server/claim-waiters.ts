@@ -5,11 +5,11 @@
  */
 export class ClaimWaiters {
   private waiters = new Set<() => void>();
-  private closed = false;
+  private isClosed = false;
 
   /** Resolves after `ms`, or earlier when notify() or close() is called. */
   wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.closed || ms <= 0 || signal?.aborted) return Promise.resolve();
+    if (this.isClosed || ms <= 0 || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -30,13 +30,18 @@ export class ClaimWaiters {
     for (const w of all) w();
   }
 
+  /** True once the server is shutting down: long-polls stop waiting and answer. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   get size(): number {
     return this.waiters.size;
   }
 
   /** Wakes everyone and refuses further waits (shutdown). */
   close(): void {
-    this.closed = true;
+    this.isClosed = true;
     this.notify();
   }
 }

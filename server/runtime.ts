@@ -6,7 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../core/clock';
 import type { Logger } from '../core/logger';
-import { applyRetention, DatalakeReader, DatalakeWriter, repairDatalake } from '../datalake';
+import { applyRetention, DatalakeReader } from '../datalake';
+import { DatalakeDuty } from './datalake-duty';
 import { createApp } from './app';
 import { ClaimWaiters } from './claim-waiters';
 import type { ServerConfig } from './config';
@@ -42,26 +43,11 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   const metrics = new ServerMetrics();
   const waiters = new ClaimWaiters();
   const reader = new DatalakeReader(config.DATALAKE_DIR);
-  let writer: DatalakeWriter | null = null;
+  const datalake = new DatalakeDuty(config.DATALAKE_DIR, store, log, config.DATALAKE_VERIFY);
   const leadership: Leadership = store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
-
-  const startWriter = async () => {
-    await repairDatalake(config.DATALAKE_DIR, store, log, { verify: config.DATALAKE_VERIFY });
-    const w = new DatalakeWriter({ dir: config.DATALAKE_DIR, source: store, log });
-    await w.start();
-    writer = w;
-  };
-  let writerStarting: Promise<void> = Promise.resolve();
-  let writerRetry: NodeJS.Timeout | null = null;
-  // Results wait safely in the outbox while the datalake cannot be written: retry until it can.
-  const startWriterRetrying = (): Promise<void> =>
-    startWriter().catch((err) => {
-      log.error({ err: (err as Error).message }, 'datalake writer failed to start; results wait in the outbox; retrying in 5 s');
-      writerRetry = setTimeout(() => void startWriterRetrying(), 5000);
-      writerRetry.unref();
-    });
+  let firstStart: Promise<void> = Promise.resolve();
   const onJobsAvailable = () => waiters.notify();
-  const onResult = () => writer?.notify();
+  const onResult = () => datalake.notify();
   const scheduler = new Scheduler(store, clock, log, { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE }, onJobsAvailable);
   const sweeper = new LeaseSweeper(store, clock, log, config.SWEEP_INTERVAL_MS, metrics, () => {
     onResult();
@@ -83,7 +69,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   // so even an overlap during a change of leader cannot double a batch or a release.
   leadership.start(
     () => {
-      writerStarting = startWriterRetrying();
+      firstStart = datalake.start();
       scheduler.start();
       sweeper.start();
       void retention();
@@ -91,17 +77,15 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       retentionTimer.unref();
     },
     () => {
-      const w = writer;
-      writer = null;
-      void w?.stop();
+      void datalake.stop(false); // another server may be the writer already: append nothing more
       void scheduler.stop();
       void sweeper.stop();
       if (retentionTimer) clearInterval(retentionTimer);
     },
   );
-  await writerStarting;
+  await firstStart; // SQLite: repaired and writing before the first request; PostgreSQL: once leader
 
-  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, datalakeCounters: () => writer?.counters() ?? null,
+  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, datalakeCounters: () => datalake.counters(),
     limits: {
       admin: new RateLimiter(config.RATE_LIMIT_ADMIN_PER_S, config.RATE_LIMIT_ADMIN_PER_S * 2, clock),
       emptyClaims: new RateLimiter(config.RATE_LIMIT_EMPTY_CLAIMS_PER_S, config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2, clock),
@@ -109,7 +93,8 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   });
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 0; // long-poll claims hold a request up to 30 s
+  // Time to receive a whole request (not to answer it: long-polls wait up to 30 s after that).
+  server.requestTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.SERVER_PORT, config.SERVER_HOST, () => resolve());
@@ -120,22 +105,20 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      waiters.close(); // long-polls answer 204 now
-      server.close();
+      waiters.close(); // waiting long-polls answer 204 now
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections become idle as their last answer goes out: close them as they do.
       server.closeIdleConnections();
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
       const forced = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_TIMEOUT_MS);
       forced.unref();
-      await new Promise<void>((resolve) => (server.listening ? server.once('close', () => resolve()) : resolve()));
+      await drained; // every request in flight has been answered (or cut at SHUTDOWN_TIMEOUT_MS)
       clearTimeout(forced);
+      clearInterval(idle);
       if (retentionTimer) clearInterval(retentionTimer);
-      if (writerRetry) clearTimeout(writerRetry);
       await scheduler.stop();
       await sweeper.stop();
-      const w = writer as DatalakeWriter | null;
-      if (w) {
-        await w.flush().catch((err) => log.error({ err: (err as Error).message }, 'datalake flush failed; the outbox keeps the rest'));
-        await w.stop();
-      }
+      await datalake.stop(true);
       await leadership.stop();
       await store.close();
     })());

@@ -293,6 +293,14 @@ describe('bad input never gets a 5xx', () => {
     expectError(await api('PUT', '/jobs'), 405);
   });
 
+  test('ids "." and ".." are refused; a "__proto__" key is a 400, never silently dropped', async () => {
+    expectError(await api('POST', '/bots/register', { id: '..' }), 400);
+    expectError(await api('POST', '/bots/register', { id: '.' }), 400);
+    expectError(await api('POST', '/jobs', '{"type":"simulated","payload":{"__proto__":{"x":1}}}', adminHeaders), 400);
+    const ok = await api('POST', '/jobs', { type: 'simulated', payload: { name: '__proto__' } }, adminHeaders);
+    expect(ok.json.payload).toEqual({ name: '__proto__' }); // a value is fine
+  });
+
   test('JSON nested 10,000 deep is a 400 and the server stays up', async () => {
     const deep = '['.repeat(10000) + ']'.repeat(10000);
     expectError(await api('POST', '/jobs', deep, adminHeaders), 400);

@@ -33,6 +33,11 @@ async function readBody(req: NodeJS.ReadableStream, limit: number): Promise<Buff
     size += b.length;
     if (size > limit) over = true; // keep reading and discarding: the client gets its 413
     else parts.push(b);
+    // ...but not forever: past 8x the limit the client is not listening for a 413; drop it.
+    if (size > limit * 8) {
+      (req as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      break;
+    }
   }
   if (over) throw new PayloadTooLargeError(limit);
   return Buffer.concat(parts);
@@ -62,11 +67,20 @@ export function jsonBody(limit: number): Koa.Middleware {
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       throw new ValidationError(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '(root)', message: 'too deeply nested' }]);
     }
+    let protoKey = false;
     try {
-      ctx.request.json = JSON.parse(text);
+      // A "__proto__" key survives JSON.parse but validators and spreads drop it silently: refuse it
+      // rather than lose data. The reviver costs time, so it runs only when the text could hold one.
+      ctx.request.json = text.includes('__proto__')
+        ? JSON.parse(text, (key, value) => {
+            if (key === '__proto__') protoKey = true;
+            return value;
+          })
+        : JSON.parse(text);
     } catch (err) {
       throw new ValidationError('the body is not valid JSON', [{ path: '(root)', message: (err as Error).message.slice(0, 200) }]);
     }
+    if (protoKey) throw new ValidationError('the key "__proto__" is not allowed in a body', [{ path: '(root)', message: 'key "__proto__" not allowed' }]);
     return next();
   };
 }

@@ -91,7 +91,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
         return;
       }
       const left = deadline - clock.now();
-      if (left <= 0 || abort.signal.aborted) break;
+      if (left <= 0 || abort.signal.aborted || d.waiters.closed) break;
       // Re-check at least every 250 ms: other servers and runAt times do not notify this process.
       await d.waiters.wait(Math.min(left, 250), abort.signal);
     }
@@ -114,7 +114,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     }
     if (!out.job && body.waitMs > 0) {
       const abort = clientGone(ctx);
-      while (!out.job && clock.now() < deadline && !abort.signal.aborted) {
+      while (!out.job && clock.now() < deadline && !abort.signal.aborted && !d.waiters.closed) {
         await d.waiters.wait(Math.min(deadline - clock.now(), 250), abort.signal);
         out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, clock.now())).job };
       }

@@ -194,6 +194,10 @@ export class SqlStore implements Store {
       if (row.status !== 'failed' && row.status !== 'cancelled') {
         throw new ConflictError(`job ${id} is ${row.status}; only failed or cancelled jobs can be retried`, 'not_retryable');
       }
+      if (row.key !== null) {
+        const open = await one<{ id: string }>(trx, `SELECT id FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`, [row.key]);
+        if (open) throw new ConflictError(`job ${id} has key "${row.key}", which job ${open.id} holds now; retry that one or wait until it finishes`, 'key_in_use');
+      }
       // One more attempt; attempts never go back, so every attempt keeps its own result line.
       const next = await guardedUpdate(trx, row, {
         status: 'pending',

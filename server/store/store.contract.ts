@@ -257,6 +257,16 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await expect(store.cancelJob('missing', now())).rejects.toBeInstanceOf(NotFoundError);
     });
 
+    test('retry of a job whose key another open job now holds is a 409, not a crash', async () => {
+      const [{ job: a }] = await store.createJobs([job({ key: 'shared' })], now());
+      await store.cancelJob(a.id, now());
+      const [{ job: b, created }] = await store.createJobs([job({ key: 'shared' })], now());
+      expect(created).toBe(true);
+      await expect(store.retryJob(a.id, now())).rejects.toMatchObject({ status: 409, code: 'key_in_use' });
+      await store.cancelJob(b.id, now());
+      expect((await store.retryJob(a.id, now())).status).toBe('pending');
+    });
+
     test('listJobs: newest first, keyset pages that cover every job once, filters', async () => {
       const created = (await store.createJobs(Array.from({ length: 25 }, (_, i) => job({ type: i % 2 ? 'hash' : 'simulated' })), now())).map((r) => r.job.id);
       const seen: string[] = [];
