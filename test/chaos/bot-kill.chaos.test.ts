@@ -53,14 +53,17 @@ interface Kill {
 
 async function run(label: string, sp: ServerProcess, openView: () => Promise<DbView>): Promise<void> {
   const pool = new BotPool(sp.url, `kill-${label}`, BOT_ENV);
-  const jobIds = await createJobs(sp.url, 300);
+  const jobIds = await createJobs(sp.url, 200);
   pool.fill(POOL);
   const kills: Kill[] = [];
   let killsNotMidJob = 0;
   try {
     while (kills.length < KILLS) {
-      const pending = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs.pending as number;
-      if (pending < 60) jobIds.push(...(await createJobs(sp.url, 200)));
+      // Keep work queued, but only a little: what is queued when the kills end must still be drained.
+      if (kills.length % 10 === 0) {
+        const pending = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs.pending as number;
+        if (pending < 60) jobIds.push(...(await createJobs(sp.url, 100)));
+      }
       const running = (await request(sp.url, 'GET', '/jobs?status=running&limit=100')).json.items as { id: string; botId: string }[];
       const candidates = running.filter((j) => pool.live.has(j.botId));
       if (candidates.length === 0) {

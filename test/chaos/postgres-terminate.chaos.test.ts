@@ -17,7 +17,7 @@ import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../he
 import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, postgresView, printSummary, request, sleep } from '../helpers/chaos';
 
 const ROUNDS = Number(process.env.PG_TERMINATE_ROUNDS ?? 6);
-const JOBS = 600;
+const JOBS = 300;
 const RECOVERY_BOUND_MS = 10_000;
 
 jest.setTimeout(180_000);
