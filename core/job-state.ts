@@ -7,7 +7,7 @@
  *      └──── release ─────┴──── fail / lease expired / timed out ──► failed (attempts = maxAttempts)
  *   pending ──cancel──► cancelled;   failed | cancelled ──retry──► pending
  */
-import type { JobStatus } from './types';
+import { type CreateJob, CreateJobSchema, type JobStatus } from './types';
 
 const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   pending: ['claimed', 'cancelled'],
@@ -37,12 +37,12 @@ export const RELEASE_REASONS = {
   botDeleted: 'bot deleted',
 } as const;
 
-/** Lease end in ms since epoch: the bot must heartbeat before then. */
-export function leaseEnd(nowMs: number, botDownAfterMs: number): number {
-  return nowMs + botDownAfterMs;
-}
-
 /** The UTC day (YYYY-MM-DD) of a time, which names its datalake partition. */
 export function utcDay(iso: string): string {
   return iso.slice(0, 10);
+}
+
+/** The seed's batch: `count` jobs of type simulated (the scheduler and POST /jobs/populate). */
+export function simulatedBatch(count: number): CreateJob[] {
+  return Array.from({ length: count }, () => CreateJobSchema.parse({ type: 'simulated', payload: {} }));
 }

@@ -6,7 +6,6 @@ import { z } from 'zod';
 
 export const JOB_STATUSES = ['pending', 'claimed', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 export const BOT_STATUSES = ['idle', 'busy', 'down'] as const;
 export type BotStatus = (typeof BOT_STATUSES)[number];

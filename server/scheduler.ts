@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
-import { simulatedBatch } from './routes/jobs';
+import { simulatedBatch } from '../core/job-state';
 import type { Store } from './store/types';
 
 export interface SchedulerOptions {

@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type Koa from 'koa';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors';
+import { simulatedBatch } from '../../core/job-state';
 import {
   ClaimSchema,
   CompleteSchema,
@@ -14,7 +15,6 @@ import {
   NextSchema,
   PopulateSchema,
   StartSchema,
-  type CreateJob,
 } from '../../core/types';
 import { parse, singleQuery } from '../http/validate';
 import type { AppDeps } from './deps';
@@ -33,10 +33,6 @@ function clientGone(ctx: Koa.Context): AbortController {
   return abort;
 }
 
-/** A batch of the seed's simulated jobs. */
-export function simulatedBatch(count: number): CreateJob[] {
-  return Array.from({ length: count }, () => CreateJobSchema.parse({ type: 'simulated', payload: {} }));
-}
 
 export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): void {
   const { store, clock } = d;

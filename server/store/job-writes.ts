@@ -5,13 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConflictError, NotFoundError } from '../../core/errors';
-import { statusAfterFailedAttempt, utcDay } from '../../core/job-state';
+import { canTransition, statusAfterFailedAttempt, utcDay } from '../../core/job-state';
 import type { CreateJob, JobStatus } from '../../core/types';
 import type { JobRow } from './rows';
 import { chunks, type Db, insertSql, one, placeholders, run } from './sql';
 import type { FencedCall, StoreOptions } from './types';
-
-export const ACTIVE: readonly JobStatus[] = ['claimed', 'running'];
 
 export interface EventInput {
   jobId: string;
@@ -120,6 +118,9 @@ export async function fencedRow(db: Db, call: FencedCall, allowed: readonly JobS
 
 /** Guarded update: applies `set` only if the job is still as `row` was read. Returns the new row. */
 export async function guardedUpdate(db: Db, row: JobRow, set: Partial<JobRow>): Promise<JobRow> {
+  if (set.status !== undefined && set.status !== row.status && !canTransition(row.status, set.status)) {
+    throw new ConflictError(`job ${row.id} cannot go from ${row.status} to ${set.status}`);
+  }
   const cols = Object.keys(set);
   const res = await run<JobRow>(
     db,
