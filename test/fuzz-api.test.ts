@@ -12,8 +12,8 @@ import fc from 'fast-check';
 import { ADMIN_TOKEN } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const RUNS = process.env.FUZZ_RUNS?.trim() ? Number(process.env.FUZZ_RUNS) : 1000;
+const SEED = process.env.FUZZ_SEED?.trim() ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const CONCURRENCY = 16;
 
 jest.setTimeout(120_000);

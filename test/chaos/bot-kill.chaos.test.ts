@@ -20,10 +20,11 @@ import {
   request,
   sleep,
   type DbView,
+  knob,
 } from '../helpers/chaos';
 
-const KILLS = Number(process.env.BOT_KILLS ?? 100);
-const POOL = Number(process.env.BOT_KILL_POOL ?? 6);
+const KILLS = knob('BOT_KILLS', 100);
+const POOL = knob('BOT_KILL_POOL', 6);
 const BOT_DOWN_AFTER_MS = 1000;
 const SWEEP_INTERVAL_MS = 100;
 const RELEASE_BOUND_MS = BOT_DOWN_AFTER_MS + SWEEP_INTERVAL_MS + 1000;

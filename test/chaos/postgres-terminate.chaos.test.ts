@@ -14,9 +14,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../helpers/postgres';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, postgresView, printSummary, request, sleep } from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, postgresView, printSummary, request, sleep, knob } from '../helpers/chaos';
 
-const ROUNDS = Number(process.env.PG_TERMINATE_ROUNDS ?? 6);
+const ROUNDS = knob('PG_TERMINATE_ROUNDS', 6);
 const JOBS = 300;
 const RECOVERY_BOUND_MS = 10_000;
 

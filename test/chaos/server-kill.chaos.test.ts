@@ -9,13 +9,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, printSummary, request, sleep } from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, printSummary, request, sleep, knob } from '../helpers/chaos';
 
 // PostgreSQL runs a shorter course by default: each transaction is a network round trip away, and
 // the suite must stay within 10 minutes on a 2-core machine. Both can be raised with the env knobs.
 const SIZES = {
-  sqlite: { kills: Number(process.env.SERVER_KILLS ?? 20), jobs: Number(process.env.SERVER_KILL_JOBS ?? 5000) },
-  postgres: { kills: Number(process.env.SERVER_KILLS_PG ?? 6), jobs: Number(process.env.SERVER_KILL_JOBS_PG ?? 1000) },
+  sqlite: { kills: knob('SERVER_KILLS', 20), jobs: knob('SERVER_KILL_JOBS', 5000) },
+  postgres: { kills: knob('SERVER_KILLS_PG', 6), jobs: knob('SERVER_KILL_JOBS_PG', 1000) },
 };
 const BOTS = 8;
 

@@ -19,6 +19,15 @@ export const CHAOS_SERVER_ENV: Record<string, string> = {
   RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0',
 };
 
+/** A numeric test knob from the environment; unset or empty means the default. */
+export function knob(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return n;
+}
+
 /** One line per chaos test, on stderr so jest shows it even for a passing test. */
 export function printSummary(test: string, fields: Record<string, unknown>): void {
   const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`);
