@@ -3,7 +3,7 @@
  * with `git archive` into a temp folder), server B the working tree. Drains of 4 lean clients
  * alternate A, B, A, B…, so the load other work puts on the machine falls on both alike.
  *
- * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|bot]
+ * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,8 +38,8 @@ async function launch(root: string, dir: string): Promise<{ url: string; stop: (
 
 async function main(): Promise<void> {
   const [commit, rounds = '3', jobs = '5000', client = 'lean'] = process.argv.slice(2);
-  if (!commit || (client !== 'lean' && client !== 'bot')) {
-    process.stderr.write('usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|bot]\n');
+  if (!commit || !['lean', 'lean-http', 'bot'].includes(client)) {
+    process.stderr.write('usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot]\n');
     process.exit(2);
   }
   const before = tempDir('botfleet-ab-');

@@ -8,7 +8,8 @@ import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
 import { compileBot } from './compile';
 import { memoryOf, spawnNode, spawnTs, type Child } from './processes';
 
-export type ClientKind = 'bot' | 'lean';
+/** bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive. */
+export type ClientKind = 'bot' | 'lean' | 'lean-http';
 
 /** The compiled bot, built once per benchmark run (the sources may have changed since the last). */
 let botJs: string | undefined;
@@ -69,11 +70,11 @@ export async function startFleet(kind: ClientKind, urls: readonly string[], coun
         }),
       );
     } else {
-      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, ...extraEnv }, { ipc: true }));
+      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, HTTP: kind === 'lean-http' ? 'node' : 'fetch', ...extraEnv }, { ipc: true }));
     }
   }
   try {
-    if (kind === 'lean') {
+    if (kind !== 'bot') {
       await Promise.all(children.map((c) => nextMessage(c.proc, 'ready')));
     } else {
       const deadline = Date.now() + 30_000;

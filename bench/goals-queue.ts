@@ -30,7 +30,9 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     botPeakMb = bots.clientPeakMb;
     out.push({ goal: '1', what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`, value: bots.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `${anchorNote}; ${bots.failed} failed` });
     const lean = await measureDrain([server.url], 'lean', 4, n, 'g1');
-    out.push({ goal: '1', what: `4 lean clients (bench/lean-worker.ts) drain ${n.toLocaleString('en-US')}`, value: lean.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'POST /jobs/next only, no logging/heartbeat' });
+    out.push({ goal: '1', what: `4 lean clients (fetch) drain ${n.toLocaleString('en-US')}`, value: lean.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'bench/lean-worker.ts: POST /jobs/next only, no logs/heartbeat' });
+    const leanHttp = await measureDrain([server.url], 'lean-http', 4, n, 'g1h');
+    out.push({ goal: '1', what: `4 lean clients (node:http) drain ${n.toLocaleString('en-US')}`, value: leanHttp.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'the same loop on node:http keep-alive instead of fetch' });
     out.push({ goal: '1', what: 'server peak RSS during goal 1', value: memoryOf(server.proc.pid!).peakMb, unit: 'MB', target: null, sense: 'max' });
   } finally {
     await server.stop();
