@@ -41,7 +41,7 @@ const BOT_ENV = {
   PROCESSING_DURATION_MS: '300',
   FAILURE_RATE: '0',
   CLAIM_WAIT_MS: '2000',
-  LOG_LEVEL: 'warn',
+  LOG_LEVEL: 'info', // `completed` lines: what the server acknowledged
 };
 
 jest.setTimeout(240_000);
@@ -122,7 +122,7 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
   expect(await sp.stop()).toBe(0);
   const db = await openView();
   try {
-    const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), jobIds, { requireFinished: true });
+    const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), jobIds, { requireFinished: true, acknowledged: pool.acknowledged() });
     printSummary(`bot-kill ${label}`, {
       kills: kills.length + killsNotMidJob,
       midJob: kills.length,

@@ -3,8 +3,10 @@
  * SERVER_KILL_JOBS (default 5,000; SERVER_KILL_JOBS_PG 1,000) job run worked by REAL bot processes, restarting it on the same
  * database and datalake each time. After every kill (server dead): PRAGMA integrity_check is ok and
  * pending + claimed + running + finished = all jobs. At the end: every job finished, at most one
- * completion per job, one result row per finished attempt, and the datalake equal to the results
- * table line for line (same resultIds, no duplicates, no torn tail). On SQLite and on PostgreSQL.
+ * completion per job, every completion a bot saw acknowledged (its own log) still there, one result
+ * row per finished attempt, and the datalake equal to the results
+ * table line for line (same resultIds, no duplicates, no torn tail). Half the bots use POST /jobs/next,
+ * half claim/start/complete. On SQLite and on PostgreSQL.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,8 +51,8 @@ describeEachBackend('kill -9 of the server during a run worked by real bots', (b
       BACKOFF_MIN_MS: '20',
       BACKOFF_MAX_MS: '200',
       REQUEST_TIMEOUT_MS: '3000',
-      LOG_LEVEL: 'warn',
-    });
+      LOG_LEVEL: 'info', // their `completed` lines are the acknowledgements checked at the end
+    }, (n) => ({ CLAIM_MODE: n % 2 ? 'next' : 'classic' })); // both bot protocols at once
     pool.fill(BOTS);
 
     // Kill when the number of finished jobs crosses each of KILLS random points of the run.
@@ -84,12 +86,14 @@ describeEachBackend('kill -9 of the server during a run worked by real bots', (b
 
     const db = await backend.view(server);
     try {
-      const inv = await checkInvariants(db, path.join(server.dir, 'datalake'), jobIds, { requireFinished: true });
+      const acknowledged = pool.acknowledged();
+      const inv = await checkInvariants(db, path.join(server.dir, 'datalake'), jobIds, { requireFinished: true, acknowledged });
       printSummary(`server-kill ${backend.name}`, {
         kills: KILLS,
         jobs: JOBS,
         bots: BOTS,
         completed: inv.counts.completed ?? 0,
+        acknowledgedByBots: acknowledged.size,
         failed: inv.counts.failed ?? 0,
         resultRows: inv.results,
         maxRestartMs: Math.max(...downMs),

@@ -101,19 +101,25 @@ export async function jobWithEvents(base: string, id: string): Promise<{ id: str
  */
 export class BotPool {
   readonly live = new Map<string, BotProcess>();
+  /** Every bot this pool ever started, dead or alive: their logs tell what the server acknowledged. */
+  readonly all: BotProcess[] = [];
   private seq = 0;
   spawned = 0;
 
+  /** `vary` adds env per bot (by its number), e.g. to mix the two claim protocols in one pool. */
   constructor(
     private readonly serverUrl: string,
     private readonly prefix: string,
     private readonly env: Record<string, string>,
+    private readonly vary: (n: number) => Record<string, string> = () => ({}),
   ) {}
 
   spawn(): BotProcess {
-    const id = `${this.prefix}-${++this.seq}`;
-    const b = startBot(this.serverUrl, id, this.env);
+    const n = ++this.seq;
+    const id = `${this.prefix}-${n}`;
+    const b = startBot(this.serverUrl, id, { ...this.env, ...this.vary(n) });
     this.live.set(id, b);
+    this.all.push(b);
     this.spawned++;
     void b.exited.then(() => this.live.delete(id));
     return b;
@@ -139,6 +145,16 @@ export class BotPool {
 
   async killAll(): Promise<void> {
     await Promise.all([...this.live.keys()].map((id) => this.kill(id)));
+  }
+
+  /**
+   * Completions the server acknowledged (200), from the bots' own `completed` log lines (bots must
+   * log at info): jobId → attempt. None of them may be lost, whatever crashed afterwards.
+   */
+  acknowledged(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const b of this.all) for (const l of b.events('completed')) if (l.jobId) out.set(l.jobId, Number(l.attempt));
+    return out;
   }
 }
 
@@ -242,7 +258,12 @@ export interface InvariantReport {
  * result row per finished attempt (no attempt finished twice), and the datalake equal to the results
  * table line for line. Returns the problems found, so a test shows them all at once.
  */
-export async function checkInvariants(db: DbView, lakeDir: string, jobIds: string[], opts: { requireFinished?: boolean; requireWritten?: boolean } = {}): Promise<InvariantReport> {
+export async function checkInvariants(
+  db: DbView,
+  lakeDir: string,
+  jobIds: string[],
+  opts: { requireFinished?: boolean; requireWritten?: boolean; acknowledged?: Map<string, number> } = {},
+): Promise<InvariantReport> {
   const problems: string[] = [];
   const integrity = await db.integrity();
   if (integrity !== 'ok') problems.push(`integrity_check: ${integrity}`);
@@ -262,6 +283,9 @@ export async function checkInvariants(db: DbView, lakeDir: string, jobIds: strin
     attempts.add(key);
     if (r.status === 'completed') completions.set(r.jobId, (completions.get(r.jobId) ?? 0) + 1);
   }
+  const rowStatus = new Map(rows.map((r) => [r.resultId, r.status]));
+  const lostAcks = [...(opts.acknowledged ?? [])].filter(([job, attempt]) => rowStatus.get(`${job}:${attempt}`) !== 'completed');
+  if (lostAcks.length) problems.push(`${lostAcks.length} acknowledged completions missing, e.g. ${lostAcks.slice(0, 3).map(([j, a]) => `${j}:${a}`).join(' ')}`);
   const doubles = [...completions].filter(([, n]) => n > 1);
   if (doubles.length) problems.push(`${doubles.length} jobs completed more than once, e.g. ${doubles.slice(0, 3).join(' ')}`);
   if ((counts.completed ?? 0) !== completions.size) problems.push(`completed jobs ${counts.completed ?? 0} but jobs with a completed result ${completions.size}`);
@@ -281,6 +305,10 @@ export async function checkInvariants(db: DbView, lakeDir: string, jobIds: strin
   if (missing.length) problems.push(`${missing.length} result rows without a datalake line, e.g. ${missing.slice(0, 3).join(' ')}`);
   if (extra.length) problems.push(`${extra.length} datalake lines without a result row, e.g. ${extra.slice(0, 3).join(' ')}`);
   const rowById = new Map(rows.map((r) => [r.resultId, r]));
+  const lakeCompletions = new Map<string, number>();
+  for (const l of lake.lines) if (l.status === 'completed') lakeCompletions.set(l.jobId, (lakeCompletions.get(l.jobId) ?? 0) + 1);
+  const lakeDoubles = [...lakeCompletions].filter(([, n]) => n > 1);
+  if (lakeDoubles.length) problems.push(`${lakeDoubles.length} jobs with more than one completed datalake line, e.g. ${lakeDoubles.slice(0, 3).join(' ')}`);
   for (const l of lake.lines) {
     const row = rowById.get(l.resultId);
     if (row && row.status !== l.status) problems.push(`line ${l.resultId} says ${l.status}, the row ${row.status}`);
