@@ -290,6 +290,9 @@ beforeAll(async () => {
   known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
   const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>> };
   routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined })));
+  // The document itself, and paths that are no route at all (404 JSON, never a crash).
+  if (!routes.some((r) => r.path === '/openapi.json')) routes.push({ method: 'GET', path: '/openapi.json', admin: false });
+  routes.push({ method: 'POST', path: '/no-such-route/{id}', admin: false });
 });
 
 afterAll(async () => {
