@@ -10,7 +10,8 @@ import { type Executor, insertSql } from './sql';
 
 type Dialect = 'sqlite' | 'postgres';
 
-const COUNT_SHARDS = 16;
+/** Counter rows per status on PostgreSQL (the trigger picks one per transaction). */
+export const COUNT_SHARDS = 16;
 
 function schemaV1(d: Dialect): string[] {
   const seqPk = d === 'sqlite' ? 'seq INTEGER PRIMARY KEY AUTOINCREMENT' : 'seq BIGSERIAL PRIMARY KEY';

@@ -5,10 +5,9 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { SqlStore } from './sql-store';
-import { KnexExecutor, SqliteExecutor } from './sql';
+import { PgExecutor, SqliteExecutor } from './sql';
 import type { Store, StoreOptions } from './types';
 
 /** SQLite before 3.51.3 can corrupt a WAL database when a checkpoint races a reset (the WAL-reset bug). */
@@ -104,21 +103,23 @@ export async function openStore(url: string, opts: OpenOptions): Promise<Store> 
     pg.types.setTypeParser(1700, (v) => Number(v));
     pgTypesSet = true;
   }
-  const config: Knex.Config = {
-    client: 'pg',
-    connection: { connectionString: target.url },
-    pool: { min: 0, max: opts.poolMax ?? 10 },
-    acquireConnectionTimeout: 5000,
-  };
   if (target.schema) {
-    const admin = knexFactory({ client: 'pg', connection: { connectionString: target.url }, pool: { min: 0, max: 1 } });
+    const admin = new pg.Client({ connectionString: target.url });
+    await admin.connect();
     try {
-      await admin.raw(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${target.schema}`);
     } finally {
-      await admin.destroy();
+      await admin.end();
     }
-    config.searchPath = [target.schema];
   }
-  const knex = knexFactory(config);
-  return new SqlStore(new KnexExecutor(knex, 'postgres'), opts, () => knex.destroy());
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: opts.poolMax ?? 10,
+    connectionTimeoutMillis: 5000,
+    // The schema is a plain identifier (checked in parseDatabaseUrl).
+    ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
+  });
+  // An idle connection that dies (database restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return new SqlStore(new PgExecutor(pool), opts, () => pool.end());
 }

@@ -8,7 +8,7 @@ import type { Bot, BotStatus, CreateJob, Job, JobStatus, ListJobsOptions, Page, 
 import { BOT_STATUSES, JOB_STATUSES } from '../../core/types';
 import type { OutboxRecord } from '../../datalake/types';
 import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, releaseBotJobs } from './job-writes';
-import { migrate } from './migrations';
+import { COUNT_SHARDS, migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
 import { chunks, type Executor, one, placeholders, run } from './sql';
 import type { BotWithJobs, CreateResult, FencedCall, FinishedAttempt, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
@@ -95,15 +95,17 @@ export class SqlStore implements Store {
       const row = await this.claimIn(trx, botId, nowMs, true);
       return row ? toJob(row) : null;
     };
-    if (this.dialect === 'postgres') {
-      // Two transactions on PostgreSQL: each then changes one job's status once, so its counter rows
-      // are always taken in the same order and concurrent servers cannot deadlock on them. A retry
-      // after a failed claim repeats the report, which answers the same without writing twice.
-      const done = await this.tx(report);
-      return { finished: done, job: await this.tx(claim) };
-    }
-    // SQLite has one writer: report and claim share one transaction, so one COMMIT per job.
-    return this.tx(async (trx) => ({ finished: await report(trx), job: await claim(trx) }));
+    return this.tx(async (trx) => {
+      if (this.dialect === 'postgres' && finished) {
+        // Report and claim change two jobs' statuses, so the count trigger would take this
+        // transaction's counter rows in two steps (e.g. completed+running, then pending+running),
+        // an order another transaction can cross: a deadlock. Taking all of them first, in the
+        // trigger's order (status name) and on its shard (the transaction id), makes every later
+        // trigger update find its row already held. One transaction keeps one COMMIT (one fsync).
+        await trx.run(`SELECT 1 FROM job_counts WHERE shard = (txid_current() % ${COUNT_SHARDS})::INTEGER ORDER BY status FOR UPDATE`);
+      }
+      return { finished: await report(trx), job: await claim(trx) };
+    });
   }
 
   /**

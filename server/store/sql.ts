@@ -1,13 +1,12 @@
 /**
- * How the store runs SQL. One small interface, two implementations:
- * - PostgreSQL: Knex (its pool, its transactions), raw SQL with `?` placeholders.
+ * How the store runs SQL. One small interface, two implementations, raw SQL with `?` placeholders:
+ * - PostgreSQL: node-postgres's pool and one pooled client per transaction.
  * - SQLite: one better-sqlite3 connection with a cache of prepared statements. Knex prepares every
  *   statement anew and wraps each step in promises and pool checkouts; on the claim/complete path that
  *   cost 10x the SQL itself (docs/performance.md). Statements run synchronously; a promise-chain mutex
  *   keeps transactions (and reads) from interleaving on the one connection.
  */
 import type Database from 'better-sqlite3';
-import type { Knex } from 'knex';
 
 export interface RawResult<T> {
   rows: T[];
@@ -48,24 +47,109 @@ export function insertSql(table: string, rows: Record<string, unknown>[], suffix
   return { sql: `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${values}${suffix ? ` ${suffix}` : ''}`, bindings: rows.flatMap((r) => cols.map((c) => r[c])) };
 }
 
-// ---------------------------------------------------------------- PostgreSQL through Knex
+// ---------------------------------------------------------------- PostgreSQL through pg
 
-export class KnexExecutor implements Executor {
-  constructor(
-    readonly knex: Knex | Knex.Transaction,
-    readonly dialect: 'sqlite' | 'postgres',
-  ) {}
+/** `?` placeholders to `$1, $2, …` (the store's SQL has no `?` inside string literals). */
+export function numberPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/**
+ * PostgreSQL on node-postgres's pool directly. Knex added a pool checkout, a query builder pass and
+ * several promise hops to each of the ~15 statements of a claim+report (docs/performance.md); the
+ * SQL is already raw, so the pool is all this needs. SQL text is converted once and cached.
+ */
+export class PgExecutor implements Executor {
+  readonly dialect = 'postgres' as const;
+  private readonly converted = new Map<string, string>();
+
+  constructor(private readonly pool: { query: PgQuery; connect(): Promise<PgClient> }) {}
+
+  private text(sql: string): string {
+    let t = this.converted.get(sql);
+    if (t === undefined) {
+      t = numberPlaceholders(sql);
+      if (this.converted.size > 500) this.converted.clear(); // bulk inserts of varying sizes
+      this.converted.set(sql, t);
+    }
+    return t;
+  }
 
   async run<T>(sql: string, bindings: readonly unknown[] = []): Promise<RawResult<T>> {
-    const res = await this.knex.raw(sql, bindings as Knex.RawBinding[]);
-    if (Array.isArray(res)) return { rows: res as T[], changes: res.length };
-    if (res && Array.isArray(res.rows)) return { rows: res.rows as T[], changes: Number(res.rowCount ?? res.rows.length) };
-    return { rows: [], changes: Number(res?.changes ?? 0) };
+    try {
+      return toRaw<T>(await this.pool.query(this.text(sql), bindings as unknown[]));
+    } catch (err) {
+      throw asConnectionError(err);
+    }
   }
 
-  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    return (this.knex as Knex).transaction((trx) => fn(new KnexExecutor(trx, this.dialect)));
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    let client: PgClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw asConnectionError(err);
+    }
+    // A checked-out client reports a dropped connection as an 'error' event; without a listener
+    // that would end the process. The query in flight rejects as well, which is what we act on.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    const inner: Executor = {
+      dialect: 'postgres',
+      run: async <R>(sql: string, bindings: readonly unknown[] = []) => {
+        try {
+          return toRaw<R>(await client.query(this.text(sql), bindings as unknown[]));
+        } catch (err) {
+          throw asConnectionError(err);
+        }
+      },
+      transaction: () => Promise.reject(new Error('nested transactions are not supported')),
+    };
+    let broken: unknown = undefined;
+    try {
+      await client.query('BEGIN');
+      const out = await fn(inner);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr; // the connection is unusable: drop it from the pool
+      }
+      throw err;
+    } finally {
+      client.off('error', ignore);
+      client.release(broken as Error | undefined);
+    }
   }
+}
+
+type PgResult = { rows: unknown[]; rowCount: number | null };
+type PgQuery = (text: string, values?: unknown[]) => Promise<PgResult>;
+type PgClient = {
+  query: PgQuery;
+  release(err?: Error | boolean): void;
+  on(event: 'error', fn: () => void): unknown;
+  off(event: 'error', fn: () => void): unknown;
+};
+
+/**
+ * node-postgres reports an unreachable database partly without an error code (a pool checkout that
+ * times out, a connection that ends mid-query). Such errors get SQLSTATE 08006 (connection failure),
+ * so the HTTP layer answers 503 as it does for every other sign of a database that is away.
+ */
+function asConnectionError(err: unknown): unknown {
+  const e = err as { code?: string; message?: string } | null;
+  if (e && !e.code && /timeout exceeded when trying to connect|Connection terminated|connection is closed/i.test(e.message ?? '')) {
+    Object.assign(e, { code: '08006' });
+  }
+  return err;
+}
+
+function toRaw<T>(res: PgResult): RawResult<T> {
+  return { rows: res.rows as T[], changes: Number(res.rowCount ?? res.rows.length) };
 }
 
 // ---------------------------------------------------------------- SQLite through better-sqlite3
