@@ -5,6 +5,7 @@
  * of any file.
  */
 import crypto from 'node:crypto';
+import { digest, tokenMatches as sharedTokenMatches } from '../core/http/admin-auth';
 
 export const SESSION_COOKIE = 'botfleet_session';
 
@@ -22,14 +23,9 @@ export interface Session {
   flash: Flash | null;
 }
 
-/**
- * Compares a typed token with the expected one in constant time. Hashing both first gives equal
- * lengths (timingSafeEqual needs them) and hides the expected token's length.
- */
+/** Compares a typed token with the expected one in constant time (the shared check of core/http). */
 export function tokenMatches(given: string, expected: string): boolean {
-  const a = crypto.createHash('sha256').update(given, 'utf8').digest();
-  const b = crypto.createHash('sha256').update(expected, 'utf8').digest();
-  return crypto.timingSafeEqual(a, b);
+  return sharedTokenMatches(given, digest(expected));
 }
 
 const randomId = () => crypto.randomBytes(32).toString('base64url');

@@ -4,11 +4,10 @@
  */
 import Router from '@koa/router';
 import Koa from 'koa';
-import { NotFoundError } from '../core/errors';
-import { jsonBody } from './http/body';
-import { requireAdmin } from './http/auth';
+import { jsonBody } from '../core/http/json-body';
+import { requireAdmin } from '../core/http/admin-auth';
 import { rateLimit } from './http/rate-limit';
-import { errorMiddleware } from './http/errors';
+import { errorMiddleware } from '../core/http/errors';
 import { botRoutes } from './routes/bots';
 import type { AppDeps } from './routes/deps';
 import { jobRoutes } from './routes/jobs';
@@ -45,15 +44,6 @@ export function createApp(d: AppDeps): Koa {
   jobRoutes(router, admin, d);
   botRoutes(router, admin, d);
   systemRoutes(router, admin, d);
-  // Unknown routes and methods get the same JSON error shape as everything else.
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 405) {
-      ctx.body = { error: { code: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}` } };
-    } else if (ctx.status === 404 && ctx.body === undefined) {
-      throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
-    }
-  });
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -10,8 +10,7 @@ import type { DesiredState } from '../desired-state';
 import type { ScaleDriver } from '../drivers/driver';
 import type { ControllerMetrics } from '../metrics';
 import type { ReconcileLoop } from '../reconcile-loop';
-import { requireAdmin } from './admin-auth';
-import { readJsonBody } from './body';
+import { requireAdmin } from '../../core/http/admin-auth';
 
 export interface RouteDeps {
   loop: ReconcileLoop;
@@ -61,7 +60,8 @@ export function controllerRouter(deps: RouteDeps): Router {
     return { driver: driver.name, desired: desired.replicas, current: observed!.current, ready: observed!.ready, autoscale: { ...desired.autoscale } };
   };
 
-  const body = (ctx: Context) => readJsonBody(ctx, deps.bodyLimitBytes);
+  // Parsed by core/http/json-body (size limit, JSON only, depth limit); {} when there is none.
+  const body = async (ctx: Context) => ctx.request.json;
 
   router.get('/healthz', (ctx) => {
     const last = loop.getLastReport();
@@ -89,7 +89,6 @@ export function controllerRouter(deps: RouteDeps): Router {
   });
 
   router.post('/scale/add', admin, async (ctx) => {
-    await body(ctx); // no fields; read so a bad body still gets its 400/413/415
     await loop.update((d) => {
       if (d.replicas >= maxBots) throw new ConflictError(`already at MAX_BOTS (${maxBots})`, 'max_bots_reached');
       return { replicas: d.replicas + 1, autoscale: { ...d.autoscale, enabled: false } };
@@ -98,7 +97,6 @@ export function controllerRouter(deps: RouteDeps): Router {
   });
 
   router.post('/scale/remove', admin, async (ctx) => {
-    await body(ctx);
     await loop.update((d) => {
       if (d.replicas <= 0) throw new ConflictError('there are no bots to remove', 'no_bots');
       return { replicas: d.replicas - 1, autoscale: { ...d.autoscale, enabled: false } };

@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors';
 import { BotIdBody, IdSchema, RegisterBotSchema } from '../../core/types';
-import { parse } from '../http/validate';
+import { parse } from '../../core/http/validate';
 import type { AppDeps } from './deps';
 
 const BotIdParam = z.strictObject({ id: IdSchema });

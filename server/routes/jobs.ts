@@ -16,7 +16,7 @@ import {
   PopulateSchema,
   StartSchema,
 } from '../../core/types';
-import { parse, singleQuery } from '../http/validate';
+import { parse, singleQuery } from '../../core/http/validate';
 import type { AppDeps } from './deps';
 
 const JobIdParam = z.strictObject({ id: IdSchema });

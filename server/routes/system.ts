@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../../core/errors';
 import { DateParam } from '../../core/types';
 import { openApiDocument } from '../openapi';
-import { parse } from '../http/validate';
+import { parse } from '../../core/http/validate';
 import type { AppDeps } from './deps';
 
 const Empty = z.strictObject({});

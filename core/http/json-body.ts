@@ -3,7 +3,7 @@
  * EPIPE), JSON content types only (415), malformed or too deeply nested JSON (400).
  */
 import type Koa from 'koa';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../../core/errors';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors';
 
 /** Deeper JSON is refused before parsing: nothing a job needs, and it protects validators' stacks. */
 export const MAX_JSON_DEPTH = 64;

@@ -1,6 +1,6 @@
 /** zod parsing that turns failures into 400s naming each field. */
 import type { z } from 'zod';
-import { ValidationError, zodDetails } from '../../core/errors';
+import { ValidationError, zodDetails } from '../errors';
 
 export function parse<S extends z.ZodType>(schema: S, data: unknown, where: 'body' | 'query' | 'path'): z.output<S> {
   const r = schema.safeParse(data);

@@ -1,11 +1,14 @@
 /**
- * The one place errors become HTTP answers: {"error": {"code", "message", "details"?}}. A domain
- * error keeps its status; a database that does not answer is a 503; anything else is a 500 that says
- * nothing internal (the log has the stack).
+ * The one place errors become HTTP answers, for every Koa app of the project (server, controller):
+ * {"error": {"code", "message", "details"?}}. A domain error keeps its status; a database that does
+ * not answer is a 503; an unmatched route 404 and a wrong method 405, in the same shape; anything else
+ * is a 500 that says nothing internal (the log has the stack).
+ *
+ * core/http is the part of core that touches requests: Koa middleware shared by the HTTP components.
  */
 import type Koa from 'koa';
-import { AppError, UnavailableError } from '../../core/errors';
-import type { Logger } from '../../core/logger';
+import { AppError, NotFoundError, UnavailableError } from '../errors';
+import type { Logger } from '../logger';
 
 const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN']);
 
@@ -26,6 +29,11 @@ export function errorMiddleware(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
+        if (ctx.status === 405) throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
+        if (ctx.status === 501) throw new AppError(501, 'not_implemented', `method ${ctx.method} is not implemented`);
+      }
     } catch (raw) {
       let err: AppError;
       if (raw instanceof AppError) err = raw;
