@@ -38,6 +38,25 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
+/**
+ * The server's log lines at error or fatal level, each shortened to what names the failure: message,
+ * error code, route, and PostgreSQL's "where" (the statement that hit a lock, say).
+ */
+export function serverErrors(output: string): string[] {
+  const out: string[] = [];
+  for (const line of output.split('\n')) {
+    if (!/"level":(50|60)/.test(line)) continue;
+    try {
+      const l = JSON.parse(line) as { msg?: string; path?: string; err?: { code?: string; message?: string; where?: string } | string };
+      const err = typeof l.err === 'object' ? l.err : { message: l.err };
+      out.push([l.msg, err.code, l.path, (err.message ?? '').slice(0, 80), (err.where ?? '').split('\n')[0].replace(/\(\d+,\d+\)/g, '(…)')].filter(Boolean).join(' | '));
+    } catch {
+      out.push(line.slice(0, 200));
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------- HTTP
 
 export interface Reply {
