@@ -1,8 +1,9 @@
 /**
- * Compiles the bot to plain JavaScript for the benchmark, as the image runs it (`node dist/bot/main.js`):
- * tsx keeps its loader and esbuild in every process, which costs ~40 MB of RSS per bot and start-up
- * time, and would misstate goal 4's bot memory. Transpile only (types are checked by `tsc --noEmit`),
- * into node_modules/.cache so that `require('pino')` and friends resolve from the project.
+ * Compiles the server and the bot to plain JavaScript for the benchmark, as the image runs them
+ * (`node dist/server/main.js`, `node dist/bot/main.js`): tsx keeps its loader and esbuild in every
+ * process, which costs ~40 MB of RSS per process and start-up time, and would misstate goal 4's
+ * memory figures. Transpile only (types are checked by `tsc --noEmit`), into node_modules/.cache so
+ * that `require('pino')` and friends resolve from the project.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,9 +20,24 @@ function walk(dir: string): string[] {
   });
 }
 
-/** Transpiles core/ and bot/; returns the path of the compiled bot entry point. */
+let compiled = false;
+
+/** Transpiles core/, bot/, server/ and datalake/ once per run; returns the compiled bot entry point. */
 export function compileBot(): string {
-  for (const folder of ['core', 'bot']) {
+  compileAll();
+  return path.join(COMPILED_DIR, 'bot', 'main.js');
+}
+
+/** The compiled server entry point. */
+export function compileServer(): string {
+  compileAll();
+  return path.join(COMPILED_DIR, 'server', 'main.js');
+}
+
+function compileAll(): void {
+  if (compiled) return;
+  compiled = true;
+  for (const folder of ['core', 'bot', 'server', 'datalake']) {
     for (const file of walk(path.join(ROOT, folder))) {
       const js = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
         fileName: file,
@@ -32,5 +48,4 @@ export function compileBot(): string {
       fs.writeFileSync(out, js);
     }
   }
-  return path.join(COMPILED_DIR, 'bot', 'main.js');
 }

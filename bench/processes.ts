@@ -5,7 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, startServer, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
+import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
+import { compileServer } from './compile';
 
 export interface Child {
   proc: ChildProcess;
@@ -90,15 +91,59 @@ export function loadAverage(): string {
 }
 
 /**
- * The real server process (test/helpers/server-process.ts) with the benchmark's settings: the
- * benchmark is the admin here and sends thousands of admin calls, so the admin rate limit is off.
- * Everything else is the server's default.
+ * The real server, compiled to JavaScript as the image runs it (bench/compile.ts), on a free port
+ * with its own SQLite file and datalake folder (the layout of test/helpers/server-process.ts). The
+ * benchmark is the admin here and sends thousands of admin calls, so the admin rate limit is off;
+ * everything else is the server's default.
  */
-export function startBenchServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
-  const profile: Record<string, string> = profileDir
-    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(), BENCH_CPU_PROFILE_DIR: profileDir }
-    : {};
-  return startServer({ ...opts, env: { RATE_LIMIT_ADMIN_PER_S: '0', ...profile, ...opts.env } });
+export async function startBenchServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
+  const entry = compileServer();
+  const dir = opts.dir ?? tempDir('botfleet-bench-');
+  const port = opts.port ?? (await freePort());
+  const env: Record<string, string> = {
+    SERVER_PORT: String(port),
+    SERVER_HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
+    DATALAKE_DIR: path.join(dir, 'datalake'),
+    ADMIN_TOKEN,
+    POPULATE_INTERVAL_MS: '0',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_ADMIN_PER_S: '0',
+    ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(), BENCH_CPU_PROFILE_DIR: profileDir } : {}),
+    ...opts.env,
+  };
+  let child: Child | null = null;
+  const sp: ServerProcess = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dir,
+    proc: undefined as unknown as ChildProcess,
+    output: () => child?.output() ?? '',
+    async stop() {
+      await child?.stop(15_000);
+      return sp.proc.exitCode;
+    },
+    async kill() {
+      await child?.stop(0);
+    },
+    async restart() {
+      await launch();
+    },
+  };
+  const launch = async () => {
+    child = spawnNode([entry], env);
+    sp.proc = child.proc;
+    const c = child;
+    await waitFor(async () => {
+      if (c.proc.exitCode !== null) throw new Error(`server exited with ${c.proc.exitCode}:\n${c.output()}`);
+      return (await fetch(`${sp.url}/healthz`)).status === 200;
+    }, 30_000).catch(async (err: Error) => {
+      await c.stop(0);
+      throw new Error(`${err.message}\n${c.output().slice(-3000)}`);
+    });
+  };
+  await launch();
+  return sp;
 }
 
 let profileDir: string | null = null;
