@@ -40,7 +40,7 @@ export function formatTable(figures: readonly Figure[]): string {
       f.what,
       `${fmt(f.value)} ${f.unit}`,
       f.target === null ? '-' : `${f.sense === 'min' ? '>=' : '<='} ${fmt(f.target)} ${f.unit}`,
-      r === null ? '-' : `${r.toFixed(2)}x`,
+      r === null ? '-' : r > 100 ? '>100x' : `${r.toFixed(2)}x`,
       m === null ? '-' : m ? 'yes' : 'NO',
       f.note ?? '',
     ];
