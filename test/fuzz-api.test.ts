@@ -11,8 +11,11 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { ADMIN_TOKEN } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
+import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 
 const RUNS = process.env.FUZZ_RUNS?.trim() ? Number(process.env.FUZZ_RUNS) : 1000;
+/** PostgreSQL answers over the network: fewer runs keep npm test short; the generators are the same. */
+const RUNS_PG = process.env.FUZZ_RUNS_PG?.trim() ? Number(process.env.FUZZ_RUNS_PG) : 300;
 const SEED = process.env.FUZZ_SEED?.trim() ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const CONCURRENCY = 16;
 
@@ -47,6 +50,8 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(null),
   fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 4 }),
   fc.string({ maxLength: 2000 }).map((s) => s.repeat(3)),
+  // NUL inside text: SQLite stores it, PostgreSQL refuses it in TEXT columns.
+  fc.string({ maxLength: 8 }).map((x) => `${x}\u0000${x}`),
   fc.constantFrom('', ' ', '\u0000', '../../etc/passwd', '%00', '<script>', "' OR 1=1 --", '\uD800', '𝕏'.repeat(100)),
 );
 
@@ -238,6 +243,11 @@ function rawRequest(r: FuzzRequest): Promise<Answer> {
   });
 }
 
+/** The exact admin token, under a Bearer scheme spelled in any case (RFC 9110: schemes are case-insensitive). */
+function carriesToken(authorization: string | undefined): boolean {
+  return /^bearer +(.*)$/i.exec((authorization ?? '').trim())?.[1] === ADMIN_TOKEN;
+}
+
 /** Sends one request; returns what is wrong with the answer, or null. Tallies statuses. */
 async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route): Promise<string | null> {
   let res: Answer;
@@ -251,7 +261,7 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
   if (res.status >= 500) return `${res.status}: ${text.slice(0, 300)}`;
   // An admin route never does anything for a caller without the exact token.
   const sameRoute = r.method === route.method;
-  if (route.admin && sameRoute && r.headers.authorization !== `Bearer ${ADMIN_TOKEN}` && res.status < 300) return `${res.status} on an admin route without the token`;
+  if (route.admin && sameRoute && !carriesToken(r.headers.authorization) && res.status < 300) return `${res.status} on an admin route without the token`;
   const leak = LEAKS.find((re) => re.test(text));
   if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
   if (res.status >= 400) {
@@ -276,31 +286,6 @@ function describeRequest(r: FuzzRequest): string {
 
 // ---------------------------------------------------------------------------------------- the test
 
-let srv: Awaited<ReturnType<typeof startInProcess>>;
-const known: Known = { jobs: [], bots: [] };
-let routes: Route[] = [];
-
-beforeAll(async () => {
-  srv = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0' });
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-  // Real ids, so that generated requests also reach the code behind "found".
-  const reg = await fetch(`${srv.url}/bots/register`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'fuzz-bot-1' }) });
-  known.bots.push(((await reg.json()) as { id: string }).id);
-  const created = await fetch(`${srv.url}/jobs/populate`, { method: 'POST', headers: admin, body: JSON.stringify({ count: 3 }) });
-  known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
-  const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>> };
-  routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined })));
-  // The document itself, and paths that are no route at all (404 JSON, never a crash).
-  if (!routes.some((r) => r.path === '/openapi.json')) routes.push({ method: 'GET', path: '/openapi.json', admin: false });
-  routes.push({ method: 'POST', path: '/no-such-route/{id}', admin: false });
-});
-
-afterAll(async () => {
-  agent.destroy();
-  await srv?.close();
-  if (srv) fs.rmSync(srv.dir, { recursive: true, force: true });
-});
-
 test('the leak check recognises a real stack trace and a file path', () => {
   const stack = new Error('boom').stack ?? '';
   expect(LEAKS.some((re) => re.test(stack))).toBe(true);
@@ -308,56 +293,98 @@ test('the leak check recognises a real stack trace and a file path', () => {
   expect(LEAKS.some((re) => re.test('{"error":{"code":"validation_failed","message":"must be at least 8 characters"}}'))).toBe(false);
 });
 
-test('GET /openapi.json lists the routes of docs/api.md', () => {
-  const names = routes.map((r) => `${r.method} ${r.path}`);
-  for (const r of ['POST /jobs', 'GET /jobs', 'GET /jobs/{id}', 'POST /jobs/claim', 'POST /jobs/{id}/complete', 'POST /bots/register', 'DELETE /bots/{id}', 'GET /datalake/export/{date}', 'GET /healthz']) {
-    expect(names).toContain(r);
-  }
-});
+/** The fuzz tests against one server; `env` picks its database. */
+function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () => Promise<void> = async () => {}): void {
+  let srv: Awaited<ReturnType<typeof startInProcess>>;
+  const known: Known = { jobs: [], bots: [] };
+  let routes: Route[] = [];
 
-test('an admin token of any length 0-512 that is not the token: 401 JSON on every admin route', async () => {
-  const admin = routes.filter((r) => r.admin);
-  expect(admin.length).toBeGreaterThanOrEqual(6);
-  const wrong: string[] = [];
-  const tokens = Array.from({ length: 513 }, (_, n) => (n === ADMIN_TOKEN.length ? ADMIN_TOKEN.slice(0, -1) + 'X' : 'x'.repeat(n)));
-  for (let i = 0; i < tokens.length; i += CONCURRENCY) {
-    await Promise.all(
-      tokens.slice(i, i + CONCURRENCY).map(async (token, k) => {
-        const route = admin[(i + k) % admin.length];
-        const url = `${srv.url}${route.path.replace('{id}', known.jobs[0])}`;
-        const res = await fetch(url, { method: route.method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: route.method === 'POST' ? '{}' : undefined });
-        const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null;
-        if (res.status !== 401 || typeof body?.error?.code !== 'string') wrong.push(`${route.method} ${route.path} token length ${token.length}: ${res.status}`);
-      }),
-    );
-  }
-  expect(wrong.slice(0, 5)).toEqual([]);
-});
+  beforeAll(async () => {
+    srv = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0', ...env() });
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    // Real ids, so that generated requests also reach the code behind "found".
+    const reg = await fetch(`${srv.url}/bots/register`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'fuzz-bot-1' }) });
+    known.bots.push(((await reg.json()) as { id: string }).id);
+    const created = await fetch(`${srv.url}/jobs/populate`, { method: 'POST', headers: admin, body: JSON.stringify({ count: 3 }) });
+    known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>> };
+    routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined })));
+    // The document itself, and paths that are no route at all (404 JSON, never a crash).
+    if (!routes.some((r) => r.path === '/openapi.json')) routes.push({ method: 'GET', path: '/openapi.json', admin: false });
+    routes.push({ method: 'POST', path: '/no-such-route/{id}', admin: false });
+  });
 
-test(`${RUNS} malformed requests per route: never 5xx, 4xx always JSON {error}, nothing leaked`, async () => {
-  const started = Date.now();
-  const failures: string[] = [];
-  const statuses = new Map<number, number>();
-  let sent = 0;
-  const perRoute: string[] = [];
-  for (const route of routes) {
-    const t0 = Date.now();
-    const reqs = fc.sample(requestArb(srv.url, route, known), { numRuns: RUNS, seed: SEED + routes.indexOf(route) });
-    for (let i = 0; i < reqs.length; i += CONCURRENCY) {
-      const batch = reqs.slice(i, i + CONCURRENCY);
-      const out = await Promise.all(batch.map((r) => send(r, statuses, route)));
-      out.forEach((problem, k) => {
-        if (problem) failures.push(`${route.method} ${route.path}: ${problem}\n    request: ${describeRequest(batch[k])}`);
-      });
-      sent += batch.length;
+  afterAll(async () => {
+    await srv?.close();
+    if (srv) fs.rmSync(srv.dir, { recursive: true, force: true });
+    await cleanup();
+  });
+
+  test('GET /openapi.json lists the routes of docs/api.md', () => {
+    const names = routes.map((r) => `${r.method} ${r.path}`);
+    for (const r of ['POST /jobs', 'GET /jobs', 'GET /jobs/{id}', 'POST /jobs/claim', 'POST /jobs/{id}/complete', 'POST /bots/register', 'DELETE /bots/{id}', 'GET /datalake/export/{date}', 'GET /healthz']) {
+      expect(names).toContain(r);
     }
-    perRoute.push(`${route.method} ${route.path} ${Date.now() - t0}ms`);
-  }
-  if (process.env.FUZZ_TIMINGS) process.stderr.write(`${perRoute.join('\n')}\n`);
-  const tally = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
-  process.stderr.write(`fuzz: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`);
-  if (failures.length) throw new Error(`FUZZ_SEED=${SEED}: ${failures.length} bad answers, first ones:\n${failures.slice(0, 8).join('\n')}`);
-  // The server is still up and well.
-  expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
-  expect(sent).toBeGreaterThanOrEqual(routes.length * RUNS * 0.95); // the marker filter drops only a few
+  });
+
+  test('an admin token of any length 0-512 that is not the token: 401 JSON on every admin route', async () => {
+    const admin = routes.filter((r) => r.admin);
+    expect(admin.length).toBeGreaterThanOrEqual(6);
+    const wrong: string[] = [];
+    const tokens = Array.from({ length: 513 }, (_, n) => (n === ADMIN_TOKEN.length ? ADMIN_TOKEN.slice(0, -1) + 'X' : 'x'.repeat(n)));
+    for (let i = 0; i < tokens.length; i += CONCURRENCY) {
+      await Promise.all(
+        tokens.slice(i, i + CONCURRENCY).map(async (token, k) => {
+          const route = admin[(i + k) % admin.length];
+          const url = `${srv.url}${route.path.replace('{id}', known.jobs[0])}`;
+          const res = await rawRequest({ method: route.method, url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: route.method === 'POST' ? '{}' : undefined });
+          let code: unknown;
+          try {
+            code = (JSON.parse(res.text) as { error?: { code?: unknown } }).error?.code;
+          } catch {
+            code = undefined;
+          }
+          if (res.status !== 401 || typeof code !== 'string') wrong.push(`${route.method} ${route.path} token length ${token.length}: ${res.status}`);
+        }),
+      );
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
+
+  test(`${runs} malformed requests per route: never 5xx, 4xx always JSON {error}, nothing leaked`, async () => {
+    const started = Date.now();
+    const failures: string[] = [];
+    const statuses = new Map<number, number>();
+    let sent = 0;
+    const perRoute: string[] = [];
+    for (const route of routes) {
+      const t0 = Date.now();
+      const reqs = fc.sample(requestArb(srv.url, route, known), { numRuns: runs, seed: SEED + routes.indexOf(route) });
+      for (let i = 0; i < reqs.length; i += CONCURRENCY) {
+        const batch = reqs.slice(i, i + CONCURRENCY);
+        const out = await Promise.all(batch.map((r) => send(r, statuses, route)));
+        out.forEach((problem, k) => {
+          if (problem) failures.push(`${route.method} ${route.path}: ${problem}\n    request: ${describeRequest(batch[k])}`);
+        });
+        sent += batch.length;
+      }
+      perRoute.push(`${route.method} ${route.path} ${Date.now() - t0}ms`);
+    }
+    if (process.env.FUZZ_TIMINGS) process.stderr.write(`${perRoute.join('\n')}\n`);
+    const tally = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
+    process.stderr.write(`fuzz ${srv.store.dialect}: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`);
+    if (failures.length) throw new Error(`FUZZ_SEED=${SEED}: ${failures.length} bad answers, first ones:\n${failures.slice(0, 8).join('\n')}`);
+    // The server is still up and well.
+    expect((await rawRequest({ method: 'GET', url: `${srv.url}/healthz`, headers: {} })).status).toBe(200);
+    expect(sent).toBeGreaterThanOrEqual(routes.length * runs * 0.95); // the marker filter drops only a few
+  });
+}
+
+afterAll(() => agent.destroy());
+
+describe('fuzz [sqlite]', () => fuzzSuite(RUNS, () => ({})));
+
+describePostgres('fuzz [postgres]', () => {
+  const { url, schema } = freshSchemaUrl('fuzz');
+  fuzzSuite(RUNS_PG, () => ({ DATABASE_URL: url }), () => dropSchema(schema));
 });
