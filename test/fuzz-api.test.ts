@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import Ajv2020 from 'ajv/dist/2020';
 import fc from 'fast-check';
 import { ADMIN_TOKEN } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
@@ -26,7 +27,8 @@ const LEAKS: RegExp[] = [/\/work\//, /node_modules/, /\.ts:\d/, /\.js:\d/, /\n\s
 /** Inputs carrying a marker are not sent: an error message may quote the input (JSON.parse does). */
 const MARKERS = ['/work/', 'node_modules', '.ts:', '.js:', 'at '];
 
-type Route = { method: string; path: string; admin: boolean };
+/** `accepts`: the request body this route's published contract allows (GET /openapi.json requestBody). */
+type Route = { method: string; path: string; admin: boolean; accepts?: (body: unknown) => boolean };
 
 interface FuzzRequest {
   method: string;
@@ -243,6 +245,30 @@ function rawRequest(r: FuzzRequest): Promise<Answer> {
   });
 }
 
+/** The body as the server would see it: no body is {}, anything else its JSON value (or a marker). */
+function sentJson(body: FuzzRequest['body']): unknown {
+  const text = body === undefined ? '' : typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  if (text === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return Symbol('not JSON');
+  }
+}
+
+const ajv = new Ajv2020({ strict: false, validateFormats: false });
+
+/** Validators of each route's request body, from GET /openapi.json; a POST without one takes only {}. */
+function bodyContract(method: string, op: { requestBody?: { content?: Record<string, { schema?: object }> } }): ((b: unknown) => boolean) | undefined {
+  const schema = op.requestBody?.content?.['application/json']?.schema;
+  if (schema) {
+    const validate = ajv.compile(schema);
+    return (b) => validate(b) === true;
+  }
+  if (method === 'POST') return (b) => typeof b === 'object' && b !== null && !Array.isArray(b) && Object.keys(b).length === 0;
+  return undefined;
+}
+
 /** The exact admin token, under a Bearer scheme spelled in any case (RFC 9110: schemes are case-insensitive). */
 function carriesToken(authorization: string | undefined): boolean {
   return /^bearer +(.*)$/i.exec((authorization ?? '').trim())?.[1] === ADMIN_TOKEN;
@@ -261,6 +287,8 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
   if (res.status >= 500) return `${res.status}: ${text.slice(0, 300)}`;
   // An admin route never does anything for a caller without the exact token.
   const sameRoute = r.method === route.method;
+  // A 2xx means the server took the input as valid: it must be valid by the contract it publishes.
+  if (sameRoute && route.accepts && res.status < 300 && !route.accepts(sentJson(r.body))) return `${res.status} for a body the published schema refuses`;
   if (route.admin && sameRoute && !carriesToken(r.headers.authorization) && res.status < 300) return `${res.status} on an admin route without the token`;
   const leak = LEAKS.find((re) => re.test(text));
   if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
@@ -307,8 +335,11 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
     known.bots.push(((await reg.json()) as { id: string }).id);
     const created = await fetch(`${srv.url}/jobs/populate`, { method: 'POST', headers: admin, body: JSON.stringify({ count: 3 }) });
     known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
-    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>> };
-    routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined })));
+    type Op = { security?: unknown; requestBody?: { content?: Record<string, { schema?: object }> } };
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Op>> };
+    routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined, accepts: bodyContract(m.toUpperCase(), op) })),
+    );
     // The document itself, and paths that are no route at all (404 JSON, never a crash).
     if (!routes.some((r) => r.path === '/openapi.json')) routes.push({ method: 'GET', path: '/openapi.json', admin: false });
     routes.push({ method: 'POST', path: '/no-such-route/{id}', admin: false });
@@ -325,6 +356,9 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
     for (const r of ['POST /jobs', 'GET /jobs', 'GET /jobs/{id}', 'POST /jobs/claim', 'POST /jobs/{id}/complete', 'POST /bots/register', 'DELETE /bots/{id}', 'GET /datalake/export/{date}', 'GET /healthz']) {
       expect(names).toContain(r);
     }
+    // The body contracts the fuzz holds 2xx answers to really tell valid from invalid.
+    const accepts = (path: string, body: unknown) => routes.find((r) => r.path === path && r.method === 'POST')!.accepts!(body);
+    expect([accepts('/jobs/claim', { botId: 'a' }), accepts('/jobs/claim', { botId: 5 }), accepts('/queue/pause', {}), accepts('/queue/pause', { x: 1 })]).toEqual([true, false, true, false]);
   });
 
   test('an admin token of any length 0-512 that is not the token: 401 JSON on every admin route', async () => {
@@ -356,9 +390,7 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     let sent = 0;
-    const perRoute: string[] = [];
     for (const route of routes) {
-      const t0 = Date.now();
       const reqs = fc.sample(requestArb(srv.url, route, known), { numRuns: runs, seed: SEED + routes.indexOf(route) });
       for (let i = 0; i < reqs.length; i += CONCURRENCY) {
         const batch = reqs.slice(i, i + CONCURRENCY);
@@ -368,9 +400,7 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
         });
         sent += batch.length;
       }
-      perRoute.push(`${route.method} ${route.path} ${Date.now() - t0}ms`);
     }
-    if (process.env.FUZZ_TIMINGS) process.stderr.write(`${perRoute.join('\n')}\n`);
     const tally = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
     process.stderr.write(`fuzz ${srv.store.dialect}: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`);
     if (failures.length) throw new Error(`FUZZ_SEED=${SEED}: ${failures.length} bad answers, first ones:\n${failures.slice(0, 8).join('\n')}`);
