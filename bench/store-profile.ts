@@ -1,0 +1,59 @@
+/**
+ * The store alone, in-process, on a fresh SQLite file: `loops` concurrent bots run report+claim
+ * (finishAndClaim, the lean path) until `jobs` jobs are done. Prints µs per job, the time of each
+ * statement per job, and WAL frames (4 KB pages) written per job: what COMMIT costs and why.
+ *
+ * Usage: node --import tsx bench/store-profile.ts [jobs=5000] [loops=1]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../test/helpers/server-process';
+import { openStore } from '../server/store/open';
+import type { SqlStore } from '../server/store/sql-store';
+import type { SqliteExecutor } from '../server/store/sql';
+
+async function main(): Promise<void> {
+  const jobs = Number(process.argv[2] ?? 5000);
+  const loops = Number(process.argv[3] ?? 1);
+  const dir = tempDir('botfleet-store-profile-');
+  const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 })) as SqlStore;
+  await store.migrate();
+  for (let i = 0; i < jobs; i += 10_000) await store.createJobs(Array.from({ length: Math.min(10_000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
+  const ex = store.knex as SqliteExecutor;
+  const bots = Array.from({ length: loops }, (_, i) => `profile-bot-${i}`);
+  for (const b of bots) await ex.run(`INSERT INTO bots (id, name, status, registered_at, last_heartbeat_at) VALUES (?, ?, 'idle', 0, 0)`, [b, b]);
+  ex.db.pragma('wal_checkpoint(TRUNCATE)');
+  ex.db.pragma('wal_autocheckpoint = 0'); // let the WAL grow so its size counts the frames
+  const times = new Map<string, number>();
+  const exec = (ex as unknown as { exec: (sql: string, b: unknown[]) => unknown }).exec.bind(ex);
+  (ex as unknown as { exec: typeof exec }).exec = (sql, b) => {
+    const t = performance.now();
+    try {
+      return exec(sql, b);
+    } finally {
+      const k = sql.replace(/\s+/g, ' ').slice(0, 72);
+      times.set(k, (times.get(k) ?? 0) + performance.now() - t);
+    }
+  };
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    bots.map(async (b) => {
+      let held: { jobId: string; attempt: number; result: null } | null = null;
+      for (;;) {
+        const r = await store.finishAndClaim(b, held, Date.now());
+        if (held) done++;
+        if (!r.job) return;
+        held = { jobId: r.job.id, attempt: r.job.attempts, result: null };
+      }
+    }),
+  );
+  const us = (ms: number) => ((ms * 1000) / done).toFixed(1).padStart(7);
+  const walBytes = fs.statSync(path.join(dir, 'jobs.db-wal')).size;
+  process.stdout.write(`${done} jobs, ${loops} loop(s): ${us(performance.now() - t0)} us per job; WAL ${((walBytes - 32) / (4096 + 24) / done).toFixed(1)} frames per job\n`);
+  for (const [k, v] of [...times].sort((a, b) => b[1] - a[1])) process.stdout.write(`${us(v)} us  ${k}\n`);
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+void main();
