@@ -49,7 +49,8 @@ export function serverErrors(output: string): string[] {
     try {
       const l = JSON.parse(line) as { msg?: string; path?: string; err?: { code?: string; message?: string; where?: string } | string };
       const err = typeof l.err === 'object' ? l.err : { message: l.err };
-      out.push([l.msg, err.code, l.path, (err.message ?? '').slice(0, 80), (err.where ?? '').split('\n')[0].replace(/\(\d+,\d+\)/g, '(…)')].filter(Boolean).join(' | '));
+      const route = l.path?.replace(/\/[0-9a-f]{8}-[0-9a-f-]{27}(?=\/|$)/g, '/:id');
+      out.push([l.msg, err.code, route, (err.message ?? '').slice(0, 80), (err.where ?? '').split('\n')[0].replace(/\(\d+,\d+\)/g, '(…)')].filter(Boolean).join(' | '));
     } catch {
       out.push(line.slice(0, 200));
     }
