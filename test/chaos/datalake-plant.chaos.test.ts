@@ -57,9 +57,14 @@ describeEachBackend('datalake planted with a missing, a duplicated and a torn li
     expect(readLake(lakeDir).tornFiles).toEqual([file]);
 
     await server.restart();
-    // On PostgreSQL the repair runs once this server holds the leader lock: a moment after start-up.
+    // On PostgreSQL the repair runs once this server holds the leader lock, a moment after start-up,
+    // in steps (cut the torn tail, drop duplicates, append what is missing): wait for the end state.
     const t0 = Date.now();
-    await waitFor(() => readLake(lakeDir).tornFiles.length === 0, 15_000, 50).catch(() => undefined);
+    const repairedNow = () => {
+      const l = readLake(lakeDir);
+      return l.tornFiles.length === 0 && l.lines.length === 30 && new Set(l.lines.map((x) => x.resultId)).size === 30;
+    };
+    await waitFor(repairedNow, 15_000, 50).catch(() => undefined); // the assertions below say what is wrong
     const repairMs = Date.now() - t0;
     const repaired = readLake(lakeDir);
     expect(repaired.tornFiles).toEqual([]);
