@@ -82,20 +82,39 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
 
     const terminated: number[] = [];
     const recoveryMs: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      await sleep(800 + Math.random() * 800);
-      terminated.push(await terminate());
-      const t0 = Date.now();
-      // Recovered: healthy, and a write goes through.
-      await waitFor(async () => (await request(server.url, 'GET', '/healthz')).status === 200 && (await request(server.url, 'POST', '/bots/register', { id: 'pgterm-recovery' })).status < 300, RECOVERY_BOUND_MS + 5000, 50);
-      recoveryMs.push(Date.now() - t0);
+    const notRecovered: string[] = [];
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        await sleep(800 + Math.random() * 800);
+        terminated.push(await terminate());
+        const t0 = Date.now();
+        // Recovered: healthy, and a write goes through. The last answers say why not, if it never is.
+        let last = '';
+        const recovered = await waitFor(async () => {
+          const h = await request(server.url, 'GET', '/healthz');
+          const w = await request(server.url, 'POST', '/bots/register', { id: 'pgterm-recovery' });
+          last = `healthz ${h.status} ${h.text.slice(0, 120)}; register ${w.status} ${w.text.slice(0, 160)}`;
+          return h.status === 200 && w.status < 300;
+        }, RECOVERY_BOUND_MS + 5000, 50).then(() => true, () => false);
+        recoveryMs.push(Date.now() - t0);
+        if (!recovered) {
+          notRecovered.push(`round ${round + 1}: ${last}`);
+          break;
+        }
+      }
+      if (notRecovered.length === 0) {
+        await waitFor(async () => {
+          const j = (await request(server.url, 'GET', '/metrics/summary')).json.jobs;
+          return j.completed + j.failed === JOBS;
+        }, 90_000, 200);
+      }
+    } finally {
+      probing = false; // a failed wait must not leave the prober running (jest would never exit)
+      await probe;
     }
-    await waitFor(async () => {
-      const j = (await request(server.url, 'GET', '/metrics/summary')).json.jobs;
-      return j.completed + j.failed === JOBS;
-    }, 90_000, 200);
-    probing = false;
-    await probe;
+    if (notRecovered.length) {
+      throw new Error(`not recovered within ${RECOVERY_BOUND_MS + 5000} ms after pg_terminate_backend: ${notRecovered.join('\n')}\nserver errors: ${[...new Set(serverErrors(server.output()))].slice(0, 10).join('\n')}`);
+    }
     const exits = await pool.terminateAll();
     expect(exits.filter((e) => e.code !== 0).map((e) => e.id)).toEqual([]);
     expect(await server.stop()).toBe(0);
