@@ -59,7 +59,9 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
   const kills: Kill[] = [];
   let killsNotMidJob = 0;
   try {
-    while (kills.length < KILLS) {
+    // A deadline, so that a run that cannot find victims fails below instead of spawning bots forever.
+    const deadline = Date.now() + 150_000;
+    while (kills.length < KILLS && Date.now() < deadline) {
       // Keep work queued, but only a little: what is queued when the kills end must still be drained.
       if (kills.length % 10 === 0) {
         const pending = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs.pending as number;
