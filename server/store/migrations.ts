@@ -6,6 +6,8 @@
  * Times are BIGINT ms since the epoch on both backends, so comparisons and indexes are the same.
  */
 import { JOB_STATUSES } from '../../core/types';
+import type { Knex } from 'knex';
+import { ddl, knexFor } from './knex-sql';
 import { type Executor, insertSql } from './sql';
 
 type Dialect = 'sqlite' | 'postgres';
@@ -13,32 +15,110 @@ type Dialect = 'sqlite' | 'postgres';
 /** Counter rows per status on PostgreSQL (the trigger picks one per transaction). */
 export const COUNT_SHARDS = 16;
 
+/** The tables, written once with Knex's schema builder and compiled to each dialect (a fresh builder per table: one accumulates its statements). */
+function tablesV1(d: Dialect): string[] {
+  const k = knexFor(d);
+  const ms = (t: Knex.CreateTableBuilder, name: string) => t.bigInteger(name); // ms since the epoch
+  return [
+    ...ddl(
+      k.schema.createTable('jobs', (t) => {
+        t.bigIncrements('seq');
+        t.text('id').notNullable().unique();
+        t.text('type').notNullable();
+        t.text('payload').notNullable();
+        t.text('status').notNullable();
+        t.text('bot_id');
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.integer('max_attempts').notNullable();
+        t.integer('priority').notNullable().defaultTo(0);
+        ms(t, 'run_at');
+        t.text('key');
+        t.bigInteger('timeout_ms').notNullable().defaultTo(0);
+        ms(t, 'created_at').notNullable();
+        for (const c of ['claimed_at', 'started_at', 'finished_at', 'lease_expires_at', 'deadline_at']) ms(t, c);
+        t.text('result');
+        t.text('error');
+      }),
+    ),
+    ...ddl(
+      k.schema.createTable('job_events', (t) => {
+        t.bigIncrements('seq');
+        t.text('job_id').notNullable();
+        ms(t, 'at').notNullable();
+        t.text('from_status');
+        t.text('to_status').notNullable();
+        t.text('bot_id');
+        t.integer('attempt').notNullable();
+        t.text('note');
+      }),
+    ),
+    ...ddl(
+      k.schema.createTable('bots', (t) => {
+        t.text('id').notNullable().primary();
+        t.text('name').notNullable();
+        t.text('status').notNullable();
+        t.text('current_job_id');
+        ms(t, 'registered_at').notNullable();
+        ms(t, 'last_heartbeat_at').notNullable();
+        t.integer('jobs_completed').notNullable().defaultTo(0);
+        t.integer('jobs_failed').notNullable().defaultTo(0);
+      }),
+    ),
+    // The outbox of the datalake: one row per finished attempt, committed with the job's state.
+    ...ddl(
+      k.schema.createTable('results', (t) => {
+        t.bigIncrements('seq');
+        t.text('result_id').notNullable().unique();
+        t.text('job_id').notNullable();
+        t.integer('attempt').notNullable();
+        t.text('bot_id');
+        t.text('type').notNullable();
+        t.text('status').notNullable();
+        t.text('result');
+        t.text('error');
+        ms(t, 'created_at').notNullable();
+        ms(t, 'claimed_at');
+        ms(t, 'started_at');
+        ms(t, 'finished_at').notNullable();
+        t.bigInteger('duration_ms');
+        t.text('day').notNullable();
+        t.integer('written').notNullable().defaultTo(0);
+      }),
+    ),
+    // Counts by status, kept by triggers so the summary never counts a million rows.
+    ...ddl(
+      k.schema.createTable('job_counts', (t) => {
+        t.text('status').notNullable();
+        t.integer('shard').notNullable();
+        t.bigInteger('n').notNullable().defaultTo(0);
+        t.primary(['status', 'shard']);
+      }),
+    ),
+    // Finished attempts per UTC minute: throughput and mean duration without scanning results.
+    ...ddl(
+      k.schema.createTable('finished_minutes', (t) => {
+        t.bigInteger('minute').notNullable();
+        t.integer('shard').notNullable();
+        t.integer('completed').notNullable().defaultTo(0);
+        t.integer('failed').notNullable().defaultTo(0);
+        t.bigInteger('duration_sum').notNullable().defaultTo(0);
+        t.integer('duration_n').notNullable().defaultTo(0);
+        t.primary(['minute', 'shard']);
+      }),
+    ),
+    ...ddl(
+      k.schema.createTable('settings', (t) => {
+        t.text('name').notNullable().primary();
+        t.text('value').notNullable();
+      }),
+    ),
+  ];
+}
+
 function schemaV1(d: Dialect): string[] {
-  const seqPk = d === 'sqlite' ? 'seq INTEGER PRIMARY KEY AUTOINCREMENT' : 'seq BIGSERIAL PRIMARY KEY';
-  const big = d === 'sqlite' ? 'INTEGER' : 'BIGINT';
   const stmts = [
-    `CREATE TABLE jobs (
-      ${seqPk},
-      id TEXT NOT NULL UNIQUE,
-      type TEXT NOT NULL,
-      payload TEXT NOT NULL,
-      status TEXT NOT NULL,
-      bot_id TEXT,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      max_attempts INTEGER NOT NULL,
-      priority INTEGER NOT NULL DEFAULT 0,
-      run_at ${big},
-      key TEXT,
-      timeout_ms ${big} NOT NULL DEFAULT 0,
-      created_at ${big} NOT NULL,
-      claimed_at ${big},
-      started_at ${big},
-      finished_at ${big},
-      lease_expires_at ${big},
-      deadline_at ${big},
-      result TEXT,
-      error TEXT
-    )`,
+    ...tablesV1(d),
+    // Partial indexes and triggers are beyond Knex's builders: plain SQL, the same on both dialects.
     // The claim picks from here: highest priority, then oldest.
     `CREATE INDEX jobs_claimable ON jobs (priority DESC, seq) WHERE status = 'pending'`,
     `CREATE INDEX jobs_status_seq ON jobs (status, seq)`,
@@ -47,59 +127,11 @@ function schemaV1(d: Dialect): string[] {
     `CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`,
     // At most one unfinished job per key; a finished one frees its key.
     `CREATE UNIQUE INDEX jobs_open_key ON jobs (key) WHERE key IS NOT NULL AND status IN ('pending', 'claimed', 'running')`,
-    `CREATE TABLE job_events (
-      ${seqPk},
-      job_id TEXT NOT NULL,
-      at ${big} NOT NULL,
-      from_status TEXT,
-      to_status TEXT NOT NULL,
-      bot_id TEXT,
-      attempt INTEGER NOT NULL,
-      note TEXT
-    )`,
     `CREATE INDEX job_events_job ON job_events (job_id, seq)`,
     `CREATE INDEX job_events_bot_lost ON job_events (bot_id, seq) WHERE note IS NOT NULL AND from_status IN ('claimed', 'running') AND to_status IN ('pending', 'failed')`,
-    `CREATE TABLE bots (
-      id TEXT PRIMARY KEY,
-      name TEXT NOT NULL,
-      status TEXT NOT NULL,
-      current_job_id TEXT,
-      registered_at ${big} NOT NULL,
-      last_heartbeat_at ${big} NOT NULL,
-      jobs_completed INTEGER NOT NULL DEFAULT 0,
-      jobs_failed INTEGER NOT NULL DEFAULT 0
-    )`,
     `CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`,
-    // The outbox of the datalake: one row per finished attempt, committed with the job's state.
-    `CREATE TABLE results (
-      ${seqPk},
-      result_id TEXT NOT NULL UNIQUE,
-      job_id TEXT NOT NULL,
-      attempt INTEGER NOT NULL,
-      bot_id TEXT,
-      type TEXT NOT NULL,
-      status TEXT NOT NULL,
-      result TEXT,
-      error TEXT,
-      created_at ${big} NOT NULL,
-      claimed_at ${big},
-      started_at ${big},
-      finished_at ${big} NOT NULL,
-      duration_ms ${big},
-      day TEXT NOT NULL,
-      written INTEGER NOT NULL DEFAULT 0
-    )`,
     `CREATE INDEX results_unwritten ON results (seq) WHERE written = 0`,
     `CREATE INDEX results_day ON results (day, seq)`,
-    // Counts by status, kept by triggers so the summary never counts a million rows.
-    `CREATE TABLE job_counts (status TEXT NOT NULL, shard INTEGER NOT NULL, n ${big} NOT NULL DEFAULT 0, PRIMARY KEY (status, shard))`,
-    // Finished attempts per UTC minute: throughput and mean duration without scanning results.
-    `CREATE TABLE finished_minutes (
-      minute ${big} NOT NULL, shard INTEGER NOT NULL,
-      completed INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
-      duration_sum ${big} NOT NULL DEFAULT 0, duration_n INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (minute, shard))`,
-    `CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   ];
   if (d === 'sqlite') {
     stmts.push(

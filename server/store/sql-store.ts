@@ -12,6 +12,7 @@ import { COUNT_SHARDS, migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
 import { chunks, type Executor, one, placeholders, run } from './sql';
 import type { BotWithJobs, CreateResult, FencedCall, FinishedAttempt, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
+import { compile, knexFor } from './knex-sql';
 
 const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
 function decodeCursor(cursor: string): number {
@@ -63,16 +64,14 @@ export class SqlStore implements Store {
   }
 
   async listJobs(o: ListJobsOptions): Promise<Page<Job>> {
-    const filters: [string, unknown][] = [];
-    if (o.status) filters.push(['status = ?', o.status]);
-    if (o.botId) filters.push(['bot_id = ?', o.botId]);
-    if (o.type) filters.push(['type = ?', o.type]);
-    if (o.cursor) filters.push(['seq < ?', decodeCursor(o.cursor)]);
-    const where = filters.map((f) => f[0]);
-    const args = filters.map((f) => f[1]);
-    const rows = (
-      await run<JobRow>(this.knex, `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`, [...args, o.limit + 1])
-    ).rows;
+    // The one query whose shape depends on the request: built with Knex, run by the executor.
+    let q = knexFor(this.dialect)('jobs').select('*');
+    if (o.status) q = q.where('status', o.status);
+    if (o.botId) q = q.where('bot_id', o.botId);
+    if (o.type) q = q.where('type', o.type);
+    if (o.cursor) q = q.where('seq', '<', decodeCursor(o.cursor));
+    const { sql, bindings } = compile(q.orderBy('seq', 'desc').limit(o.limit + 1));
+    const rows = (await run<JobRow>(this.knex, sql, bindings)).rows;
     const more = rows.length > o.limit;
     const items = rows.slice(0, o.limit);
     return { items: items.map(toJob), nextCursor: more ? encodeCursor(Number(items[items.length - 1].seq)) : null };
