@@ -97,6 +97,17 @@ export const IdSchema = z
   .regex(/^[A-Za-z0-9._:@-]+$/, 'ids are 1-128 characters of A-Z a-z 0-9 . _ : @ -')
   .refine((s) => s !== '.' && s !== '..', 'an id cannot be "." or ".." (it would not survive in a URL path)');
 
+/**
+ * Free text stored in a column (names, keys, error messages). U+0000 is refused: PostgreSQL text
+ * cannot hold it, and both backends must accept the same input.
+ */
+export const Text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain the NUL character (U+0000)');
+
 const JsonSchema: z.ZodType<Json> = z.lazy(() =>
   z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonSchema), z.record(z.string(), JsonSchema)]),
 );
@@ -114,7 +125,7 @@ export const CreateJobSchema = z.strictObject({
   maxAttempts: z.int().min(1).max(100).optional(),
   priority: z.int().min(-1000).max(1000).optional().default(0),
   runAt: z.iso.datetime({ offset: true }).optional().nullable(),
-  key: z.string().min(1).max(256).optional().nullable(),
+  key: Text(256).optional().nullable(),
   timeoutMs: z.int().min(0).max(7 * 24 * 3600 * 1000).optional(),
 });
 export type CreateJobInput = z.input<typeof CreateJobSchema>;
@@ -147,7 +158,7 @@ export const CompleteSchema = z.strictObject({
 export const FailSchema = z.strictObject({
   botId: IdSchema,
   attempt: z.int().min(1).optional(),
-  error: z.string().min(1).max(10000),
+  error: Text(10000),
 });
 
 /**
@@ -159,13 +170,13 @@ export const NextSchema = z
     botId: IdSchema,
     waitMs: z.int().min(0).max(30000).optional().default(0),
     complete: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), result: JsonSchema.optional().default(null) }).optional(),
-    fail: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), error: z.string().min(1).max(10000) }).optional(),
+    fail: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), error: Text(10000) }).optional(),
   })
   .refine((b) => !(b.complete && b.fail), { message: 'give complete or fail, not both', path: ['fail'] });
 
 export const RegisterBotSchema = z.strictObject({
   id: IdSchema.optional(),
-  name: z.string().min(1).max(128).optional(),
+  name: Text(128).optional(),
 });
 
 export const ListJobsQuery = z.strictObject({

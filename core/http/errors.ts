@@ -10,7 +10,9 @@ import type Koa from 'koa';
 import { AppError, NotFoundError, UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 
-const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN']);
+const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN',
+  // Still deadlocked or unserializable after the store's retries, too many connections: try again.
+  '40P01', '40001', '53300']);
 
 /** True for errors that mean the database is not answering rather than a bug. */
 export function isDatabaseUnavailable(err: unknown): boolean {

@@ -176,6 +176,9 @@ export type Outcome = { kind: 'completed'; result: unknown } | { kind: 'failed';
  * row of the datalake, the minute counters and the bot, in the caller's transaction.
  */
 export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row: JobRow, outcome: Outcome, nowMs: number): Promise<JobRow> {
+  // PostgreSQL row locks are taken bot first, then job, in every transaction (claim, heartbeat,
+  // sweep, finish): the opposite orders deadlocked a heartbeat against a report of the same bot.
+  if (dialect === 'postgres' && row.bot_id !== null) await run(db, 'SELECT 1 FROM bots WHERE id = ? FOR UPDATE', [row.bot_id]);
   const attempts = Number(row.attempts);
   const next: JobStatus = outcome.kind === 'completed' ? 'completed' : statusAfterFailedAttempt(attempts, Number(row.max_attempts));
   const resultJson = outcome.kind === 'completed' ? JSON.stringify(outcome.result ?? null) : null;

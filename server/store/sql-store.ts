@@ -112,7 +112,8 @@ export class SqlStore implements Store {
    * attempt; with `start` the job is running at once (claim-and-start in one step, two events).
    */
   private async claimIn(trx: Executor, botId: string, nowMs: number, start: boolean): Promise<JobRow | null> {
-    const bot = await one<BotRow>(trx, 'SELECT * FROM bots WHERE id = ?', [botId]);
+    // Bot row first, then the job (the lock order of every transaction; see finishAttempt).
+    const bot = await one<BotRow>(trx, `SELECT * FROM bots WHERE id = ?${this.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [botId]);
     if (!bot) throw new NotFoundError(`bot ${botId} is not registered; POST /bots/register first`);
     if (bot.status === 'down') throw new ConflictError(`bot ${botId} is down; register again`, 'bot_down');
     if (bot.current_job_id) throw new ConflictError(`bot ${botId} already holds job ${bot.current_job_id}`, 'bot_busy');

@@ -97,7 +97,23 @@ export class PgExecutor implements Executor {
     }
   }
 
+  /**
+   * Runs fn in a transaction. A deadlock or serialization failure (40P01, 40001) rolled the whole
+   * transaction back, so it is run again (up to 4 tries, with jitter) rather than answered as an error.
+   */
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactionOnce(fn);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 4) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
+  }
+
+  private async transactionOnce<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     let client: PgClient;
     try {
       client = await this.pool.connect();
