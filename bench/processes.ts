@@ -98,7 +98,7 @@ export function loadAverage(): string {
  */
 export async function startBenchServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
   const entry = compileServer();
-  const dir = opts.dir ?? tempDir('botfleet-bench-');
+  const dir = opts.dir ?? ownDir();
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
     SERVER_PORT: String(port),
@@ -147,6 +147,18 @@ export async function startBenchServer(opts: StartServerOptions = {}): Promise<S
 }
 
 let profileDir: string | null = null;
+const ownDirs: string[] = [];
+
+function ownDir(): string {
+  const dir = tempDir('botfleet-bench-');
+  ownDirs.push(dir);
+  return dir;
+}
+
+/** Deletes the folders of the servers this run created (a seeded database is ~500 MB). */
+export function removeBenchDirs(): void {
+  for (const dir of ownDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
 
 /** From now on, servers write a CPU profile into dir when they exit (--profile). */
 export function profileServersInto(dir: string | null): void {

@@ -9,7 +9,7 @@ import { goalExport } from './goal-export';
 import { goalPostgres } from './goal-postgres';
 import { goalDrain, goalEnqueue, goalLatency } from './goals-queue';
 import { goalScale } from './goals-scale';
-import { loadAverage, profileServersInto } from './processes';
+import { loadAverage, profileServersInto, removeBenchDirs } from './processes';
 import { formatTable, type Figure } from './table';
 
 type Goal = (o: BenchOptions, out: Figure[], ctx: { botPeakMb: number }) => Promise<void>;
@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`bench: goal ${n} took ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadAverage()})\n`);
   }
+  removeBenchDirs();
   process.stdout.write(`\n${formatTable(out)}\n\nload average at the end: ${loadAverage()} (${os.cpus().length} cores)\n`);
   if (failures.length) {
     process.stderr.write(`\nbench: ${failures.length} goal(s) could not be measured:\n${failures.join('\n')}\n`);
