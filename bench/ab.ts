@@ -46,8 +46,9 @@ async function main(): Promise<void> {
   execFileSync('sh', ['-c', `git archive ${commit} core server datalake | tar -x -C ${before}`], { cwd: ROOT });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(before, 'node_modules'));
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(before, 'package.json'));
-  const a = await launch(before, tempDir('botfleet-ab-a-'));
-  const b = await launch(ROOT, tempDir('botfleet-ab-b-'));
+  const dirs = [tempDir('botfleet-ab-a-'), tempDir('botfleet-ab-b-')];
+  const a = await launch(before, dirs[0]);
+  const b = await launch(ROOT, dirs[1]);
   const rates: { a: number[]; b: number[] } = { a: [], b: [] };
   try {
     for (let r = 0; r < Number(rounds); r++) {
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   } finally {
     await a.stop();
     await b.stop();
-    fs.rmSync(before, { recursive: true, force: true });
+    for (const d of [before, ...dirs]) fs.rmSync(d, { recursive: true, force: true });
   }
   const med = (x: number[]) => Math.round(percentile(x, 50));
   process.stdout.write(`median A ${med(rates.a)} jobs/s, B ${med(rates.b)} jobs/s, B/A ${(med(rates.b) / med(rates.a)).toFixed(2)}x (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
