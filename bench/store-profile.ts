@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 })) as SqlStore;
   await store.migrate();
   for (let i = 0; i < jobs; i += 10_000) await store.createJobs(Array.from({ length: Math.min(10_000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
-  const ex = store.knex as SqliteExecutor;
+  const ex = store.db as SqliteExecutor;
   const bots = Array.from({ length: loops }, (_, i) => `profile-bot-${i}`);
   for (const b of bots) await ex.run(`INSERT INTO bots (id, name, status, registered_at, last_heartbeat_at) VALUES (?, ?, 'idle', 0, 0)`, [b, b]);
   ex.db.pragma('wal_checkpoint(TRUNCATE)');

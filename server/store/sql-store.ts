@@ -4,8 +4,7 @@
  */
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors';
 import { RELEASE_REASONS } from '../../core/job-state';
-import type { Bot, BotStatus, CreateJob, Job, JobStatus, ListJobsOptions, Page, Summary } from '../../core/types';
-import { BOT_STATUSES, JOB_STATUSES } from '../../core/types';
+import type { Bot, CreateJob, Job, ListJobsOptions, Page, Summary } from '../../core/types';
 import type { OutboxRecord } from '../../datalake/types';
 import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, releaseBotJobs } from './job-writes';
 import { COUNT_SHARDS, migrate } from './migrations';
@@ -13,6 +12,7 @@ import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent
 import { chunks, type Executor, one, placeholders, run } from './sql';
 import type { BotWithJobs, CreateResult, FencedCall, FinishedAttempt, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
 import { compile, knexFor } from './knex-sql';
+import { readSummary } from './summary';
 
 const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
 function decodeCursor(cursor: string): number {
@@ -25,16 +25,16 @@ export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
 
   constructor(
-    /** Named `knex` for history; it is the executor every statement goes through. */
-    readonly knex: Executor,
+    /** The executor every statement goes through (SQLite or PostgreSQL). */
+    readonly db: Executor,
     private readonly opts: StoreOptions,
     private readonly onClose: () => Promise<void>,
   ) {
-    this.dialect = knex.dialect;
+    this.dialect = db.dialect;
   }
 
   async migrate(): Promise<void> {
-    await migrate(this.knex);
+    await migrate(this.db);
   }
 
   async close(): Promise<void> {
@@ -42,11 +42,11 @@ export class SqlStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.knex.run('SELECT 1');
+    await this.db.run('SELECT 1');
   }
 
   private tx<T>(fn: (trx: Executor) => Promise<T>): Promise<T> {
-    return this.knex.transaction(fn);
+    return this.db.transaction(fn);
   }
 
   // ---------------------------------------------------------------- jobs
@@ -57,9 +57,9 @@ export class SqlStore implements Store {
   }
 
   async getJob(id: string): Promise<JobWithEvents | null> {
-    const row = await getJobRow(this.knex, id);
+    const row = await getJobRow(this.db, id);
     if (!row) return null;
-    const events = (await run<EventRow>(this.knex, 'SELECT * FROM job_events WHERE job_id = ? ORDER BY seq', [id])).rows;
+    const events = (await run<EventRow>(this.db, 'SELECT * FROM job_events WHERE job_id = ? ORDER BY seq', [id])).rows;
     return { ...toJob(row), events: events.map(toEvent) };
   }
 
@@ -71,7 +71,7 @@ export class SqlStore implements Store {
     if (o.type) q = q.where('type', o.type);
     if (o.cursor) q = q.where('seq', '<', decodeCursor(o.cursor));
     const { sql, bindings } = compile(q.orderBy('seq', 'desc').limit(o.limit + 1));
-    const rows = (await run<JobRow>(this.knex, sql, bindings)).rows;
+    const rows = (await run<JobRow>(this.db, sql, bindings)).rows;
     const more = rows.length > o.limit;
     const items = rows.slice(0, o.limit);
     return { items: items.map(toJob), nextCursor: more ? encodeCursor(Number(items[items.length - 1].seq)) : null };
@@ -268,17 +268,17 @@ export class SqlStore implements Store {
   }
 
   async listBots(): Promise<Bot[]> {
-    const rows = (await run<BotRow>(this.knex, 'SELECT * FROM bots ORDER BY registered_at DESC, id')).rows;
+    const rows = (await run<BotRow>(this.db, 'SELECT * FROM bots ORDER BY registered_at DESC, id')).rows;
     return rows.map(toBot);
   }
 
   async getBot(id: string): Promise<BotWithJobs | null> {
-    const bot = await one<BotRow>(this.knex, 'SELECT * FROM bots WHERE id = ?', [id]);
+    const bot = await one<BotRow>(this.db, 'SELECT * FROM bots WHERE id = ?', [id]);
     if (!bot) return null;
-    const jobs = (await run<JobRow>(this.knex, 'SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', [id])).rows;
+    const jobs = (await run<JobRow>(this.db, 'SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', [id])).rows;
     const lost = (
       await run<EventRow>(
-        this.knex,
+        this.db,
         `SELECT * FROM job_events WHERE bot_id = ? AND note IS NOT NULL AND from_status IN ('claimed', 'running')
            AND to_status IN ('pending', 'failed') ORDER BY seq DESC LIMIT 20`,
         [id],
@@ -306,7 +306,7 @@ export class SqlStore implements Store {
       for (const p of pairs) out.released.push({ jobId: p.row.id, botId: p.row.bot_id, to: p.next.status as 'pending' | 'failed', reason });
     };
     const cutoff = nowMs - this.opts.botDownAfterMs;
-    const silent = (await run<{ id: string }>(this.knex, `SELECT id FROM bots WHERE status <> 'down' AND last_heartbeat_at < ?`, [cutoff])).rows;
+    const silent = (await run<{ id: string }>(this.db, `SELECT id FROM bots WHERE status <> 'down' AND last_heartbeat_at < ?`, [cutoff])).rows;
     for (const { id } of silent) {
       await this.tx(async (trx) => {
         const down = await run(trx, `UPDATE bots SET status = 'down' WHERE id = ? AND status <> 'down' AND last_heartbeat_at < ?`, [id, cutoff]);
@@ -316,10 +316,10 @@ export class SqlStore implements Store {
       });
     }
     const expired = (
-      await run<JobRow>(this.knex, `SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at < ? LIMIT 1000`, [nowMs])
+      await run<JobRow>(this.db, `SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at < ? LIMIT 1000`, [nowMs])
     ).rows;
     const overdue = (
-      await run<JobRow>(this.knex, `SELECT * FROM jobs WHERE status = 'running' AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1000`, [nowMs])
+      await run<JobRow>(this.db, `SELECT * FROM jobs WHERE status = 'running' AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1000`, [nowMs])
     ).rows;
     const take = async (row: JobRow, reason: string) => {
       try {
@@ -352,59 +352,18 @@ export class SqlStore implements Store {
   }
 
   isPaused(): Promise<boolean> {
-    return this.pausedIn(this.knex);
+    return this.pausedIn(this.db);
   }
 
   async setPaused(paused: boolean): Promise<void> {
-    await run(this.knex, `INSERT INTO settings (name, value) VALUES ('paused', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, [
+    await run(this.db, `INSERT INTO settings (name, value) VALUES ('paused', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, [
       String(paused),
     ]);
     if (this.dialect === 'sqlite') this.pausedCache = paused;
   }
 
-  async summary(nowMs: number): Promise<Summary> {
-    const counts = (await run<{ status: JobStatus; n: number }>(this.knex, 'SELECT status, SUM(n) AS n FROM job_counts GROUP BY status')).rows;
-    const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
-    for (const c of counts) if (c.status in jobs) jobs[c.status] = Number(c.n);
-    const botRows = (await run<{ status: BotStatus; n: number }>(this.knex, 'SELECT status, COUNT(*) AS n FROM bots GROUP BY status')).rows;
-    const bots = Object.fromEntries(BOT_STATUSES.map((s) => [s, 0])) as Record<BotStatus, number>;
-    for (const b of botRows) if (b.status in bots) bots[b.status] = Number(b.n);
-    const nowMinute = Math.floor(nowMs / 60000);
-    const minutes = (
-      await run<{ minute: number; completed: number; failed: number; duration_sum: number; duration_n: number }>(
-        this.knex,
-        `SELECT minute, SUM(completed) AS completed, SUM(failed) AS failed, SUM(duration_sum) AS duration_sum, SUM(duration_n) AS duration_n
-         FROM finished_minutes WHERE minute > ? GROUP BY minute`,
-        [nowMinute - 60],
-      )
-    ).rows;
-    const byMinute = new Map(minutes.map((m) => [Number(m.minute), m]));
-    const throughput = [];
-    let lastMinute = 0;
-    let last5 = 0;
-    let lastHour = 0;
-    let durSum = 0;
-    let durN = 0;
-    for (let m = nowMinute - 59; m <= nowMinute; m++) {
-      const b = byMinute.get(m);
-      const c = Number(b?.completed ?? 0);
-      const f = Number(b?.failed ?? 0);
-      throughput.push({ minute: new Date(m * 60000).toISOString(), completed: c, failed: f });
-      lastHour += c + f;
-      if (m > nowMinute - 5) last5 += c + f;
-      if (m === nowMinute) lastMinute += c + f;
-      durSum += Number(b?.duration_sum ?? 0);
-      durN += Number(b?.duration_n ?? 0);
-    }
-    const finishedTotal = jobs.completed + jobs.failed;
-    return {
-      jobs: { ...jobs, total: Object.values(jobs).reduce((a, b) => a + b, 0) },
-      bots: { ...bots, total: bots.idle + bots.busy + bots.down },
-      finished: { lastMinute, last5Minutes: last5, lastHour },
-      successRate: finishedTotal === 0 ? null : jobs.completed / finishedTotal,
-      meanProcessingMs: durN === 0 ? null : Math.round(durSum / durN),
-      throughput,
-    };
+  summary(nowMs: number): Promise<Summary> {
+    return readSummary(this.db, nowMs);
   }
 
   async runOncePerPeriod(name: string, intervalMs: number, nowMs: number, fn: () => Promise<void>): Promise<boolean> {
@@ -412,7 +371,7 @@ export class SqlStore implements Store {
     // Taking the period is one guarded upsert: only the first server to get there, and never for a
     // period at or before one already taken (a clock stepped back), changes the row.
     const took = await run(
-      this.knex,
+      this.db,
       `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value
        WHERE CAST(settings.value AS BIGINT) < CAST(excluded.value AS BIGINT)`,
       [`period:${name}`, String(period)],
@@ -423,34 +382,34 @@ export class SqlStore implements Store {
   }
 
   async pruneResultsBefore(day: string): Promise<number> {
-    return (await run(this.knex, 'DELETE FROM results WHERE day < ? AND written = 1', [day])).changes;
+    return (await run(this.db, 'DELETE FROM results WHERE day < ? AND written = 1', [day])).changes;
   }
 
   // ---------------------------------------------------------------- datalake outbox
 
   async fetchUnwritten(limit: number): Promise<OutboxRecord[]> {
-    const rows = (await run<ResultRow>(this.knex, 'SELECT * FROM results WHERE written = 0 ORDER BY seq LIMIT ?', [limit])).rows;
+    const rows = (await run<ResultRow>(this.db, 'SELECT * FROM results WHERE written = 0 ORDER BY seq LIMIT ?', [limit])).rows;
     return rows.map((r) => ({ seq: Number(r.seq), line: toResultLine(r) }));
   }
 
   async markWritten(seqs: number[]): Promise<void> {
     for (const part of chunks(seqs, 500)) {
-      await run(this.knex, `UPDATE results SET written = 1 WHERE seq IN (${placeholders(part.length)})`, part);
+      await run(this.db, `UPDATE results SET written = 1 WHERE seq IN (${placeholders(part.length)})`, part);
     }
   }
 
   async resultsForDay(day: string) {
-    const rows = (await run<ResultRow>(this.knex, 'SELECT * FROM results WHERE day = ? ORDER BY seq', [day])).rows;
+    const rows = (await run<ResultRow>(this.db, 'SELECT * FROM results WHERE day = ? ORDER BY seq', [day])).rows;
     return rows.map(toResultLine);
   }
 
   /** Results of one day in the store (lets repair confirm a clean partition by count). */
   async countForDay(day: string): Promise<number> {
-    const r = await one<{ n: number }>(this.knex, 'SELECT COUNT(*) AS n FROM results WHERE day = ?', [day]);
+    const r = await one<{ n: number }>(this.db, 'SELECT COUNT(*) AS n FROM results WHERE day = ?', [day]);
     return Number(r?.n ?? 0);
   }
 
   async days(): Promise<string[]> {
-    return (await run<{ day: string }>(this.knex, 'SELECT DISTINCT day FROM results ORDER BY day')).rows.map((r) => r.day);
+    return (await run<{ day: string }>(this.db, 'SELECT DISTINCT day FROM results ORDER BY day')).rows.map((r) => r.day);
   }
 }

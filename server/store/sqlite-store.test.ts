@@ -30,7 +30,7 @@ describe('SQLite specifics', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
     dirs.push(dir);
     const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
-    const ex = (store as unknown as { knex: import('./sql').Executor }).knex;
+    const ex = (store as unknown as { db: import('./sql').Executor }).db;
     expect((await ex.run<{ journal_mode: string }>('PRAGMA journal_mode')).rows[0].journal_mode).toBe('wal');
     await store.close();
   });
