@@ -1,6 +1,6 @@
 /**
- * Issue 7 #5: kill -9 the REAL server at SERVER_KILLS (default 20; SERVER_KILLS_PG 6) random moments of a
- * SERVER_KILL_JOBS (default 5,000; SERVER_KILL_JOBS_PG 1,000) job run worked by REAL bot processes, restarting it on the same
+ * Issue 7 #5: kill -9 the REAL server at SERVER_KILLS (default 20, on PostgreSQL too) random moments of a
+ * SERVER_KILL_JOBS (default 5,000, on PostgreSQL too) job run worked by REAL bot processes, restarting it on the same
  * database and datalake each time. After every kill (server dead): PRAGMA integrity_check is ok and
  * pending + claimed + running + finished = all jobs. At the end: every job finished, at most one
  * completion per job, every completion a bot saw acknowledged (its own log) still there, one result
@@ -17,7 +17,7 @@ import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBac
 // the suite must stay within 10 minutes on a 2-core machine. Both can be raised with the env knobs.
 const SIZES = {
   sqlite: { kills: knob('SERVER_KILLS', 20), jobs: knob('SERVER_KILL_JOBS', 5000) },
-  postgres: { kills: knob('SERVER_KILLS_PG', 6), jobs: knob('SERVER_KILL_JOBS_PG', 1000) },
+  postgres: { kills: knob('SERVER_KILLS_PG', 20), jobs: knob('SERVER_KILL_JOBS_PG', 5000) },
 };
 const BOTS = 8;
 
