@@ -11,12 +11,15 @@ const LOCK_KEY = 727002;
 
 export interface Leadership {
   start(onGain: () => void, onLose: () => void): void;
+  /** Tries to become the leader now rather than at the next retry; true when this server leads. */
+  acquireNow(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
 export function alwaysLeader(): Leadership {
   return {
     start: (onGain) => onGain(),
+    acquireNow: async () => true,
     stop: async () => {},
   };
 }
@@ -82,6 +85,13 @@ export function postgresLeadership(databaseUrl: string, log: Logger, retryMs = 2
         }
       };
       void attempt();
+    },
+    async acquireNow() {
+      if (leader || stopped) return leader;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await attempt();
+      return leader;
     },
     async stop() {
       stopped = true;

@@ -67,9 +67,11 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   // The background duties run on one server at a time (the leader; on SQLite, always this one). The
   // scheduler also takes each period in the database, and every sweep change is a guarded update,
   // so even an overlap during a change of leader cannot double a batch or a release.
+  let closingDown = false;
   leadership.start(
     () => {
       firstStart = datalake.start();
+      if (closingDown) return; // taken only to flush the datalake on the way out
       scheduler.start();
       sweeper.start();
       void retention();
@@ -118,6 +120,11 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       if (retentionTimer) clearInterval(retentionTimer);
       await scheduler.stop();
       await sweeper.stop();
+      // A server that is not the leader right now (PostgreSQL leadership changing hands) tries to take
+      // it once, so that what it finished reaches the datalake before it exits; if another server
+      // leads, that one writes it.
+      closingDown = true;
+      if (!datalake.counters() && (await leadership.acquireNow().catch(() => false))) await firstStart;
       await datalake.stop(true);
       await leadership.stop();
       await store.close();
