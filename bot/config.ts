@@ -4,12 +4,12 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { envFloat, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import { envFloat, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
 import { IdSchema } from '../core/types';
 
 const EnvSchema = z
   .object({
-    SERVER_URL: envString('http://localhost:3001').pipe(z.url({ protocol: /^https?$/ })),
+    SERVER_URL: envHttpUrl('http://localhost:3001'),
     // In Kubernetes the host name is the pod name, so `kubectl logs <pod>` and the dashboard agree.
     BOT_ID: envString(os.hostname()).pipe(IdSchema),
     BOT_NAME: envString('').pipe(z.string().max(128)),

@@ -5,25 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, envBool, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import { ConfigError, DEFAULT_ADMIN_TOKEN, envAdminToken, envBool, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
 import { HARD_MAX_BOTS } from './desired-state';
 
 /** Where a pod finds its own namespace (mounted with the service account token). */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-export const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
-
-const urlString = (def: string) =>
-  envString(def).pipe(
-    z.string().refine((s) => {
-      try {
-        const u = new URL(s);
-        return u.protocol === 'http:' || u.protocol === 'https:';
-      } catch {
-        return false;
-      }
-    }, 'must be an http:// or https:// URL'),
-  );
+export { DEFAULT_ADMIN_TOKEN } from '../core/config';
 
 const k8sName = (def: string) =>
   envString(def).pipe(
@@ -59,8 +47,8 @@ function schema(env: NodeJS.ProcessEnv) {
   return z.object({
     CONTROLLER_PORT: envInt(3003, 0, 65535),
     CONTROLLER_HOST: envString('0.0.0.0'),
-    SERVER_URL: urlString('http://localhost:3001'),
-    ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN),
+    SERVER_URL: envHttpUrl('http://localhost:3001'),
+    ADMIN_TOKEN: envAdminToken(),
     SCALE_DRIVER: envString(insideKubernetes ? 'kubernetes' : 'process').pipe(z.enum(['process', 'kubernetes'])),
     BOT_REPLICAS: envInt(3, 0, HARD_MAX_BOTS),
     MAX_BOTS: envInt(50, 0, HARD_MAX_BOTS),

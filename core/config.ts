@@ -55,6 +55,20 @@ export const envBool = (def: boolean) =>
       return z.NEVER;
     });
 
+/** An http(s) URL variable, without trailing slashes (paths are appended to it). */
+export const envHttpUrl = (def: string) =>
+  envString(def).pipe(
+    z
+      .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
+      .transform((u) => u.replace(/\/+$/, '')),
+  );
+
+/** The shipped admin token: every component warns while it is still in use. */
+export const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
+
+/** ADMIN_TOKEN: at least 8 characters, default DEFAULT_ADMIN_TOKEN. */
+export const envAdminToken = () => envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters'));
+
 export const envLogLevel = envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
 
 export class ConfigError extends Error {

@@ -3,24 +3,14 @@
  * parsed with zod; main.ts prints every bad one and exits.
  */
 import { z } from 'zod';
-import { envInt, envLogLevel, envString, parseEnv } from '../core/config';
-
-const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
-
-const httpUrl = (def: string) =>
-  envString(def).pipe(
-    z
-      .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
-      // Trailing slashes would double up when paths are appended.
-      .transform((u) => u.replace(/\/+$/, '')),
-  );
+import { DEFAULT_ADMIN_TOKEN, envAdminToken, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
 
 const DashboardEnv = z.object({
   DASHBOARD_PORT: envInt(3002, 0, 65535),
   DASHBOARD_HOST: envString('0.0.0.0'),
-  SERVER_URL: httpUrl('http://localhost:3001'),
-  CONTROLLER_URL: httpUrl('http://localhost:3003'),
-  ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters')),
+  SERVER_URL: envHttpUrl('http://localhost:3001'),
+  CONTROLLER_URL: envHttpUrl('http://localhost:3003'),
+  ADMIN_TOKEN: envAdminToken(),
   SESSION_TTL_MS: envInt(8 * 3600 * 1000, 60_000, 30 * 24 * 3600 * 1000),
   DASHBOARD_REFRESH_MS: envInt(3000, 500, 600_000),
   DASHBOARD_UPSTREAM_TIMEOUT_MS: envInt(3000, 100, 60_000),

@@ -1,8 +1,8 @@
 /** The server's configuration: the only reader of process.env for server/. */
 import { z } from 'zod';
-import { envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import { envAdminToken, envInt, envLogLevel, envString, parseEnv } from '../core/config';
 
-export const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
+export { DEFAULT_ADMIN_TOKEN } from '../core/config';
 
 const schema = z.object({
   SERVER_PORT: envInt(3001, 0, 65535),
@@ -19,7 +19,7 @@ const schema = z.object({
   SWEEP_INTERVAL_MS: envInt(5000, 10),
   MAX_ATTEMPTS: envInt(1, 1, 100),
   JOB_TIMEOUT_MS: envInt(0, 0),
-  ADMIN_TOKEN: envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters')),
+  ADMIN_TOKEN: envAdminToken(),
   BODY_LIMIT_BYTES: envInt(1048576, 1024, 64 * 1048576),
   SHUTDOWN_TIMEOUT_MS: envInt(10000, 0),
   RATE_LIMIT_ADMIN_PER_S: envInt(50, 0, 1_000_000),
