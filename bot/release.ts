@@ -10,9 +10,8 @@ export async function releaseJob(api: ApiClient, botId: string, jobId: string, r
   const j = await api.getJob(jobId);
   if (!j.ok || j.body.botId !== botId) return;
   const attempt = j.body.attempts;
-  // fail is answered for a running job; a merely claimed one is started first.
-  if (j.body.status === 'claimed') await api.start(jobId, botId, attempt);
-  else if (j.body.status !== 'running') return;
+  // The server takes a fail for a claimed job as well as a running one.
+  if (j.body.status !== 'claimed' && j.body.status !== 'running') return;
   const r = await api.fail(jobId, botId, attempt, reason);
   log.warn({ event: 'released', jobId, reason, attempt, next: r.ok ? r.body.status : null }, `released a job: ${reason}`);
 }
