@@ -6,6 +6,7 @@
  * abort by the caller's signal is rethrown as is.
  */
 import type { Bot, Job, Json } from '../core/types';
+import { keepAliveTransport, type Transport, type TransportResponse } from './http-transport';
 
 export type Reply<T> =
   | { ok: true; status: number; body: T }
@@ -44,14 +45,15 @@ export interface NextAnswer {
 export interface ApiClientOptions {
   baseUrl: string;
   requestTimeoutMs: number;
-  fetch?: typeof fetch;
+  /** How requests are sent; default node:http with keep-alive (fetch works too, e.g. in tests). */
+  fetch?: Transport;
 }
 
 export class ApiClient {
-  private readonly fetch: typeof fetch;
+  private readonly fetch: Transport;
 
   constructor(private readonly opts: ApiClientOptions) {
-    this.fetch = opts.fetch ?? globalThis.fetch;
+    this.fetch = opts.fetch ?? keepAliveTransport();
   }
 
   register(id: string, name: string): Promise<Reply<Bot>> {
@@ -110,7 +112,7 @@ export class ApiClient {
   ): Promise<Reply<T>> {
     const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0));
     const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    let res: Response;
+    let res: TransportResponse;
     let text: string;
     try {
       res = await this.fetch(`${this.opts.baseUrl}${path}`, {
@@ -144,7 +146,7 @@ export class ApiClient {
       // Not our server (a proxy's HTML page, say): treat it like an outage and retry.
       throw new ServerUnavailableError(`${method} ${path} answered ${res.status} with a body that is not JSON`);
     }
-    if (res.ok) return { ok: true, status: res.status, body: parsed as T };
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, body: parsed as T };
     const e = errorOf(parsed);
     return { ok: false, status: res.status, code: e.code, message: e.message };
   }
