@@ -126,6 +126,8 @@ afterAll(async () => {
 describe('controller with the process driver, real server and real bots', () => {
   it('starts with no bots and saves that desired state', async () => {
     expect(await scale()).toMatchObject({ driver: 'process', desired: 0, current: 0, ready: 0 });
+    // The first reconcile pass writes it; the controller serves /healthz before that pass ends.
+    await waitFor(() => fs.existsSync(path.join(dir, 'state.json')), 10000);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'))).toMatchObject({ replicas: 0 });
   });
 
