@@ -146,20 +146,11 @@ function schemaV1(d: Dialect): string[] {
          UPDATE job_counts SET n = n - 1 WHERE status = OLD.status AND shard = 0; END`,
     );
   } else {
-    // Several servers finish jobs at once: spread the counter rows over shards so that they do not
-    // all queue on one row lock.
-    stmts.push(
-      `CREATE FUNCTION jobs_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-       DECLARE s INTEGER := floor(random() * ${COUNT_SHARDS});
-       BEGIN
-         IF TG_OP IN ('UPDATE', 'DELETE') THEN
-           UPDATE job_counts SET n = n - 1 WHERE status = OLD.status AND shard = s;
-         END IF;
-         IF TG_OP IN ('UPDATE', 'INSERT') THEN
-           UPDATE job_counts SET n = n + 1 WHERE status = NEW.status AND shard = s;
-         END IF;
-         RETURN NULL;
-       END $$`,
+    // Several servers finish jobs at once: the counter rows are spread over shards so they do not all
+    // queue on one row lock. One transaction uses one shard (its transaction id) and each change takes
+    // its two rows in status-name order: a shard drawn per row, or old-then-new order, let two
+    // transactions take two counter rows in opposite orders and deadlock (found by the benchmark).
+    stmts.push(...countTriggerFunction(),
       `CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_count_trigger()`,
       `CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs FOR EACH ROW
          WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION jobs_count_trigger()`,
@@ -169,16 +160,8 @@ function schemaV1(d: Dialect): string[] {
   return stmts;
 }
 
-/**
- * PostgreSQL counters without deadlocks. Version 1 drew a random shard per row change and updated the
- * old status's row before the new one's, so two transactions could take two counter rows in opposite
- * orders (a claim pending→running against a complete running→completed in the lean path, two bulk
- * enqueues over different shards) and wait for each other until deadlock_timeout (1 s) broke it with
- * an error (found by the benchmark: 500s on POST /jobs/next with 2 servers). Now one transaction uses
- * one shard (its transaction id) and each change takes its two rows in status-name order.
- */
-function countTriggerV2(d: Dialect): string[] {
-  if (d === 'sqlite') return [];
+/** The PostgreSQL counter trigger's function (see schemaV1). */
+function countTriggerFunction(): string[] {
   return [
     `CREATE OR REPLACE FUNCTION jobs_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
      DECLARE s INTEGER := (txid_current() % ${COUNT_SHARDS})::INTEGER;
@@ -201,7 +184,6 @@ function countTriggerV2(d: Dialect): string[] {
 
 const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => string[] }[] = [
   { version: 1, name: 'jobs, events, bots, results, counts, settings', statements: schemaV1 },
-  { version: 2, name: 'PostgreSQL job counters: one shard per transaction, rows in a fixed order', statements: countTriggerV2 },
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */
