@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
+import { freePort, ROOT, serverEnv, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
 import { compileServer } from './compile';
 
 export interface Child {
@@ -101,13 +101,7 @@ export async function startBenchServer(opts: StartServerOptions = {}): Promise<S
   const dir = opts.dir ?? ownDir();
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
-    SERVER_PORT: String(port),
-    SERVER_HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
-    DATALAKE_DIR: path.join(dir, 'datalake'),
-    ADMIN_TOKEN,
-    POPULATE_INTERVAL_MS: '0',
-    LOG_LEVEL: 'warn',
+    ...serverEnv(dir, port),
     RATE_LIMIT_ADMIN_PER_S: '0',
     ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(), BENCH_CPU_PROFILE_DIR: profileDir } : {}),
     ...opts.env,

@@ -60,12 +60,9 @@ export interface StartServerOptions {
   port?: number;
 }
 
-/** Spawns the server and resolves once GET /healthz answers 200. */
-export async function startServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
-  const dir = opts.dir ?? tempDir('botfleet-server-');
-  const port = opts.port ?? (await freePort());
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
+/** The environment of a server on 127.0.0.1:port with its files in dir: no scheduled batches, quiet logs. */
+export function serverEnv(dir: string, port: number): Record<string, string> {
+  return {
     SERVER_PORT: String(port),
     SERVER_HOST: '127.0.0.1',
     DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
@@ -73,6 +70,16 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Server
     ADMIN_TOKEN,
     POPULATE_INTERVAL_MS: '0',
     LOG_LEVEL: 'warn',
+  };
+}
+
+/** Spawns the server and resolves once GET /healthz answers 200. */
+export async function startServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
+  const dir = opts.dir ?? tempDir('botfleet-server-');
+  const port = opts.port ?? (await freePort());
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ...serverEnv(dir, port),
     LOG_PRETTY: 'false',
     ...opts.env,
   };
