@@ -18,7 +18,7 @@ import type { BotConfig } from './config';
 import type { HandlerRegistry } from './handlers';
 import { LeaseLostAbort, ShutdownAbort, errorText, executeJob, reportFor, type Outcome } from './job-execution';
 import { PeriodicTask } from './periodic-task';
-import { releaseHeldJob, releaseJob } from './release';
+import { releaseHeldJob } from './release';
 import { GaveUp, Retrier } from './retry';
 import { ServerLink, describe } from './server-link';
 import { pause, realSleep, type SleepFn } from './sleep';
@@ -156,14 +156,8 @@ export class BotRunner {
     );
     if (!r.ok) throw new Error(`the server refused to register bot "${this.cfg.botId}": ${r.status} ${r.message}`);
     this.log.info({ event: 'registered', known: r.status === 200, name: r.body.name }, 'registered');
-    const held = r.body.currentJobId;
-    // The server thinks we hold a job we are not running: we were restarted (kill -9, OOM) under
-    // the same id. Release it now instead of letting it wait BOT_DOWN_AFTER_MS.
-    if (held && held !== this.current?.job.id) {
-      await releaseJob(this.api, this.cfg.botId, held, 'bot restarted while holding this job', this.log).catch((err) =>
-        this.log.warn({ event: 'release failed', jobId: held, err: describe(err) }, 'could not release a job left from a previous run'),
-      );
-    }
+    // A known id registering again is a restarted bot to the server: it has already handed back
+    // whatever job the killed predecessor held (docs/api.md), so nothing waits BOT_DOWN_AFTER_MS.
   }
 
   private async beat(): Promise<void> {
