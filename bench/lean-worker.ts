@@ -37,20 +37,28 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 function postNode(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
+    // Our own abort listener, removed with each answer: http.request's `signal` option left one
+    // listener per request on the long-lived signal (MaxListenersExceededWarning after ~1,500 jobs).
+    const onAbort = () => req.destroy(new Error('aborted'));
+    const settle = <A>(fn: (a: A) => void) => (a: A) => {
+      signal?.removeEventListener('abort', onAbort);
+      fn(a);
+    };
     const req = http.request(
       `${cfg.SERVER_URL}${path}`,
-      { method: 'POST', agent, signal, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
         res.on('end', () => {
           const text = Buffer.concat(parts).toString();
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null });
+          settle(resolve)({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null });
         });
-        res.on('error', reject);
+        res.on('error', settle(reject));
       },
     );
-    req.on('error', reject);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', settle(reject));
     req.end(data);
   });
 }

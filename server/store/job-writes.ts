@@ -175,14 +175,31 @@ export type Outcome = { kind: 'completed'; result: unknown } | { kind: 'failed';
  * Ends the current attempt of a claimed or running job: the job's new state, its event, the outbox
  * row of the datalake, the minute counters and the bot, in the caller's transaction.
  */
+/** What ending an attempt writes, decided from the row as read: the job's next status and its result or error. */
+export interface FinishPlan {
+  next: JobStatus;
+  resultJson: string | null;
+  error: string | null;
+  note: string | null;
+}
+
+export function planFinish(row: JobRow, outcome: Outcome): FinishPlan {
+  const next: JobStatus = outcome.kind === 'completed' ? 'completed' : statusAfterFailedAttempt(Number(row.attempts), Number(row.max_attempts));
+  if (next !== row.status && !canTransition(row.status, next)) throw new ConflictError(`job ${row.id} cannot go from ${row.status} to ${next}`);
+  return {
+    next,
+    resultJson: outcome.kind === 'completed' ? JSON.stringify(outcome.result ?? null) : null,
+    error: outcome.kind === 'failed' ? outcome.error : null,
+    note: outcome.kind === 'failed' ? outcome.note : null,
+  };
+}
+
 export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row: JobRow, outcome: Outcome, nowMs: number): Promise<JobRow> {
   // PostgreSQL row locks are taken bot first, then job, in every transaction (claim, heartbeat,
   // sweep, finish): the opposite orders deadlocked a heartbeat against a report of the same bot.
   if (dialect === 'postgres' && row.bot_id !== null) await run(db, 'SELECT 1 FROM bots WHERE id = ? FOR UPDATE', [row.bot_id]);
   const attempts = Number(row.attempts);
-  const next: JobStatus = outcome.kind === 'completed' ? 'completed' : statusAfterFailedAttempt(attempts, Number(row.max_attempts));
-  const resultJson = outcome.kind === 'completed' ? JSON.stringify(outcome.result ?? null) : null;
-  const error = outcome.kind === 'failed' ? outcome.error : null;
+  const { next, resultJson, error, note } = planFinish(row, outcome);
   const updated = await guardedUpdate(db, row, {
     status: next,
     bot_id: next === 'pending' ? null : row.bot_id,
@@ -193,7 +210,7 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
     error,
   });
   await insertEvents(db, [
-    { jobId: row.id, at: nowMs, from: row.status, to: next, botId: row.bot_id, attempt: attempts, note: outcome.kind === 'failed' ? outcome.note : null },
+    { jobId: row.id, at: nowMs, from: row.status, to: next, botId: row.bot_id, attempt: attempts, note },
   ]);
   const started = row.started_at === null ? null : Number(row.started_at);
   const durationMs = started === null ? null : Math.max(0, nowMs - started);

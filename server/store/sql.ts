@@ -97,20 +97,9 @@ export class PgExecutor implements Executor {
     }
   }
 
-  /**
-   * Runs fn in a transaction. A deadlock or serialization failure (40P01, 40001) rolled the whole
-   * transaction back, so it is run again (up to 4 tries, with jitter) rather than answered as an error.
-   */
-  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.transactionOnce(fn);
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if ((code !== '40P01' && code !== '40001') || attempt >= 4) throw err;
-        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
-      }
-    }
+  /** Runs fn in a transaction, again after a deadlock (retryRolledBack). */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return retryRolledBack(() => this.transactionOnce(fn));
   }
 
   private async transactionOnce<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -163,6 +152,23 @@ type PgClient = {
   on(event: 'error', fn: () => void): unknown;
   off(event: 'error', fn: () => void): unknown;
 };
+
+/**
+ * Runs work that is one PostgreSQL transaction (or one statement). A deadlock or serialization
+ * failure (40P01, 40001) rolled it back whole, so it is run again (up to 4 tries, with jitter) rather
+ * than answered as an error.
+ */
+export async function retryRolledBack<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code !== '40P01' && code !== '40001') || attempt >= 4) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+    }
+  }
+}
 
 /**
  * node-postgres reports an unreachable database partly without an error code (a pool checkout that

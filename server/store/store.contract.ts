@@ -133,6 +133,52 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       ]);
     });
 
+    test('finishAndClaim: refusals change nothing; a repeated report answers as before; counts, minutes and the bot follow', async () => {
+      const [{ job: a }, { job: b }, { job: c }] = await store.createJobs([job(), job(), job()], now());
+      await expect(store.finishAndClaim('ghost', null, now())).rejects.toBeInstanceOf(NotFoundError);
+      await bot('lean');
+      const first = await store.finishAndClaim('lean', null, now());
+      expect(first.job!.id).toBe(a.id);
+      // A bare claim while holding a job: 409 bot_busy naming the held job, nothing claimed.
+      await expect(store.finishAndClaim('lean', null, now())).rejects.toMatchObject({ status: 409, code: 'bot_busy', message: expect.stringContaining(a.id) });
+      // A report of a job the bot does not hold: 409, and its own job is still running.
+      await expect(store.finishAndClaim('lean', { jobId: b.id, attempt: 1, result: 1 }, now())).rejects.toBeInstanceOf(ConflictError);
+      expect((await store.getJob(a.id))!.status).toBe('running');
+      clock.advance(7);
+      const second = await store.finishAndClaim('lean', { jobId: a.id, attempt: 1, result: 'x' }, now());
+      expect(second.job!.id).toBe(b.id);
+      // The same report again (its answer was lost): the same answer, the job it handed out included.
+      const again = await store.finishAndClaim('lean', { jobId: a.id, attempt: 1, result: 'x' }, now());
+      expect(again).toMatchObject({ finished: { id: a.id, status: 'completed', result: 'x' }, job: { id: b.id, status: 'running', attempts: 1 } });
+      // Paused: the report is applied, nothing is claimed.
+      await store.setPaused(true);
+      const third = await store.finishAndClaim('lean', { jobId: b.id, attempt: 1, error: 'boom' }, now());
+      expect(third).toMatchObject({ finished: { id: b.id, status: 'failed', error: 'boom' }, job: null });
+      const repeated = await store.finishAndClaim('lean', { jobId: b.id, attempt: 1, error: 'boom' }, now());
+      expect(repeated).toMatchObject({ finished: { id: b.id, status: 'failed' }, job: null });
+      await store.setPaused(false);
+      clock.advance(60_000);
+      const fourth = await store.finishAndClaim('lean', null, now());
+      expect(fourth.job!.id).toBe(c.id);
+      // The claim counts as a heartbeat: the bot is not silent although it never sent one.
+      expect(new Date((await store.getBot('lean'))!.lastHeartbeatAt).getTime()).toBe(now());
+      // A bot that went down cannot report: 409 bot_down, its job is taken back by the sweep only.
+      clock.advance(STORE_OPTS.botDownAfterMs + 1);
+      await store.sweep(now());
+      await expect(store.finishAndClaim('lean', { jobId: c.id, attempt: 1, result: 1 }, now())).rejects.toBeInstanceOf(ConflictError);
+      const s = await store.summary(now());
+      expect(s.jobs).toMatchObject({ completed: 1, failed: 2, pending: 0, running: 0, total: 3 });
+      const bot1 = await store.getBot('lean');
+      expect(bot1).toMatchObject({ status: 'down', jobsCompleted: 1, jobsFailed: 2 }); // the lease-expired attempt counts as failed
+      const lines = await store.fetchUnwritten(10);
+      expect(lines.map((l) => [l.line.jobId, l.line.status])).toEqual([
+        [a.id, 'completed'],
+        [b.id, 'failed'],
+        [c.id, 'failed'],
+      ]);
+      expect(lines[0].line.durationMs).toBe(7);
+    });
+
     test('complete and fail repeated after a lost response answer the same and write one result', async () => {
       const [{ job: j }] = await store.createJobs([job()], now());
       await bot('a');
