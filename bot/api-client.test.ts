@@ -98,3 +98,32 @@ test("the caller's abort is rethrown as its own reason, not as an outage", async
   setTimeout(() => ac.abort(reason), 50);
   await expect(p).rejects.toBe(reason);
 });
+
+test('the timeout timer of a request is cleared once the answer is in, not left armed for the whole timeout', async () => {
+  // AbortSignal.timeout() kept a 10 s timer (and its closure) per request alive after the answer:
+  // at hundreds of requests a second that filled the bot's old generation (docs/performance.md).
+  respond = (_req, _b, res) => json(res, 200, { id: 'j' });
+  const armed = new Set<unknown>();
+  const realSet = global.setTimeout;
+  const realClear = global.clearTimeout;
+  const setSpy = jest.spyOn(global, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    const t = realSet(fn, ms);
+    if (ms === 3000) armed.add(t);
+    return t;
+  }) as typeof setTimeout);
+  const clearSpy = jest.spyOn(global, 'clearTimeout').mockImplementation(((t?: NodeJS.Timeout) => {
+    armed.delete(t);
+    realClear(t);
+  }) as typeof clearTimeout);
+  try {
+    const c = client(3000);
+    for (let i = 0; i < 5; i++) await c.heartbeat('b');
+    respond = (_req, _b, res) => json(res, 409, { error: { code: 'lease_lost', message: 'no' } });
+    await c.complete('j', 'b', 1, null);
+    expect(setSpy.mock.calls.filter(([, ms]) => ms === 3000)).toHaveLength(6);
+    expect(armed.size).toBe(0);
+  } finally {
+    setSpy.mockRestore();
+    clearSpy.mockRestore();
+  }
+});

@@ -110,8 +110,13 @@ export class ApiClient {
     body?: unknown,
     o: { signal?: AbortSignal; extraTimeoutMs?: number } = {},
   ): Promise<Reply<T>> {
-    const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0));
-    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
+    // A timer cleared when the answer is in, not AbortSignal.timeout(): that one's timer stays
+    // armed for the whole timeout (10 s) after the request ended, so at hundreds of requests a
+    // second thousands of timers, closures and signals outlive their requests and fill the old
+    // generation (docs/performance.md, bot memory).
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException('request timed out', 'TimeoutError')), this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0));
+    const signal = o.signal ? AbortSignal.any([o.signal, timeout.signal]) : timeout.signal;
     let res: TransportResponse;
     let text: string;
     try {
@@ -124,11 +129,13 @@ export class ApiClient {
       text = await res.text();
     } catch (err) {
       if (o.signal?.aborted) throw o.signal.reason;
-      if (timeout.aborted) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
+      if (timeout.signal.aborted) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
       // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, ...).
       const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
       const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
       throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
     if (res.status === 429) {
       const seconds = Number(res.headers.get('retry-after'));
