@@ -73,11 +73,40 @@ describe('DatalakeWriter', () => {
     src.fetchGate = null;
     open();
     await until(() => src.unwritten() === 0);
+    await until(() => src.calls.fetchUnwritten === 2);
+    await new Promise((r) => setTimeout(r, 100));
     await w.stop();
     // drain 1 took all 51 rows (they were committed before its fetch returned); the one extra drain found nothing
     expect(src.calls.fetchUnwritten).toBe(2);
     expect(src.calls.markWritten).toBe(1);
     expect(linesOf('2026-11-29')).toHaveLength(51);
+  });
+
+  it('waits coalesceMs after a drain before the next, so results finishing one by one share a write; flush() does not wait', async () => {
+    const src = new MemoryOutbox();
+    src.add(makeResult('2026-11-29'));
+    let open!: () => void;
+    src.fetchGate = new Promise((r) => (open = r));
+    const w = new DatalakeWriter({ dir, source: src, log, intervalMs: 0, coalesceMs: 400 });
+    w.notify();
+    await until(() => src.calls.fetchUnwritten === 1);
+    src.fetchGate = null;
+    open();
+    await until(() => src.unwritten() === 0);
+    for (let i = 0; i < 5; i++) {
+      src.add(makeResult('2026-11-29'));
+      w.notify(); // after drain 1 took its rows: these wait for the gap
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(src.calls.fetchUnwritten).toBe(1);
+    await until(() => src.unwritten() === 0); // then one drain takes all five
+    expect(src.calls.fetchUnwritten).toBe(2);
+    expect(src.calls.markWritten).toBe(2);
+    src.add(makeResult('2026-11-29'));
+    w.notify(); // waits for the gap; flush (the SIGTERM path) does not
+    await w.flush();
+    expect(linesOf('2026-11-29')).toHaveLength(7);
+    await w.stop();
   });
 
   it('a notify after a drain finished starts a new one; the timer is a safety net without notify', async () => {

@@ -26,6 +26,13 @@ export interface DatalakeWriterOptions {
   batchSize?: number;
   /** Safety-net drain period in ms (default 1000; 0 = only on notify). */
   intervalMs?: number;
+  /**
+   * Least time in ms from the end of one notify-driven drain to the start of the next (default 50). Results
+   * finishing one by one would otherwise each cost a file fsync plus an outbox COMMIT, competing with
+   * the jobs' own commits for the disk: on PostgreSQL that held 4 bots to ~200 jobs/s
+   * (docs/performance.md). Results are safe in the outbox meanwhile.
+   */
+  coalesceMs?: number;
   /** First retry delay after an error in ms (default 100), doubled per failure up to maxBackoffMs. */
   minBackoffMs?: number;
   /** Longest retry delay in ms (default 30000). */
@@ -48,6 +55,9 @@ export interface DatalakeWriterCounters {
 export class DatalakeWriter {
   private readonly batchSize: number;
   private readonly intervalMs: number;
+  private readonly coalesceMs: number;
+  /** When the last notify-driven drain ended (ms): the next one starts coalesceMs later at the earliest. */
+  private lastDrainEnd = 0;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   /** The notify-driven drain loop, if one is running. */
@@ -74,6 +84,7 @@ export class DatalakeWriter {
   constructor(private readonly opts: DatalakeWriterOptions) {
     this.batchSize = opts.batchSize ?? 1000;
     this.intervalMs = opts.intervalMs ?? 1000;
+    this.coalesceMs = opts.coalesceMs ?? 50;
     this.minBackoffMs = opts.minBackoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
     if (!(this.batchSize >= 1)) throw new Error('batchSize must be at least 1');
@@ -137,15 +148,20 @@ export class DatalakeWriter {
 
   /** Runs drains until no notify arrived during the last one; on error schedules a retry with backoff. */
   private async drainLoop(): Promise<void> {
-    do {
+    for (let first = true; first || (this.again && !this.stopped); first = false) {
+      const wait = this.lastDrainEnd + this.coalesceMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, this.coalesceMs)));
+      if (this.stopped) return;
       this.again = false;
       try {
         await this.exclusive(() => this.drainAll());
       } catch {
         this.scheduleRetry();
         return;
+      } finally {
+        this.lastDrainEnd = Date.now();
       }
-    } while (this.again && !this.stopped);
+    }
   }
 
   private scheduleRetry(): void {

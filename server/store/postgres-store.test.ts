@@ -1,15 +1,36 @@
 import { describePostgres, dropSchema, freshSchemaUrl } from '../../test/helpers/postgres';
 import { storeContract, STORE_OPTS } from './store.contract';
 import { openStore } from './open';
+import type { SqlStore } from './sql-store';
 
 describePostgres('PostgreSQL store', () => {
   const schemas: string[] = [];
   afterAll(async () => {
     for (const s of schemas) await dropSchema(s);
   });
-  storeContract('PostgreSQL', async () => {
+  const open = async () => {
     const { url, schema } = freshSchemaUrl('store');
     schemas.push(schema);
     return openStore(url, STORE_OPTS);
+  };
+  storeContract('PostgreSQL', open);
+
+  test('a database made before migration 2 gets botfleet_next at start-up, and claims work on it', async () => {
+    const store = (await open()) as SqlStore;
+    try {
+      await store.migrate();
+      // As a version-1 database: no function, no record of version 2.
+      await store.db.run('DROP FUNCTION botfleet_next');
+      await store.db.run('DELETE FROM schema_migrations WHERE version = 2');
+      await expect(store.claimJob('nobody', 0)).rejects.toThrow(/botfleet_next/);
+      await store.migrate();
+      const versions = (await store.db.run<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version));
+      expect(versions).toEqual([1, 2]);
+      await store.createJobs([{ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1 }], 1000);
+      await store.registerBot({ id: 'b' }, 1000);
+      expect(await store.finishAndClaim('b', null, 1000)).toMatchObject({ finished: null, job: { status: 'running', botId: 'b' } });
+    } finally {
+      await store.close();
+    }
   });
 });
