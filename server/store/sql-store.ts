@@ -107,6 +107,19 @@ export class SqlStore implements Store {
    * A job that moved between the read and the call fails the guard: 409, nothing written.
    */
   private async finishAndClaimPg(botId: string, finished: FinishedAttempt | null, nowMs: number): Promise<{ finished: Job | null; job: Job | null }> {
+    if (finished && 'result' in finished) {
+      // The common report: a bot completing the running attempt it was handed. Assumed as read
+      // (running, this bot, this attempt; core/job-state allows running → completed) and applied
+      // by the guard in one round trip. Anything else fails the guard and takes the full path
+      // below: read, judge, apply — the same answer, one round trip more.
+      const assumed = { id: finished.jobId, status: 'running', attempts: finished.attempt } as JobRow;
+      const plan = planFinish({ ...assumed, max_attempts: finished.attempt } as JobRow, { kind: 'completed', result: finished.result });
+      try {
+        return await this.callNext(botId, { row: assumed, plan }, true, nowMs);
+      } catch (err) {
+        if (!(err instanceof JobChangedError)) throw err;
+      }
+    }
     const report = finished ? await this.readReport(this.db, { jobId: finished.jobId, botId, attempt: finished.attempt }, finished) : null;
     const held = report && 'repeat' in report ? await this.heldJob(this.db, botId) : undefined;
     if (report && 'repeat' in report && held) return { finished: toJob(report.repeat), job: toJob(held) };
@@ -471,6 +484,13 @@ export class SqlStore implements Store {
   }
 }
 
+/** The guard of a report found the job no longer as it was read (or assumed). */
+class JobChangedError extends ConflictError {
+  constructor(jobId: string) {
+    super(`job ${jobId} changed while it was being updated; retry`);
+  }
+}
+
 type Refusal = 'bot_unknown' | 'bot_down' | 'bot_busy' | 'job_changed';
 
 /** The 404/409 of a claim or report, the same text from the JavaScript path and from botfleet_next. */
@@ -483,7 +503,7 @@ function botRefusal(reason: Refusal, botId: string, jobId: string): Error {
     case 'bot_busy':
       return new ConflictError(`bot ${botId} already holds job ${jobId}`, 'bot_busy');
     case 'job_changed':
-      return new ConflictError(`job ${jobId} changed while it was being updated; retry`);
+      return new JobChangedError(jobId);
   }
 }
 
