@@ -34,14 +34,58 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     } finally {
       await c.end();
     }
+    const ceiling = await commitCeiling(schema, 4, o.quick ? 0.5 : 3);
     const total = 2 * n;
     const label = n.toLocaleString('en-US');
     out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`, value: bots.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${bots.failed} failed` });
     out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 lean clients, ${label} jobs`, value: lean.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${lean.failed} failed` });
+    out.push({
+      goal: '6',
+      what: 'PostgreSQL commit ceiling, 4 connections',
+      value: ceiling,
+      unit: 'commits/s',
+      target: null,
+      sense: 'min',
+      note: 'UPDATE of one row + COMMIT in a loop, no HTTP: one job is one such fsync\'d commit',
+    });
     out.push({ goal: '6', what: 'attempts claimed twice (job_events)', value: doubles, unit: '', target: 0, sense: 'max', note: `${claims} claims, ${results} completed results for ${total} jobs` });
     if (claims !== total || results !== total) throw new Error(`expected ${total} claims and results, found ${claims} claims and ${results} results`);
   } finally {
     for (const s of servers) await s.stop();
     await dropSchema(schema).catch(() => undefined);
+  }
+}
+
+/**
+ * What the disk allows: `clients` connections each committing a one-row UPDATE in a loop for
+ * `seconds`. Every job's report is such a commit (the answer waits for its fsync), so with 4 bots
+ * this bounds goal 6 on the machine of the run, whatever the HTTP path does.
+ */
+async function commitCeiling(schema: string, clients: number, seconds: number): Promise<number> {
+  const table = `${schema}.bench_commit_ceiling`;
+  const conns = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const c = new pg.Client({ connectionString: PG_BASE_URL });
+      await c.connect();
+      return c;
+    }),
+  );
+  try {
+    await conns[0].query(`CREATE TABLE ${table} (id int PRIMARY KEY, n bigint NOT NULL)`);
+    await conns[0].query(`INSERT INTO ${table} SELECT g, 0 FROM generate_series(0, $1) g`, [clients - 1]);
+    let commits = 0;
+    const end = performance.now() + seconds * 1000;
+    await Promise.all(
+      conns.map(async (c, i) => {
+        while (performance.now() < end) {
+          await c.query(`UPDATE ${table} SET n = n + 1 WHERE id = $1`, [i]);
+          commits++;
+        }
+      }),
+    );
+    await conns[0].query(`DROP TABLE ${table}`);
+    return commits / seconds;
+  } finally {
+    await Promise.all(conns.map((c) => c.end()));
   }
 }
