@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every component; the container command picks the role:
 #   node dist/server/main.js | node dist/bot/main.js | node dist/controller/main.js | node dist/dashboard/main.js
+# (server and bot with the V8 heap flags of server/node-flags.ts and bot/node-flags.ts)
 # Build: docker build -t botfleet:dev .     (make kind-load, make up)
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -29,7 +30,7 @@ ENV NODE_ENV=production \
     DATABASE_URL=sqlite:///data/jobs.db \
     DATALAKE_DIR=/data/datalake \
     CONTROLLER_STATE_FILE=/data/controller-state.json \
-    BOT_COMMAND="node dist/bot/main.js" \
+    BOT_COMMAND="node --max-semi-space-size=2 --max-old-space-size=256 dist/bot/main.js" \
     BOT_CWD=/app
 # uid/gid 10001: above any system account of the base image, as the restricted policy expects.
 # /data is the only place the app writes (database, datalake, controller state); the root file
@@ -48,4 +49,4 @@ COPY --from=build /app/dashboard/views ./dist/dashboard/views
 COPY --from=build /app/dashboard/public ./dist/dashboard/public
 USER 10001:10001
 EXPOSE 3001 3002 3003
-CMD ["node", "dist/server/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=384", "dist/server/main.js"]

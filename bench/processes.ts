@@ -6,7 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, ROOT, serverEnv, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
-import { compileServer } from './compile';
+import { SERVER_NODE_FLAGS } from '../server/node-flags';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
+import { COMPILED_DIR, compileServer } from './compile';
 
 export interface Child {
   proc: ChildProcess;
@@ -20,8 +22,13 @@ export function spawnTs(entry: string, env: Record<string, string>, opts: { ipc?
   return spawnNode(['--import', 'tsx', path.join(ROOT, entry), ...(opts.args ?? [])], env, opts);
 }
 
-/** Runs node with these arguments (a compiled .js entry point, say). */
-export function spawnNode(args: string[], env: Record<string, string>, opts: { ipc?: boolean } = {}): Child {
+/**
+ * Runs node with these arguments (a compiled .js entry point, say). The compiled bot (bench/compile.ts)
+ * gets the V8 flags every other start path gives a bot (bot/node-flags.ts), so its memory is measured
+ * as it runs in production; exactArgs: true runs the arguments as given (bench/memory.ts compares flags).
+ */
+export function spawnNode(args: string[], env: Record<string, string>, opts: { ipc?: boolean; exactArgs?: boolean } = {}): Child {
+  if (!opts.exactArgs && args[0] === path.join(COMPILED_DIR, 'bot', 'main.js')) args = [...BOT_NODE_FLAGS, ...args];
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_PRETTY: 'false', ...env },
@@ -94,9 +101,10 @@ export function loadAverage(): string {
  * The real server, compiled to JavaScript as the image runs it (bench/compile.ts), on a free port
  * with its own SQLite file and datalake folder (the layout of test/helpers/server-process.ts). The
  * benchmark is the admin here and sends thousands of admin calls, so the admin rate limit is off;
- * everything else is the server's default.
+ * everything else is the server's default, and node runs with the V8 flags of every other start
+ * path (server/node-flags.ts); opts.nodeArgs replaces them (bench/memory.ts compares flags).
  */
-export async function startBenchServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
+export async function startBenchServer(opts: StartServerOptions & { nodeArgs?: string[] } = {}): Promise<ServerProcess> {
   const entry = compileServer();
   const dir = opts.dir ?? ownDir();
   const port = opts.port ?? (await freePort());
@@ -125,7 +133,7 @@ export async function startBenchServer(opts: StartServerOptions = {}): Promise<S
     },
   };
   const launch = async () => {
-    child = spawnNode([entry], env);
+    child = spawnNode([...(opts.nodeArgs ?? SERVER_NODE_FLAGS), entry], env);
     sp.proc = child.proc;
     const c = child;
     await waitFor(async () => {

@@ -1,3 +1,4 @@
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { ConfigError } from '../core/config';
 import { loadConfig, splitCommand } from './config';
 
@@ -17,7 +18,7 @@ describe('controller config', () => {
       inCluster: false,
       kubeconfigFile: null,
     });
-    expect(c.botCommand).toEqual(['node', '--import', 'tsx', 'bot/main.ts']);
+    expect(c.botCommand).toEqual(['node', ...BOT_NODE_FLAGS, '--import', 'tsx', 'bot/main.ts']);
     expect(c.stateFile.endsWith('data/controller-state.json')).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);
   });

@@ -63,7 +63,7 @@ function schema(env: NodeJS.ProcessEnv) {
     KUBECONFIG: envString(''),
     BOTS_DEPLOYMENT: k8sName('botfleet-bots'),
     CONTROLLER_CONFIGMAP: k8sName('botfleet-controller'),
-    BOT_COMMAND: envString('node --import tsx bot/main.ts').pipe(
+    BOT_COMMAND: envString('node --max-semi-space-size=2 --max-old-space-size=256 --import tsx bot/main.ts').pipe(
       z.string().refine((s) => splitCommand(s).length > 0, 'must name a program'),
     ),
     BOT_CWD: envString(process.cwd()),
@@ -188,7 +188,7 @@ Environment (defaults in brackets):
   KUBECONFIG [in-cluster service account, else ~/.kube/config]  (kubernetes driver)
   BOTS_DEPLOYMENT [botfleet-bots]   the bots Deployment whose scale is patched
   CONTROLLER_CONFIGMAP [botfleet-controller]  ConfigMap holding the desired state
-  BOT_COMMAND [node --import tsx bot/main.ts]  command of one bot (process driver)
+  BOT_COMMAND [node --max-semi-space-size=2 --max-old-space-size=256 --import tsx bot/main.ts]  command of one bot (process driver)
   BOT_CWD [the working directory]   where bot processes run
   BOT_ID_PREFIX [bot]               bots are named <prefix>-1, <prefix>-2, ...
   BOT_STOP_GRACE_MS [30000]         SIGTERM to SIGKILL delay when stopping a bot

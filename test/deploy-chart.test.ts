@@ -15,10 +15,12 @@ import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import type { IEnvVar } from 'kubernetes-models/v1';
 import { loadBotConfig } from '../bot/config';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { loadConfig as loadControllerConfig } from '../controller/config';
 import { CONFIGMAP_KEYS, fromConfigMapData } from '../controller/state/configmap-store';
 import { loadDashboardConfig } from '../dashboard/config';
 import { loadServerConfig } from '../server/config';
+import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { deepMerge, renderChart } from './deploy-helm-renderer';
 import { typecheckManifests } from './deploy-k8s-typecheck';
 import {
@@ -221,7 +223,7 @@ describe('chart rendered with default values', () => {
     expect(sts.spec?.serviceName).toBe('botfleet-server-headless');
     expect(sts.spec?.volumeClaimTemplates?.map((v) => [v.metadata?.name, v.spec?.resources?.requests?.storage])).toEqual([['data', '1Gi']]);
     const c = sts.spec!.template.spec!.containers[0];
-    expect(c.command).toEqual(['node', 'dist/server/main.js']);
+    expect(c.command).toEqual(['node', ...SERVER_NODE_FLAGS, 'dist/server/main.js']);
     expect(c.volumeMounts).toEqual(expect.arrayContaining([{ name: 'data', mountPath: '/data' }]));
     const env = envOf(c);
     expect(env.get('DATABASE_URL')?.value).toBe('sqlite:///data/jobs.db');
@@ -235,6 +237,7 @@ describe('chart rendered with default values', () => {
   test('bots: no replicas (the controller owns them), id from the pod name, server URL that resolves', () => {
     const bots = find(docs, 'Deployment', 'botfleet-bots') as unknown as Deployment;
     expect(bots.spec).not.toHaveProperty('replicas');
+    expect(bots.spec!.template.spec!.containers[0].command).toEqual(['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js']);
     const env = envOf(bots.spec!.template.spec!.containers[0]);
     expect(env.get('BOT_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(env.get('SERVER_URL')?.value).toBe('http://botfleet-server:3001');

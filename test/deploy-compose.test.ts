@@ -11,9 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { loadBotConfig } from '../bot/config';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { loadConfig as loadControllerConfig } from '../controller/config';
 import { loadDashboardConfig } from '../dashboard/config';
 import { loadServerConfig } from '../server/config';
+import { SERVER_NODE_FLAGS } from '../server/node-flags';
 
 const ROOT = path.resolve(__dirname, '..');
 const HAS_COMPOSE = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).status === 0;
@@ -59,7 +61,8 @@ describeCompose('docker-compose.yml', () => {
     expect(Object.keys(services).sort()).toEqual(['bot', 'controller', 'dashboard', 'server']);
     for (const [name, s] of Object.entries(services)) {
       const role = name === 'bot' ? 'bot' : name;
-      expect(s.command).toEqual(['node', `dist/${role}/main.js`]);
+      const flags = role === 'bot' ? BOT_NODE_FLAGS : role === 'server' ? SERVER_NODE_FLAGS : [];
+      expect(s.command).toEqual(['node', ...flags, `dist/${role}/main.js`]);
     }
     expect(services.bot.deploy?.replicas).toBe(3);
   });

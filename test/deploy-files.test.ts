@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
+import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { parseDockerfile, type Stage } from './deploy-dockerfile';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -82,7 +84,7 @@ describe('Dockerfile', () => {
     expect(env).toContain('DATABASE_URL=sqlite:///data/jobs.db');
     expect(env).toContain('DATALAKE_DIR=/data/datalake');
     expect(env).toContain('CONTROLLER_STATE_FILE=/data/controller-state.json');
-    expect(env).toContain('BOT_COMMAND="node dist/bot/main.js"');
+    expect(env).toContain(`BOT_COMMAND="${['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js'].join(' ')}"`);
     expect(ops(runtime, 'VOLUME')).toEqual([]); // an anonymous volume per bot container would pile up
   });
 
@@ -97,12 +99,12 @@ describe('Dockerfile', () => {
     expect(read('dashboard/render.ts')).toMatch(/path\.join\(__dirname, 'views'\)/);
 
     const outputs = buildOutputs();
-    expect(JSON.parse(ops(runtime, 'CMD')[0].args)).toEqual(['node', 'dist/server/main.js']);
+    expect(JSON.parse(ops(runtime, 'CMD')[0].args)).toEqual(['node', ...SERVER_NODE_FLAGS, 'dist/server/main.js']);
     const commands = new Set<string>();
     const compose = yaml.load(read('docker-compose.yml')) as { services: Record<string, { command: string[] }> };
-    for (const s of Object.values(compose.services)) commands.add(s.command[1]);
+    for (const s of Object.values(compose.services)) commands.add(s.command[s.command.length - 1]);
     for (const f of fs.readdirSync(path.join(ROOT, 'charts/botfleet/templates'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.yaml'))) {
-      for (const m of read(`charts/botfleet/templates/${f}`).matchAll(/command: \["node", "([^"]+)"\]/g)) commands.add(m[1]);
+      for (const m of read(`charts/botfleet/templates/${f}`).matchAll(/command: \["node", (?:"--[^"]+", )*"([^"]+)"\]/g)) commands.add(m[1]);
     }
     expect([...commands].sort()).toEqual(['dist/bot/main.js', 'dist/controller/main.js', 'dist/dashboard/main.js', 'dist/server/main.js']);
     for (const c of commands) expect({ c, built: outputs.has(c) }).toEqual({ c, built: true });

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { transformFileSync } from '@swc/core';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { envOfInstruction, parseDockerfile } from './deploy-dockerfile';
 import { ADMIN_TOKEN, freePort, waitFor } from './helpers/server-process';
 
@@ -118,7 +119,7 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
   test('the image ENV points every write at /data and bots at the compiled command', () => {
     expect(baseEnv).toMatchObject({
       DATABASE_URL: `sqlite://${data}/jobs.db`, DATALAKE_DIR: `${data}/datalake`,
-      CONTROLLER_STATE_FILE: `${data}/controller-state.json`, BOT_COMMAND: 'node dist/bot/main.js', BOT_CWD: image,
+      CONTROLLER_STATE_FILE: `${data}/controller-state.json`, BOT_COMMAND: ['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js'].join(' '), BOT_CWD: image,
     });
   });
 
