@@ -7,6 +7,7 @@
  * SIGKILL what is left, so no process (not even a bot the controller started) stays behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -110,8 +111,8 @@ function format(line: string): string {
   return (m[1] ?? '') + [at, lv.padEnd(5), msg, ...fields].filter((s) => s !== '' && s !== undefined).join(' ');
 }
 
-function start(name: string, script: string, env: NodeJS.ProcessEnv = {}): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+function start(name: string, script: string, env: NodeJS.ProcessEnv = {}, nodeFlags: readonly string[] = []): Child {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...childEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (demo) say(`demo mode: ${Object.entries(DEMO_DEFAULTS).map(([k, v]) => `${k}=${childEnv[k] ?? v}`).join(' ')}`);
-  const server = start('server', 'server/main.ts');
+  const server = start('server', 'server/main.ts', {}, SERVER_NODE_FLAGS); // as `npm run server` and the image run it
   if (!(await waitForServer(server, childEnv.SERVER_URL!))) {
     await stopAll('the server did not become healthy', 1);
     return;

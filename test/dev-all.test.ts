@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { serverApi } from '../bot/testing/bot-process';
 import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor } from './helpers/server-process';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
+import { SERVER_NODE_FLAGS } from '../server/node-flags';
 
 jest.setTimeout(90000);
 
@@ -136,6 +138,9 @@ test('dev:all brings up server, dashboard, controller and 3 bots, and one SIGINT
   const count = (script: string) => tree.filter((p) => p.cmd.includes(script)).length;
   expect(count('server/main.ts')).toBe(1);
   expect(count('bot/main.ts')).toBe(3);
+  // Started with the heap flags, as `npm run server/bot` and the image start them (server/node-flags.ts).
+  expect(tree.find((p) => p.cmd.includes('server/main.ts'))!.cmd).toContain(SERVER_NODE_FLAGS.join(' '));
+  for (const b of tree.filter((p) => p.cmd.includes('bot/main.ts'))) expect(b.cmd).toContain(BOT_NODE_FLAGS.join(' '));
   expect(d.output()).toMatch(/^\[server\] +\d\d:\d\d:\d\d INFO/m);
   if (fs.existsSync(path.join(ROOT, 'controller', 'main.ts'))) {
     // The controller relays its bots' lines as "bot-2 | {json}"; dev:all formats the JSON part.
