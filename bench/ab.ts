@@ -12,6 +12,7 @@ import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor } from '../test/helpers/s
 import { measureDrain, type ClientKind } from './fleet';
 import { percentile } from './http';
 import { stopChild } from './processes';
+import { countArg, scriptArgs, usageError } from './cli';
 
 async function launch(root: string, dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
@@ -37,11 +38,12 @@ async function launch(root: string, dir: string): Promise<{ url: string; stop: (
 }
 
 async function main(): Promise<void> {
-  const [commit, rounds = '3', jobs = '5000', client = 'lean'] = process.argv.slice(2);
-  if (!commit || !['lean', 'lean-http', 'bot'].includes(client)) {
-    process.stderr.write('usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot]\n');
-    process.exit(2);
-  }
+  const usage = 'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot]';
+  const [commit, roundsArg, jobsArg, client = 'lean'] = scriptArgs(usage);
+  if (!commit) usageError(usage, 'which commit to compare with?');
+  if (!['lean', 'lean-http', 'bot'].includes(client)) usageError(usage, `client must be lean, lean-http or bot, not "${client}"`);
+  const rounds = countArg(usage, 'rounds', roundsArg, 3);
+  const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const before = tempDir('botfleet-ab-');
   execFileSync('sh', ['-c', `git archive ${commit} core server datalake | tar -x -C ${before}`], { cwd: ROOT });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(before, 'node_modules'));
@@ -51,9 +53,9 @@ async function main(): Promise<void> {
   const b = await launch(ROOT, dirs[1]);
   const rates: { a: number[]; b: number[] } = { a: [], b: [] };
   try {
-    for (let r = 0; r < Number(rounds); r++) {
+    for (let r = 0; r < rounds; r++) {
       for (const [name, s] of [['a', a], ['b', b]] as const) {
-        const d = await measureDrain([s.url], client as ClientKind, 4, Number(jobs), `ab${name}${r}`);
+        const d = await measureDrain([s.url], client as ClientKind, 4, jobs, `ab${name}${r}`);
         rates[name].push(d.jobsPerSecond);
         process.stdout.write(`round ${r + 1} ${name === 'a' ? `A ${commit}` : 'B working tree'}: ${Math.round(d.jobsPerSecond)} jobs/s\n`);
       }

@@ -14,6 +14,9 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { startBenchServer, spawnTs, type Child } from './processes';
 import { nextMessage } from './fleet';
+import { countArg, scriptArgs } from './cli';
+
+const USAGE = 'node --import tsx bench/http-overhead.ts [seconds=3]';
 
 const mode = process.env.HTTP_OVERHEAD_MODE;
 
@@ -73,7 +76,7 @@ async function measure(url: string, seconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? 3);
+  const seconds = countArg(USAGE, 'seconds', scriptArgs(USAGE)[0], 3);
   const kids: Child[] = [];
   const urls: Record<string, string> = {};
   for (const kind of ['bare', 'koa']) {

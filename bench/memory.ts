@@ -15,6 +15,7 @@ import { compileBot } from './compile';
 import { memoryOf, removeBenchDirs, spawnNode, startBenchServer, type Child } from './processes';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
+import { countArg, scriptArgs } from './cli';
 
 interface Flags {
   server: string[];
@@ -74,7 +75,11 @@ async function drain(url: string, serverPid: number, n: number, flags: Flags, pr
 }
 
 async function main(): Promise<void> {
-  const [rounds = '2', n = '10000', drains = '2', fa, fb] = process.argv.slice(2);
+  const usage = 'node --import tsx bench/memory.ts [rounds=2] [n=10000] [drains=2] [A flags] [B flags]   flags: "server:--x=1,--y bot:--z=2" ("-" for none)';
+  const [roundsArg, nArg, drainsArg, fa, fb] = scriptArgs(usage);
+  const rounds = countArg(usage, 'rounds', roundsArg, 2);
+  const n = countArg(usage, 'n', nArg, 10000);
+  const drains = countArg(usage, 'drains', drainsArg, 2);
   const configs: [string, Flags][] = [
     ['A', parseFlags(fa, { server: [], bot: [] })],
     ['B', parseFlags(fb, { server: [...SERVER_NODE_FLAGS], bot: [...BOT_NODE_FLAGS] })],
@@ -83,15 +88,15 @@ async function main(): Promise<void> {
   const rates: Record<string, number[]> = { A: [], B: [] };
   const cpu: Record<string, { server: number[]; bot: number[] }> = { A: { server: [], bot: [] }, B: { server: [], bot: [] } };
   try {
-    for (let r = 0; r < Number(rounds); r++) {
+    for (let r = 0; r < rounds; r++) {
       for (const [name, f] of configs) {
         const server = await startBenchServer({ nodeArgs: f.server });
         try {
           const startMb = memoryOf(server.proc.pid!).rssMb;
           const parts: string[] = [];
           let botPeak = 0;
-          for (let d = 0; d < Number(drains); d++) {
-            const x = await drain(server.url, server.proc.pid!, Number(n), f, `mem${name}${r}${d}`);
+          for (let d = 0; d < drains; d++) {
+            const x = await drain(server.url, server.proc.pid!, n, f, `mem${name}${r}${d}`);
             rates[name].push(x.jobsPerSecond);
             cpu[name].server.push(x.serverCpuUs);
             cpu[name].bot.push(x.botCpuUs);

@@ -6,6 +6,7 @@
  * Usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
  */
 import fs from 'node:fs';
+import { countArg, scriptArgs, usageError } from './cli';
 
 interface ProfileNode {
   id: number;
@@ -52,10 +53,9 @@ export function summarise(p: Profile, top = 25): string {
 }
 
 if (require.main === module) {
-  const [file, top] = process.argv.slice(2);
-  if (!file) {
-    process.stderr.write('usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [top]\n');
-    process.exit(2);
-  }
-  process.stdout.write(`${summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile, Number(top ?? 25))}\n`);
+  const usage = 'node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]';
+  const [file, top] = scriptArgs(usage);
+  if (!file) usageError(usage, 'which .cpuprofile file?');
+  const n = countArg(usage, 'top', top, 25);
+  process.stdout.write(`${summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as Profile, n)}\n`);
 }

@@ -10,6 +10,7 @@
  * Usage: node --import tsx bench/seed-jobs.ts <sqlite file> <count>   (the server must be stopped)
  */
 import Database from 'better-sqlite3';
+import { countArg, scriptArgs, usageError } from './cli';
 
 export function seedFinishedJobs(file: string, count: number, nowMs = Date.now()): { seconds: number } {
   const t0 = performance.now();
@@ -50,11 +51,10 @@ export function seedFinishedJobs(file: string, count: number, nowMs = Date.now()
 }
 
 if (require.main === module) {
-  const [file, count] = process.argv.slice(2);
-  if (!file || !/^\d+$/.test(count ?? '')) {
-    process.stderr.write('usage: node --import tsx bench/seed-jobs.ts <sqlite file> <count>\n');
-    process.exit(2);
-  }
-  const r = seedFinishedJobs(file, Number(count));
-  process.stdout.write(`${JSON.stringify({ seeded: Number(count), seconds: r.seconds })}\n`);
+  const usage = 'node --import tsx bench/seed-jobs.ts <sqlite file> <count>   (the server must be stopped)';
+  const [file, countText] = scriptArgs(usage);
+  if (!file || countText === undefined) usageError(usage, 'a SQLite file and a count are needed');
+  const count = countArg(usage, 'count', countText, 0);
+  const r = seedFinishedJobs(file, count);
+  process.stdout.write(`${JSON.stringify({ seeded: count, seconds: r.seconds })}\n`);
 }

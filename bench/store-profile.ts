@@ -11,10 +11,13 @@ import { tempDir } from '../test/helpers/server-process';
 import { openStore } from '../server/store/open';
 import type { SqlStore } from '../server/store/sql-store';
 import type { SqliteExecutor } from '../server/store/sql';
+import { countArg, scriptArgs } from './cli';
 
 async function main(): Promise<void> {
-  const jobs = Number(process.argv[2] ?? 5000);
-  const loops = Number(process.argv[3] ?? 1);
+  const usage = 'node --import tsx bench/store-profile.ts [jobs=5000] [loops=1]';
+  const [jobsArg, loopsArg] = scriptArgs(usage);
+  const jobs = countArg(usage, 'jobs', jobsArg, 5000);
+  const loops = countArg(usage, 'loops', loopsArg, 1);
   const dir = tempDir('botfleet-store-profile-');
   const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 })) as SqlStore;
   await store.migrate();
