@@ -191,7 +191,7 @@ function countTriggerFunction(): string[] {
  * guarded by the status, attempt and bot that were read, then claims the next job (and starts it with
  * p_start) with the same SQL as SqlStore.claimIn, which is SQLite's path. Every claim on PostgreSQL
  * goes through here. Lock order as everywhere: this transaction's counter rows (status
- * order, see jobs_count_trigger), the bot, then jobs. Refusals raise SQLSTATE BF404/BF409 with a
+ * order, see jobs_count_trigger; taken up front only with a report), the bot, then jobs. Refusals raise SQLSTATE BF404/BF409 with a
  * reason as the message (the whole call is rolled back); SqlStore turns them into 404/409 answers.
  * Returns the finished job first (when p_job is given), then the claimed one (if any).
  */
@@ -216,7 +216,12 @@ function nextFunctionV2(d: Dialect): string[] {
        ok BOOLEAN;
        dur BIGINT;
      BEGIN
-       PERFORM 1 FROM job_counts WHERE shard = s ORDER BY status FOR UPDATE;
+       IF p_job IS NOT NULL THEN
+         -- A report and a claim change two jobs' statuses: take every counter row they may touch
+         -- now, in the trigger's order, so the two trigger calls cannot cross another transaction's
+         -- order. A bare claim changes one status; its trigger takes its two rows in order itself.
+         PERFORM 1 FROM job_counts WHERE shard = s ORDER BY status FOR UPDATE;
+       END IF;
        SELECT * INTO b FROM bots WHERE id = p_bot FOR UPDATE;
        IF p_job IS NOT NULL THEN
          UPDATE jobs SET status = p_next,

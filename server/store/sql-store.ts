@@ -112,8 +112,8 @@ export class SqlStore implements Store {
       // (running, this bot, this attempt; core/job-state allows running → completed) and applied
       // by the guard in one round trip. Anything else fails the guard and takes the full path
       // below: read, judge, apply — the same answer, one round trip more.
-      const assumed = { id: finished.jobId, status: 'running', attempts: finished.attempt } as JobRow;
-      const plan = planFinish({ ...assumed, max_attempts: finished.attempt } as JobRow, { kind: 'completed', result: finished.result });
+      const assumed = { id: finished.jobId, status: 'running', attempts: finished.attempt, max_attempts: finished.attempt } as JobRow;
+      const plan = planFinish(assumed, { kind: 'completed', result: finished.result });
       try {
         return await this.callNext(botId, { row: assumed, plan }, true, nowMs);
       } catch (err) {
@@ -121,11 +121,11 @@ export class SqlStore implements Store {
       }
     }
     const report = finished ? await this.readReport(this.db, { jobId: finished.jobId, botId, attempt: finished.attempt }, finished) : null;
-    const held = report && 'repeat' in report ? await this.heldJob(this.db, botId) : undefined;
-    if (report && 'repeat' in report && held) return { finished: toJob(report.repeat), job: toJob(held) };
-    const apply = report && 'row' in report ? { row: report.row, plan: planFinish(report.row, report.outcome) } : null;
-    const out = await this.callNext(botId, apply, true, nowMs);
-    return { finished: out.finished ?? (report && 'repeat' in report ? toJob(report.repeat) : null), job: out.job };
+    if (report && 'repeat' in report) {
+      const held = await this.heldJob(this.db, botId);
+      return { finished: toJob(report.repeat), job: held ? toJob(held) : (await this.callNext(botId, null, true, nowMs)).job };
+    }
+    return this.callNext(botId, report ? { row: report.row, plan: planFinish(report.row, report.outcome) } : null, true, nowMs);
   }
 
   /** One call of botfleet_next: apply a judged report (if any), then claim (and start) the next job. */
