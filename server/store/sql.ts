@@ -89,9 +89,15 @@ export class PgExecutor implements Executor {
     return t;
   }
 
-  async run<T>(sql: string, bindings: readonly unknown[] = []): Promise<RawResult<T>> {
+  run<T>(sql: string, bindings: readonly unknown[] = []): Promise<RawResult<T>> {
+    return this.runOn<T>(this.pool.query.bind(this.pool), sql, bindings);
+  }
+
+  /** One statement on the pool or on a transaction's client. */
+  private async runOn<T>(query: PgQuery, sql: string, bindings: readonly unknown[]): Promise<RawResult<T>> {
     try {
-      return toRaw<T>(await this.pool.query(this.text(sql), bindings as unknown[]));
+      const res = await query(this.text(sql), bindings as unknown[]);
+      return { rows: res.rows as T[], changes: Number(res.rowCount ?? res.rows.length) };
     } catch (err) {
       throw asConnectionError(err);
     }
@@ -115,13 +121,7 @@ export class PgExecutor implements Executor {
     client.on('error', ignore);
     const inner: Executor = {
       dialect: 'postgres',
-      run: async <R>(sql: string, bindings: readonly unknown[] = []) => {
-        try {
-          return toRaw<R>(await client.query(this.text(sql), bindings as unknown[]));
-        } catch (err) {
-          throw asConnectionError(err);
-        }
-      },
+      run: <R>(sql: string, bindings: readonly unknown[] = []) => this.runOn<R>(client.query.bind(client), sql, bindings),
       transaction: () => Promise.reject(new Error('nested transactions are not supported')),
     };
     let broken: unknown = undefined;
@@ -181,10 +181,6 @@ function asConnectionError(err: unknown): unknown {
     Object.assign(e, { code: '08006' });
   }
   return err;
-}
-
-function toRaw<T>(res: PgResult): RawResult<T> {
-  return { rows: res.rows as T[], changes: Number(res.rowCount ?? res.rows.length) };
 }
 
 // ---------------------------------------------------------------- SQLite through better-sqlite3
