@@ -171,10 +171,6 @@ async function bumpMinute(db: Db, dialect: 'sqlite' | 'postgres', finishedAt: nu
 
 export type Outcome = { kind: 'completed'; result: unknown } | { kind: 'failed'; error: string; note: string | null };
 
-/**
- * Ends the current attempt of a claimed or running job: the job's new state, its event, the outbox
- * row of the datalake, the minute counters and the bot, in the caller's transaction.
- */
 /** What ending an attempt writes, decided from the row as read: the job's next status and its result or error. */
 export interface FinishPlan {
   next: JobStatus;
@@ -194,6 +190,10 @@ export function planFinish(row: JobRow, outcome: Outcome): FinishPlan {
   };
 }
 
+/**
+ * Ends the current attempt of a claimed or running job: the job's new state, its event, the outbox
+ * row of the datalake, the minute counters and the bot, in the caller's transaction.
+ */
 export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row: JobRow, outcome: Outcome, nowMs: number): Promise<JobRow> {
   // PostgreSQL row locks are taken bot first, then job, in every transaction (claim, heartbeat,
   // sweep, finish): the opposite orders deadlocked a heartbeat against a report of the same bot.
