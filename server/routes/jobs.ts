@@ -33,7 +33,6 @@ function clientGone(ctx: Koa.Context): AbortController {
   return abort;
 }
 
-
 export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): void {
   const { store, clock } = d;
 
