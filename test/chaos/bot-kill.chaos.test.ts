@@ -5,23 +5,9 @@
  * pending again within BOT_DOWN_AFTER_MS + SWEEP_INTERVAL_MS + 1 s of the kill (the release event's
  * time on the server). On SQLite and on PostgreSQL.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import {
-  BotPool,
-  CHAOS_SERVER_ENV,
-  checkInvariants,
-  createJobs,
-  describeEachBackend,
-  jobWithEvents,
-  printSummary,
-  randomInt,
-  request,
-  sleep,
-  type DbView,
-  knob,
-} from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, type DbView, describeEachBackend, discardServer, jobWithEvents, knob, printSummary, randomInt, request, sleep } from '../helpers/chaos';
 
 const KILLS = knob('BOT_KILLS', 100);
 const POOL = knob('BOT_KILL_POOL', 6);
@@ -151,8 +137,7 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
 describeEachBackend('kill -9 of real bots mid-job', (backend) => {
   let sp: ServerProcess | undefined;
   afterEach(async () => {
-    await sp?.kill();
-    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await discardServer(sp);
     await backend.cleanup();
   });
 

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, printSummary, readLake, request } from '../helpers/chaos';
+import { CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, printSummary, readLake, request } from '../helpers/chaos';
 
 jest.setTimeout(60_000);
 
@@ -33,8 +33,7 @@ async function finishAll(url: string, botId: string): Promise<number> {
 describeEachBackend('datalake planted with a missing, a duplicated and a torn line', (backend) => {
   let sp: ServerProcess | undefined;
   afterEach(async () => {
-    await sp?.kill();
-    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await discardServer(sp);
     await backend.cleanup();
   });
 

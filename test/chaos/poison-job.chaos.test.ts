@@ -5,10 +5,9 @@
  * `failed` with attempts exactly 3, and never be claimed a 4th time (watched for 2 s more), while
  * ordinary jobs around it still complete. On SQLite and on PostgreSQL.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, jobWithEvents, printSummary, sleep } from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, jobWithEvents, printSummary, sleep } from '../helpers/chaos';
 
 const MAX_ATTEMPTS = 3;
 const WATCH_AFTER_MS = 2000;
@@ -20,8 +19,7 @@ describeEachBackend('poison job that kills every bot running it', (backend) => {
   let pool: BotPool | undefined;
   afterEach(async () => {
     await pool?.killAll();
-    await sp?.kill();
-    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await discardServer(sp);
     await backend.cleanup();
   });
 

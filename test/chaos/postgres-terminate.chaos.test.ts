@@ -9,12 +9,11 @@
  * The TCP-proxy cut/restore variant is in test/server-postgres.test.ts; the machine's PostgreSQL
  * service is never restarted (other tests use it).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../helpers/postgres';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, postgresView, printSummary, request, serverErrors, sleep, knob } from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, discardServer, knob, postgresView, printSummary, request, serverErrors, sleep } from '../helpers/chaos';
 
 const ROUNDS = knob('PG_TERMINATE_ROUNDS', 6);
 const JOBS = 300;
@@ -30,8 +29,7 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
   let admin: pg.Client | undefined;
   afterEach(async () => {
     await pool?.killAll();
-    await sp?.kill();
-    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await discardServer(sp);
     await admin?.end();
     await dropSchema(schema);
   });

@@ -8,10 +8,9 @@
  * table line for line (same resultIds, no duplicates, no torn tail). Half the bots use POST /jobs/next,
  * half claim/start/complete. On SQLite and on PostgreSQL.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, printSummary, request, serverErrors, sleep, knob } from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, knob, printSummary, request, serverErrors, sleep } from '../helpers/chaos';
 
 // PostgreSQL runs a shorter course by default: each transaction is a network round trip away, and
 // the suite must stay within 10 minutes on a 2-core machine. Both can be raised with the env knobs.
@@ -30,8 +29,7 @@ describeEachBackend('kill -9 of the server during a run worked by real bots', (b
   let pool: BotPool | undefined;
   afterEach(async () => {
     await pool?.killAll();
-    await sp?.kill();
-    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await discardServer(sp);
     await backend.cleanup();
   });
 

@@ -9,10 +9,9 @@
  *  3. A new server on the same state and new bots finish the rest: every invariant holds.
  * On SQLite and on PostgreSQL.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, jobWithEvents, printSummary, request } from '../helpers/chaos';
+import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, jobWithEvents, printSummary, request } from '../helpers/chaos';
 
 const GRACE_MS = 1500;
 /** A bot may need one more report round trip after the grace period; the machine is shared. */
@@ -54,8 +53,7 @@ describeEachBackend('SIGTERM to bots and server mid-run', (backend) => {
   const pools: BotPool[] = [];
   afterEach(async () => {
     for (const p of pools) await p.killAll();
-    await sp?.kill();
-    if (sp) fs.rmSync(sp.dir, { recursive: true, force: true });
+    await discardServer(sp);
     await backend.cleanup();
   });
 

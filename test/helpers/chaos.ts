@@ -34,6 +34,13 @@ export function printSummary(test: string, fields: Record<string, unknown>): voi
   process.stderr.write(`chaos ${test}: ${parts.join(' ')}\n`);
 }
 
+/** Kills a test's server (if it started) and removes its folder: the teardown of every chaos test. */
+export async function discardServer(sp: ServerProcess | undefined): Promise<void> {
+  if (!sp) return;
+  await sp.kill();
+  fs.rmSync(sp.dir, { recursive: true, force: true });
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
