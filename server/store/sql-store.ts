@@ -52,8 +52,7 @@ export class SqlStore implements Store {
   // ---------------------------------------------------------------- jobs
 
   async createJobs(inputs: CreateJob[], nowMs: number): Promise<CreateResult[]> {
-    const rows = await this.tx((trx) => insertJobs(trx, inputs, nowMs, this.opts));
-    return rows.map((r) => ({ job: toJob(r.row), created: r.created }));
+    return this.tx((trx) => insertJobs(trx, inputs, nowMs, this.opts));
   }
 
   async getJob(id: string): Promise<JobWithEvents | null> {

@@ -62,6 +62,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await expect(store.claimJob('b1', now())).rejects.toBeInstanceOf(ConflictError);
     });
 
+    test('createJobs answers each job exactly as it reads back, plain and keyed alike, in input order', async () => {
+      const inputs = [
+        job({ payload: { n: 1, list: [1, 'two', null, { deep: true }] }, priority: 7, maxAttempts: 3, timeoutMs: 5000 }),
+        job({ runAt: '2030-01-02T03:04:05.678+02:00', payload: 'text' }),
+        job({ key: 'k-create', payload: [1, 2] }),
+        job({ type: 'other.kind', payload: null }),
+      ];
+      const created = await store.createJobs(inputs, now());
+      expect(created.map((c) => c.created)).toEqual([true, true, true, true]);
+      expect(created[1].job.runAt).toBe('2030-01-02T01:04:05.678Z');
+      for (const c of created) {
+        const { events, ...read } = (await store.getJob(c.job.id))!;
+        expect(c.job).toEqual(read);
+        expect(events.map((e) => `${e.from}->${e.to} ${e.note}`)).toEqual(['null->pending created']);
+      }
+    });
+
     test('priority: higher first, then oldest first; runAt holds a job back until its time', async () => {
       const ids = (
         await store.createJobs(
