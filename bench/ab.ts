@@ -3,14 +3,17 @@
  * with `git archive` into a temp folder), server B the working tree. Drains of 4 lean clients
  * alternate A, B, A, B…, so the load other work puts on the machine falls on both alike.
  *
- * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot]
+ * With client=enqueue it compares bulk enqueues instead (goal 3): each round times one
+ * POST /jobs {jobs: [...]} of `jobs` jobs on A, then on B.
+ *
+ * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot|enqueue]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor } from '../test/helpers/server-process';
 import { measureDrain, type ClientKind } from './fleet';
-import { percentile } from './http';
+import { percentile, postJson } from './http';
 import { stopChild } from './processes';
 import { countArg, scriptArgs, usageError } from './cli';
 
@@ -38,10 +41,10 @@ async function launch(root: string, dir: string): Promise<{ url: string; stop: (
 }
 
 async function main(): Promise<void> {
-  const usage = 'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot]';
+  const usage = 'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot|enqueue]';
   const [commit, roundsArg, jobsArg, client = 'lean'] = scriptArgs(usage);
   if (!commit) usageError(usage, 'which commit to compare with?');
-  if (!['lean', 'lean-http', 'bot'].includes(client)) usageError(usage, `client must be lean, lean-http or bot, not "${client}"`);
+  if (!['lean', 'lean-http', 'bot', 'enqueue'].includes(client)) usageError(usage, `client must be lean, lean-http, bot or enqueue, not "${client}"`);
   const rounds = countArg(usage, 'rounds', roundsArg, 3);
   const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const before = tempDir('botfleet-ab-');
@@ -52,12 +55,14 @@ async function main(): Promise<void> {
   const a = await launch(before, dirs[0]);
   const b = await launch(ROOT, dirs[1]);
   const rates: { a: number[]; b: number[] } = { a: [], b: [] };
+  const bulk = { jobs: Array.from({ length: jobs }, () => ({ type: 'simulated', payload: {} })) };
+  if (client === 'enqueue') for (const s of [a, b]) await postJson(`${s.url}/jobs`, { jobs: bulk.jobs.slice(0, 100) }); // warm-up
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [name, s] of [['a', a], ['b', b]] as const) {
-        const d = await measureDrain([s.url], client as ClientKind, 4, jobs, `ab${name}${r}`);
-        rates[name].push(d.jobsPerSecond);
-        process.stdout.write(`round ${r + 1} ${name === 'a' ? `A ${commit}` : 'B working tree'}: ${Math.round(d.jobsPerSecond)} jobs/s\n`);
+        const rate = client === 'enqueue' ? await enqueueRate(s.url, bulk) : (await measureDrain([s.url], client as ClientKind, 4, jobs, `ab${name}${r}`)).jobsPerSecond;
+        rates[name].push(rate);
+        process.stdout.write(`round ${r + 1} ${name === 'a' ? `A ${commit}` : 'B working tree'}: ${Math.round(rate)} jobs/s\n`);
       }
     }
   } finally {
@@ -67,6 +72,13 @@ async function main(): Promise<void> {
   }
   const med = (x: number[]) => Math.round(percentile(x, 50));
   process.stdout.write(`median A ${med(rates.a)} jobs/s, B ${med(rates.b)} jobs/s, B/A ${(med(rates.b) / med(rates.a)).toFixed(2)}x (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
+}
+
+/** One bulk enqueue, timed as goal 3 does: the HTTP round trip including the whole answer. */
+async function enqueueRate(url: string, body: { jobs: unknown[] }): Promise<number> {
+  const t0 = performance.now();
+  await postJson(`${url}/jobs`, body);
+  return (body.jobs.length / (performance.now() - t0)) * 1000;
 }
 
 void main();
