@@ -36,6 +36,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     botDownAfterMs: config.BOT_DOWN_AFTER_MS,
     sqliteSynchronous: config.SQLITE_SYNCHRONOUS,
     poolMax: config.PG_POOL_MAX,
+    onCheckpointError: (message) => log.warn({ err: message }, 'SQLite background checkpoint failed; the server checkpoints itself past the fallback size'),
   });
   await store.migrate();
   log.info({ database: store.dialect }, 'database ready');

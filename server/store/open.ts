@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { startCheckpointer } from './checkpointer';
 import { SqlStore } from './sql-store';
 import { PgExecutor, SqliteExecutor } from './sql';
 import type { Store, StoreOptions } from './types';
@@ -64,7 +65,17 @@ export interface OpenOptions extends StoreOptions {
   sqliteSynchronous?: 'NORMAL' | 'FULL';
   /** PostgreSQL pool size (default 10). */
   poolMax?: number;
+  /** SQLite: a checkpoint in the background thread failed (reported once until one succeeds). */
+  onCheckpointError?: (message: string) => void;
 }
+
+/** How often the background thread checkpoints the SQLite WAL (checkpointer.ts). */
+export const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * The server's own connection checkpoints only past this many WAL pages (160 MB): a fallback for a
+ * background thread that fell behind. Under load that thread keeps the WAL near 10,000 pages.
+ */
+export const FALLBACK_AUTOCHECKPOINT_PAGES = 40_000;
 
 let pgTypesSet = false;
 
@@ -86,12 +97,14 @@ export async function openStore(url: string, opts: OpenOptions): Promise<Store> 
       lock.close();
       throw new StoreOpenError(`SQLite ${version} is older than ${MIN_SQLITE_VERSION} (WAL-reset corruption bug); upgrade better-sqlite3`);
     }
+    const synchronous = opts.sqliteSynchronous ?? 'NORMAL';
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');
-    // Fewer, larger checkpoints: hot pages (indexes, counters) are rewritten many times between two.
-    db.pragma('wal_autocheckpoint = 10000');
-    db.pragma(`synchronous = ${opts.sqliteSynchronous ?? 'NORMAL'}`);
+    db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    db.pragma(`synchronous = ${synchronous}`);
+    const checkpointer = startCheckpointer(target.file, { intervalMs: CHECKPOINT_INTERVAL_MS, synchronous, onError: opts.onCheckpointError });
     return new SqlStore(new SqliteExecutor(db), opts, async () => {
+      await checkpointer.stop();
       db.close();
       lock.close();
     });

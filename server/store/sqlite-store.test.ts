@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { storeContract, STORE_OPTS } from './store.contract';
-import { openStore, parseDatabaseUrl, StoreOpenError } from './open';
+import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -33,6 +33,29 @@ describe('SQLite specifics', () => {
     const ex = (store as unknown as { db: import('./sql').Executor }).db;
     expect((await ex.run<{ journal_mode: string }>('PRAGMA journal_mode')).rows[0].journal_mode).toBe('wal');
     await store.close();
+  });
+
+  test('WAL checkpoints run in the background thread: the database file fills while the server only appends to the WAL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'jobs.db');
+    const store = await openStore(`sqlite://${file}`, STORE_OPTS);
+    await store.migrate();
+    const ex = (store as unknown as { db: import('./sql').Executor }).db;
+    // The server's own connection would checkpoint only past the fallback size, far above this test's WAL.
+    expect((await ex.run<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint')).rows[0].wal_autocheckpoint).toBe(FALLBACK_AUTOCHECKPOINT_PAGES);
+    const before = fs.statSync(file).size;
+    await store.createJobs(Array.from({ length: 3000 }, () => ({ type: 'simulated', payload: { pad: 'x'.repeat(200) }, priority: 0 })), Date.now());
+    const walFrames = Math.floor(fs.statSync(`${file}-wal`).size / 4120);
+    expect(walFrames).toBeGreaterThan(100);
+    expect(walFrames).toBeLessThan(FALLBACK_AUTOCHECKPOINT_PAGES);
+    // Within a few intervals the thread has copied the pages back into the database file.
+    const deadline = Date.now() + 5000;
+    while (fs.statSync(file).size < before + 100 * 4096 && Date.now() < deadline) await new Promise((r) => setTimeout(r, CHECKPOINT_INTERVAL_MS));
+    expect(fs.statSync(file).size).toBeGreaterThan(before + 100 * 4096);
+    await store.close();
+    // Closed: the last connection checkpointed and removed the WAL, so the thread's connection is gone too.
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
   });
 
   test('migration 3: a file from before it gets jobs_bot_seq over jobs with a bot only, and the bot queries use it', async () => {
