@@ -9,7 +9,8 @@ import { freePort, waitFor, type ServerProcess } from '../test/helpers/server-pr
 import type { BenchOptions } from './config';
 import { measureDrain } from './fleet';
 import { getJson, percentile, timeCalls } from './http';
-import { memoryOf, spawnTs, startBenchServer } from './processes';
+import { compileDashboard } from './compile';
+import { memoryOf, spawnNode, startBenchServer } from './processes';
 import { seedFinishedJobs } from './seed-jobs';
 import type { Figure } from './table';
 
@@ -65,7 +66,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
     const port = await freePort();
     // The controller is not running: its port answers "connection refused" at once, and the
     // overview shows dashes for it, as it does in production when the controller is away.
-    const dash = spawnTs('dashboard/main.ts', { DASHBOARD_PORT: String(port), DASHBOARD_HOST: '127.0.0.1', SERVER_URL: b.url, CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`, LOG_LEVEL: 'warn' });
+    const dash = spawnNode([compileDashboard()], { DASHBOARD_PORT: String(port), DASHBOARD_HOST: '127.0.0.1', SERVER_URL: b.url, CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`, LOG_LEVEL: 'warn' });
     try {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 30_000);
       out.push({ goal: '4', what: 'dashboard overview (GET / on :3002) p99', value: await p99Of(samples, `http://127.0.0.1:${port}/`), unit: 'ms', target: 20, sense: 'max', note: 'rendered HTML, server + controller calls' });
