@@ -41,18 +41,23 @@ export async function insertEvents(db: Db, events: EventInput[]): Promise<void> 
  */
 let lastIdMs = 0;
 let idSeq = 0;
+/** "tttttttt-tttt-" of lastIdMs: a bulk insert makes thousands of ids in one millisecond. */
+let timePart = '';
 export function timeOrderedId(nowMs: number): string {
   let ms = Math.max(Math.floor(nowMs), lastIdMs);
-  if (ms === lastIdMs) {
+  if (ms === lastIdMs && timePart !== '') {
     if (++idSeq > 0xfff) {
       ms++; // the counter is spent: borrow the next millisecond, as RFC 9562 allows
       idSeq = 0;
     }
   } else idSeq = 0;
+  if (ms !== lastIdMs || timePart === '') {
+    const t = ms.toString(16).padStart(12, '0').slice(-12);
+    timePart = `${t.slice(0, 8)}-${t.slice(8, 12)}-`;
+  }
   lastIdMs = ms;
   const r = randomUUID(); // xxxxxxxx-xxxx-4xxx-vxxx-xxxxxxxxxxxx: keep the variant and 62 random bits
-  const t = ms.toString(16).padStart(12, '0').slice(-12);
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${idSeq.toString(16).padStart(3, '0')}-${r.slice(19)}`;
+  return `${timePart}7${idSeq.toString(16).padStart(3, '0')}-${r.slice(19)}`;
 }
 
 export async function getJobRow(db: Db, id: string): Promise<JobRow | undefined> {
