@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { compileBot } from './compile';
 import { memoryOf, spawnNode, spawnTs, type Child } from './processes';
 
@@ -57,8 +58,9 @@ export async function startFleet(kind: ClientKind, urls: readonly string[], coun
     const url = urls[i % urls.length];
     if (kind === 'bot') {
       botJs ??= compileBot();
+      // The V8 flags every other start path gives a bot, so its memory is measured as it runs in production.
       children.push(
-        spawnNode([botJs], {
+        spawnNode([...BOT_NODE_FLAGS, botJs], {
           SERVER_URL: url,
           BOT_ID: id,
           PROCESSING_DURATION_MS: '0',

@@ -47,7 +47,7 @@ async function drain(url: string, serverPid: number, n: number, flags: Flags, pr
   const bots: Child[] = [];
   const ids = [0, 1, 2, 3].map((i) => `${prefix}-${i}`);
   for (const id of ids) {
-    bots.push(spawnNode([...flags.bot, compileBot()], { SERVER_URL: url, BOT_ID: id, PROCESSING_DURATION_MS: '0', FAILURE_RATE: '0', LOG_LEVEL: 'warn', CLAIM_POLL_INTERVAL_MS: '10' }, { exactArgs: true }));
+    bots.push(spawnNode([...flags.bot, compileBot()], { SERVER_URL: url, BOT_ID: id, PROCESSING_DURATION_MS: '0', FAILURE_RATE: '0', LOG_LEVEL: 'warn', CLAIM_POLL_INTERVAL_MS: '10' }));
   }
   try {
     for (;;) {

@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, ROOT, serverEnv, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
-import { BOT_NODE_FLAGS } from '../bot/node-flags';
-import { COMPILED_DIR, compileServer } from './compile';
+import { compileServer } from './compile';
 
 export interface Child {
   proc: ChildProcess;
@@ -22,13 +21,8 @@ export function spawnTs(entry: string, env: Record<string, string>, opts: { ipc?
   return spawnNode(['--import', 'tsx', path.join(ROOT, entry), ...(opts.args ?? [])], env, opts);
 }
 
-/**
- * Runs node with these arguments (a compiled .js entry point, say). The compiled bot (bench/compile.ts)
- * gets the V8 flags every other start path gives a bot (bot/node-flags.ts), so its memory is measured
- * as it runs in production; exactArgs: true runs the arguments as given (bench/memory.ts compares flags).
- */
-export function spawnNode(args: string[], env: Record<string, string>, opts: { ipc?: boolean; exactArgs?: boolean } = {}): Child {
-  if (!opts.exactArgs && args[0] === path.join(COMPILED_DIR, 'bot', 'main.js')) args = [...BOT_NODE_FLAGS, ...args];
+/** Runs node with these arguments (V8 flags and a compiled .js entry point, say). */
+export function spawnNode(args: string[], env: Record<string, string>, opts: { ipc?: boolean } = {}): Child {
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_PRETTY: 'false', ...env },
