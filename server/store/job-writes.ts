@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError } from '../../core/errors';
 import { canTransition, statusAfterFailedAttempt, utcDay } from '../../core/job-state';
 import type { CreateJob, Job, JobStatus } from '../../core/types';
 import { type JobRow, toJob } from './rows';
-import { chunks, type Db, insertSql, one, run } from './sql';
+import { chunks, type Db, insertSql, one, run, sqlByShape, valuesList } from './sql';
 import type { FencedCall, StoreOptions } from './types';
 
 export interface EventInput {
@@ -74,8 +74,8 @@ export async function getJobRow(db: Db, id: string): Promise<JobRow | undefined>
  */
 export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opts: StoreOptions): Promise<{ job: Job; created: boolean }[]> {
   const out: { job: Job; created: boolean }[] = new Array(inputs.length);
-  const plain: Job[] = [];
-  const keyedEvents: EventInput[] = [];
+  const plain: unknown[][] = []; // the bound values of each plain job, in NEW_JOB_COLUMNS order
+  const createdIds: string[] = [];
   const createdAt = new Date(nowMs).toISOString();
   for (let i = 0; i < inputs.length; i++) {
     const j = inputs[i];
@@ -100,20 +100,18 @@ export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opt
       result: null,
       error: null,
     };
+    const values = [job.id, job.type, JSON.stringify(job.payload), job.maxAttempts, job.priority, runAtMs, job.timeoutMs, nowMs];
     if (job.key === null) {
-      plain.push(job);
+      plain.push(values);
+      createdIds.push(job.id);
       out[i] = { job, created: true };
       continue;
     }
     // Keyed: the partial unique index on open keys decides, even across servers.
-    const ins = await run<JobRow>(
-      db,
-      `INSERT INTO jobs (${NEW_JOB_COLUMNS}, key) VALUES (${NEW_JOB_VALUES}, ?) ON CONFLICT DO NOTHING RETURNING *`,
-      [...newJobValues(job, runAtMs, nowMs), job.key],
-    );
+    const ins = await run<JobRow>(db, `INSERT INTO jobs (${NEW_JOB_COLUMNS}, key) VALUES (${NEW_JOB_VALUES}, ?) ON CONFLICT DO NOTHING RETURNING *`, [...values, job.key]);
     if (ins.rows.length === 1) {
+      createdIds.push(job.id);
       out[i] = { job: toJob(ins.rows[0]), created: true };
-      keyedEvents.push({ jobId: job.id, at: nowMs, from: null, to: 'pending', botId: null, attempt: 0, note: 'created' });
     } else {
       const existing = await one<JobRow>(db, `SELECT * FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`, [job.key]);
       if (!existing) throw new ConflictError(`a job with key "${job.key}" is being changed; retry`);
@@ -121,35 +119,22 @@ export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opt
     }
   }
   for (const part of chunks(plain, 1000)) {
-    const bindings: unknown[] = [];
-    for (const job of part) bindings.push(...newJobValues(job, job.runAt === null ? null : Date.parse(job.runAt), nowMs));
-    await run(db, sqlFor(`jobs:${part.length}`, () => `INSERT INTO jobs (${NEW_JOB_COLUMNS}) VALUES ${rowsOf(NEW_JOB_VALUES, part.length)}`), bindings);
-    await run(db, sqlFor(`events:${part.length}`, () => `${CREATED_EVENTS_INSERT} FROM (VALUES ${rowsOf('?', part.length)}) AS v`), [nowMs, ...part.map((j) => j.id)]);
+    const sql = sqlByShape(`new jobs|${part.length}`, () => `INSERT INTO jobs (${NEW_JOB_COLUMNS}) VALUES ${valuesList(NEW_JOB_VALUES, part.length)}`);
+    await run(db, sql, part.flat());
   }
-  await insertEvents(db, keyedEvents);
+  for (const part of chunks(createdIds, 1000)) {
+    await run(db, sqlByShape(`created events|${part.length}`, () => `${CREATED_EVENTS_INSERT} FROM (VALUES ${valuesList('?', part.length)}) AS v`), [nowMs, ...part]);
+  }
   return out;
 }
 
-// A new job: what varies is bound, the rest is a pending job's constants. Bindings in column order.
+// A new job: what varies is bound (in this order), the rest is a pending job's constants.
 const NEW_JOB_COLUMNS = 'id, type, payload, max_attempts, priority, run_at, timeout_ms, created_at, status, attempts';
 const NEW_JOB_VALUES = "?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0";
-const newJobValues = (j: Job, runAtMs: number | null, nowMs: number): unknown[] => [j.id, j.type, JSON.stringify(j.payload), j.maxAttempts, j.priority, runAtMs, j.timeoutMs, nowMs];
 // Its "created" event: the time is bound once per statement, then one job id per row of VALUES
 // (whose column is called column1 by SQLite and PostgreSQL alike).
 const CREATED_EVENTS_INSERT =
   "INSERT INTO job_events (job_id, at, from_status, to_status, bot_id, attempt, note) SELECT column1, CAST(? AS BIGINT), NULL, 'pending', NULL, 0, 'created'";
-const rowsOf = (values: string, n: number): string => Array.from({ length: n }, () => `(${values})`).join(', ');
-/** SQL texts by shape: a bulk of 10,000 jobs would otherwise build a 10,000-placeholder text per chunk. */
-const sqlTexts = new Map<string, string>();
-function sqlFor(key: string, build: () => string): string {
-  let sql = sqlTexts.get(key);
-  if (sql === undefined) {
-    if (sqlTexts.size > 100) sqlTexts.clear(); // bulks of many different sizes
-    sql = build();
-    sqlTexts.set(key, sql);
-  }
-  return sql;
-}
 
 /**
  * Loads a job for a bot's call and checks the fence: 404 unknown job, 409 not this bot's attempt.

@@ -40,20 +40,29 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 
 export const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
-/** SQL text of insertSql by shape: a bulk insert of 400 rows x 19 columns is 7,600 placeholders to build. */
-const insertTexts = new Map<string, string>();
+/** `(tuple), (tuple), …` n times: the VALUES list of a multi-row INSERT. */
+export const valuesList = (tuple: string, n: number): string => Array.from({ length: n }, () => `(${tuple})`).join(', ');
+
+/** SQL texts by shape: a bulk insert of 1,000 rows x 8 columns is 8,000 placeholders to build. */
+const sqlTexts = new Map<string, string>();
+
+/** The SQL text cached under `key`, built once. */
+export function sqlByShape(key: string, build: () => string): string {
+  let sql = sqlTexts.get(key);
+  if (sql === undefined) {
+    if (sqlTexts.size > 200) sqlTexts.clear(); // batches of varying sizes
+    sql = build();
+    sqlTexts.set(key, sql);
+  }
+  return sql;
+}
 
 /** INSERT of several rows with the same columns; returns SQL and bindings. */
 export function insertSql(table: string, rows: Record<string, unknown>[], suffix = ''): { sql: string; bindings: unknown[] } {
   const cols = Object.keys(rows[0]);
-  const key = `${table}|${cols.join(',')}|${rows.length}|${suffix}`;
-  let sql = insertTexts.get(key);
-  if (sql === undefined) {
-    const values = rows.map(() => `(${placeholders(cols.length)})`).join(', ');
-    sql = `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${values}${suffix ? ` ${suffix}` : ''}`;
-    if (insertTexts.size > 200) insertTexts.clear(); // batches of varying sizes
-    insertTexts.set(key, sql);
-  }
+  const sql = sqlByShape(`${table}|${cols.join(',')}|${rows.length}|${suffix}`, () =>
+    `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${valuesList(placeholders(cols.length), rows.length)}${suffix ? ` ${suffix}` : ''}`,
+  );
   const bindings = new Array<unknown>(rows.length * cols.length);
   let i = 0;
   for (const r of rows) for (const c of cols) bindings[i++] = r[c];
