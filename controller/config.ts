@@ -6,7 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_ADMIN_TOKEN, envAdminToken, envBool, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { HARD_MAX_BOTS } from './desired-state';
+
+/** How the process driver starts one bot by default: with the bot's V8 flags, as every other start path. */
+const DEFAULT_BOT_COMMAND = ['node', ...BOT_NODE_FLAGS, '--import tsx bot/main.ts'].join(' ');
 
 /** Where a pod finds its own namespace (mounted with the service account token). */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -63,7 +67,7 @@ function schema(env: NodeJS.ProcessEnv) {
     KUBECONFIG: envString(''),
     BOTS_DEPLOYMENT: k8sName('botfleet-bots'),
     CONTROLLER_CONFIGMAP: k8sName('botfleet-controller'),
-    BOT_COMMAND: envString('node --max-semi-space-size=2 --max-old-space-size=256 --import tsx bot/main.ts').pipe(
+    BOT_COMMAND: envString(DEFAULT_BOT_COMMAND).pipe(
       z.string().refine((s) => splitCommand(s).length > 0, 'must name a program'),
     ),
     BOT_CWD: envString(process.cwd()),
@@ -188,7 +192,7 @@ Environment (defaults in brackets):
   KUBECONFIG [in-cluster service account, else ~/.kube/config]  (kubernetes driver)
   BOTS_DEPLOYMENT [botfleet-bots]   the bots Deployment whose scale is patched
   CONTROLLER_CONFIGMAP [botfleet-controller]  ConfigMap holding the desired state
-  BOT_COMMAND [node --max-semi-space-size=2 --max-old-space-size=256 --import tsx bot/main.ts]  command of one bot (process driver)
+  BOT_COMMAND [${DEFAULT_BOT_COMMAND}]  command of one bot (process driver)
   BOT_CWD [the working directory]   where bot processes run
   BOT_ID_PREFIX [bot]               bots are named <prefix>-1, <prefix>-2, ...
   BOT_STOP_GRACE_MS [30000]         SIGTERM to SIGKILL delay when stopping a bot
