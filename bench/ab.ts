@@ -4,15 +4,18 @@
  * alternate A, B, A, B…, so the load other work puts on the machine falls on both alike.
  *
  * With client=enqueue it compares bulk enqueues instead (goal 3): each round times one
- * POST /jobs {jobs: [...]} of `jobs` jobs on A, then on B.
+ * POST /jobs {jobs: [...]} of `jobs` jobs on A, then on B. With client=pickup, pickup latency
+ * (goal 2): each round sends `jobs` jobs one at a time to an idle lean client on A, then on B, and
+ * the figure is their median latency in ms (lower is better).
  *
- * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot|enqueue]
+ * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot|enqueue|pickup]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor } from '../test/helpers/server-process';
 import { measureDrain, type ClientKind } from './fleet';
+import { leanPickupLatencies } from './goals-queue';
 import { percentile, postJson } from './http';
 import { stopChild } from './processes';
 import { countArg, scriptArgs, usageError } from './cli';
@@ -41,10 +44,10 @@ async function launch(root: string, dir: string): Promise<{ url: string; stop: (
 }
 
 async function main(): Promise<void> {
-  const usage = 'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot|enqueue]';
+  const usage = 'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|bot|enqueue|pickup]';
   const [commit, roundsArg, jobsArg, client = 'lean'] = scriptArgs(usage);
   if (!commit) usageError(usage, 'which commit to compare with?');
-  if (!['lean', 'lean-http', 'bot', 'enqueue'].includes(client)) usageError(usage, `client must be lean, lean-http, bot or enqueue, not "${client}"`);
+  if (!['lean', 'lean-http', 'bot', 'enqueue', 'pickup'].includes(client)) usageError(usage, `client must be lean, lean-http, bot, enqueue or pickup, not "${client}"`);
   const rounds = countArg(usage, 'rounds', roundsArg, 3);
   const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const before = tempDir('botfleet-ab-');
@@ -60,9 +63,16 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [name, s] of [['a', a], ['b', b]] as const) {
+        const who = name === 'a' ? `A ${commit}` : 'B working tree';
+        if (client === 'pickup') {
+          const lat = await leanPickupLatencies(s.url, jobs, `ab${name}${r}`);
+          rates[name].push(percentile(lat, 50));
+          process.stdout.write(`round ${r + 1} ${who}: pickup p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms\n`);
+          continue;
+        }
         const rate = client === 'enqueue' ? await enqueueRate(s.url, bulk) : (await measureDrain([s.url], client as ClientKind, 4, jobs, `ab${name}${r}`)).jobsPerSecond;
         rates[name].push(rate);
-        process.stdout.write(`round ${r + 1} ${name === 'a' ? `A ${commit}` : 'B working tree'}: ${Math.round(rate)} jobs/s\n`);
+        process.stdout.write(`round ${r + 1} ${who}: ${Math.round(rate)} jobs/s\n`);
       }
     }
   } finally {
@@ -70,8 +80,14 @@ async function main(): Promise<void> {
     await b.stop();
     for (const d of [before, ...dirs]) fs.rmSync(d, { recursive: true, force: true });
   }
+  const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  if (client === 'pickup') {
+    const m = (x: number[]) => percentile(x, 50);
+    process.stdout.write(`median of the rounds' pickup p50: A ${m(rates.a).toFixed(2)} ms, B ${m(rates.b).toFixed(2)} ms, B/A ${(m(rates.b) / m(rates.a)).toFixed(2)}x (lower is better; load ${load})\n`);
+    return;
+  }
   const med = (x: number[]) => Math.round(percentile(x, 50));
-  process.stdout.write(`median A ${med(rates.a)} jobs/s, B ${med(rates.b)} jobs/s, B/A ${(med(rates.b) / med(rates.a)).toFixed(2)}x (load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})\n`);
+  process.stdout.write(`median A ${med(rates.a)} jobs/s, B ${med(rates.b)} jobs/s, B/A ${(med(rates.b) / med(rates.a)).toFixed(2)}x (load ${load})\n`);
 }
 
 /** One bulk enqueue, timed as goal 3 does: the HTTP round trip including the whole answer. */

@@ -40,25 +40,34 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
   return { botPeakMb };
 }
 
+/**
+ * Pickup latency of one idle lean client (node:http) long-polling `url`: for each sample the driver
+ * stamps its wall clock into the payload just before POST /jobs, the client reports now - sentAt
+ * when the claim's answer arrives. Milliseconds, in order.
+ */
+export async function leanPickupLatencies(url: string, samples: number, prefix: string): Promise<number[]> {
+  const [lean] = (await startFleet('lean-http', [url], 1, prefix, { LATENCY: '1' })).children;
+  const lat: number[] = [];
+  try {
+    await sleep(100);
+    for (let i = 0; i < samples; i++) {
+      const got = nextMessage(lean.proc, 'latencyMs', 10_000);
+      got.catch(() => undefined); // awaited below; if the POST throws first, the child's exit must not crash the run
+      await postFast(`${url}/jobs`, { type: 'simulated', payload: { sentAt: performance.timeOrigin + performance.now() } });
+      lat.push(Number((await got).latencyMs));
+      await sleep(5); // the client has reported and is long-polling again
+    }
+  } finally {
+    await lean.stop();
+  }
+  return lat;
+}
+
 export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void> {
   const samples = o.sizes.latencySamples;
   const server = await startBenchServer();
   try {
-    // A lean client: latency measured by the client, from just before POST /jobs to the claim's answer.
-    const [lean] = (await startFleet('lean-http', [server.url], 1, 'g2', { LATENCY: '1' })).children;
-    const lat: number[] = [];
-    try {
-      await sleep(100);
-      for (let i = 0; i < samples; i++) {
-        const got = nextMessage(lean.proc, 'latencyMs', 10_000);
-        got.catch(() => undefined); // awaited below; if the POST throws first, the child's exit must not crash the run
-        await postFast(`${server.url}/jobs`, { type: 'simulated', payload: { sentAt: performance.timeOrigin + performance.now() } });
-        lat.push(Number((await got).latencyMs));
-        await sleep(5); // the client has reported and is long-polling again
-      }
-    } finally {
-      await lean.stop();
-    }
+    const lat = await leanPickupLatencies(server.url, samples, 'g2');
     out.push({ goal: '2', what: 'pickup latency p50, idle lean client (node:http)', value: percentile(lat, 50), unit: 'ms', target: 2, sense: 'max', note: `${samples} jobs; from before POST /jobs (node:http) to the answer in the client` });
     out.push({ goal: '2', what: 'pickup latency p99, idle lean client (node:http)', value: percentile(lat, 99), unit: 'ms', target: 10, sense: 'max' });
 
