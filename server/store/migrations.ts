@@ -291,6 +291,16 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
     name: 'jobs_bot_seq over jobs that have a bot only',
     statements: () => ['DROP INDEX jobs_bot_seq', 'CREATE INDEX jobs_bot_seq ON jobs (bot_id, seq) WHERE bot_id IS NOT NULL'],
   },
+  // The sweeper's three lookups had an index each, and every claim, report and heartbeat paid for
+  // them: a lease moved in jobs_active_lease, a bot's heartbeat in bots_heartbeat (3-4 of 19 WAL
+  // pages a job on SQLite; on PostgreSQL no bot update could be HOT). What they found is small:
+  // claimed and running jobs are at most one per bot, and jobs_status_seq finds them; the bots
+  // table is read whole (one row per bot) once per sweep (docs/performance.md).
+  {
+    version: 4,
+    name: 'sweeper lookups without their own indexes',
+    statements: () => ['DROP INDEX jobs_active_lease', 'DROP INDEX jobs_active_deadline', 'DROP INDEX bots_heartbeat'],
+  },
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */

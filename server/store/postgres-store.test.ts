@@ -25,10 +25,28 @@ describePostgres('PostgreSQL store', () => {
       await expect(store.claimJob('nobody', 0)).rejects.toThrow(/botfleet_next/);
       await store.migrate();
       const versions = (await store.db.run<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version));
-      expect(versions).toEqual([1, 2, 3]);
+      expect(versions).toEqual([1, 2, 3, 4]);
       await store.createJobs([{ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1 }], 1000);
       await store.registerBot({ id: 'b' }, 1000);
       expect(await store.finishAndClaim('b', null, 1000)).toMatchObject({ finished: null, job: { status: 'running', botId: 'b' } });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('migration 4 drops the sweeper-only indexes of a database made before it', async () => {
+    const store = (await open()) as SqlStore;
+    try {
+      await store.migrate();
+      const indexes = async () =>
+        (await store.db.run<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`)).rows.length;
+      await store.db.run(`CREATE INDEX jobs_active_lease ON jobs (lease_expires_at) WHERE status IN ('claimed', 'running')`);
+      await store.db.run(`CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`);
+      await store.db.run(`CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`);
+      await store.db.run('DELETE FROM schema_migrations WHERE version = 4');
+      expect(await indexes()).toBe(3);
+      await store.migrate();
+      expect(await indexes()).toBe(0);
     } finally {
       await store.close();
     }

@@ -14,6 +14,16 @@ import type { BotWithJobs, CreateResult, FencedCall, FinishedAttempt, JobWithEve
 import { compile, knexFor } from './knex-sql';
 import { readSummary } from './summary';
 
+/**
+ * The sweeper's lookups. Claimed and running jobs are at most one per bot, so jobs_status_seq finds
+ * them without an index of their own; the bots table is read whole, one row per bot (migration 4).
+ */
+export const SWEEP_SQL = {
+  silentBots: `SELECT id FROM bots WHERE status <> 'down' AND last_heartbeat_at < ?`,
+  expiredLeases: `SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at < ? LIMIT 1000`,
+  overdueJobs: `SELECT * FROM jobs WHERE status = 'running' AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1000`,
+};
+
 const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
 function decodeCursor(cursor: string): number {
   const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
@@ -375,7 +385,7 @@ export class SqlStore implements Store {
       for (const p of pairs) out.released.push({ jobId: p.row.id, botId: p.row.bot_id, to: p.next.status as 'pending' | 'failed', reason });
     };
     const cutoff = nowMs - this.opts.botDownAfterMs;
-    const silent = (await run<{ id: string }>(this.db, `SELECT id FROM bots WHERE status <> 'down' AND last_heartbeat_at < ?`, [cutoff])).rows;
+    const silent = (await run<{ id: string }>(this.db, SWEEP_SQL.silentBots, [cutoff])).rows;
     for (const { id } of silent) {
       await this.tx(async (trx) => {
         const down = await run(trx, `UPDATE bots SET status = 'down' WHERE id = ? AND status <> 'down' AND last_heartbeat_at < ?`, [id, cutoff]);
@@ -385,10 +395,10 @@ export class SqlStore implements Store {
       });
     }
     const expired = (
-      await run<JobRow>(this.db, `SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at < ? LIMIT 1000`, [nowMs])
+      await run<JobRow>(this.db, SWEEP_SQL.expiredLeases, [nowMs])
     ).rows;
     const overdue = (
-      await run<JobRow>(this.db, `SELECT * FROM jobs WHERE status = 'running' AND deadline_at IS NOT NULL AND deadline_at < ? LIMIT 1000`, [nowMs])
+      await run<JobRow>(this.db, SWEEP_SQL.overdueJobs, [nowMs])
     ).rows;
     const take = async (row: JobRow, reason: string) => {
       try {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { storeContract, STORE_OPTS } from './store.contract';
 import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
+import { SWEEP_SQL } from './sql-store';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -74,6 +75,28 @@ describe('SQLite specifics', () => {
     for (const q of ['SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', `SELECT * FROM jobs WHERE bot_id = ? AND status IN ('claimed', 'running')`]) {
       const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, ['b'])).rows.map((r) => r.detail).join('; ');
       expect(plan).toContain('USING INDEX jobs_bot_seq');
+    }
+    await store.close();
+  });
+
+  test('migration 4: a file from before it loses the sweeper-only indexes, and the sweeper still finds its rows through an index', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
+    dirs.push(dir);
+    const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
+    const ex = (store as unknown as { db: import('./sql').Executor }).db;
+    const indexes = async () => (await ex.run<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`)).rows.map((r) => r.name);
+    await store.migrate();
+    // As a file made before version 4: the three indexes, no record of version 4.
+    await ex.run(`CREATE INDEX jobs_active_lease ON jobs (lease_expires_at) WHERE status IN ('claimed', 'running')`);
+    await ex.run(`CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`);
+    await ex.run(`CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`);
+    await ex.run('DELETE FROM schema_migrations WHERE version = 4');
+    expect(await indexes()).toHaveLength(3);
+    await store.migrate();
+    expect(await indexes()).toEqual([]);
+    for (const q of [SWEEP_SQL.expiredLeases, SWEEP_SQL.overdueJobs]) {
+      const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, [0])).rows.map((r) => r.detail).join('; ');
+      expect(plan).toContain('USING INDEX jobs_status_seq');
     }
     await store.close();
   });
