@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'dashboard/public/**', 'coverage/**', 'artifacts/**', 'data/**', 'datalake/data/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'dashboard/public/**', 'coverage/**', 'artifacts/**', 'data/**', 'datalake/data/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
