@@ -1,6 +1,6 @@
 /** `npm run test:chaos`: the long fault-injection suite (test/chaos/*.chaos.test.ts). */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/helpers/environment.js',
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
   testMatch: ['<rootDir>/test/**/*.chaos.test.ts'],
   testTimeout: 300000,

@@ -1,6 +1,6 @@
 /** Unit tests sit next to their source; cross-component tests in test/. Chaos tests: jest.chaos.config.js. */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/helpers/environment.js',
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
   transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
   testMatch: ['<rootDir>/**/*.test.ts'],
