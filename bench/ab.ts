@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const dirs = [tempDir('botfleet-ab-a-'), tempDir('botfleet-ab-b-')];
   const a = await launch(before, dirs[0]);
   const b = await launch(ROOT, dirs[1]);
-  const rates: { a: number[]; b: number[] } = { a: [], b: [] };
+  const rates: { a: number[]; b: number[] } = { a: [], b: [] }; // jobs/s per round, or pickup p50 in ms
   const bulk = { jobs: Array.from({ length: jobs }, () => ({ type: 'simulated', payload: {} })) };
   if (client === 'enqueue') for (const s of [a, b]) await postJson(`${s.url}/jobs`, { jobs: bulk.jobs.slice(0, 100) }); // warm-up
   try {
@@ -81,13 +81,10 @@ async function main(): Promise<void> {
     for (const d of [before, ...dirs]) fs.rmSync(d, { recursive: true, force: true });
   }
   const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  if (client === 'pickup') {
-    const m = (x: number[]) => percentile(x, 50);
-    process.stdout.write(`median of the rounds' pickup p50: A ${m(rates.a).toFixed(2)} ms, B ${m(rates.b).toFixed(2)} ms, B/A ${(m(rates.b) / m(rates.a)).toFixed(2)}x (lower is better; load ${load})\n`);
-    return;
-  }
-  const med = (x: number[]) => Math.round(percentile(x, 50));
-  process.stdout.write(`median A ${med(rates.a)} jobs/s, B ${med(rates.b)} jobs/s, B/A ${(med(rates.b) / med(rates.a)).toFixed(2)}x (load ${load})\n`);
+  const [medA, medB] = [percentile(rates.a, 50), percentile(rates.b, 50)];
+  const figure = client === 'pickup' ? (x: number) => `${x.toFixed(2)} ms` : (x: number) => `${Math.round(x)} jobs/s`;
+  const what = client === 'pickup' ? "median of the rounds' pickup p50" : 'median';
+  process.stdout.write(`${what}: A ${figure(medA)}, B ${figure(medB)}, B/A ${(medB / medA).toFixed(2)}x (${client === 'pickup' ? 'lower' : 'higher'} is better; load ${load})\n`);
 }
 
 /** One bulk enqueue, timed as goal 3 does: the HTTP round trip including the whole answer. */

@@ -1,5 +1,5 @@
 import { describePostgres, dropSchema, freshSchemaUrl } from '../../test/helpers/postgres';
-import { storeContract, STORE_OPTS } from './store.contract';
+import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
 import { openStore } from './open';
 import type { SqlStore } from './sql-store';
 
@@ -40,9 +40,7 @@ describePostgres('PostgreSQL store', () => {
       await store.migrate();
       const indexes = async () =>
         (await store.db.run<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`)).rows.length;
-      await store.db.run(`CREATE INDEX jobs_active_lease ON jobs (lease_expires_at) WHERE status IN ('claimed', 'running')`);
-      await store.db.run(`CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`);
-      await store.db.run(`CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`);
+      for (const ddl of PRE_V4_INDEXES) await store.db.run(ddl);
       await store.db.run('DELETE FROM schema_migrations WHERE version = 4');
       expect(await indexes()).toBe(3);
       await store.migrate();

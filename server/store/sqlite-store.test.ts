@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { storeContract, STORE_OPTS } from './store.contract';
+import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
 import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
 import { SWEEP_SQL } from './sql-store';
 
@@ -87,9 +87,7 @@ describe('SQLite specifics', () => {
     const indexes = async () => (await ex.run<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`)).rows.map((r) => r.name);
     await store.migrate();
     // As a file made before version 4: the three indexes, no record of version 4.
-    await ex.run(`CREATE INDEX jobs_active_lease ON jobs (lease_expires_at) WHERE status IN ('claimed', 'running')`);
-    await ex.run(`CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`);
-    await ex.run(`CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`);
+    for (const ddl of PRE_V4_INDEXES) await ex.run(ddl);
     await ex.run('DELETE FROM schema_migrations WHERE version = 4');
     expect(await indexes()).toHaveLength(3);
     await store.migrate();

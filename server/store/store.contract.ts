@@ -9,6 +9,13 @@ import type { Store } from './types';
 
 export const STORE_OPTS = { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 };
 
+/** The sweeper-only indexes as files and databases made before migration 4 have them (its tests recreate them). */
+export const PRE_V4_INDEXES = [
+  `CREATE INDEX jobs_active_lease ON jobs (lease_expires_at) WHERE status IN ('claimed', 'running')`,
+  `CREATE INDEX jobs_active_deadline ON jobs (deadline_at) WHERE status = 'running' AND deadline_at IS NOT NULL`,
+  `CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`,
+];
+
 const job = (input: Partial<CreateJobInput> = {}) => CreateJobSchema.parse({ type: 'simulated', payload: {}, ...input });
 
 export function storeContract(name: string, open: () => Promise<Store>): void {

@@ -35,7 +35,7 @@ const running = (child) => child.exitCode === null && child.signalCode === null;
 async function stopAll(children, graceMs) {
   const left = [...children].filter(running);
   if (left.length === 0) return 0;
-  const exited = left.map((c) => new Promise((resolve) => (running(c) ? c.once('exit', resolve) : resolve())));
+  const exited = left.map((c) => new Promise((resolve) => c.once('exit', resolve)));
   for (const c of left) c.kill('SIGTERM');
   let timer;
   await Promise.race([Promise.all(exited), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -60,4 +60,3 @@ class ReapingEnvironment extends TestEnvironment {
 }
 
 module.exports = ReapingEnvironment;
-module.exports.stopAll = stopAll;
