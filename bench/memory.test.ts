@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { testTime } from '../test/helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -22,4 +23,4 @@ test('bench/memory.ts 1 300 1 prints a round per configuration with rates, CPU p
   }
   expect(stdout).toMatch(/mean jobs\/s: A \d+, B \d+ \(B\/A [\d.]+\)/);
   expect(stdout).toMatch(/mean bot CPU per job: A \d+ µs, B \d+ µs/);
-}, 120_000);
+}, testTime(120_000));

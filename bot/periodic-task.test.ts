@@ -1,8 +1,9 @@
+import { testTime } from '../test/helpers/time';
 import { PeriodicTask } from './periodic-task';
 
-/** Waits until check() holds; generous, so a slow machine only makes the test slower, never red. */
-async function until(check: () => boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+/** Waits until check() holds (the limit scaled for slow machines: test/helpers/time.js). */
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + testTime(timeoutMs);
   while (!check()) {
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 5));

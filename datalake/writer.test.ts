@@ -6,6 +6,7 @@ import type { ResultLine } from '../core/types';
 import { listPartitionDays, partitionPath } from './paths';
 import { MemoryOutbox, makeResult } from './test-support/memory-outbox';
 import { DatalakeWriter } from './writer';
+import { testTime } from '../test/helpers/time';
 
 const log = silentLogger();
 let dir: string;
@@ -21,7 +22,7 @@ function linesOf(day: string): ResultLine[] {
 }
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + testTime(ms);
   while (!check()) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 5));

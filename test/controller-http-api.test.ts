@@ -17,6 +17,7 @@ import { HttpServerClient } from '../controller/server-client';
 import { ConfigMapStateStore } from '../controller/state/configmap-store';
 import { startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api';
 import { ADMIN_TOKEN, startServer, tempDir, type ServerProcess } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const MAX_BOTS = 6;
 const defaults: DesiredState = { replicas: 2, autoscale: { enabled: false, min: 1, max: 4, jobsPerBot: 3 } };
@@ -50,7 +51,7 @@ beforeAll(async () => {
   httpServer = http.createServer(createControllerApp({ loop, driver, adminToken: ADMIN_TOKEN, maxBots: MAX_BOTS, bodyLimitBytes: 1024, logger }).callback());
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-}, 60000);
+}, testTime(60000));
 
 afterAll(async () => {
   await loop?.stop();

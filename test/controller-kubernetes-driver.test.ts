@@ -19,6 +19,7 @@ import { HttpServerClient } from '../controller/server-client';
 import { ConfigMapStateStore } from '../controller/state/configmap-store';
 import { startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api';
 import { ADMIN_TOKEN, startServer, tempDir, type ServerProcess } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const CONFIGMAP = 'botfleet-controller';
 const COOLDOWN_MS = 60000;
@@ -63,7 +64,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => http_.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(http_.address() as AddressInfo).port}`;
   fs.rmSync(dir, { recursive: true, force: true }); // the client has read the kubeconfig
-}, 60000);
+}, testTime(60000));
 
 afterAll(async () => {
   await loop?.stop();

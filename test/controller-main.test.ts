@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api';
 import { ADMIN_TOKEN, freePort, ROOT, tempDir, waitFor } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const MAIN = path.join(ROOT, 'controller', 'main.ts');
 
@@ -82,6 +83,6 @@ describe('controller main', () => {
       ctl.proc.kill('SIGTERM');
       expect(await ctl.exited).toBe(0);
       expect(ctl.output()).toContain('"msg":"stopped"');
-    }, 40000);
+    }, testTime(40000));
   });
 });

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, freePort, ROOT, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const PREFIX = 'e2e';
 let server: ServerProcess;
@@ -110,7 +111,7 @@ beforeAll(async () => {
   }, 30000).catch((e) => {
     throw new Error(`${(e as Error).message}\n${output}`);
   });
-}, 60000);
+}, testTime(60000));
 
 afterAll(async () => {
   if (controller && controller.exitCode === null && controller.signalCode === null) {
@@ -138,7 +139,7 @@ describe('controller with the process driver, real server and real bots', () => 
     await waitFor(async () => (await scale()).ready === 3, 30000, 200);
     expect((await serverBots()).map((b) => b.id).sort()).toEqual([`${PREFIX}-1`, `${PREFIX}-2`, `${PREFIX}-3`]);
     expect(output).toMatch(new RegExp(`^${PREFIX}-2 \\| \\{`, 'm')); // bot output, prefixed with its id
-  }, 40000);
+  }, testTime(40000));
 
   it('restarts a bot that dies', async () => {
     const [pid] = botPids(`${PREFIX}-3`);
@@ -153,7 +154,7 @@ describe('controller with the process driver, real server and real bots', () => 
       const b = (await serverBots()).find((x) => x.id === `${PREFIX}-3`) as (BotView & { lastHeartbeatAt: string }) | undefined;
       return b !== undefined && Date.parse(b.lastHeartbeatAt) > killedAt + 50 && (await scale()).ready === 3;
     }, 15000, 100);
-  }, 30000);
+  }, testTime(30000));
 
   it('scales 3 → 1 drain-first: the idle bots go, the bot running a long job survives', async () => {
     // Make the highest-numbered bot take the job (the others are frozen for a moment): without
@@ -188,7 +189,7 @@ describe('controller with the process driver, real server and real bots', () => 
     expect(await serverBots()).toEqual([expect.objectContaining({ id: busy!.id, status: 'busy', currentJobId: jobId })]);
     expect(((await req(`${server.url}/jobs/${jobId}`)).body as { status: string; botId: string })).toMatchObject({ status: 'running', botId: busy!.id });
     expect(await scale()).toMatchObject({ desired: 1, current: 1, ready: 1 });
-  }, 60000);
+  }, testTime(60000));
 
   it('stops every bot on SIGTERM and exits 0', async () => {
     const survivor = controllerLogs('bot started').map((l) => String(l.botId)).find((id) => botPids(id).length > 0)!;
@@ -202,5 +203,5 @@ describe('controller with the process driver, real server and real bots', () => 
     expect(controllerLogs('bot stopped').some((l) => l.botId === survivor)).toBe(true);
     expect(() => process.kill(pids[0], 0)).toThrow(); // the bot process is gone
     expect(await serverBots()).toEqual([]);
-  }, 30000);
+  }, testTime(30000));
 });

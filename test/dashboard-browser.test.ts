@@ -11,6 +11,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
 import { startDashboard, type RunningDashboard } from '../dashboard/test-support';
+import { testTime } from './helpers/time';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'artifacts');
@@ -83,18 +84,19 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.setDefaultTimeout(testTime(30_000)); // clicks and navigations, scaled like every wait here
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-}, 90_000);
+}, testTime(90_000));
 
 afterAll(async () => {
   await browser?.close();
   await dash?.close();
   await stopController();
   await server?.stop();
-}, 30_000);
+}, testTime(30_000));
 
 const text = (selector: string) => page.locator(selector).first().innerText();
 
@@ -126,11 +128,11 @@ itWithBrowser('signs in, adds a bot, sees it live on /bots, follows a job and sc
   expect(await text('[data-flash]')).toMatch(/^Added a bot: the controller now wants 1/);
   const reloads: string[] = [];
   page.on('framenavigated', (f) => reloads.push(f.url()));
-  await page.locator('tr[data-bot-id]').first().waitFor({ timeout: 30_000 });
+  await page.locator('tr[data-bot-id]').first().waitFor({ timeout: testTime(30_000) });
   expect(reloads).toEqual([]); // it came in by the live refresh, not a reload
   const botId = await page.locator('tr[data-bot-id]').first().getAttribute('data-bot-id');
   expect(botId).toBeTruthy();
-  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '1', undefined, { timeout: 15_000 });
+  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '1', undefined, { timeout: testTime(15_000) });
 
   // Populate a batch from the overview; the bot works through it.
   await page.goto(`${dash.url}/`);
@@ -147,7 +149,7 @@ itWithBrowser('signs in, adds a bot, sees it live on /bots, follows a job and sc
   await firstJob.click();
   await page.waitForURL(`${dash.url}${jobHref}`);
   expect(await text('[data-payload]')).toContain('{');
-  await page.waitForFunction(() => document.querySelector('[data-job-status]')?.textContent === 'completed', undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-job-status]')?.textContent === 'completed', undefined, { timeout: testTime(30_000) });
   expect(await page.locator('[data-events] li').count()).toBeGreaterThanOrEqual(4);
   expect(await page.locator(`[data-events] a[href="/bots/${botId}"]`).count()).toBeGreaterThan(0);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -155,12 +157,12 @@ itWithBrowser('signs in, adds a bot, sees it live on /bots, follows a job and sc
 
   // The bot's page lists the job it ran.
   await page.goto(`${dash.url}/bots/${botId}`);
-  await page.locator(`table a[href="${jobHref}"]`).first().waitFor({ timeout: 10_000 });
+  await page.locator(`table a[href="${jobHref}"]`).first().waitFor({ timeout: testTime(10_000) });
   await page.screenshot({ path: path.join(ARTIFACTS, 'bot.png'), fullPage: true });
 
   // Overview: counts and chart update by themselves once all three are done.
   await page.goto(`${dash.url}/`);
-  await page.waitForFunction(() => document.querySelector('[data-count="completed"]')?.textContent === '3', undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-count="completed"]')?.textContent === '3', undefined, { timeout: testTime(30_000) });
   await page.waitForFunction(() => document.querySelectorAll('svg[data-chart] rect').length > 0);
   expect(await text('[data-success-rate]')).toBe('100.0 %');
   expect(await text('[data-bots="total"]')).toBe('1');
@@ -188,8 +190,8 @@ itWithBrowser('signs in, adds a bot, sees it live on /bots, follows a job and sc
   await page.click('form[action="/actions/scale"] button[type="submit"]');
   await page.waitForURL(`${dash.url}/bots`);
   expect(await text('[data-flash]')).toMatch(/^Scaling to 0 bots/);
-  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '0', undefined, { timeout: 20_000 });
+  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '0', undefined, { timeout: testTime(20_000) });
 
   expect(consoleErrors).toEqual([]);
   expect(fs.statSync(path.join(ARTIFACTS, 'overview.png')).size).toBeGreaterThan(10_000);
-}, 120_000);
+}, testTime(120_000));

@@ -6,6 +6,7 @@
 import { ADMIN_TOKEN, freePort, startServer, waitFor, type ServerProcess } from './helpers/server-process';
 import { DashboardClient, startDashboard, type RunningDashboard } from '../dashboard/test-support';
 import { CONTENT_SECURITY_POLICY } from '../dashboard/http-helpers';
+import { testTime } from './helpers/time';
 
 let server: ServerProcess;
 let dash: RunningDashboard;
@@ -25,7 +26,7 @@ beforeAll(async () => {
     ADMIN_TOKEN,
     DASHBOARD_UPSTREAM_TIMEOUT_MS: '10000', // generous: CI machines are busy; the closed controller port fails at once anyway
   });
-}, 60_000);
+}, testTime(60_000));
 
 afterAll(async () => {
   await dash?.close();

@@ -9,8 +9,9 @@ import { serverApi } from '../bot/testing/bot-process';
 import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor } from './helpers/server-process';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
+import { testTime } from './helpers/time';
 
-jest.setTimeout(90000);
+jest.setTimeout(testTime(90000));
 
 /** Every live descendant of pid (zombies count as gone: they hold no resources and cannot run). */
 function descendants(pid: number): { pid: number; cmd: string }[] {

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { ADMIN_TOKEN } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
+import { testTime } from './helpers/time';
 
 const RUNS = process.env.FUZZ_RUNS?.trim() ? Number(process.env.FUZZ_RUNS) : 1000;
 /** PostgreSQL answers over the network: fewer runs keep npm test short; the generators are the same. */
@@ -20,7 +21,7 @@ const RUNS_PG = process.env.FUZZ_RUNS_PG?.trim() ? Number(process.env.FUZZ_RUNS_
 const SEED = process.env.FUZZ_SEED?.trim() ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const CONCURRENCY = 16;
 
-jest.setTimeout(120_000);
+jest.setTimeout(testTime(120_000));
 
 /** Markers of a leaked stack trace or file path. */
 const LEAKS: RegExp[] = [/\/work\//, /node_modules/, /\.ts:\d/, /\.js:\d/, /\n\s*at /, /\bat \S+ \(/, /\bat (?:async )?\S+:\d+:\d+/];

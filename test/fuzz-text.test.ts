@@ -11,11 +11,12 @@ import fc from 'fast-check';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 import { startInProcess } from './helpers/server-in-process';
 import { ADMIN_TOKEN } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const RUNS = process.env.FUZZ_TEXT_RUNS?.trim() ? Number(process.env.FUZZ_TEXT_RUNS) : 60;
 const SEED = process.env.FUZZ_SEED?.trim() ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 
-jest.setTimeout(60_000);
+jest.setTimeout(testTime(60_000));
 
 const HARD = ['\u0000', '\uD800', '\uDFFF', '\uFFFF', '\u202E', '😀', 'e\u0301', '\u2028', '"', '\\'];
 /** 1..maxLength characters with at least one hard one somewhere. */

@@ -13,6 +13,7 @@ import { loadConfig as loadControllerConfig } from '../controller/config';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { startFleet } from '../bench/fleet';
 import { startBenchServer } from '../bench/processes';
+import { testTime } from './helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
@@ -80,4 +81,4 @@ test("the benchmark's compiled server and its fleets' bots run with their flags"
     await s.stop();
     fs.rmSync(s.dir, { recursive: true, force: true });
   }
-}, 60_000);
+}, testTime(60_000));

@@ -6,12 +6,13 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ADMIN_TOKEN, ROOT, startServer, tempDir } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const run = promisify(execFile);
 const backupCli = (args: string[], env: Record<string, string>) =>
   run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'backup.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
 
-jest.setTimeout(60_000);
+jest.setTimeout(testTime(60_000));
 
 test('online backup of a running server, then a restore drill', async () => {
   const sp = await startServer();

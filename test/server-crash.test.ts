@@ -7,11 +7,12 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, startServer, type ServerProcess, waitFor } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const JOBS = 2000;
 const WORKERS = 8;
 
-jest.setTimeout(120_000);
+jest.setTimeout(testTime(120_000));
 
 test('kill -9 mid-run: nothing acknowledged is lost and the datalake has exactly one line per finished attempt', async () => {
   const sp: ServerProcess = await startServer({ env: { MAX_ATTEMPTS: '5', BOT_DOWN_AFTER_MS: '60000' } });

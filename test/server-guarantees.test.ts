@@ -14,8 +14,9 @@ import { runServer, type RunningServer } from '../server/runtime';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_AVAILABLE } from './helpers/postgres';
 import { adminHeaders, call } from './helpers/server-in-process';
 import { ADMIN_TOKEN, ROOT, startServer, tempDir, waitFor } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
-jest.setTimeout(60_000);
+jest.setTimeout(testTime(60_000));
 
 type Backend = { name: string; env: () => { env: Record<string, string>; cleanup: () => Promise<void> } };
 const backends: Backend[] = [

@@ -9,8 +9,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './helpers/postgres';
 import { ADMIN_TOKEN, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
-jest.setTimeout(60_000);
+jest.setTimeout(testTime(60_000));
 
 const post = async (base: string, p: string, body: unknown, admin = false) => {
   const res = await fetch(`${base}${p}`, {

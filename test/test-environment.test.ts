@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { testTime } from './helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -44,4 +45,4 @@ test('a child process a test file leaves running is stopped when the file ends (
   }
   const reaped = runFixture('<rootDir>/test/helpers/environment.js');
   expect(alive(reaped)).toBe(false);
-}, 240_000);
+}, testTime(240_000));

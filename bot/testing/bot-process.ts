@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Bot, Job, Json } from '../../core/types';
 import { ADMIN_TOKEN, ROOT, waitFor } from '../../test/helpers/server-process';
+import { testTime } from '../../test/helpers/time';
 
 export interface LogLine {
   level: number;
@@ -78,7 +79,7 @@ export function startBot(serverUrl: string, id: string, env: Record<string, stri
         found = lines.find((l) => l.event === event && pred(l));
         return found !== undefined;
       }, timeoutMs).catch(() => {
-        throw new Error(`bot ${id}: no "${event}" log line within ${timeoutMs} ms; output:\n${out}`);
+        throw new Error(`bot ${id}: no "${event}" log line within ${testTime(timeoutMs)} ms; output:\n${out}`);
       });
       return found!;
     },
@@ -123,7 +124,7 @@ export function serverApi(url: string) {
         last = await ok<Job>('GET', `/jobs/${id}`);
         return statuses.includes(last.status);
       }, timeoutMs).catch(() => {
-        throw new Error(`job ${id} not in ${statuses.join('|')} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+        throw new Error(`job ${id} not in ${statuses.join('|')} within ${testTime(timeoutMs)} ms; last: ${JSON.stringify(last)}`);
       });
       return last!;
     },

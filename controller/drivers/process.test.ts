@@ -8,13 +8,14 @@ import { ADMIN_TOKEN, startServer, waitFor, type ServerProcess } from '../../tes
 import { HttpServerClient } from '../server-client';
 import { DrainUnknownError } from './driver';
 import { ProcessDriver, type ProcessDriverOptions } from './process';
+import { testTime } from '../../test/helpers/time';
 
 let server: ServerProcess;
 const drivers: ProcessDriver[] = [];
 
 beforeAll(async () => {
   server = await startServer();
-}, 60000);
+}, testTime(60000));
 
 afterAll(async () => {
   await Promise.all(drivers.map((d) => d.shutdown()));

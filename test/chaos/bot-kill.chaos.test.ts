@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, type DbView, describeEachBackend, discardServer, jobWithEvents, knob, printSummary, randomInt, request, sleep } from '../helpers/chaos';
+import { testTime } from '../helpers/time';
 
 const KILLS = knob('BOT_KILLS', 100);
 const POOL = knob('BOT_KILL_POOL', 6);
@@ -30,7 +31,7 @@ const BOT_ENV = {
   LOG_LEVEL: 'info', // `completed` lines: what the server acknowledged
 };
 
-jest.setTimeout(240_000);
+jest.setTimeout(testTime(240_000));
 
 interface Kill {
   botId: string;
@@ -46,7 +47,7 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
   let killsNotMidJob = 0;
   try {
     // A deadline, so that a run that cannot find victims fails below instead of spawning bots forever.
-    const deadline = Date.now() + 150_000;
+    const deadline = Date.now() + testTime(150_000);
     while (kills.length < KILLS && Date.now() < deadline) {
       // Keep work queued, but only a little: what is queued when the kills end must still be drained.
       if (kills.length % 10 === 0) {

@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, printSummary, readLake, request } from '../helpers/chaos';
+import { testTime } from '../helpers/time';
 
-jest.setTimeout(60_000);
+jest.setTimeout(testTime(60_000));
 
 /** One in-test worker finishes every pending job; every third attempt fails. */
 async function finishAll(url: string, botId: string): Promise<number> {

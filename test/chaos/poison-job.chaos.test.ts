@@ -8,11 +8,12 @@
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, jobWithEvents, printSummary, sleep } from '../helpers/chaos';
+import { testTime } from '../helpers/time';
 
 const MAX_ATTEMPTS = 3;
 const WATCH_AFTER_MS = 2000;
 
-jest.setTimeout(120_000);
+jest.setTimeout(testTime(120_000));
 
 describeEachBackend('poison job that kills every bot running it', (backend) => {
   let sp: ServerProcess | undefined;
@@ -32,7 +33,7 @@ describeEachBackend('poison job that kills every bot running it', (backend) => {
     pool.fill(3);
 
     const killed: { botId: string; attempt: number }[] = [];
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + testTime(60_000);
     let job = await jobWithEvents(sp.url, poison);
     while (job.status !== 'failed' && Date.now() < deadline) {
       if ((job.status === 'claimed' || job.status === 'running') && job.botId && pool.live.has(job.botId)) {

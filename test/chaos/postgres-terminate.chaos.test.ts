@@ -14,12 +14,13 @@ import pg from 'pg';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../helpers/postgres';
 import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, discardServer, knob, postgresView, printSummary, request, serverErrors, sleep } from '../helpers/chaos';
+import { testTime } from '../helpers/time';
 
 const ROUNDS = knob('PG_TERMINATE_ROUNDS', 6);
 const JOBS = 300;
 const RECOVERY_BOUND_MS = 10_000;
 
-jest.setTimeout(180_000);
+jest.setTimeout(testTime(180_000));
 
 describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
   const { url, schema } = freshSchemaUrl('chaos_term');

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, knob, printSummary, request, serverErrors, sleep } from '../helpers/chaos';
+import { testTime } from '../helpers/time';
 
 // PostgreSQL runs a shorter course by default: each transaction is a network round trip away, and
 // the suite must stay within 10 minutes on a 2-core machine. Both can be raised with the env knobs.
@@ -20,7 +21,7 @@ const SIZES = {
 };
 const BOTS = 8;
 
-jest.setTimeout(420_000);
+jest.setTimeout(testTime(420_000));
 
 
 describeEachBackend('kill -9 of the server during a run worked by real bots', (backend) => {

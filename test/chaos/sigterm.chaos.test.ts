@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, jobWithEvents, printSummary, request } from '../helpers/chaos';
+import { testTime } from '../helpers/time';
 
 const GRACE_MS = 1500;
 /** A bot may need one more report round trip after the grace period; the machine is shared. */
@@ -20,7 +21,7 @@ const SLACK_MS = 1000;
 const EXIT_BOUND_MS = GRACE_MS + 3000 + 1500;
 const JOBS = 120;
 
-jest.setTimeout(180_000);
+jest.setTimeout(testTime(180_000));
 
 const botEnv = (processingMs: number) => ({
   HEARTBEAT_INTERVAL_MS: '200',

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { testTime } from './time';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -27,15 +28,17 @@ export function tempDir(prefix = 'botfleet-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** Polls check() until it holds; timeoutMs is the limit on a healthy machine, scaled by testTime(). */
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 15000, stepMs = 50): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  const limit = testTime(timeoutMs);
+  const end = Date.now() + limit;
   for (;;) {
     try {
       if (await check()) return;
     } catch {
       /* not yet */
     }
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > end) throw new Error(`condition not met within ${limit} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
