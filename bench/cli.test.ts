@@ -1,12 +1,13 @@
 /** Every small bench/ script answers --help with its usage (exit 0) and refuses a count that is not one (exit 2). */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { testTime } from '../test/helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 
 function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', `bench/${script}.ts`, ...args], { cwd: ROOT, timeout: 30_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', `bench/${script}.ts`, ...args], { cwd: ROOT, timeout: testTime(30_000) }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -19,6 +20,7 @@ const SCRIPTS: [string, string[]][] = [
   ['store-profile', ['abc']],
   ['memory', ['2', '1.5']],
   ['profile-summary', ['x.cpuprofile', 'lots']],
+  ['pickup-stages', ['0']],
 ];
 
 test.each(SCRIPTS)('bench/%s.ts: --help prints the usage; a bad count is refused with it', async (script, bad) => {
