@@ -1,5 +1,8 @@
-/** Graceful shutdown in-process: waiting long-polls answer 204, requests in flight finish, then the store closes. */
+/** Graceful shutdown, in-process and of the real process: waiting long-polls answer 204, requests in flight finish, then the store closes. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { call, jsonHeaders, startInProcess } from './helpers/server-in-process';
+import { ADMIN_TOKEN, startServer } from './helpers/server-process';
 
 test('close(): a waiting long-poll gets 204 (not a 5xx), close waits for it, nothing spins', async () => {
   const s = await startInProcess({ RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0' });
@@ -35,4 +38,16 @@ test('close() with the datalake: everything finished before the signal is in the
   const dir = path.join(s.dir, 'datalake');
   const lines = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean));
   expect(lines).toHaveLength(50);
+});
+
+test('SIGTERM on the real server process: exit 0 after logging "stopped", the SQLite file closed cleanly (no WAL left)', async () => {
+  const sp = await startServer({ env: { LOG_LEVEL: 'info' } });
+  await call(sp.url, 'POST', '/jobs', { type: 'simulated' }, { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' });
+  expect(fs.existsSync(path.join(sp.dir, 'jobs.db-wal'))).toBe(true);
+  expect(await sp.stop()).toBe(0);
+  // Before the checkpoint thread was waited for, the process ran out of work while stopping it and
+  // exited 0 with neither the last log line nor the connection closed.
+  expect(sp.output()).toMatch(/"msg":"stopped"/);
+  // The last connection to close checkpoints the WAL into the file and deletes it.
+  expect(fs.existsSync(path.join(sp.dir, 'jobs.db-wal'))).toBe(false);
 });
