@@ -30,4 +30,4 @@ test.each(SCRIPTS)('bench/%s.ts: --help prints the usage; a bad count is refused
   const refused = await run(script, bad);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toMatch(/must be a whole number of at least 1, not "[^"]+"\n\nusage: node --import tsx bench\//);
-});
+}, testTime(70_000));

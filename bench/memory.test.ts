@@ -11,7 +11,7 @@ const ROOT = path.resolve(__dirname, '..');
 
 test('bench/memory.ts 1 300 1 prints a round per configuration with rates, CPU per job and peaks', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'bench/memory.ts', '1', '300', '1', 'server:- bot:-', 'server:--max-semi-space-size=4 bot:--max-semi-space-size=1'], { cwd: ROOT, timeout: 90_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', 'bench/memory.ts', '1', '300', '1', 'server:- bot:-', 'server:--max-semi-space-size=4 bot:--max-semi-space-size=1'], { cwd: ROOT, timeout: testTime(90_000) }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -8,6 +8,7 @@
  * Usage: node --import tsx bench/pickup-stages.ts [samples=300]
  */
 import { fork } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { silentLogger } from '../core/logger';
@@ -52,7 +53,7 @@ async function client(url: string, samples: number): Promise<void> {
       pickup.push(got.at - t0);
     }
   }
-  process.send?.({ enqueue, pickup });
+  await new Promise<void>((resolve) => process.send?.({ enqueue, pickup }, () => resolve()) ?? resolve());
 }
 
 async function main(): Promise<void> {
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
     child.once('exit', (code) => reject(new Error(`the client exited with ${code} before reporting`)));
   });
   await server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 
   // Each sample: the marks from a POST /jobs request event up to the claim's answer.
   const stages = new Map<string, number[]>();

@@ -6,12 +6,13 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { parseBenchOptions } from './config';
 import { formatTable, met, ratioOf } from './table';
+import { testTime } from '../test/helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 
 test('npm run bench -- --quick --only=3 prints one table with the bulk-enqueue figure', async () => {
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only=3'], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only=3'], { cwd: ROOT, timeout: testTime(60_000) }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

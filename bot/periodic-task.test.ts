@@ -5,7 +5,7 @@ import { PeriodicTask } from './periodic-task';
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + testTime(timeoutMs);
   while (!check()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > end) throw new Error(`condition not met within ${testTime(timeoutMs)} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

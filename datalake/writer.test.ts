@@ -88,7 +88,8 @@ describe('DatalakeWriter', () => {
     src.add(makeResult('2026-11-29'));
     let open!: () => void;
     src.fetchGate = new Promise((r) => (open = r));
-    const w = new DatalakeWriter({ dir, source: src, log, intervalMs: 0, coalesceMs: 400 });
+    // The gap must outlast the 100 ms look below, on a slow machine too.
+    const w = new DatalakeWriter({ dir, source: src, log, intervalMs: 0, coalesceMs: testTime(400) });
     w.notify();
     await until(() => src.calls.fetchUnwritten === 1);
     src.fetchGate = null;

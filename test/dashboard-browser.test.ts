@@ -66,7 +66,7 @@ async function startController(serverUrl: string): Promise<string> {
 async function stopController(): Promise<void> {
   if (!controller || controller.exitCode !== null || controller.signalCode !== null) return;
   await new Promise<void>((resolve) => {
-    const t = setTimeout(() => controller.kill('SIGKILL'), 10_000);
+    const t = setTimeout(() => controller.kill('SIGKILL'), testTime(10_000));
     controller.once('exit', () => {
       clearTimeout(t);
       resolve();
@@ -80,6 +80,7 @@ beforeAll(async () => {
   controllerUrl = await startController(server.url);
   dash = await startDashboard({ SERVER_URL: server.url, CONTROLLER_URL: controllerUrl, ADMIN_TOKEN, DASHBOARD_REFRESH_MS: '500' });
   browser = await chromium.launch({
+    timeout: testTime(30_000),
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });

@@ -2,10 +2,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT, freePort, waitFor } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const MAIN = path.join(ROOT, 'dashboard', 'main.ts');
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: testTime(20_000) });
 
 it('prints --help and exits 0', () => {
   const r = run(['--help']);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ResultLine } from '../core/types';
 import { ADMIN_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
+import { testTime } from './helpers/time';
 
 const ROUNDS = Number(process.env.DATALAKE_CHAOS_ROUNDS ?? 8);
 const BOTS = 4;
@@ -22,7 +23,7 @@ afterAll(async () => {
 async function post(route: string, body: unknown, admin = false): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
-  return fetch(`${srv.url}${route}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  return fetch(`${srv.url}${route}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(testTime(5000)) });
 }
 
 /** One bot: claim, start, complete or fail, until told to stop; every error (the server died) is ignored. */

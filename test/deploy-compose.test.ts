@@ -16,6 +16,7 @@ import { loadConfig as loadControllerConfig } from '../controller/config';
 import { loadDashboardConfig } from '../dashboard/config';
 import { loadServerConfig } from '../server/config';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
+import { testTime } from './helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 const HAS_COMPOSE = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).status === 0;
@@ -35,7 +36,7 @@ function composeConfig(env: Record<string, string> = {}, ...extra: string[]) {
   const envFile = path.join(dir, 'empty.env');
   fs.writeFileSync(envFile, '');
   const r = spawnSync('docker-compose', ['--env-file', envFile, '-f', 'docker-compose.yml', 'config', ...extra], {
-    cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, timeout: 20000,
+    cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, timeout: testTime(20000),
   });
   fs.rmSync(dir, { recursive: true, force: true });
   return r;

@@ -13,6 +13,7 @@ import yaml from 'js-yaml';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { parseDockerfile, type Stage } from './deploy-dockerfile';
+import { testTime } from './helpers/time';
 
 const ROOT = path.resolve(__dirname, '..');
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
@@ -170,7 +171,7 @@ describe('kind-config.yaml', () => {
 });
 
 describe('Makefile', () => {
-  const make = (...a: string[]) => spawnSync('make', ['--no-print-directory', ...a], { cwd: ROOT, encoding: 'utf8', timeout: 20000 });
+  const make = (...a: string[]) => spawnSync('make', ['--no-print-directory', ...a], { cwd: ROOT, encoding: 'utf8', timeout: testTime(20000) });
   const TARGETS = ['help', 'up', 'down', 'logs', 'ps', 'dev', 'test', 'kind-up', 'kind-load', 'helm-install', 'helm-uninstall', 'bot-logs', 'test-deploy'];
 
   test('`make` alone prints help listing every target with a description', () => {

@@ -234,7 +234,7 @@ function rawRequest(r: FuzzRequest): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // Always frame the body: node:http sends a DELETE body unframed unless content-length is set.
     const headers = r.body === undefined ? r.headers : { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) };
-    const req = http.request(r.url, { method: r.method, headers, agent, timeout: 10_000 }, (res) => {
+    const req = http.request(r.url, { method: r.method, headers, agent, timeout: testTime(10_000) }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(parts).toString('utf8') }));

@@ -28,7 +28,7 @@ function runFixture(environment: string): number {
     cwd: ROOT,
     env: { ...process.env, PID_FILE: pidFile },
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: testTime(120_000),
   });
   expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));

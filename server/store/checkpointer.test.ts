@@ -31,4 +31,4 @@ function openAndClose(file: string): Promise<string> {
 test('store.close() returns in a process with nothing else to do (5 times in a row)', async () => {
   const dir = tempDir('botfleet-checkpointer-');
   for (let i = 0; i < 5; i++) expect(await openAndClose(path.join(dir, `jobs-${i}.db`))).toBe('closed');
-}, testTime(60_000));
+}, testTime(5 * 30_000));

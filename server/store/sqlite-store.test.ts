@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
 import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
 import { SWEEP_SQL } from './sql-store';
+import { testTime } from '../../test/helpers/time';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -51,7 +52,7 @@ describe('SQLite specifics', () => {
     expect(walFrames).toBeGreaterThan(100);
     expect(walFrames).toBeLessThan(FALLBACK_AUTOCHECKPOINT_PAGES);
     // Within a few intervals the thread has copied the pages back into the database file.
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + testTime(5000);
     while (fs.statSync(file).size < before + 100 * 4096 && Date.now() < deadline) await new Promise((r) => setTimeout(r, CHECKPOINT_INTERVAL_MS));
     expect(fs.statSync(file).size).toBeGreaterThan(before + 100 * 4096);
     await store.close();

@@ -112,7 +112,7 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
       await probe;
     }
     if (notRecovered.length) {
-      throw new Error(`not recovered within ${RECOVERY_BOUND_MS + 5000} ms after pg_terminate_backend: ${notRecovered.join('\n')}\nserver errors: ${[...new Set(serverErrors(server.output()))].slice(0, 10).join('\n')}`);
+      throw new Error(`not recovered within ${testTime(RECOVERY_BOUND_MS + 5000)} ms after pg_terminate_backend: ${notRecovered.join('\n')}\nserver errors: ${[...new Set(serverErrors(server.output()))].slice(0, 10).join('\n')}`);
     }
     const exits = await pool.terminateAll();
     expect(exits.filter((e) => e.code !== 0).map((e) => e.id)).toEqual([]);

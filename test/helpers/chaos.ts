@@ -11,6 +11,7 @@ import { startBot, type BotProcess } from '../../bot/testing/bot-process';
 import type { ResultLine } from '../../core/types';
 import { ADMIN_TOKEN, type ServerProcess } from './server-process';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './postgres';
+import { testTime } from './time';
 
 /** Server env every chaos test starts from: no scheduler, no rate limits (chaos tests hammer on purpose). */
 export const CHAOS_SERVER_ENV: Record<string, string> = {
@@ -82,7 +83,7 @@ export async function request(base: string, method: string, route: string, body?
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? testTime(10_000)),
   });
   const text = await res.text();
   let json: unknown = null;

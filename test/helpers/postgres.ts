@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
+import { testTime } from './time';
 
 export const PG_BASE_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export async function postgresAvailable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_BASE_URL, connectionTimeoutMillis: 2000 });
+  const c = new pg.Client({ connectionString: PG_BASE_URL, connectionTimeoutMillis: testTime(2000) });
   try {
     await c.connect();
     await c.query('SELECT 1');
@@ -61,9 +62,9 @@ export function describePostgres(name: string, fn: () => void): void {
 /** Checked synchronously at module load, so describe blocks can decide (jest has no async describe). */
 function probeSync(): boolean {
   try {
-    execFileSync(process.execPath, ['-e', `const pg=require('pg');const c=new pg.Client({connectionString:${JSON.stringify(PG_BASE_URL)},connectionTimeoutMillis:2000});c.connect().then(()=>c.query('select 1')).then(()=>process.exit(0),()=>process.exit(1))`], {
+    execFileSync(process.execPath, ['-e', `const pg=require('pg');const c=new pg.Client({connectionString:${JSON.stringify(PG_BASE_URL)},connectionTimeoutMillis:${testTime(2000)}});c.connect().then(()=>c.query('select 1')).then(()=>process.exit(0),()=>process.exit(1))`], {
       stdio: 'ignore',
-      timeout: 5000,
+      timeout: testTime(5000),
     });
     return true;
   } catch {

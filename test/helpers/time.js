@@ -3,8 +3,9 @@
  * slow": CI runs on a shared 2-core machine that is sometimes 5-20x slower than usual, and a test
  * that waits for a condition returns as soon as it holds, so a generous limit costs nothing on a
  * healthy machine. TEST_TIME_SCALE (default 4) multiplies every time-out the tests set through
- * testTime(): Jest's per-test limits, waitFor(), the bot harness's waits. Benchmarks, not tests,
- * measure speed.
+ * testTime(): Jest's per-test limits, waitFor() (which the benchmark's start-up waits use too), the
+ * bot harness's waits, child-process and request limits, the slack of timing bounds. The bounds a
+ * guarantee promises stay fixed. Benchmarks, not tests, measure speed.
  */
 const raw = Number(process.env.TEST_TIME_SCALE);
 const TEST_TIME_SCALE = Number.isFinite(raw) && raw > 0 ? raw : 4;
