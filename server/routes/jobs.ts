@@ -45,6 +45,17 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = { items: created.map((c) => c.job) };
   });
 
+  /**
+   * New jobs: wake the waiting long-polls and, if any were waiting, let their claims answer before
+   * this enqueue does (one event-loop turn). A bot's pickup is the woken claim's answer; written
+   * after the enqueue's, it waited for that write (docs/performance.md, "Pickup, stage by stage").
+   */
+  const announce = async () => {
+    const waiting = d.waiters.size;
+    d.onJobsAvailable();
+    if (waiting > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+
   router.post('/jobs', admin, async (ctx) => {
     const raw = ctx.request.json;
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'jobs' in raw) {
@@ -52,7 +63,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       const res = await store.createJobs(body.jobs, clock.now());
       const fresh = res.filter((r) => r.created).length;
       d.metrics.jobsCreated.inc(fresh);
-      if (fresh > 0) d.onJobsAvailable();
+      if (fresh > 0) await announce();
       ctx.status = 201;
       ctx.body = { items: res.map((r) => r.job), created: fresh };
       return;
@@ -61,7 +72,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     const [res] = await store.createJobs([body], clock.now());
     if (res.created) {
       d.metrics.jobsCreated.inc();
-      d.onJobsAvailable();
+      await announce();
     }
     ctx.status = res.created ? 201 : 200;
     ctx.body = res.job;
