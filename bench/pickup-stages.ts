@@ -10,11 +10,8 @@
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import { silentLogger } from '../core/logger';
-import { loadServerConfig } from '../server/config';
-import { runServer } from '../server/runtime';
-import { ADMIN_TOKEN, tempDir } from '../test/helpers/server-process';
+import { ADMIN_TOKEN } from '../test/helpers/server-process';
+import { startInProcess } from '../test/helpers/server-in-process';
 import { countArg, scriptArgs } from './cli';
 import { percentile, sleep } from './http';
 
@@ -82,18 +79,7 @@ async function main(): Promise<void> {
     return Reflect.apply(emit, this, [event, ...args]) as boolean;
   } as typeof emit;
 
-  const dir = tempDir('botfleet-pickup-stages-');
-  const config = loadServerConfig({
-    SERVER_PORT: '0',
-    SERVER_HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
-    DATALAKE_DIR: path.join(dir, 'datalake'),
-    ADMIN_TOKEN,
-    POPULATE_INTERVAL_MS: '0',
-    RATE_LIMIT_ADMIN_PER_S: '0',
-    LOG_LEVEL: 'silent',
-  });
-  const server = await runServer(config, silentLogger());
+  const server = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0' });
   const store = server.store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
   for (const method of ['createJobs', 'finishAndClaim']) {
     const original = store[method].bind(store);
@@ -113,7 +99,7 @@ async function main(): Promise<void> {
     child.once('exit', (code) => reject(new Error(`the client exited with ${code} before reporting`)));
   });
   await server.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(server.dir, { recursive: true, force: true });
 
   // Each sample: the marks from a POST /jobs request event up to the claim's answer.
   const stages = new Map<string, number[]>();
