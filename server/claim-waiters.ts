@@ -23,11 +23,19 @@ export class ClaimWaiters {
     });
   }
 
-  /** Wakes every waiting claim. */
-  notify(): void {
-    const all = [...this.waiters];
-    this.waiters.clear();
-    for (const w of all) w();
+  /**
+   * Wakes the `count` claims that have waited longest (all by default). New jobs wake one claim
+   * each: with many idle bots, waking all of them for one job cost a claim transaction per bot,
+   * all but one finding nothing. A woken claim that fails to take the job (its bot was deleted)
+   * leaves it to the others' re-check, at most 250 ms later.
+   */
+  notify(count = Infinity): void {
+    const woken: (() => void)[] = [];
+    for (const w of this.waiters) {
+      if (woken.length >= count) break;
+      woken.push(w);
+    }
+    for (const w of woken) w(); // each removes itself from the set
   }
 
   /** True once the server is shutting down: long-polls stop waiting and answer. */

@@ -47,7 +47,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   const datalake = new DatalakeDuty(config.DATALAKE_DIR, store, log, config.DATALAKE_VERIFY);
   const leadership: Leadership = store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
   let firstStart: Promise<void> = Promise.resolve();
-  const onJobsAvailable = () => waiters.notify();
+  const onJobsAvailable = (count?: number) => waiters.notify(count);
   const onResult = () => datalake.notify();
   const scheduler = new Scheduler(store, clock, log, { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE }, onJobsAvailable);
   const sweeper = new LeaseSweeper(store, clock, log, config.SWEEP_INTERVAL_MS, metrics, () => {

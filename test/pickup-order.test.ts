@@ -5,7 +5,7 @@
  * Before the change the enqueue's answer came first in 300 of 300 samples.
  */
 import http from 'node:http';
-import { ADMIN_TOKEN } from './helpers/server-process';
+import { ADMIN_TOKEN, waitFor } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
 import { testTime } from './helpers/time';
 
@@ -60,4 +60,23 @@ test('with no bot waiting, POST /jobs answers without waiting for anything, the 
   const created = await post(agents[1], '/jobs', { type: 'simulated' });
   expect(created.status).toBe(201);
   expect(created.json.status).toBe('pending');
+  expect((await post(agents[1], `/jobs/${created.json.id}/cancel`, {})).status).toBe(200); // out of the next test's way
+});
+
+test('three bots waiting, two new jobs: two bots get one each at once, the third keeps waiting for the next', async () => {
+  const own = [0, 1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  try {
+    for (const i of [0, 1, 2]) expect((await post(own[i], '/bots/register', { id: `herd-${i}` })).status).toBe(201);
+    const answers: (string | null)[] = [null, null, null];
+    const claims = [0, 1, 2].map((i) => post(own[i], '/jobs/next', { botId: `herd-${i}`, waitMs: 20000 }).then((r) => (answers[i] = r.json.job?.id ?? 'none')));
+    await new Promise((r) => setTimeout(r, testTime(20)));
+    const made = (await post(agents[1], '/jobs', { jobs: [{ type: 'simulated' }, { type: 'simulated' }] })).json.items.map((j: { id: string }) => j.id);
+    await waitFor(() => answers.filter((a) => a !== null).length >= 2, 5000, 5);
+    expect(answers.filter((a) => a !== null).sort()).toEqual([...made].sort());
+    const third = (await post(agents[1], '/jobs', { type: 'simulated' })).json.id;
+    await Promise.all(claims);
+    expect([...answers].sort()).toEqual([...made, third].sort());
+  } finally {
+    own.forEach((a) => a.destroy());
+  }
 });

@@ -25,8 +25,8 @@ export interface AppDeps {
   metrics: ServerMetrics;
   /** Called after every finished attempt: the datalake writer drains the outbox soon. */
   onResult: () => void;
-  /** Called when jobs may have become claimable. */
-  onJobsAvailable: () => void;
+  /** Called when jobs may have become claimable: wakes `count` waiting long-poll claims (new jobs), else all. */
+  onJobsAvailable: (count?: number) => void;
   /** Counters of this server's datalake writer, or null when another server writes the datalake. */
   datalakeCounters: () => DatalakeWriterCounters | null;
   limits: Limits;

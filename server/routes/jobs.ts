@@ -46,13 +46,13 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
   });
 
   /**
-   * New jobs: wake the waiting long-polls and, if any were waiting, let their claims answer before
-   * this enqueue does (one event-loop turn). A bot's pickup is the woken claim's answer; written
+   * `count` new jobs: wake as many waiting long-polls and, if any were waiting, let their claims
+   * answer before this enqueue does (one event-loop turn). A bot's pickup is the woken claim's answer; written
    * after the enqueue's, it waited for that write (docs/performance.md, "Pickup, stage by stage").
    */
-  const announce = async () => {
+  const announce = async (count: number) => {
     const waiting = d.waiters.size;
-    d.onJobsAvailable();
+    d.onJobsAvailable(count);
     if (waiting > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   };
 
@@ -63,7 +63,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       const res = await store.createJobs(body.jobs, clock.now());
       const fresh = res.filter((r) => r.created).length;
       d.metrics.jobsCreated.inc(fresh);
-      if (fresh > 0) await announce();
+      if (fresh > 0) await announce(fresh);
       ctx.status = 201;
       ctx.body = { items: res.map((r) => r.job), created: fresh };
       return;
@@ -72,7 +72,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     const [res] = await store.createJobs([body], clock.now());
     if (res.created) {
       d.metrics.jobsCreated.inc();
-      await announce();
+      await announce(1);
     }
     ctx.status = res.created ? 201 : 200;
     ctx.body = res.job;
