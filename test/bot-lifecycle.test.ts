@@ -64,7 +64,7 @@ test.each(['next', 'classic'])('CLAIM_MODE=%s: registers, runs each job type to 
 });
 
 test('heartbeats on its own timer while a job runs, so a 2 s job outlives a 1.5 s down-after', async () => {
-  const b = bot('life-2');
+  const b = bot('life-2', { LOG_LEVEL: 'debug' });
   await b.waitForEvent('registered');
   const job = await api.createJob('simulated', { durationMs: 2000 });
   await api.waitForJob(job.id, ['running']);
@@ -79,8 +79,12 @@ test('heartbeats on its own timer while a job runs, so a 2 s job outlives a 1.5 
   }
   const end = await api.job(job.id);
   expect(end.status).toBe('completed');
-  expect(end.botId).toBe('life-2');
-  expect(beats.size).toBeGreaterThanOrEqual(5); // ~9 expected at 200 ms over 2 s
+  expect(end.botId).toBe('life-2'); // never marked down: attempt 1 finished (MAX_ATTEMPTS=1)
+  // The bot's own timer: ~9 heartbeats at 200 ms over the 2 s job, each one logged.
+  expect(b.events('heartbeat').filter((l) => l.jobId === job.id).length).toBeGreaterThanOrEqual(5);
+  // And the server saw them: its lastHeartbeatAt moved while the job ran (sampled every 100 ms,
+  // so on a slow machine only a few of them).
+  expect(beats.size).toBeGreaterThanOrEqual(2);
 });
 
 test('a waiting bot picks up a new job within milliseconds (long-poll, no busy loop)', async () => {
