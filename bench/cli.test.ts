@@ -21,6 +21,7 @@ const SCRIPTS: [string, string[]][] = [
   ['memory', ['2', '1.5']],
   ['profile-summary', ['x.cpuprofile', 'lots']],
   ['pickup-stages', ['0']],
+  ['idle-bots', ['50', 'x']],
 ];
 
 test.each(SCRIPTS)('bench/%s.ts: --help prints the usage; a bad count is refused with it', async (script, bad) => {

@@ -9,10 +9,9 @@
  *   flags: "server:--x=1,--y bot:--z=2" ("-" for none); defaults compare no flags with the ones the
  *   images use (bot/node-flags.ts, server/node-flags.ts).
  */
-import fs from 'node:fs';
 import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
 import { compileBot } from './compile';
-import { memoryOf, removeBenchDirs, spawnNode, startBenchServer, type Child } from './processes';
+import { cpuMs, memoryOf, removeBenchDirs, spawnNode, startBenchServer, type Child } from './processes';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { countArg, scriptArgs } from './cli';
@@ -31,12 +30,6 @@ function parseFlags(s: string | undefined, def: Flags): Flags {
     out[who] = list.split(',').filter((x) => x && x !== '-');
   }
   return out;
-}
-
-/** CPU time (user + system) a process has used so far, ms; robust to the machine's load, unlike a rate. */
-function cpuMs(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 async function drain(url: string, serverPid: number, n: number, flags: Flags, prefix: string): Promise<{ jobsPerSecond: number; botPeakMb: number; serverCpuUs: number; botCpuUs: number }> {
