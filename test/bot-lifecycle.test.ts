@@ -55,7 +55,9 @@ test.each(['next', 'classic'])('CLAIM_MODE=%s: registers, runs each job type to 
   expect(done[4].error).toBe('unknown job type "teleport"; this bot runs: fib, hash, primes, simulated');
   expect(done[5].error).toMatch(/^invalid payload for job type "primes": n: /);
 
-  // One JSON line per event, each naming bot and job.
+  // One JSON line per event, each naming bot and job. The bot logs a job's end after the server
+  // acknowledged it, so the last line may still be on its way through the pipe: wait for it.
+  for (const j of jobs) await b.waitForEvent(done[jobs.indexOf(j)].status, (l) => l.jobId === j.id);
   for (const j of jobs) {
     const mine = b.events().filter((l) => l.jobId === j.id).map((l) => l.event);
     expect(mine).toEqual(['claimed', 'started', expect.stringMatching(/^(completed|failed)$/)]);
