@@ -165,16 +165,22 @@ export const ClaimSchema = z.strictObject({
   waitMs: z.int().min(0).max(30000).optional().default(0),
 });
 
+/**
+ * An attempt number: at most what the databases store (a 32-bit integer column). Larger ones were
+ * a 500 on PostgreSQL's lean path, found by the fuzz test; no job ever reaches them.
+ */
+export const AttemptSchema = z.int().min(1).max(2_147_483_647);
+
 /** start/complete/fail may name the attempt the bot is working on; a stale attempt gets 409. */
-export const StartSchema = z.strictObject({ botId: IdSchema, attempt: z.int().min(1).optional() });
+export const StartSchema = z.strictObject({ botId: IdSchema, attempt: AttemptSchema.optional() });
 export const CompleteSchema = z.strictObject({
   botId: IdSchema,
-  attempt: z.int().min(1).optional(),
+  attempt: AttemptSchema.optional(),
   result: JsonSchema.optional().default(null),
 });
 export const FailSchema = z.strictObject({
   botId: IdSchema,
-  attempt: z.int().min(1).optional(),
+  attempt: AttemptSchema.optional(),
   error: Text(10000),
 });
 
@@ -186,8 +192,8 @@ export const NextSchema = z
   .strictObject({
     botId: IdSchema,
     waitMs: z.int().min(0).max(30000).optional().default(0),
-    complete: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), result: JsonSchema.optional().default(null) }).optional(),
-    fail: z.strictObject({ jobId: IdSchema, attempt: z.int().min(1), error: Text(10000) }).optional(),
+    complete: z.strictObject({ jobId: IdSchema, attempt: AttemptSchema, result: JsonSchema.optional().default(null) }).optional(),
+    fail: z.strictObject({ jobId: IdSchema, attempt: AttemptSchema, error: Text(10000) }).optional(),
   })
   .refine((b) => !(b.complete && b.fail), { message: 'give complete or fail, not both', path: ['fail'] });
 
