@@ -53,6 +53,23 @@ export async function timeCalls(n: number, fn: (i: number) => Promise<unknown>):
   return out;
 }
 
+/**
+ * POST on node:http through the given keep-alive agent (one agent per connection a script wants):
+ * the status, the parsed body and when the answer's last byte arrived (performance.now()).
+ */
+export function postOn<T>(agent: http.Agent, url: string, body: unknown, headers: Record<string, string> = ADMIN): Promise<{ status: number; body: T; at: number }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString() || 'null') as T, at: performance.now() }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 /**

@@ -8,7 +8,7 @@
  * Usage: node --import tsx bench/idle-bots.ts [bots=50] [jobs=300]
  */
 import http from 'node:http';
-import { ADMIN, sleep } from './http';
+import { postOn, sleep } from './http';
 import { countArg, scriptArgs } from './cli';
 import { cpuMs, startBenchServer } from './processes';
 
@@ -21,18 +21,7 @@ async function main(): Promise<void> {
   const jobs = countArg(usage, 'jobs', jobsArg, 300);
   const agent = new http.Agent({ keepAlive: true, maxSockets: bots + 1 });
   const server = await startBenchServer();
-  const post = <T>(p: string, body: unknown) =>
-    new Promise<T>((resolve, reject) => {
-      const data = JSON.stringify(body);
-      const headers = { ...ADMIN, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
-      const req = http.request(`${server.url}${p}`, { method: 'POST', agent, headers }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString() || 'null') as T));
-      });
-      req.on('error', reject);
-      req.end(data);
-    });
+  const post = async <T>(p: string, body: unknown) => (await postOn<T>(agent, `${server.url}${p}`, body)).body;
   let stopping = false;
   let done = 0;
   try {

@@ -10,28 +10,16 @@
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import { ADMIN_TOKEN } from '../test/helpers/server-process';
 import { startInProcess } from '../test/helpers/server-in-process';
 import { countArg, scriptArgs } from './cli';
-import { percentile, sleep } from './http';
+import { percentile, postOn, sleep } from './http';
 
 const WARM_UP = 20;
 
 /** The child: enqueue one job, the idle client picks it up; `samples` times after a warm-up. */
 async function client(url: string, samples: number): Promise<void> {
   const agents = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: true, maxSockets: 1 })];
-  const post = (agent: http.Agent, p: string, body: unknown) =>
-    new Promise<{ status: number; body: { job?: { id: string; attempts: number } | null }; at: number }>((resolve, reject) => {
-      const data = JSON.stringify(body);
-      const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
-      const req = http.request(`${url}${p}`, { method: 'POST', agent, headers }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString() || 'null'), at: performance.now() }));
-      });
-      req.on('error', reject);
-      req.end(data);
-    });
+  const post = (agent: http.Agent, p: string, body: unknown) => postOn<{ job?: { id: string; attempts: number } | null }>(agent, `${url}${p}`, body);
   const [poller, enqueuer] = agents;
   await post(poller, '/bots/register', { id: 'pickup-stages' });
   let held: { jobId: string; attempt: number } | null = null;

@@ -1,14 +1,5 @@
-import { testTime } from '../test/helpers/time';
+import { waitFor } from '../test/helpers/server-process';
 import { PeriodicTask } from './periodic-task';
-
-/** Waits until check() holds (the limit scaled for slow machines: test/helpers/time.js). */
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + testTime(timeoutMs);
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${testTime(timeoutMs)} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('runs on its own timer, never two at once, and stops', async () => {
   let running = 0;
@@ -24,10 +15,10 @@ test('runs on its own timer, never two at once, and stops', async () => {
     finished++;
   }, () => undefined);
   task.start();
-  await until(() => runs >= 3);
+  await waitFor(() => runs >= 3, 5000, 5);
   task.stop();
   const after = runs;
-  await until(() => running === 0);
+  await waitFor(() => running === 0, 5000, 5);
   // Well past several intervals: a stopped task must not start again.
   await new Promise((r) => setTimeout(r, 100));
   expect(maxRunning).toBe(1);
@@ -44,7 +35,7 @@ test('a failing run is reported and the timer goes on', async () => {
     throw new Error('boom');
   }, (e) => errors.push(e));
   task.start();
-  await until(() => errors.length >= 2);
+  await waitFor(() => errors.length >= 2, 5000, 5);
   task.stop();
   await new Promise((r) => setTimeout(r, 50));
   expect(runs).toBeGreaterThanOrEqual(2);

@@ -6,6 +6,7 @@ import type { ResultLine } from '../core/types';
 import { listPartitionDays, partitionPath } from './paths';
 import { MemoryOutbox, makeResult } from './test-support/memory-outbox';
 import { DatalakeWriter } from './writer';
+import { waitFor } from '../test/helpers/server-process';
 import { testTime } from '../test/helpers/time';
 
 const log = silentLogger();
@@ -21,13 +22,8 @@ function linesOf(day: string): ResultLine[] {
   return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as ResultLine);
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + testTime(ms);
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Waits until check() holds, polling every 5 ms (the limit scaled for slow machines). */
+const until = (check: () => boolean, ms = 5000) => waitFor(check, ms, 5);
 
 describe('DatalakeWriter', () => {
   it('appends every result once, grouped by UTC day of finishedAt, in seq order, then marks it written', async () => {

@@ -57,7 +57,7 @@ test.each(['next', 'classic'])('CLAIM_MODE=%s: registers, runs each job type to 
 
   // One JSON line per event, each naming bot and job. The bot logs a job's end after the server
   // acknowledged it, so the last line may still be on its way through the pipe: wait for it.
-  for (const j of jobs) await b.waitForEvent(done[jobs.indexOf(j)].status, (l) => l.jobId === j.id);
+  for (const [i, j] of jobs.entries()) await b.waitForEvent(done[i].status, (l) => l.jobId === j.id);
   for (const j of jobs) {
     const mine = b.events().filter((l) => l.jobId === j.id).map((l) => l.event);
     expect(mine).toEqual(['claimed', 'started', expect.stringMatching(/^(completed|failed)$/)]);

@@ -47,8 +47,9 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
 
   /**
    * `count` new jobs: wake as many waiting long-polls and, if any were waiting, let their claims
-   * answer before this enqueue does (one event-loop turn). A bot's pickup is the woken claim's answer; written
-   * after the enqueue's, it waited for that write (docs/performance.md, "Pickup, stage by stage").
+   * answer before this enqueue does (one event-loop turn). A bot's pickup is the woken claim's
+   * answer; written after the enqueue's, it waited for that write (docs/performance.md, "Pickup,
+   * stage by stage").
    */
   const announce = async (count: number) => {
     const waiting = d.waiters.size;
