@@ -30,7 +30,7 @@ ENV NODE_ENV=production \
     DATABASE_URL=sqlite:///data/jobs.db \
     DATALAKE_DIR=/data/datalake \
     CONTROLLER_STATE_FILE=/data/controller-state.json \
-    BOT_COMMAND="node --max-semi-space-size=2 --max-old-space-size=256 dist/bot/main.js" \
+    BOT_COMMAND="node --max-semi-space-size=2 --max-old-space-size=256 --single-threaded-gc dist/bot/main.js" \
     BOT_CWD=/app
 # uid/gid 10001: above any system account of the base image, as the restricted policy expects.
 # /data is the only place the app writes (database, datalake, controller state); the root file

@@ -10,5 +10,11 @@
  * max old space of 256 MB (the chart's memory limit of a bot) makes V8 use its small-heap growth
  * factor, so a full collection comes at ~17 MB instead of ~36 MB. Peak of a bot through 20,000
  * jobs: 101-103 MB without, 69-74 MB with.
+ *
+ * `--single-threaded-gc`: V8 otherwise runs its scavenges and marking on helper threads as well.
+ * With a 4 MB young generation there is little to share, and on a machine where the bots, the
+ * server and the database take turns on few cores the helpers' coordination is CPU taken from
+ * them: bot CPU per job 0.95x, drain 1.04-1.05x over 6 alternating rounds (docs/performance.md);
+ * a bot's peak RSS rose 3-4 MB (69 to 72-73 MB).
  */
-export const BOT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=256'];
+export const BOT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=256', '--single-threaded-gc'];
