@@ -5,7 +5,9 @@
  * picked up by one of them. Prints the server's CPU per job above the idle rate: what waking the
  * waiting claims costs (new jobs wake one waiting claim each, server/claim-waiters.ts).
  *
- * Usage: node --import tsx bench/idle-bots.ts [bots=50] [jobs=300]
+ * Usage: node --import tsx bench/idle-bots.ts [bots=50] [jobs=300] [waitMs=2000]
+ *   waitMs: each long-poll's wait (a bot's CLAIM_WAIT_MS is 25,000 by default; the end of the run
+ *   waits for the last long-polls to end)
  */
 import http from 'node:http';
 import { postOn, sleep } from './http';
@@ -15,8 +17,9 @@ import { cpuMs, startBenchServer } from './processes';
 const IDLE_MS = 6000;
 
 async function main(): Promise<void> {
-  const usage = 'node --import tsx bench/idle-bots.ts [bots=50] [jobs=300]';
-  const [botsArg, jobsArg] = scriptArgs(usage);
+  const usage = 'node --import tsx bench/idle-bots.ts [bots=50] [jobs=300] [waitMs=2000]';
+  const [botsArg, jobsArg, waitArg] = scriptArgs(usage);
+  const waitMs = countArg(usage, 'waitMs', waitArg, 2000);
   const bots = countArg(usage, 'bots', botsArg, 50);
   const jobs = countArg(usage, 'jobs', jobsArg, 300);
   const agent = new http.Agent({ keepAlive: true, maxSockets: bots + 1 });
@@ -29,7 +32,7 @@ async function main(): Promise<void> {
     const loops = Array.from({ length: bots }, async (_, i) => {
       let held: { jobId: string; attempt: number } | null = null;
       while (!stopping) {
-        const r: { job: { id: string; attempts: number } | null } = await post('/jobs/next', { botId: `idle-${i}`, waitMs: 2000, ...(held ? { complete: { ...held, result: null } } : {}) });
+        const r: { job: { id: string; attempts: number } | null } = await post('/jobs/next', { botId: `idle-${i}`, waitMs, ...(held ? { complete: { ...held, result: null } } : {}) });
         if (held) done++;
         held = r.job ? { jobId: r.job.id, attempt: r.job.attempts } : null;
       }
@@ -52,7 +55,7 @@ async function main(): Promise<void> {
     while (done < jobs) await sleep(10);
     const seconds = (Date.now() - t0) / 1000;
     const busy = cpuMs(pid) - busy0;
-    console.log(`${bots} bots long-polling, idle: server CPU ${idleMsPerS.toFixed(0)} ms per s`);
+    console.log(`${bots} bots long-polling (waits of ${waitMs} ms), idle: server CPU ${idleMsPerS.toFixed(0)} ms per s`);
     console.log(`${jobs} single enqueues 10 ms apart: server CPU ${((busy * 1000) / jobs).toFixed(0)} µs per job, ${(((busy - idleMsPerS * seconds) * 1000) / jobs).toFixed(0)} µs above the idle rate`);
     stopping = true;
     await Promise.all(loops);

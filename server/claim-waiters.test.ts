@@ -52,3 +52,18 @@ test('a wait ends by itself after its time', async () => {
   expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
   expect(w.size).toBe(0);
 });
+
+test('a wait given the generation from before a claim ends at once if notify() came after it', async () => {
+  const w = new ClaimWaiters();
+  const before = w.generation;
+  w.notify(1); // nobody was waiting yet: the claim was still looking
+  const t0 = Date.now();
+  await w.wait(60_000, undefined, before);
+  expect(Date.now() - t0).toBeLessThan(1000); // the wait's own length is a minute
+  const now = w.generation;
+  const waiting = w.wait(60_000, undefined, now);
+  expect(w.size).toBe(1); // nothing came since: it waits
+  w.notify(1);
+  await waiting;
+  expect(w.generation).toBe(now + 1);
+});

@@ -1,15 +1,26 @@
 /**
  * Long-poll claims: a bot that finds nothing waits here until a job may be claimable (a job was
- * created, released or retried in this process, or the queue resumed) or a short poll interval passes
- * (jobs created by another server on the same PostgreSQL database, or a runAt coming due).
+ * created, released or retried in this process, or the queue resumed) or its nap ends (routes/jobs.ts:
+ * on PostgreSQL a short poll interval, for jobs created by another server on the same database; on
+ * SQLite the next runAt coming due).
  */
 export class ClaimWaiters {
   private waiters = new Set<() => void>();
   private isClosed = false;
+  private notified = 0;
 
-  /** Resolves after `ms`, or earlier when notify() or close() is called. */
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.isClosed || ms <= 0 || signal?.aborted) return Promise.resolve();
+  /** Counts notify() calls: taken before a claim, it tells wait() whether one came in meanwhile. */
+  get generation(): number {
+    return this.notified;
+  }
+
+  /**
+   * Resolves after `ms`, or earlier when notify() or close() is called. With `since` (a generation
+   * taken before the claim that found nothing), resolves at once if notify() was called after it:
+   * that wake-up came while the claim was not waiting yet.
+   */
+  wait(ms: number, signal?: AbortSignal, since?: number): Promise<void> {
+    if (this.isClosed || ms <= 0 || signal?.aborted || (since !== undefined && since !== this.notified)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -27,9 +38,10 @@ export class ClaimWaiters {
    * Wakes the `count` claims that have waited longest (all by default). New jobs wake one claim
    * each: with many idle bots, waking all of them for one job cost a claim transaction per bot,
    * all but one finding nothing. A woken claim that fails to take the job (its bot was deleted)
-   * leaves it to the others' re-check, at most 250 ms later.
+   * leaves it to the others' next look (routes/jobs.ts: within 250 ms on PostgreSQL, 5 s on SQLite).
    */
   notify(count = Infinity): void {
+    this.notified++;
     const woken: (() => void)[] = [];
     for (const w of this.waiters) {
       if (woken.length >= count) break;

@@ -21,6 +21,11 @@ import type { AppDeps } from './deps';
 
 const JobIdParam = z.strictObject({ id: IdSchema });
 
+/** PostgreSQL: other servers create and release jobs without waking this one's waiting claims. */
+const SHARED_RECHECK_MS = 250;
+/** SQLite: this server is the only writer and wakes its waiting claims itself; a guard against a missed wake-up. */
+const SOLE_WRITER_RECHECK_MS = 5000;
+
 /**
  * Aborts when the client's connection closes before the answer is sent: a long-poll claim must stop
  * claiming for a bot that is gone. The request's own 'close' is no use here: it fires as soon as the
@@ -35,6 +40,19 @@ function clientGone(ctx: Koa.Context): AbortController {
 
 export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): void {
   const { store, clock } = d;
+
+  /**
+   * How long a waiting claim sleeps before it claims again unless woken sooner. On SQLite every
+   * change that makes a job claimable happens in this process and wakes waiting claims, so a claim
+   * sleeps until the next runAt comes due (at most SOLE_WRITER_RECHECK_MS): 50 idle bots cost the
+   * server 200 empty claims a second when each looked every 250 ms (docs/performance.md). A wake-up
+   * that comes while this is read is not lost: wait() is given the generation taken before the claim.
+   */
+  const napFor = async (left: number): Promise<number> => {
+    if (store.dialect !== 'sqlite') return Math.min(left, SHARED_RECHECK_MS);
+    const due = await store.nextRunAt(clock.now());
+    return Math.min(left, SOLE_WRITER_RECHECK_MS, due === null ? Infinity : due - clock.now());
+  };
 
   router.post('/jobs/populate', admin, async (ctx) => {
     const body = parse(PopulateSchema, ctx.request.json, 'body');
@@ -90,8 +108,9 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     d.limits.emptyClaims.check(limitKey);
     const deadline = clock.now() + body.waitMs;
     const abort = clientGone(ctx);
+    let seen = d.waiters.generation;
+    let job = await store.claimJob(body.botId, clock.now());
     for (;;) {
-      const job = await store.claimJob(body.botId, clock.now());
       if (job) {
         d.metrics.claims.inc();
         ctx.body = job;
@@ -99,8 +118,10 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       }
       const left = deadline - clock.now();
       if (left <= 0 || abort.signal.aborted || d.waiters.closed) break;
-      // Re-check at least every 250 ms: other servers and runAt times do not notify this process.
-      await d.waiters.wait(Math.min(left, 250), abort.signal);
+      await d.waiters.wait(await napFor(left), abort.signal, seen);
+      if (abort.signal.aborted) break; // the bot hung up: a job claimed now would wait for its lease to expire
+      seen = d.waiters.generation;
+      job = await store.claimJob(body.botId, clock.now());
     }
     d.limits.emptyClaims.take(limitKey);
     ctx.status = 204;
@@ -112,6 +133,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     const finished = body.complete ?? body.fail ?? null;
     if (!finished) d.limits.emptyClaims.check(limitKey); // a report always goes through
     const deadline = clock.now() + body.waitMs;
+    let seen = d.waiters.generation;
     let out = await store.finishAndClaim(body.botId, finished, clock.now());
     if (out.finished) {
       if (body.complete) d.metrics.completions.inc();
@@ -122,7 +144,9 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     if (!out.job && body.waitMs > 0) {
       const abort = clientGone(ctx);
       while (!out.job && clock.now() < deadline && !abort.signal.aborted && !d.waiters.closed) {
-        await d.waiters.wait(Math.min(deadline - clock.now(), 250), abort.signal);
+        await d.waiters.wait(await napFor(deadline - clock.now()), abort.signal, seen);
+        if (abort.signal.aborted) break; // as in /jobs/claim
+        seen = d.waiters.generation;
         out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, clock.now())).job };
       }
     }

@@ -301,6 +301,14 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
     name: 'sweeper lookups without their own indexes',
     statements: () => ['DROP INDEX jobs_active_lease', 'DROP INDEX jobs_active_deadline', 'DROP INDEX bots_heartbeat'],
   },
+  // A waiting claim on SQLite sleeps until the next runAt comes due instead of re-checking every
+  // 250 ms (routes/jobs.ts), so it must find that time at once. Only jobs created with a runAt are
+  // in this index, and only while pending: a job without one never touches it.
+  {
+    version: 5,
+    name: 'jobs_delayed: the next runAt of a pending job',
+    statements: () => ['CREATE INDEX jobs_delayed ON jobs (run_at) WHERE status = \'pending\' AND run_at IS NOT NULL'],
+  },
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */

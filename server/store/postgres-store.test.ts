@@ -25,7 +25,7 @@ describePostgres('PostgreSQL store', () => {
       await expect(store.claimJob('nobody', 0)).rejects.toThrow(/botfleet_next/);
       await store.migrate();
       const versions = (await store.db.run<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version));
-      expect(versions).toEqual([1, 2, 3, 4]);
+      expect(versions).toEqual([1, 2, 3, 4, 5]);
       await store.createJobs([{ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1 }], 1000);
       await store.registerBot({ id: 'b' }, 1000);
       expect(await store.finishAndClaim('b', null, 1000)).toMatchObject({ finished: null, job: { status: 'running', botId: 'b' } });

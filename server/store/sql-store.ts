@@ -31,6 +31,12 @@ function decodeCursor(cursor: string): number {
   return Number(m[1]);
 }
 
+/** The earliest future runAt of a pending job: one step into jobs_delayed (migration 5). */
+export function nextRunAtSql(dialect: 'sqlite' | 'postgres'): string {
+  return `SELECT run_at FROM jobs ${dialect === 'sqlite' ? 'INDEXED BY jobs_delayed ' : ''}WHERE status = 'pending' AND run_at IS NOT NULL AND run_at > ?
+    ORDER BY run_at LIMIT 1`;
+}
+
 export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
 
@@ -428,6 +434,11 @@ export class SqlStore implements Store {
     const paused = r?.value === 'true';
     if (this.dialect === 'sqlite') this.pausedCache = paused;
     return paused;
+  }
+
+  async nextRunAt(nowMs: number): Promise<number | null> {
+    const row = await one<{ run_at: number | string }>(this.db, nextRunAtSql(this.dialect), [nowMs]);
+    return row ? Number(row.run_at) : null;
   }
 
   isPaused(): Promise<boolean> {

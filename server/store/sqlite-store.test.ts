@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
 import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
-import { SWEEP_SQL } from './sql-store';
+import { nextRunAtSql, SWEEP_SQL } from './sql-store';
 import { testTime } from '../../test/helpers/time';
 
 const dirs: string[] = [];
@@ -97,6 +97,24 @@ describe('SQLite specifics', () => {
       const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, [0])).rows.map((r) => r.detail).join('; ');
       expect(plan).toContain('USING INDEX jobs_status_seq');
     }
+    await store.close();
+  });
+
+  test('migration 5: a file from before it gets jobs_delayed, and nextRunAt steps into it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
+    dirs.push(dir);
+    const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
+    const ex = (store as unknown as { db: import('./sql').Executor }).db;
+    const has = async () => (await ex.run(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_delayed'`)).rows.length === 1;
+    await store.migrate();
+    await ex.run('DROP INDEX jobs_delayed');
+    await ex.run('DELETE FROM schema_migrations WHERE version = 5');
+    expect(await has()).toBe(false);
+    await store.migrate();
+    expect(await has()).toBe(true);
+    const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${nextRunAtSql('sqlite')}`, [0])).rows.map((r) => r.detail).join('; ');
+    expect(plan).toMatch(/SEARCH jobs USING (COVERING )?INDEX jobs_delayed \(run_at>\?\)/);
+    expect(plan).not.toContain('TEMP B-TREE'); // no sort: the first entry is the answer
     await store.close();
   });
 

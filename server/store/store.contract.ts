@@ -102,6 +102,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.claimJob('d', now()))!.id).toBe(ids[3]);
     });
 
+    test('nextRunAt: the earliest runAt still to come of a pending job; null when none', async () => {
+      expect(await store.nextRunAt(now())).toBeNull();
+      const at = (ms: number) => new Date(now() + ms).toISOString();
+      const [, , , soon] = await store.createJobs([job({ runAt: at(60_000) }), job({ runAt: at(30_000) }), job({ runAt: at(-1000) }), job({ runAt: at(10_000) }), job()], now());
+      await store.cancelJob(soon.job.id, now()); // not pending: not waited for
+      expect(await store.nextRunAt(now())).toBe(now() + 30_000);
+      clock.advance(30_000);
+      expect(await store.nextRunAt(now())).toBe(now() + 30_000); // due now is not "to come"
+      for (const b of ['d1', 'd2', 'd3', 'd4']) await bot(b);
+      for (const b of ['d1', 'd2', 'd3']) expect(await store.claimJob(b, now())).not.toBeNull(); // the three due jobs
+      expect(await store.claimJob('d4', now())).toBeNull();
+      clock.advance(30_000);
+      expect(await store.nextRunAt(now())).toBeNull();
+      expect((await store.claimJob('d4', now()))!.runAt).toBe(at(0));
+      expect(await store.nextRunAt(now() - 1)).toBeNull(); // claimed: no longer pending
+    });
+
     test('key: a second job with the key of an unfinished job returns it; once finished the key is free', async () => {
       const [a] = await store.createJobs([job({ key: 'k1' })], now());
       const [b] = await store.createJobs([job({ key: 'k1' })], now());

@@ -81,6 +81,9 @@ export interface Store extends OutboxSource {
   /** Marks silent bots down and releases their jobs; releases expired leases and timed-out jobs. */
   sweep(nowMs: number): Promise<SweepResult>;
 
+  /** The earliest runAt after nowMs of a pending job (ms), or null: when a waiting claim must look again. */
+  nextRunAt(nowMs: number): Promise<number | null>;
+
   isPaused(): Promise<boolean>;
   setPaused(paused: boolean): Promise<void>;
 
