@@ -14,6 +14,7 @@ import type { ServerConfig } from './config';
 import { LeaseSweeper } from './lease-sweeper';
 import { alwaysLeader, type Leadership, postgresLeadership } from './leadership';
 import { ServerMetrics } from './metrics';
+import { noWakeups, postgresWakeups, type Wakeups } from './pg-wakeups';
 import { RateLimiter } from './http/rate-limit';
 import { Scheduler } from './scheduler';
 import { openStore } from './store/open';
@@ -47,7 +48,12 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   const datalake = new DatalakeDuty(config.DATALAKE_DIR, store, log, config.DATALAKE_VERIFY);
   const leadership: Leadership = store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
   let firstStart: Promise<void> = Promise.resolve();
-  const onJobsAvailable = (count?: number) => waiters.notify(count);
+  const wakeups: Wakeups = store.dialect === 'postgres' ? postgresWakeups(config.DATABASE_URL, log, (count) => waiters.notify(count)) : noWakeups;
+  const hearsEveryWakeup = store.dialect === 'postgres' ? () => wakeups.listening() : () => true;
+  const onJobsAvailable = (count?: number) => {
+    waiters.notify(count);
+    wakeups.publish(count);
+  };
   const onResult = () => datalake.notify();
   const scheduler = new Scheduler(store, clock, log, { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE }, onJobsAvailable);
   const sweeper = new LeaseSweeper(store, clock, log, config.SWEEP_INTERVAL_MS, metrics, () => {
@@ -88,7 +94,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   );
   await firstStart; // SQLite: repaired and writing before the first request; PostgreSQL: once leader
 
-  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, datalakeCounters: () => datalake.counters(),
+  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, hearsEveryWakeup, datalakeCounters: () => datalake.counters(),
     limits: {
       admin: new RateLimiter(config.RATE_LIMIT_ADMIN_PER_S, config.RATE_LIMIT_ADMIN_PER_S * 2, clock),
       emptyClaims: new RateLimiter(config.RATE_LIMIT_EMPTY_CLAIMS_PER_S, config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2, clock),
@@ -128,6 +134,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       if (!datalake.counters() && (await leadership.acquireNow().catch(() => false))) await firstStart;
       await datalake.stop(true);
       await leadership.stop();
+      await wakeups.stop();
       await store.close();
     })());
 

@@ -1,12 +1,15 @@
 /**
  * How a waiting long-poll claim spends its wait. On SQLite this server is the only writer and wakes
  * its waiting claims itself, so an idle claim does not look again every 250 ms: it sleeps until the
- * next runAt comes due (at most 5 s). On PostgreSQL other servers create jobs without waking this
- * one, so a claim still looks every 250 ms. A bot that hangs up is not claimed for.
+ * next runAt comes due (at most 5 s). On PostgreSQL other servers create jobs too: they wake this
+ * one through NOTIFY, and while its wake-up connection is down its claims look every 250 ms. A bot
+ * that hangs up is not claimed for.
  */
 import http from 'node:http';
+import pg from 'pg';
+import { applicationName, WAKE_CHANNEL } from '../server/pg-wakeups';
 import type { Store } from '../server/store/types';
-import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
+import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './helpers/postgres';
 import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
 import { waitFor } from './helpers/server-process';
 import { testTime } from './helpers/time';
@@ -95,25 +98,73 @@ describe('SQLite', () => {
   });
 });
 
-describePostgres('PostgreSQL', () => {
-  test('a claim waiting on one server picks up a job created through another within about 250 ms', async () => {
-    const fresh = freshSchemaUrl('naps');
-    const env = { DATABASE_URL: fresh.url };
-    const a = await startInProcess(env);
-    const b = await startInProcess(env);
+describePostgres('PostgreSQL, two servers on one database', () => {
+  let fresh: ReturnType<typeof freshSchemaUrl>;
+  let a: Awaited<ReturnType<typeof startInProcess>>;
+  let b: Awaited<ReturnType<typeof startInProcess>>;
+  let claims: { n: () => number };
+  const pgq = async <T>(sql: string, params: unknown[] = []) => {
+    const c = new pg.Client({ connectionString: PG_BASE_URL });
+    await c.connect();
     try {
-      expect((await call(a.url, 'POST', '/bots/register', { id: 'pg-nap' })).status).toBe(201);
-      const poll = call(a.url, 'POST', '/jobs/next', { botId: 'pg-nap', waitMs: 20_000 });
-      await sleep(300);
-      const job = await call(b.url, 'POST', '/jobs', { type: 'simulated' }, adminHeaders);
-      const t0 = Date.now();
-      const r = await poll;
-      expect(r.json.job?.id).toBe(job.json.id);
-      expect(Date.now() - t0).toBeLessThan(testTime(2000)); // server b cannot wake a's claim; a looks every 250 ms
+      return (await c.query(sql, params)).rows as T[];
     } finally {
-      await a.close();
-      await b.close();
-      await dropSchema(fresh.schema);
+      await c.end();
     }
+  };
+  const listeners = async () =>
+    // Connections of that name past their LISTEN (its last query, or a NOTIFY sent on it since).
+    Number((await pgq<{ n: string | number }>(
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND (query = 'LISTEN ${WAKE_CHANNEL}' OR query LIKE 'SELECT pg_notify%')`,
+      [applicationName(fresh.schema)],
+    ))[0].n); // a string, or a number once a store in this process has set pg's bigint parser
+
+  beforeAll(async () => {
+    fresh = freshSchemaUrl('naps');
+    a = await startInProcess({ DATABASE_URL: fresh.url });
+    b = await startInProcess({ DATABASE_URL: fresh.url });
+    claims = countClaims(a.store);
+    expect((await call(a.url, 'POST', '/bots/register', { id: 'pg-nap' })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await dropSchema(fresh.schema);
+  });
+
+  /** A bot long-polls server a; after `quietMs` a job is created through server b. */
+  async function pickupAcross(quietMs: number): Promise<{ claimsWhileQuiet: number; pickupMs: number }> {
+    const before = claims.n();
+    const poll = call(a.url, 'POST', '/jobs/next', { botId: 'pg-nap', waitMs: 20_000 });
+    await sleep(quietMs);
+    const claimsWhileQuiet = claims.n() - before;
+    const job = await call(b.url, 'POST', '/jobs', { type: 'simulated' }, adminHeaders);
+    const t0 = Date.now();
+    const r = await poll;
+    const pickupMs = Date.now() - t0;
+    expect(r.json.job?.id).toBe(job.json.id);
+    expect((await call(a.url, 'POST', '/jobs/next', { botId: 'pg-nap', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
+    return { claimsWhileQuiet, pickupMs };
+  }
+
+  test('while both listen, a claim waiting on one server sleeps, and a job created through the other wakes it (NOTIFY)', async () => {
+    await waitFor(async () => (await listeners()) === 2, 10_000, 50);
+    const r = await pickupAcross(1500);
+    expect(r.claimsWhileQuiet).toBe(1); // polling every 250 ms: 7
+    expect(r.pickupMs).toBeLessThan(3000); // not woken, it would sleep 5 s
+  });
+
+  test('while the wake-up connections are down, waiting claims poll every 250 ms; they come back and listen again', async () => {
+    await waitFor(async () => (await listeners()) === 2, 10_000, 50);
+    await pgq(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [applicationName(fresh.schema)]);
+    await waitFor(async () => (await listeners()) === 0, 5000, 10);
+    await sleep(50); // the servers see their connections end
+    const down = await pickupAcross(800);
+    expect(down.claimsWhileQuiet).toBeGreaterThanOrEqual(2); // polling again
+    expect(down.pickupMs).toBeLessThan(testTime(2000));
+    await waitFor(async () => (await listeners()) === 2, 10_000, 50); // reconnected (every second)
+    const back = await pickupAcross(1500);
+    expect(back.claimsWhileQuiet).toBe(1);
+    expect(back.pickupMs).toBeLessThan(3000);
   });
 });

@@ -25,8 +25,13 @@ export interface AppDeps {
   metrics: ServerMetrics;
   /** Called after every finished attempt: the datalake writer drains the outbox soon. */
   onResult: () => void;
-  /** Called when jobs may have become claimable: wakes `count` waiting long-poll claims (new jobs), else all. */
+  /**
+   * Called when jobs may have become claimable: wakes `count` waiting long-poll claims (new jobs),
+   * else all, here and (PostgreSQL) on the other servers of the database.
+   */
   onJobsAvailable: (count?: number) => void;
+  /** True when every server that can make a job claimable wakes this one's waiting claims (SQLite; PostgreSQL while listening). */
+  hearsEveryWakeup: () => boolean;
   /** Counters of this server's datalake writer, or null when another server writes the datalake. */
   datalakeCounters: () => DatalakeWriterCounters | null;
   limits: Limits;

@@ -21,10 +21,10 @@ import type { AppDeps } from './deps';
 
 const JobIdParam = z.strictObject({ id: IdSchema });
 
-/** PostgreSQL: other servers create and release jobs without waking this one's waiting claims. */
-const SHARED_RECHECK_MS = 250;
-/** SQLite: this server is the only writer and wakes its waiting claims itself; a guard against a missed wake-up. */
-const SOLE_WRITER_RECHECK_MS = 5000;
+/** While other servers could make jobs claimable without waking this one's claims (PostgreSQL, not listening). */
+const POLL_RECHECK_MS = 250;
+/** While every change wakes the waiting claims: a guard against a missed wake-up. */
+const WOKEN_RECHECK_MS = 5000;
 
 /**
  * Aborts when the client's connection closes before the answer is sent: a long-poll claim must stop
@@ -42,16 +42,18 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
   const { store, clock } = d;
 
   /**
-   * How long a waiting claim sleeps before it claims again unless woken sooner. On SQLite every
-   * change that makes a job claimable happens in this process and wakes waiting claims, so a claim
-   * sleeps until the next runAt comes due (at most SOLE_WRITER_RECHECK_MS): 50 idle bots cost the
-   * server 200 empty claims a second when each looked every 250 ms (docs/performance.md). A wake-up
-   * that comes while this is read is not lost: wait() is given the generation taken before the claim.
+   * How long a waiting claim sleeps before it claims again unless woken sooner. When every change
+   * that makes a job claimable wakes waiting claims (SQLite: this server is the only writer;
+   * PostgreSQL: while it hears the other servers' NOTIFY, server/pg-wakeups.ts), a claim sleeps
+   * until the next runAt comes due, at most WOKEN_RECHECK_MS; otherwise it looks every 250 ms.
+   * 50 idle bots cost the server 200 empty claims a second when each looked every 250 ms
+   * (docs/performance.md). A wake-up that comes while the runAt is read is not lost: wait() is
+   * given the generation taken before the claim.
    */
   const napFor = async (left: number): Promise<number> => {
-    if (store.dialect !== 'sqlite') return Math.min(left, SHARED_RECHECK_MS);
+    if (!d.hearsEveryWakeup()) return Math.min(left, POLL_RECHECK_MS);
     const due = await store.nextRunAt(clock.now());
-    return Math.min(left, SOLE_WRITER_RECHECK_MS, due === null ? Infinity : due - clock.now());
+    return Math.min(left, WOKEN_RECHECK_MS, due === null ? Infinity : due - clock.now());
   };
 
   router.post('/jobs/populate', admin, async (ctx) => {
