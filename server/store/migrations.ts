@@ -183,7 +183,7 @@ function countTriggerFunction(): string[] {
 }
 
 /**
- * Version 2, PostgreSQL only: `POST /jobs/next` as one server-side function, so a bot's report and
+ * Versions 2 and 6 (its current text), PostgreSQL only: `POST /jobs/next` as one server-side function, so a bot's report and
  * its next claim cost one round trip (and one COMMIT) instead of ~15 (docs/performance.md, goal 6).
  *
  * The server reads the reported job first and decides in JavaScript, as on every other path (fencing
@@ -195,7 +195,7 @@ function countTriggerFunction(): string[] {
  * reason as the message (the whole call is rolled back); SqlStore turns them into 404/409 answers.
  * Returns the finished job first (when p_job is given), then the claimed one (if any).
  */
-function nextFunctionV2(d: Dialect): string[] {
+function nextFunction(d: Dialect): string[] {
   if (d !== 'postgres') return [];
   return [
     `CREATE OR REPLACE FUNCTION botfleet_next(
@@ -209,13 +209,29 @@ function nextFunctionV2(d: Dialect): string[] {
      SET enable_sort = off
      AS $$
      DECLARE
-       s INTEGER := (txid_current() % ${COUNT_SHARDS})::INTEGER;
+       s INTEGER;
        b bots;
        fin jobs;
        got jobs;
        ok BOOLEAN;
        dur BIGINT;
      BEGIN
+       IF p_job IS NULL THEN
+         -- A bare claim that finds nothing writes nothing: no lock on the bot's row and no
+         -- transaction id, so its COMMIT has nothing to flush (each empty poll was an fsync). The
+         -- checks below run again under the lock when there is a job to take.
+         SELECT * INTO b FROM bots WHERE id = p_bot;
+         IF b.id IS NULL THEN RAISE EXCEPTION 'bot_unknown' USING ERRCODE = 'BF404'; END IF;
+         IF b.status = 'down' THEN RAISE EXCEPTION 'bot_down' USING ERRCODE = 'BF409'; END IF;
+         IF b.current_job_id IS NOT NULL THEN
+           RAISE EXCEPTION 'bot_busy' USING ERRCODE = 'BF409', DETAIL = b.current_job_id;
+         END IF;
+         IF EXISTS (SELECT 1 FROM settings WHERE name = 'paused' AND value = 'true')
+            OR NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending' AND (run_at IS NULL OR run_at <= p_now)) THEN
+           RETURN;
+         END IF;
+       END IF;
+       s := (txid_current() % ${COUNT_SHARDS})::INTEGER;
        IF p_job IS NOT NULL THEN
          -- A report and a claim change two jobs' statuses: take every counter row they may touch
          -- now, in the trigger's order, so the two trigger calls cannot cross another transaction's
@@ -282,7 +298,7 @@ function nextFunctionV2(d: Dialect): string[] {
 
 const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => string[] }[] = [
   { version: 1, name: 'jobs, events, bots, results, counts, settings', statements: schemaV1 },
-  { version: 2, name: 'botfleet_next: report and claim in one call (PostgreSQL)', statements: nextFunctionV2 },
+  { version: 2, name: 'botfleet_next: report and claim in one call (PostgreSQL)', statements: nextFunction },
   // Pending jobs have no bot: indexing their NULLs cost every bulk insert one more index entry per
   // job and every claim one more page (out of its NULL region) for no query: each one that uses this
   // index asks for `bot_id = ?` (docs/performance.md).
@@ -308,7 +324,9 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
     version: 5,
     name: 'jobs_delayed: the next runAt of a pending job',
     statements: () => ['CREATE INDEX jobs_delayed ON jobs (run_at) WHERE status = \'pending\' AND run_at IS NOT NULL'],
-  },
+  },  // The current botfleet_next (version 2 on a new database already creates it): a bare claim that
+  // finds nothing takes no lock and no transaction id, so it commits without a flush.
+  { version: 6, name: 'botfleet_next: an empty bare claim writes nothing (PostgreSQL)', statements: nextFunction },
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */
