@@ -122,14 +122,14 @@ export interface DrainResult {
  * Pauses the queue, enqueues n jobs, starts the fleet, resumes and times until the summary of
  * urls[0] counts n more finished jobs (every server shares the database).
  */
-export async function measureDrain(urls: readonly string[], kind: ClientKind, clients: number, n: number, prefix: string): Promise<DrainResult> {
+export async function measureDrain(urls: readonly string[], kind: ClientKind, clients: number, n: number, prefix: string, extraEnv: Record<string, string> = {}): Promise<DrainResult> {
   const main = urls[0];
   const before = await summary(main);
   const finishedBefore = (before.jobs.completed ?? 0) + (before.jobs.failed ?? 0);
   const failedBefore = before.jobs.failed ?? 0;
   await postJson(`${main}/queue/pause`, {}, ADMIN);
   await enqueue(main, n);
-  const fleet = await startFleet(kind, urls, clients, prefix);
+  const fleet = await startFleet(kind, urls, clients, prefix, extraEnv);
   try {
     const t0 = performance.now();
     await postJson(`${main}/queue/resume`, {}, ADMIN);

@@ -29,6 +29,10 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     const bots = await measureDrain([server.url], 'bot', 4, n, 'g1');
     botPeakMb = bots.clientPeakMb;
     out.push({ goal: '1', what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`, value: bots.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `${anchorNote}; ${bots.failed} failed` });
+    // The same bots logging at the default level (3 lines a job on stdout, read by this process as a
+    // container runtime would read them); the figure above is at LOG_LEVEL=warn, like every drain here.
+    const talking = await measureDrain([server.url], 'bot', 4, n, 'g1i', { LOG_LEVEL: 'info' });
+    out.push({ goal: '1', what: `... the same at LOG_LEVEL=info (the default)`, value: talking.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `3 log lines a job; ${talking.failed} failed` });
     const lean = await measureDrain([server.url], 'lean', 4, n, 'g1');
     out.push({ goal: '1', what: `4 lean clients (fetch) drain ${n.toLocaleString('en-US')}`, value: lean.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'bench/lean-worker.ts: POST /jobs/next only, no logs/heartbeat' });
     const leanHttp = await measureDrain([server.url], 'lean-http', 4, n, 'g1h');
