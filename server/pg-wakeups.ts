@@ -88,7 +88,11 @@ export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count
 
   // Wake-ups within one event-loop turn go out as one NOTIFY (a loop of single enqueues, say).
   let pending: number | 'all' | 0 = 0;
+  // Not listening ourselves, a NOTIFY goes out on a connection of its own, one at a time: wake-ups
+  // that come meanwhile wait for it and go out together next.
+  let detour: Promise<void> | null = null;
   const send = () => {
+    if (detour) return;
     const payload = `${schema}|${me}|${pending === 'all' ? '' : pending}`;
     pending = 0;
     const c = client;
@@ -96,14 +100,21 @@ export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count
       c.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, payload]).catch(() => drop(c));
       return;
     }
-    // Not listening ourselves: the others may still be, and sleep until told.
+    // The others may still be listening, and sleep until told.
     const once = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
     once.on('error', () => {});
-    once
+    detour = once
       .connect()
       .then(() => once.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, payload]))
-      .catch(() => {}) // the database is away: the others' claims fail and retry anyway
-      .finally(() => void once.end().catch(() => {}));
+      .then(
+        () => undefined,
+        () => undefined, // the database is away: the others' claims fail and retry anyway
+      )
+      .finally(() => {
+        void once.end().catch(() => {});
+        detour = null;
+        if (pending !== 0 && !stopped) send();
+      });
   };
 
   void connect();
@@ -114,7 +125,7 @@ export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count
       if (stopped) return;
       const first = pending === 0;
       pending = count === undefined || pending === 'all' ? 'all' : pending + count;
-      if (first && pending !== 0) setImmediate(send);
+      if (first && pending !== 0 && !detour) setImmediate(send);
     },
     async stop() {
       stopped = true;
