@@ -38,7 +38,7 @@ export class ClaimWaiters {
    * Wakes the `count` claims that have waited longest (all by default). New jobs wake one claim
    * each: with many idle bots, waking all of them for one job cost a claim transaction per bot,
    * all but one finding nothing. A woken claim that fails to take the job (its bot was deleted)
-   * leaves it to the others' next look (routes/jobs.ts: within 250 ms on PostgreSQL, 5 s on SQLite).
+   * leaves it to the others' next look (routes/jobs.ts: within 5 s; 250 ms on PostgreSQL while not listening).
    */
   notify(count = Infinity): void {
     this.notified++;
