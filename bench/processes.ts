@@ -54,13 +54,13 @@ export function stopChild(proc: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
-/** Resident memory of a process in MB: current (VmRSS) and peak (VmHWM). */
 /** CPU time (user + system) a process has used so far, ms; robust to the machine's load, unlike a rate. */
 export function cpuMs(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** Resident memory of a process in MB: current (VmRSS) and peak (VmHWM). */
 export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
