@@ -29,14 +29,14 @@ describePostgres('PostgreSQL wake-ups', () => {
     const [a, b, c] = [heard(), heard(), heard()];
     const wa = start(url, a.on);
     const wc = start(other, c.on);
-    await waitFor(() => wa.listening() && wc.listening(), 10_000, 10);
+    await waitFor(() => wa.hearsAll() && wc.hearsAll(), 10_000, 10);
     a.got.length = 0; // each hears one wake-up of its own when it starts listening (what it missed)
     c.got.length = 0;
     const wb = start(url, b.on);
     wb.publish(3); // b is not listening yet: this goes out on a connection of its own
     await waitFor(() => a.got.length === 1, 10_000, 10);
     expect(a.got).toEqual([3]);
-    await waitFor(() => wb.listening(), 10_000, 10);
+    await waitFor(() => wb.hearsAll(), 10_000, 10);
     b.got.length = 0;
     wb.publish(2);
     wb.publish(1); // the same event-loop turn: one NOTIFY

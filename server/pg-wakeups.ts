@@ -6,7 +6,7 @@
  * SQLite's (routes/jobs.ts). An empty claim on PostgreSQL locks the bot's row, so it is a commit
  * with an fsync: 50 idle bots looking every 250 ms were 200 of them a second.
  *
- * One dedicated connection listens; when it drops, listening() is false (the claims poll again)
+ * One dedicated connection listens; when it drops, hearsAll() is false (the claims poll again)
  * and it reconnects every `retryMs`. A notification names the schema and the sending server, so
  * servers of other schemas on the same database, and the sender itself, ignore it.
  */
@@ -18,8 +18,8 @@ import { parseDatabaseUrl } from './store/open';
 export const WAKE_CHANNEL = 'botfleet_jobs';
 
 export interface Wakeups {
-  /** True while this server hears the others' wake-ups. */
-  listening(): boolean;
+  /** True when every wake-up meant for this server reaches it: always for SQLite's sole server, on PostgreSQL while it listens. */
+  hearsAll(): boolean;
   /** Tells the other servers that `count` jobs (all: undefined) may have become claimable. */
   publish(count?: number): void;
   stop(): Promise<void>;
@@ -30,8 +30,8 @@ export function applicationName(schema: string): string {
   return `botfleet wake-ups ${schema}`.slice(0, 63);
 }
 
-/** SQLite: one server, nothing to hear. */
-export const noWakeups: Wakeups = { listening: () => false, publish: () => {}, stop: async () => {} };
+/** SQLite: the one server makes every change itself; nobody to tell, nothing to miss. */
+export const soleServer: Wakeups = { hearsAll: () => true, publish: () => {}, stop: async () => {} };
 
 export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count?: number) => void, retryMs = 1000): Wakeups {
   const target = parseDatabaseUrl(databaseUrl);
@@ -120,7 +120,7 @@ export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count
   void connect();
 
   return {
-    listening: () => live,
+    hearsAll: () => live,
     publish(count) {
       if (stopped) return;
       const first = pending === 0;

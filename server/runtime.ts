@@ -14,7 +14,7 @@ import type { ServerConfig } from './config';
 import { LeaseSweeper } from './lease-sweeper';
 import { alwaysLeader, type Leadership, postgresLeadership } from './leadership';
 import { ServerMetrics } from './metrics';
-import { noWakeups, postgresWakeups, type Wakeups } from './pg-wakeups';
+import { postgresWakeups, soleServer, type Wakeups } from './pg-wakeups';
 import { RateLimiter } from './http/rate-limit';
 import { Scheduler } from './scheduler';
 import { openStore } from './store/open';
@@ -48,8 +48,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   const datalake = new DatalakeDuty(config.DATALAKE_DIR, store, log, config.DATALAKE_VERIFY);
   const leadership: Leadership = store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
   let firstStart: Promise<void> = Promise.resolve();
-  const wakeups: Wakeups = store.dialect === 'postgres' ? postgresWakeups(config.DATABASE_URL, log, (count) => waiters.notify(count)) : noWakeups;
-  const hearsEveryWakeup = store.dialect === 'postgres' ? () => wakeups.listening() : () => true;
+  const wakeups: Wakeups = store.dialect === 'postgres' ? postgresWakeups(config.DATABASE_URL, log, (count) => waiters.notify(count)) : soleServer;
   const onJobsAvailable = (count?: number) => {
     waiters.notify(count);
     wakeups.publish(count);
@@ -94,7 +93,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   );
   await firstStart; // SQLite: repaired and writing before the first request; PostgreSQL: once leader
 
-  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, hearsEveryWakeup, datalakeCounters: () => datalake.counters(),
+  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, hearsEveryWakeup: wakeups.hearsAll, datalakeCounters: () => datalake.counters(),
     limits: {
       admin: new RateLimiter(config.RATE_LIMIT_ADMIN_PER_S, config.RATE_LIMIT_ADMIN_PER_S * 2, clock),
       emptyClaims: new RateLimiter(config.RATE_LIMIT_EMPTY_CLAIMS_PER_S, config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2, clock),

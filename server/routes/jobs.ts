@@ -42,18 +42,23 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
   const { store, clock } = d;
 
   /**
-   * How long a waiting claim sleeps before it claims again unless woken sooner. When every change
-   * that makes a job claimable wakes waiting claims (SQLite: this server is the only writer;
-   * PostgreSQL: while it hears the other servers' NOTIFY, server/pg-wakeups.ts), a claim sleeps
-   * until the next runAt comes due, at most WOKEN_RECHECK_MS; otherwise it looks every 250 ms.
-   * 50 idle bots cost the server 200 empty claims a second when each looked every 250 ms
-   * (docs/performance.md). A wake-up that comes while the runAt is read is not lost: wait() is
-   * given the generation taken before the claim.
+   * A waiting claim's sleep, until woken or until it should look again; false when the bot hung up
+   * meanwhile (a job claimed for it now would wait for its lease to expire). When every change that
+   * makes a job claimable wakes waiting claims (SQLite: this server is the only writer; PostgreSQL:
+   * while it hears the other servers' NOTIFY, server/pg-wakeups.ts), it sleeps until the next runAt
+   * comes due, at most WOKEN_RECHECK_MS; otherwise it looks every 250 ms. 50 idle bots cost the
+   * server 200 empty claims a second when each looked every 250 ms (docs/performance.md). `since`
+   * is the generation taken before the claim that found nothing: a wake-up that came after it, while
+   * the claim was not waiting yet, ends the sleep at once.
    */
-  const napFor = async (left: number): Promise<number> => {
-    if (!d.hearsEveryWakeup()) return Math.min(left, POLL_RECHECK_MS);
-    const due = await store.nextRunAt(clock.now());
-    return Math.min(left, WOKEN_RECHECK_MS, due === null ? Infinity : due - clock.now());
+  const nap = async (left: number, abort: AbortController, since: number): Promise<boolean> => {
+    let ms = Math.min(left, POLL_RECHECK_MS);
+    if (d.hearsEveryWakeup()) {
+      const due = await store.nextRunAt(clock.now());
+      ms = Math.min(left, WOKEN_RECHECK_MS, due === null ? Infinity : due - clock.now());
+    }
+    await d.waiters.wait(ms, abort.signal, since);
+    return !abort.signal.aborted;
   };
 
   router.post('/jobs/populate', admin, async (ctx) => {
@@ -120,8 +125,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       }
       const left = deadline - clock.now();
       if (left <= 0 || abort.signal.aborted || d.waiters.closed) break;
-      await d.waiters.wait(await napFor(left), abort.signal, seen);
-      if (abort.signal.aborted) break; // the bot hung up: a job claimed now would wait for its lease to expire
+      if (!(await nap(left, abort, seen))) break;
       seen = d.waiters.generation;
       job = await store.claimJob(body.botId, clock.now());
     }
@@ -146,8 +150,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     if (!out.job && body.waitMs > 0) {
       const abort = clientGone(ctx);
       while (!out.job && clock.now() < deadline && !abort.signal.aborted && !d.waiters.closed) {
-        await d.waiters.wait(await napFor(deadline - clock.now()), abort.signal, seen);
-        if (abort.signal.aborted) break; // as in /jobs/claim
+        if (!(await nap(deadline - clock.now(), abort, seen))) break;
         seen = d.waiters.generation;
         out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, clock.now())).job };
       }
