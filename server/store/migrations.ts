@@ -215,30 +215,29 @@ function nextFunction(d: Dialect): string[] {
        got jobs;
        ok BOOLEAN;
        dur BIGINT;
+       idle BOOLEAN;
      BEGIN
+       -- A bare claim with nothing to take (paused, or no pending job due) writes nothing: it reads
+       -- the bot without a lock and takes no transaction id, so its COMMIT has nothing to flush
+       -- (each empty poll was an fsync). The bot's checks below hold for it all the same.
+       -- A report (the hot path) never asks.
+       idle := false;
        IF p_job IS NULL THEN
-         -- A bare claim that finds nothing writes nothing: no lock on the bot's row and no
-         -- transaction id, so its COMMIT has nothing to flush (each empty poll was an fsync). The
-         -- checks below run again under the lock when there is a job to take.
+         idle := EXISTS (SELECT 1 FROM settings WHERE name = 'paused' AND value = 'true')
+           OR NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending' AND (run_at IS NULL OR run_at <= p_now));
+       END IF;
+       IF idle THEN
          SELECT * INTO b FROM bots WHERE id = p_bot;
-         IF b.id IS NULL THEN RAISE EXCEPTION 'bot_unknown' USING ERRCODE = 'BF404'; END IF;
-         IF b.status = 'down' THEN RAISE EXCEPTION 'bot_down' USING ERRCODE = 'BF409'; END IF;
-         IF b.current_job_id IS NOT NULL THEN
-           RAISE EXCEPTION 'bot_busy' USING ERRCODE = 'BF409', DETAIL = b.current_job_id;
+       ELSE
+         s := (txid_current() % ${COUNT_SHARDS})::INTEGER;
+         IF p_job IS NOT NULL THEN
+           -- A report and a claim change two jobs' statuses: take every counter row they may touch
+           -- now, in the trigger's order, so the two trigger calls cannot cross another transaction's
+           -- order. A bare claim changes one status; its trigger takes its two rows in order itself.
+           PERFORM 1 FROM job_counts WHERE shard = s ORDER BY status FOR UPDATE;
          END IF;
-         IF EXISTS (SELECT 1 FROM settings WHERE name = 'paused' AND value = 'true')
-            OR NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'pending' AND (run_at IS NULL OR run_at <= p_now)) THEN
-           RETURN;
-         END IF;
+         SELECT * INTO b FROM bots WHERE id = p_bot FOR UPDATE;
        END IF;
-       s := (txid_current() % ${COUNT_SHARDS})::INTEGER;
-       IF p_job IS NOT NULL THEN
-         -- A report and a claim change two jobs' statuses: take every counter row they may touch
-         -- now, in the trigger's order, so the two trigger calls cannot cross another transaction's
-         -- order. A bare claim changes one status; its trigger takes its two rows in order itself.
-         PERFORM 1 FROM job_counts WHERE shard = s ORDER BY status FOR UPDATE;
-       END IF;
-       SELECT * INTO b FROM bots WHERE id = p_bot FOR UPDATE;
        IF p_job IS NOT NULL THEN
          UPDATE jobs SET status = p_next,
              bot_id = CASE WHEN p_next = 'pending' THEN NULL ELSE bot_id END,
@@ -274,7 +273,7 @@ function nextFunction(d: Dialect): string[] {
          RAISE EXCEPTION 'bot_busy' USING ERRCODE = 'BF409', DETAIL = b.current_job_id;
        END IF;
        IF p_job IS NOT NULL THEN RETURN NEXT fin; END IF;
-       IF EXISTS (SELECT 1 FROM settings WHERE name = 'paused' AND value = 'true') THEN RETURN; END IF;
+       IF idle OR EXISTS (SELECT 1 FROM settings WHERE name = 'paused' AND value = 'true') THEN RETURN; END IF;
        UPDATE jobs SET status = CASE WHEN p_start THEN 'running' ELSE 'claimed' END, bot_id = p_bot,
            attempts = attempts + 1, claimed_at = p_now, started_at = CASE WHEN p_start THEN p_now END,
            finished_at = NULL, lease_expires_at = p_lease_until,
