@@ -23,6 +23,7 @@ const EnvSchema = z
     BACKOFF_MIN_MS: envInt(500, 1, 3_600_000),
     BACKOFF_MAX_MS: envInt(30000, 1, 3_600_000),
     REQUEST_TIMEOUT_MS: envInt(10000, 100, 600_000),
+    BOT_NICE: envInt(10, 0, 19),
     LOG_LEVEL: envLogLevel,
   })
   .superRefine((env, ctx) => {
@@ -52,6 +53,8 @@ export interface BotConfig {
   backoffMinMs: number;
   backoffMaxMs: number;
   requestTimeoutMs: number;
+  /** CPU niceness the bot lowers itself to at start (0 = as started); bot/niceness.ts. */
+  nice: number;
   logLevel: string;
 }
 
@@ -72,6 +75,7 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bo
     backoffMinMs: e.BACKOFF_MIN_MS,
     backoffMaxMs: e.BACKOFF_MAX_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    nice: e.BOT_NICE,
     logLevel: e.LOG_LEVEL,
   });
 }
@@ -97,6 +101,8 @@ Environment (defaults in brackets):
   BACKOFF_MIN_MS           first retry delay while the server is unreachable [500]
   BACKOFF_MAX_MS           retry delay cap (exponential, full jitter) [30000]
   REQUEST_TIMEOUT_MS       timeout of one HTTP request (a claim adds CLAIM_WAIT_MS) [10000]
+  BOT_NICE                 CPU niceness 0..19 the bot lowers itself to, so a server on the same
+                           machine gets the CPU first; 0 = keep the one it was started with [10]
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent [info]
   LOG_PRETTY               "false" keeps JSON logs on a terminal
 

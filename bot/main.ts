@@ -7,11 +7,14 @@ import { createLogger } from '../core/logger';
 import { ApiClient } from './api-client';
 import { BOT_HELP, loadBotConfig } from './config';
 import { HandlerRegistry } from './handlers';
+import { applyNiceness } from './niceness';
 import { BotRunner } from './runner';
 
 handleHelp(process.argv.slice(2), BOT_HELP);
 const config = loadOrExit(() => loadBotConfig(process.env));
 const log = createLogger('bot', config.logLevel);
+const niceness = applyNiceness(config.nice);
+if (niceness.error) log.warn({ event: 'niceness refused', wanted: config.nice, nice: niceness.nice, err: niceness.error }, 'could not lower the CPU priority; running at the current one');
 
 const handlers = new HandlerRegistry();
 const runner = new BotRunner({
@@ -28,7 +31,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 log.info(
-  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimMode: config.claimMode, claimWaitMs: config.claimWaitMs },
+  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimMode: config.claimMode, claimWaitMs: config.claimWaitMs, nice: niceness.nice },
   'bot starting',
 );
 /** Exits once the logs are out; the pretty transport writes from a worker thread. */

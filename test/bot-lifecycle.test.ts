@@ -3,6 +3,8 @@
  * whole path with known answers, heartbeats while busy, long-poll pickup, re-registration after
  * DELETE /bots/:id.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import type { Json } from '../core/types';
 import { startBot, serverApi, type BotProcess } from '../bot/testing/bot-process';
 import { startServer, waitFor, type ServerProcess } from './helpers/server-process';
@@ -126,4 +128,15 @@ test('registers again after DELETE /bots/:id and keeps working', async () => {
   const job = await api.createJob('hash', { input: '' });
   const done = await api.waitForJob(job.id, ['completed']);
   expect(done.result).toMatchObject({ hex: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+});
+
+test('BOT_NICE: the bot lowers its own CPU priority at start (10 by default), and says so', async () => {
+  const niceOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
+  const base = os.getPriority(); // the test runner's own niceness; a bot never goes below what it was started with
+  const byDefault = bot('nice-default');
+  const three = bot('nice-three', { BOT_NICE: String(Math.min(19, base + 3)) });
+  const started = await Promise.all([byDefault, three].map((b) => b.waitForEvent('starting')));
+  expect(started.map((l) => l.nice)).toEqual([Math.max(10, base), Math.min(19, base + 3)]);
+  if (process.platform === 'linux') expect([niceOf(byDefault.proc.pid!), niceOf(three.proc.pid!)]).toEqual([Math.max(10, base), Math.min(19, base + 3)]);
+  await byDefault.waitForEvent('registered'); // and it works as ever
 });
