@@ -34,6 +34,14 @@ export function compileBot(): string {
  */
 export function compileDashboard(): string {
   compileAll();
+  // The stylesheet is a build output (npm run build:css, as the image's build runs it). The dashboard
+  // builds it on start when missing, through a path relative to its source, which the compiled copy
+  // does not have: on a clean clone goal 4's dashboard never came up. Build it here instead.
+  if (!fs.existsSync(path.join(ROOT, 'dashboard', 'public', 'app.css'))) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { buildCss } = require(path.join(ROOT, 'scripts', 'build-css.js')) as { buildCss: () => number };
+    if (buildCss() !== 0) throw new Error('building dashboard/public/app.css failed (npm run build:css)');
+  }
   for (const dir of ['views', 'public']) {
     const link = path.join(COMPILED_DIR, 'dashboard', dir);
     if (!fs.existsSync(link)) fs.symlinkSync(path.join(ROOT, 'dashboard', dir), link, 'dir');

@@ -68,7 +68,10 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
     // overview shows dashes for it, as it does in production when the controller is away.
     const dash = spawnNode([compileDashboard()], { DASHBOARD_PORT: String(port), DASHBOARD_HOST: '127.0.0.1', SERVER_URL: b.url, CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`, LOG_LEVEL: 'warn' });
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 30_000);
+      await waitFor(async () => dash.proc.exitCode !== null || (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 30_000).catch((err: Error) => {
+        throw new Error(`the dashboard did not come up (${err.message}):\n${dash.output().slice(-2000)}`);
+      });
+      if (dash.proc.exitCode !== null) throw new Error(`the dashboard exited with ${dash.proc.exitCode}:\n${dash.output().slice(-2000)}`);
       out.push({ goal: '4', what: 'dashboard overview (GET / on :3002) p99', value: await p99Of(samples, `http://127.0.0.1:${port}/`), unit: 'ms', target: 20, sense: 'max', note: 'rendered HTML, server + controller calls' });
     } finally {
       await dash.stop();
