@@ -15,6 +15,10 @@ export interface PriorityApi {
   setPriority(priority: number): void;
 }
 
+// On Linux a niceness belongs to a thread: this sets the main thread's, where the bot's work runs,
+// and threads started later (libuv's pool, a handler's workers) inherit it. V8's helper threads,
+// started before, keep theirs; setting each of them too was tried and measured no better (0.96x,
+// docs/performance.md).
 const processPriority: PriorityApi = {
   getPriority: () => os.getPriority(),
   setPriority: (p) => os.setPriority(p),
