@@ -3,6 +3,7 @@
  * idle client, bulk enqueue. Each goal gets its own fresh server process, so one goal's leftovers
  * never slow the next.
  */
+import { bareHttpPingPong } from './bare-http';
 import { bullmqDrain, bullmqLatency } from './bullmq';
 import type { BenchOptions } from './config';
 import { measureDrain, nextMessage, startFleet } from './fleet';
@@ -23,6 +24,9 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     anchorNote = 'anchor: BullMQ measured in this run';
     out.push({ goal: '1', what: `BullMQ 4 workers x1 drain ${n.toLocaleString('en-US')} jobs`, value: b.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `${b.seconds.toFixed(1)} s, worker peak ${b.workerPeakMb.toFixed(0)} MB` });
   }
+  // Context: what 4 client processes and a server that does no work at all reach over HTTP here.
+  const bare = await bareHttpPingPong(4, Math.max(1, Math.round(n / 4)));
+  out.push({ goal: '1', what: 'bare node:http ping-pong, 4 client processes', value: bare.requestsPerSecond, unit: 'req/s', target: null, sense: 'min', note: `no work: the ceiling of HTTP here; CPU per exchange: server ${Math.round(bare.serverCpuUs)} µs, clients ${Math.round(bare.clientCpuUs)} µs` });
   const server = await startBenchServer();
   let botPeakMb = NaN;
   try {
