@@ -323,7 +323,8 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
     version: 5,
     name: 'jobs_delayed: the next runAt of a pending job',
     statements: () => ['CREATE INDEX jobs_delayed ON jobs (run_at) WHERE status = \'pending\' AND run_at IS NOT NULL'],
-  },  // The current botfleet_next (version 2 on a new database already creates it): a bare claim that
+  },
+  // The current botfleet_next (version 2 on a new database already creates it): a bare claim that
   // finds nothing takes no lock and no transaction id, so it commits without a flush.
   { version: 6, name: 'botfleet_next: an empty bare claim writes nothing (PostgreSQL)', statements: nextFunction },
 ];
