@@ -34,7 +34,7 @@ describe('SQLite', () => {
   beforeAll(async () => {
     s = await startInProcess();
     claims = countClaims(s.store);
-    for (const id of ['nap-1', 'nap-2', 'nap-3', 'nap-4']) expect((await call(s.url, 'POST', '/bots/register', { id })).status).toBe(201);
+    for (const id of ['nap-1', 'nap-2', 'nap-3', 'nap-4', 'nap-5']) expect((await call(s.url, 'POST', '/bots/register', { id })).status).toBe(201);
   });
   afterAll(() => s.close());
 
@@ -61,6 +61,32 @@ describe('SQLite', () => {
     expect(at - runAt).toBeLessThan(3000); // the failure is the 5 s re-check, or the full 20 s wait
     expect(claims.n() - before).toBeLessThanOrEqual(3);
     expect((await call(s.url, 'POST', '/jobs/next', { botId: 'nap-3', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
+  });
+
+  test('a job that comes due between the claim that missed it and the read of the next runAt is picked up at once, not at the 5 s re-check', async () => {
+    // Found by CI on a loaded machine: the claim looked just before the runAt and the next runAt was
+    // read just after it, when that job was no longer "to come", so the claim slept the full 5 s.
+    // Here the first claim's answer is held until the job is due, which makes that order certain.
+    const runAt = Date.now() + testTime(300);
+    const job = await call(s.url, 'POST', '/jobs', { type: 'simulated', runAt: new Date(runAt).toISOString() }, adminHeaders);
+    expect(job.status).toBe(201);
+    const finishAndClaim = s.store.finishAndClaim;
+    const lookedAt: number[] = [];
+    s.store.finishAndClaim = async (botId, finished, nowMs) => {
+      const out = await finishAndClaim(botId, finished, nowMs);
+      if (botId === 'nap-5' && lookedAt.push(nowMs) === 1) await sleep(runAt - Date.now() + 50);
+      return out;
+    };
+    try {
+      const r = await call(s.url, 'POST', '/jobs/next', { botId: 'nap-5', waitMs: 20_000 });
+      const at = Date.now();
+      expect(lookedAt[0]).toBeLessThan(runAt); // the first claim looked before the job was due
+      expect(r.json.job?.id).toBe(job.json.id);
+      expect(at - runAt).toBeLessThan(3000); // before the fix: 5,000 ms
+    } finally {
+      s.store.finishAndClaim = finishAndClaim;
+    }
+    expect((await call(s.url, 'POST', '/jobs/next', { botId: 'nap-5', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
   });
 
   test('a job created while the claim reads the next runAt wakes it all the same', async () => {

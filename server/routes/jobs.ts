@@ -49,12 +49,15 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
    * comes due, at most WOKEN_RECHECK_MS; otherwise it looks every 250 ms. 50 idle bots cost the
    * server 200 empty claims a second when each looked every 250 ms (docs/performance.md). `since`
    * is the generation taken before the claim that found nothing: a wake-up that came after it, while
-   * the claim was not waiting yet, ends the sleep at once.
+   * the claim was not waiting yet, ends the sleep at once. `claimedAt` is the time that claim looked
+   * at: a runAt after it is still to come for this claim even if it came due since (on a slow
+   * machine the claim can find a job not due yet and the next runAt be read after it came due;
+   * read at the later time, that job was "not to come" and the claim slept the full 5 s).
    */
-  const nap = async (left: number, abort: AbortController, since: number): Promise<boolean> => {
+  const nap = async (left: number, abort: AbortController, since: number, claimedAt: number): Promise<boolean> => {
     let ms = Math.min(left, POLL_RECHECK_MS);
     if (d.hearsEveryWakeup()) {
-      const due = await store.nextRunAt(clock.now());
+      const due = await store.nextRunAt(claimedAt);
       ms = Math.min(left, WOKEN_RECHECK_MS, due === null ? Infinity : due - clock.now());
     }
     await d.waiters.wait(ms, abort.signal, since);
@@ -116,7 +119,8 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     const deadline = clock.now() + body.waitMs;
     const abort = clientGone(ctx);
     let seen = d.waiters.generation;
-    let job = await store.claimJob(body.botId, clock.now());
+    let claimedAt = clock.now();
+    let job = await store.claimJob(body.botId, claimedAt);
     for (;;) {
       if (job) {
         d.metrics.claims.inc();
@@ -125,9 +129,10 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
       }
       const left = deadline - clock.now();
       if (left <= 0 || abort.signal.aborted || d.waiters.closed) break;
-      if (!(await nap(left, abort, seen))) break;
+      if (!(await nap(left, abort, seen, claimedAt))) break;
       seen = d.waiters.generation;
-      job = await store.claimJob(body.botId, clock.now());
+      claimedAt = clock.now();
+      job = await store.claimJob(body.botId, claimedAt);
     }
     d.limits.emptyClaims.take(limitKey);
     ctx.status = 204;
@@ -140,7 +145,8 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     if (!finished) d.limits.emptyClaims.check(limitKey); // a report always goes through
     const deadline = clock.now() + body.waitMs;
     let seen = d.waiters.generation;
-    let out = await store.finishAndClaim(body.botId, finished, clock.now());
+    let claimedAt = clock.now();
+    let out = await store.finishAndClaim(body.botId, finished, claimedAt);
     if (out.finished) {
       if (body.complete) d.metrics.completions.inc();
       else d.metrics.failures.inc();
@@ -150,9 +156,10 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     if (!out.job && body.waitMs > 0) {
       const abort = clientGone(ctx);
       while (!out.job && clock.now() < deadline && !abort.signal.aborted && !d.waiters.closed) {
-        if (!(await nap(deadline - clock.now(), abort, seen))) break;
+        if (!(await nap(deadline - clock.now(), abort, seen, claimedAt))) break;
         seen = d.waiters.generation;
-        out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, clock.now())).job };
+        claimedAt = clock.now();
+        out = { finished: out.finished, job: (await store.finishAndClaim(body.botId, null, claimedAt)).job };
       }
     }
     if (out.job) d.metrics.claims.inc();
