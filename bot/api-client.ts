@@ -6,7 +6,8 @@
  * abort by the caller's signal is rethrown as is.
  */
 import type { Bot, Job, Json } from '../core/types';
-import { keepAliveTransport, type Transport, type TransportResponse } from './http-transport';
+import type { Transport, TransportResponse } from './http-transport';
+import { socketTransport } from './socket-transport';
 
 export type Reply<T> =
   | { ok: true; status: number; body: T }
@@ -45,7 +46,7 @@ export interface NextAnswer {
 export interface ApiClientOptions {
   baseUrl: string;
   requestTimeoutMs: number;
-  /** How requests are sent; default node:http with keep-alive (fetch works too, e.g. in tests). */
+  /** How requests are sent; default HTTP/1.1 on a kept-alive socket (bot/socket-transport.ts; fetch works too). */
   fetch?: Transport;
 }
 
@@ -53,7 +54,7 @@ export class ApiClient {
   private readonly fetch: Transport;
 
   constructor(private readonly opts: ApiClientOptions) {
-    this.fetch = opts.fetch ?? keepAliveTransport();
+    this.fetch = opts.fetch ?? socketTransport();
   }
 
   register(id: string, name: string): Promise<Reply<Bot>> {

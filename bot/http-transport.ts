@@ -23,7 +23,7 @@ export interface TransportResponse {
 export type Transport = (url: string, init: TransportInit) => Promise<TransportResponse>;
 
 /** A failure before an answer, shaped like fetch's: the cause carries the code (ECONNREFUSED, ...). */
-class TransportError extends Error {
+export class TransportError extends Error {
   constructor(message: string, cause: unknown) {
     super(message, { cause });
   }

@@ -7,8 +7,10 @@ import { createLogger } from '../core/logger';
 import { ApiClient } from './api-client';
 import { BOT_HELP, loadBotConfig } from './config';
 import { HandlerRegistry } from './handlers';
+import { keepAliveTransport } from './http-transport';
 import { applyNiceness } from './niceness';
 import { BotRunner } from './runner';
+import { socketTransport } from './socket-transport';
 
 handleHelp(process.argv.slice(2), BOT_HELP);
 const config = loadOrExit(() => loadBotConfig(process.env));
@@ -19,7 +21,7 @@ if (niceness.error) log.warn({ event: 'niceness refused', wanted: config.nice, n
 const handlers = new HandlerRegistry();
 const runner = new BotRunner({
   config,
-  api: new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs }),
+  api: new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs, fetch: config.httpClient === 'node' ? keepAliveTransport() : socketTransport() }),
   handlers,
   log,
 });
@@ -31,7 +33,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 log.info(
-  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimMode: config.claimMode, claimWaitMs: config.claimWaitMs, nice: niceness.nice },
+  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimMode: config.claimMode, claimWaitMs: config.claimWaitMs, httpClient: config.httpClient, nice: niceness.nice },
   'bot starting',
 );
 /** Exits once the logs are out; the pretty transport writes from a worker thread. */
