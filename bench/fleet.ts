@@ -9,8 +9,13 @@ import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { compileBot } from './compile';
 import { memoryOf, spawnNode, spawnTs, type Child } from './processes';
 
-/** bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive. */
-export type ClientKind = 'bot' | 'lean' | 'lean-http';
+/**
+ * bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive;
+ * lean-socket: the same on the bot's own transport (bot/socket-transport.ts).
+ */
+export type ClientKind = 'bot' | 'lean' | 'lean-http' | 'lean-socket';
+
+const LEAN_HTTP: Record<Exclude<ClientKind, 'bot'>, string> = { lean: 'fetch', 'lean-http': 'node', 'lean-socket': 'socket' };
 
 /** The compiled bot, built once per benchmark run (the sources may have changed since the last). */
 let botJs: string | undefined;
@@ -72,7 +77,7 @@ export async function startFleet(kind: ClientKind, urls: readonly string[], coun
         }),
       );
     } else {
-      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, HTTP: kind === 'lean-http' ? 'node' : 'fetch', ...extraEnv }, { ipc: true }));
+      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, HTTP: LEAN_HTTP[kind], ...extraEnv }, { ipc: true }));
     }
   }
   try {

@@ -41,6 +41,8 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     out.push({ goal: '1', what: `4 lean clients (fetch) drain ${n.toLocaleString('en-US')}`, value: lean.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'bench/lean-worker.ts: POST /jobs/next only, no logs/heartbeat' });
     const leanHttp = await measureDrain([server.url], 'lean-http', 4, n, 'g1h');
     out.push({ goal: '1', what: `4 lean clients (node:http) drain ${n.toLocaleString('en-US')}`, value: leanHttp.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'the same loop on node:http keep-alive instead of fetch' });
+    const leanSocket = await measureDrain([server.url], 'lean-socket', 4, n, 'g1s');
+    out.push({ goal: '1', what: `4 lean clients (socket) drain ${n.toLocaleString('en-US')}`, value: leanSocket.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: "the same loop on the bot's transport (bot/socket-transport.ts)" });
     out.push({ goal: '1', what: 'server peak RSS during goal 1', value: memoryOf(server.proc.pid!).peakMb, unit: 'MB', target: null, sense: 'max' });
   } finally {
     await server.stop();
@@ -49,12 +51,12 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
 }
 
 /**
- * Pickup latency of one idle lean client (node:http) long-polling `url`: for each sample the driver
- * stamps its wall clock into the payload just before POST /jobs, the client reports now - sentAt
- * when the claim's answer arrives. Milliseconds, in order.
+ * Pickup latency of one idle lean client (node:http, or the bot's socket transport) long-polling
+ * `url`: for each sample the driver stamps its wall clock into the payload just before POST /jobs,
+ * the client reports now - sentAt when the claim's answer arrives. Milliseconds, in order.
  */
-export async function leanPickupLatencies(url: string, samples: number, prefix: string): Promise<number[]> {
-  const [lean] = (await startFleet('lean-http', [url], 1, prefix, { LATENCY: '1' })).children;
+export async function leanPickupLatencies(url: string, samples: number, prefix: string, kind: 'lean-http' | 'lean-socket' = 'lean-http'): Promise<number[]> {
+  const [lean] = (await startFleet(kind, [url], 1, prefix, { LATENCY: '1' })).children;
   const lat: number[] = [];
   try {
     await sleep(100);
@@ -78,6 +80,9 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
     const lat = await leanPickupLatencies(server.url, samples, 'g2');
     out.push({ goal: '2', what: 'pickup latency p50, idle lean client (node:http)', value: percentile(lat, 50), unit: 'ms', target: 2, sense: 'max', note: `${samples} jobs; from before POST /jobs (node:http) to the answer in the client` });
     out.push({ goal: '2', what: 'pickup latency p99, idle lean client (node:http)', value: percentile(lat, 99), unit: 'ms', target: 10, sense: 'max' });
+    const latSocket = await leanPickupLatencies(server.url, samples, 'g2s', 'lean-socket');
+    out.push({ goal: '2', what: 'pickup latency p50, idle lean client (socket)', value: percentile(latSocket, 50), unit: 'ms', target: 2, sense: 'max', note: "the same on the bot's transport (bot/socket-transport.ts)" });
+    out.push({ goal: '2', what: 'pickup latency p99, idle lean client (socket)', value: percentile(latSocket, 99), unit: 'ms', target: 10, sense: 'max' });
 
     // The real bot: claimedAt - createdAt as the server stamped them (whole ms).
     const bot = await startFleet('bot', [server.url], 1, 'g2');
