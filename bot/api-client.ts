@@ -6,7 +6,7 @@
  * abort by the caller's signal is rethrown as is.
  */
 import type { Bot, Job, Json } from '../core/types';
-import type { Transport, TransportResponse } from './http-transport';
+import { TransportError, type Transport, type TransportResponse } from './http-transport';
 import { socketTransport } from './socket-transport';
 
 export type Reply<T> =
@@ -111,13 +111,10 @@ export class ApiClient {
     body?: unknown,
     o: { signal?: AbortSignal; extraTimeoutMs?: number } = {},
   ): Promise<Reply<T>> {
-    // A timer cleared when the answer is in, not AbortSignal.timeout(): that one's timer stays
-    // armed for the whole timeout (10 s) after the request ended, so at hundreds of requests a
-    // second thousands of timers, closures and signals outlive their requests and fill the old
-    // generation (docs/performance.md, bot memory).
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException('request timed out', 'TimeoutError')), this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0));
-    const signal = o.signal ? AbortSignal.any([o.signal, timeout.signal]) : timeout.signal;
+    // The transport keeps the time limit with a timer it clears when the answer is in: not an
+    // AbortSignal.timeout() (its timer stays armed for the whole 10 s after the request ended, so at
+    // hundreds of requests a second thousands of timers and signals filled the old generation), nor
+    // an AbortController per request (6% of a bot's CPU). docs/performance.md, bot memory and CPU.
     let res: TransportResponse;
     let text: string;
     try {
@@ -125,18 +122,17 @@ export class ApiClient {
         method,
         headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
+        signal: o.signal,
+        timeoutMs: this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0),
       });
       text = await res.text();
     } catch (err) {
       if (o.signal?.aborted) throw o.signal.reason;
-      if (timeout.signal.aborted) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
-      // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, ...).
+      if (err instanceof TransportError && err.timedOut) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
+      // The cause says why (ECONNREFUSED, ECONNRESET, ...).
       const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
       const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
       throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
     }
     if (res.status === 429) {
       const seconds = Number(res.headers.get('retry-after'));

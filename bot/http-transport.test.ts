@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiClient, ServerUnavailableError } from './api-client';
-import { keepAliveTransport } from './http-transport';
+import { keepAliveTransport, TransportError } from './http-transport';
 
 let server: http.Server;
 let base: string;
@@ -47,4 +47,15 @@ test('an abort rejects at once; a refused connection names its code through the 
   const err = await api.heartbeat('b').catch((e) => e);
   expect(err).toBeInstanceOf(ServerUnavailableError);
   expect(String(err.message)).toMatch(/ECONNREFUSED/);
+});
+
+test('the time limit rejects with timedOut, after the answer began as well; a request that ends in time leaves no timer', async () => {
+  const send = keepAliveTransport();
+  const t0 = Date.now();
+  const err = await send(`${base}/slow`, { method: 'GET', headers: {}, timeoutMs: 100 }).catch((e) => e);
+  expect(err).toBeInstanceOf(TransportError);
+  expect(err.timedOut).toBe(true);
+  expect(Date.now() - t0).toBeLessThan(1000);
+  const ok = await send(`${base}/x`, { method: 'GET', headers: {}, timeoutMs: 60_000 });
+  expect(ok.status).toBe(200);
 });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ApiClient, ServerUnavailableError } from './api-client';
 import { AnswerParser, socketTransport } from './socket-transport';
+import { TransportError } from './http-transport';
 import { testTime } from '../test/helpers/time';
 
 const signal = () => AbortSignal.timeout(testTime(2000));
@@ -142,6 +143,18 @@ describe('against node:http', () => {
     expect(Date.now() - t0).toBeLessThan(testTime(1000));
     const before = sockets.size;
     expect((await send(`${base}/x`, post('{}'))).status).toBe(200);
+    expect(sockets.size).toBe(before + 1);
+  });
+
+  test('the time limit rejects with timedOut and the connection is not reused; an answer in time leaves nothing armed', async () => {
+    const send = socketTransport();
+    const t0 = Date.now();
+    const err = await send(`${base}/slow`, { method: 'GET', headers: {}, timeoutMs: 100 }).catch((e) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err.timedOut).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(testTime(1000));
+    const before = sockets.size;
+    expect((await send(`${base}/x`, { ...post('{}'), timeoutMs: 60_000 })).status).toBe(200);
     expect(sockets.size).toBe(before + 1);
   });
 
@@ -279,8 +292,9 @@ describe('AnswerParser', () => {
     expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab'))).toMatchObject({ reusable: false });
   });
 
-  test('a HEAD answer has no body whatever its Content-Length', () => {
+  test('a HEAD answer has no body whatever its Content-Length; bytes after a bodiless answer make the connection unusable', () => {
     expect(new AnswerParser('HEAD').feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n'))).toMatchObject({ status: 200, reusable: true });
+    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.1 204 No Content\r\n\r\nxx'))).toMatchObject({ status: 204, reusable: false });
   });
 
   test.each([
@@ -302,7 +316,7 @@ describe('AnswerParser', () => {
   });
 });
 
-test('idle kept-alive connections do not keep a process alive', async () => {
+test('idle kept-alive connections and a finished request\'s time limit do not keep a process alive', async () => {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.end('{}'));
@@ -311,7 +325,7 @@ test('idle kept-alive connections do not keep a process alive', async () => {
   const url = await listen(server);
   try {
     const script = `const { socketTransport } = require(${JSON.stringify(path.join(__dirname, 'socket-transport.ts'))});
-      socketTransport()(${JSON.stringify(`${url}/x`)}, { method: 'GET', headers: {}, signal: new AbortController().signal }).then((r) => console.log(r.status));`;
+      socketTransport()(${JSON.stringify(`${url}/x`)}, { method: 'GET', headers: {}, signal: new AbortController().signal, timeoutMs: 600000 }).then((r) => console.log(r.status));`;
     const child = spawn(process.execPath, ['--import', 'tsx', '--eval', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -327,7 +341,7 @@ test('idle kept-alive connections do not keep a process alive', async () => {
       });
     });
     expect(out.trim()).toBe('200');
-    expect(code).toBe(0); // -1: still running with the connection idle in its pool
+    expect(code).toBe(0); // -1: still running, with the connection idle in its pool or the 10-minute timer armed
   } finally {
     await close(server);
   }

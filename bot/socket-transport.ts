@@ -14,7 +14,7 @@
  * the server never saw it.
  */
 import net from 'node:net';
-import { keepAliveTransport, TransportError, type Transport, type TransportInit, type TransportResponse } from './http-transport';
+import { Cutoff, keepAliveTransport, TransportError, type Transport, type TransportInit, type TransportResponse } from './http-transport';
 
 /** An answer larger than this is refused: the bot's answers are a few KB. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
@@ -99,7 +99,7 @@ export class AnswerParser {
 
   private readBody(): Answer | null {
     const f = this.framing;
-    if (f.kind === 'none') return this.answer(Buffer.alloc(0), true);
+    if (f.kind === 'none') return this.answer(Buffer.alloc(0), this.buf.length === 0);
     if (f.kind === 'close') return null;
     if (f.kind === 'length') {
       if (this.buf.length < f.length) return null;
@@ -201,7 +201,7 @@ export function socketTransport(): Transport {
     list.push(entry);
   };
 
-  const once = (u: URL, key: string, init: TransportInit, socket: net.Socket, reused: boolean): Promise<TransportResponse> =>
+  const once = (u: URL, key: string, init: TransportInit, cutoff: Cutoff, socket: net.Socket, reused: boolean): Promise<TransportResponse> =>
     new Promise<TransportResponse>((resolve, reject) => {
       const parser = new AnswerParser(init.method);
       let received = 0;
@@ -214,7 +214,6 @@ export function socketTransport(): Transport {
         socket.off('end', onEnd);
         socket.off('close', onEnd);
         socket.off('error', onError);
-        init.signal.removeEventListener('abort', onAbort);
         if (err) {
           socket.destroy();
           return reject(err);
@@ -224,8 +223,7 @@ export function socketTransport(): Transport {
         const body = a!.body.toString('utf8');
         resolve({ status: a!.status, headers: { get: (name) => a!.headers.get(name.toLowerCase()) ?? null }, text: async () => body });
       };
-      const failed = (message: string, cause: unknown) =>
-        reused && received === 0 && !init.signal.aborted ? new StaleConnection(message, { cause }) : new TransportError(message, cause);
+      const failed = (message: string, cause: unknown) => (reused && received === 0 ? new StaleConnection(message, { cause }) : new TransportError(message, cause));
       const onData = (d: Buffer) => {
         received += d.length;
         let a: Answer | null;
@@ -245,12 +243,11 @@ export function socketTransport(): Transport {
         }
       };
       const onError = (err: Error) => finish(failed('request failed', err));
-      const onAbort = () => finish(new TransportError('request aborted', init.signal.reason));
       socket.on('data', onData);
       socket.on('end', onEnd);
       socket.on('close', onEnd);
       socket.on('error', onError);
-      init.signal.addEventListener('abort', onAbort, { once: true });
+      cutoff.listen((err) => finish(err));
       let head = `${init.method} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n`;
       for (const [name, value] of Object.entries(init.headers)) {
         if (/^(host|content-length)$/i.test(name)) continue; // set here
@@ -261,13 +258,12 @@ export function socketTransport(): Transport {
       socket.write(init.body === undefined ? `${head}\r\n` : `${head}\r\n${init.body}`);
     });
 
-  const connect = (u: URL, signal: AbortSignal): Promise<net.Socket> =>
+  const connect = (u: URL, cutoff: Cutoff): Promise<net.Socket> =>
     new Promise((resolve, reject) => {
       const socket = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80), noDelay: true });
       const done = (err: Error | null) => {
         socket.off('connect', onConnect);
         socket.off('error', onError);
-        signal.removeEventListener('abort', onAbort);
         if (err) {
           socket.destroy();
           reject(err);
@@ -275,25 +271,30 @@ export function socketTransport(): Transport {
       };
       const onConnect = () => done(null);
       const onError = (err: Error) => done(new TransportError('request failed', err));
-      const onAbort = () => done(new TransportError('request aborted', signal.reason));
       socket.once('connect', onConnect);
       socket.once('error', onError);
-      signal.addEventListener('abort', onAbort, { once: true });
+      cutoff.listen((err) => done(err));
     });
 
   return async (url, init) => {
     const u = new URL(url);
     if (u.protocol !== 'http:') return tls(url, init);
-    if (init.signal.aborted) throw new TransportError('request aborted', init.signal.reason);
-    const key = u.host;
-    const reusedSocket = takeIdle(key);
-    if (reusedSocket) {
-      try {
-        return await once(u, key, init, reusedSocket, true);
-      } catch (err) {
-        if (!(err instanceof StaleConnection)) throw err;
+    const cutoff = new Cutoff(init.signal, init.timeoutMs);
+    try {
+      const early = cutoff.early;
+      if (early) throw early;
+      const key = u.host;
+      const reusedSocket = takeIdle(key);
+      if (reusedSocket) {
+        try {
+          return await once(u, key, init, cutoff, reusedSocket, true);
+        } catch (err) {
+          if (!(err instanceof StaleConnection)) throw err;
+        }
       }
+      return await once(u, key, init, cutoff, await connect(u, cutoff), false);
+    } finally {
+      cutoff.dispose();
     }
-    return once(u, key, init, await connect(u, init.signal), false);
   };
 }
