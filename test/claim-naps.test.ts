@@ -67,7 +67,7 @@ describe('SQLite', () => {
     // Found by CI on a loaded machine: the claim looked just before the runAt and the next runAt was
     // read just after it, when that job was no longer "to come", so the claim slept the full 5 s.
     // Here the first claim's answer is held until the job is due, which makes that order certain.
-    const runAt = Date.now() + testTime(300);
+    const runAt = Date.now() + testTime(500); // time enough for the first claim to look before it, even on a starved machine
     const job = await call(s.url, 'POST', '/jobs', { type: 'simulated', runAt: new Date(runAt).toISOString() }, adminHeaders);
     expect(job.status).toBe(201);
     const finishAndClaim = s.store.finishAndClaim;
