@@ -66,10 +66,9 @@ function postNode(path: string, body: unknown, signal?: AbortSignal): Promise<{ 
 }
 
 const socket = socketTransport();
-const never = new AbortController().signal;
 
 async function postSocket(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-  const r = await socket(`${cfg.SERVER_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: signal ?? never });
+  const r = await socket(`${cfg.SERVER_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }

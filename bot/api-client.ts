@@ -46,7 +46,7 @@ export interface NextAnswer {
 export interface ApiClientOptions {
   baseUrl: string;
   requestTimeoutMs: number;
-  /** How requests are sent; default HTTP/1.1 on a kept-alive socket (bot/socket-transport.ts; fetch works too). */
+  /** How requests are sent; default HTTP/1.1 on a kept-alive socket (bot/socket-transport.ts), or keepAliveTransport (node:http). */
   fetch?: Transport;
 }
 

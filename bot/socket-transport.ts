@@ -43,11 +43,6 @@ export class AnswerParser {
 
   constructor(private readonly method: string) {}
 
-  /** Bytes received so far that this parser has not used (a server may not send any). */
-  get pending(): number {
-    return this.buf.length;
-  }
-
   /** Adds bytes; returns the answer when complete, null while more are needed; throws on a malformed one. */
   feed(data: Buffer): Answer | null {
     this.buf = this.buf.length === 0 ? data : Buffer.concat([this.buf, data]);
@@ -103,8 +98,7 @@ export class AnswerParser {
     if (f.kind === 'close') return null;
     if (f.kind === 'length') {
       if (this.buf.length < f.length) return null;
-      const extra = this.buf.length - f.length;
-      return this.answer(this.buf.subarray(0, f.length), extra === 0);
+      return this.answer(this.buf.subarray(0, f.length), this.buf.length === f.length);
     }
     // chunked: size line, data, CRLF; a zero size ends it, then trailers up to an empty line.
     for (;;) {
