@@ -8,6 +8,7 @@ import { dropSchema, freshSchemaUrl, PG_AVAILABLE, PG_BASE_URL } from '../test/h
 import type { BenchOptions } from './config';
 import { measureDrain } from './fleet';
 import { startBenchServer } from './processes';
+import { storeAlone, type StoreAloneResult } from './store-alone';
 import type { Figure } from './table';
 
 export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void> {
@@ -35,6 +36,14 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       await c.end();
     }
     const ceiling = await commitCeiling(schema, 4, o.quick ? 0.5 : 3);
+    // Context: the same database work with no HTTP and no second server, in this process.
+    const aloneSchema = freshSchemaUrl('bench_alone');
+    let alone: StoreAloneResult;
+    try {
+      alone = await storeAlone(aloneSchema.url, n, 4);
+    } finally {
+      await dropSchema(aloneSchema.schema).catch(() => undefined);
+    }
     const total = 2 * n;
     const label = n.toLocaleString('en-US');
     out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`, value: bots.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${bots.failed} failed` });
@@ -48,6 +57,8 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       sense: 'min',
       note: 'UPDATE of one row + COMMIT in a loop, no HTTP: one job is one such fsync\'d commit',
     });
+    const aloneCpu = alone.postgresCpuUs === null ? `${Math.round(alone.nodeCpuUs)} µs of CPU in node` : `CPU per job: postgres ${Math.round(alone.postgresCpuUs)} µs, node ${Math.round(alone.nodeCpuUs)} µs`;
+    out.push({ goal: '6', what: 'the store alone, in-process, 4 report+claim loops', value: alone.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `no HTTP, one node process; ${aloneCpu}` });
     out.push({ goal: '6', what: 'attempts claimed twice (job_events)', value: doubles, unit: '', target: 0, sense: 'max', note: `${claims} claims, ${results} completed results for ${total} jobs` });
     if (claims !== total || results !== total) throw new Error(`expected ${total} claims and results, found ${claims} claims and ${results} results`);
   } finally {

@@ -9,6 +9,7 @@ import type { BenchOptions } from './config';
 import { measureDrain, nextMessage, startFleet } from './fleet';
 import { getJson, percentile, postFast, postJson, sleep, timeCalls } from './http';
 import { memoryOf, startBenchServer } from './processes';
+import { storeAlone } from './store-alone';
 import type { Figure } from './table';
 
 /** The issue's lowest BullMQ figure, used when --compare was not given. */
@@ -27,6 +28,10 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
   // Context: what 4 client processes and a server that does no work at all reach over HTTP here.
   const bare = await bareHttpPingPong(4, Math.max(1, Math.round(n / 4)));
   out.push({ goal: '1', what: 'bare node:http ping-pong, 4 client processes', value: bare.requestsPerSecond, unit: 'req/s', target: null, sense: 'min', note: `no work: the ceiling of HTTP here; CPU per exchange: server ${Math.round(bare.serverCpuUs)} µs, clients ${Math.round(bare.clientCpuUs)} µs` });
+  // Context: the store alone in this process, no HTTP: the ceiling of the durable transaction (one
+  // writer at a time on SQLite) whatever the HTTP path costs.
+  const alone = await storeAlone(null, n, 4);
+  out.push({ goal: '1', what: 'the store alone, in-process, 4 report+claim loops', value: alone.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `no HTTP: one durable SQLite transaction a job, ${Math.round(alone.nodeCpuUs)} µs of CPU each` });
   const server = await startBenchServer();
   let botPeakMb = NaN;
   try {

@@ -13,6 +13,7 @@ import { openStore } from '../server/store/open';
 import type { SqlStore } from '../server/store/sql-store';
 import type { SqliteExecutor } from '../server/store/sql';
 import { countArg, scriptArgs } from './cli';
+import { reportAndClaimLoops, STORE_OPTIONS } from './store-alone';
 
 async function main(): Promise<void> {
   const usage = 'node --import tsx bench/store-profile.ts [jobs=5000] [loops=1]';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const loops = countArg(usage, 'loops', loopsArg, 1);
   const dir = tempDir('botfleet-store-profile-');
-  const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 })) as SqlStore;
+  const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTIONS)) as SqlStore;
   await store.migrate();
   for (let i = 0; i < jobs; i += 10_000) await store.createJobs(Array.from({ length: Math.min(10_000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
   const ex = store.db as SqliteExecutor;
@@ -44,19 +45,8 @@ async function main(): Promise<void> {
       times.set(k, (times.get(k) ?? 0) + performance.now() - t);
     }
   };
-  let done = 0;
   const t0 = performance.now();
-  await Promise.all(
-    bots.map(async (b) => {
-      let held: { jobId: string; attempt: number; result: null } | null = null;
-      for (;;) {
-        const r = await store.finishAndClaim(b, held, Date.now());
-        if (held) done++;
-        if (!r.job) return;
-        held = { jobId: r.job.id, attempt: r.job.attempts, result: null };
-      }
-    }),
-  );
+  const done = await reportAndClaimLoops(store, bots);
   const us = (ms: number) => ((ms * 1000) / done).toFixed(1).padStart(7);
   const walBytes = fs.statSync(path.join(dir, 'jobs.db-wal')).size;
   process.stdout.write(`${done} jobs, ${loops} loop(s): ${us(performance.now() - t0)} us per job; WAL ${((walBytes - 32) / (4096 + 24) / done).toFixed(1)} frames per job\n`);

@@ -1,0 +1,110 @@
+/**
+ * Context rows of goals 1 and 6: the store alone, in this process, with no HTTP at all. `loops`
+ * concurrent bots run report+claim (`finishAndClaim`, the call behind `POST /jobs/next`) until `jobs`
+ * jobs are done, each job one durable transaction with every write the server makes for it (the
+ * fence, three events, the result row that is the datalake's outbox, counts, minute stats, the bot).
+ * No design that keeps those writes can drain faster through HTTP than this on the same machine.
+ *
+ * CPU per job comes from /proc: this process (the store's JavaScript and driver) and, when the
+ * database is a PostgreSQL running on this machine, every `postgres` process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { openStore } from '../server/store/open';
+import type { SqlStore } from '../server/store/sql-store';
+import { tempDir } from '../test/helpers/server-process';
+import { cpuMs } from './processes';
+
+export interface StoreAloneResult {
+  jobs: number;
+  jobsPerSecond: number;
+  /** CPU of this process per job, µs. */
+  nodeCpuUs: number;
+  /** CPU of the local `postgres` processes per job, µs; null for SQLite or a remote PostgreSQL. */
+  postgresCpuUs: number | null;
+}
+
+export const STORE_OPTIONS = { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 };
+
+/** Opens a store on `databaseUrl` (a fresh SQLite file when null), migrated. */
+export async function openBenchStore(databaseUrl: string | null): Promise<{ store: SqlStore; dispose: () => Promise<void> }> {
+  const dir = databaseUrl === null ? tempDir('botfleet-store-alone-') : null;
+  const store = (await openStore(databaseUrl ?? `sqlite://${path.join(dir!, 'jobs.db')}`, STORE_OPTIONS)) as SqlStore;
+  await store.migrate();
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Each bot reports the job it holds and claims the next in one call, until none is left. Returns the jobs reported. */
+export async function reportAndClaimLoops(store: SqlStore, bots: readonly string[]): Promise<number> {
+  let done = 0;
+  await Promise.all(
+    bots.map(async (b) => {
+      let held: { jobId: string; attempt: number; result: null } | null = null;
+      for (;;) {
+        const r = await store.finishAndClaim(b, held, Date.now());
+        if (held) done++;
+        if (!r.job) return;
+        held = { jobId: r.job.id, attempt: r.job.attempts, result: null };
+      }
+    }),
+  );
+  return done;
+}
+
+function postgresPids(): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') out.push(Number(d));
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+const cpuOf = (pids: readonly number[]) =>
+  pids.reduce((sum, pid) => {
+    try {
+      return sum + cpuMs(pid);
+    } catch {
+      return sum;
+    }
+  }, 0);
+
+/**
+ * Drains `jobs` jobs with `loops` report+claim loops on a fresh store: a SQLite file when
+ * `databaseUrl` is null, else that database (a fresh PostgreSQL schema, say). Throws unless every job
+ * ended completed.
+ */
+export async function storeAlone(databaseUrl: string | null, jobs: number, loops: number): Promise<StoreAloneResult> {
+  const { store, dispose } = await openBenchStore(databaseUrl);
+  try {
+    const bots = Array.from({ length: loops }, (_, i) => `store-alone-${i}`);
+    for (const id of bots) await store.registerBot({ id }, Date.now());
+    for (let i = 0; i < jobs; i += 5000) {
+      await store.createJobs(Array.from({ length: Math.min(5000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
+    }
+    const pg = store.db.dialect === 'postgres' ? postgresPids() : [];
+    if (store.db.dialect === 'postgres') await store.db.run('ANALYZE jobs'); // as autovacuum would after a bulk insert
+    const pg0 = cpuOf(pg);
+    const me0 = cpuMs(process.pid);
+    const t0 = performance.now();
+    const done = await reportAndClaimLoops(store, bots);
+    const seconds = (performance.now() - t0) / 1000;
+    const me = ((cpuMs(process.pid) - me0) * 1000) / done;
+    const pgUs = pg.length > 0 ? ((cpuOf(pg) - pg0) * 1000) / done : null;
+    const completed = (await store.db.run<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'`)).rows[0].n;
+    if (done !== jobs || Number(completed) !== jobs) throw new Error(`store alone: ${done} reports and ${completed} completed jobs for ${jobs} jobs`);
+    return { jobs, jobsPerSecond: done / seconds, nodeCpuUs: me, postgresCpuUs: pgUs };
+  } finally {
+    await dispose();
+  }
+}
