@@ -30,7 +30,7 @@ test('the loops report exactly the jobs there are and leave every bot idle', asy
 });
 
 describePostgres('store alone on PostgreSQL', () => {
-  test('4 loops drain 200 jobs on a fresh schema; the local postgres processes are counted', async () => {
+  test('4 loops drain 200 jobs on a fresh schema; the CPU of its own backends is counted', async () => {
     const { url, schema } = freshSchemaUrl('store_alone');
     try {
       const r = await storeAlone(url, 200, 4);

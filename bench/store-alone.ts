@@ -6,7 +6,8 @@
  * No design that keeps those writes can drain faster through HTTP than this on the same machine.
  *
  * CPU per job comes from /proc: this process (the store's JavaScript and driver) and, when the
- * database is a PostgreSQL running on this machine, every `postgres` process.
+ * database is a PostgreSQL running on this machine, the backends of the store's own connections
+ * (PostgreSQL's background processes, which also work for other clients, are left out).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,12 +58,15 @@ export async function reportAndClaimLoops(store: SqlStore, bots: readonly string
   return done;
 }
 
-function postgresPids(): number[] {
+/** Local `postgres` processes that serve a client connection ("postgres: … user db 127.0.0.1(port) state"). */
+function postgresBackends(): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') out.push(Number(d));
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (/\(\d+\)|\[local\]/.test(cmd)) out.push(Number(d));
     } catch {
       // the process ended between the listing and the read
     }
@@ -70,14 +74,18 @@ function postgresPids(): number[] {
   return out;
 }
 
-const cpuOf = (pids: readonly number[]) =>
-  pids.reduce((sum, pid) => {
+/** CPU so far (ms) of each pid that is still there. */
+function cpuByPid(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
     try {
-      return sum + cpuMs(pid);
+      out.set(pid, cpuMs(pid));
     } catch {
-      return sum;
+      // ended since the listing
     }
-  }, 0);
+  }
+  return out;
+}
 
 /**
  * Drains `jobs` jobs with `loops` report+claim loops on a fresh store: a SQLite file when
@@ -85,6 +93,7 @@ const cpuOf = (pids: readonly number[]) =>
  * ended completed.
  */
 export async function storeAlone(databaseUrl: string | null, jobs: number, loops: number): Promise<StoreAloneResult> {
+  const others = new Set(postgresBackends()); // connections that are not this store's
   const { store, dispose } = await openBenchStore(databaseUrl);
   try {
     const bots = Array.from({ length: loops }, (_, i) => `store-alone-${i}`);
@@ -92,15 +101,17 @@ export async function storeAlone(databaseUrl: string | null, jobs: number, loops
     for (let i = 0; i < jobs; i += 5000) {
       await store.createJobs(Array.from({ length: Math.min(5000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
     }
-    const pg = store.db.dialect === 'postgres' ? postgresPids() : [];
-    if (store.db.dialect === 'postgres') await store.db.run('ANALYZE jobs'); // as autovacuum would after a bulk insert
-    const pg0 = cpuOf(pg);
+    const onPostgres = store.db.dialect === 'postgres';
+    if (onPostgres) await store.db.run('ANALYZE jobs'); // as autovacuum would after a bulk insert
+    const pg0 = cpuByPid(postgresBackends());
     const me0 = cpuMs(process.pid);
     const t0 = performance.now();
     const done = await reportAndClaimLoops(store, bots);
     const seconds = (performance.now() - t0) / 1000;
     const me = ((cpuMs(process.pid) - me0) * 1000) / done;
-    const pgUs = pg.length > 0 ? ((cpuOf(pg) - pg0) * 1000) / done : null;
+    let pgMs = 0; // this store's backends, one opened during the drain counted whole
+    for (const [pid, ms] of cpuByPid(postgresBackends())) if (!others.has(pid)) pgMs += ms - (pg0.get(pid) ?? 0);
+    const pgUs = onPostgres && pgMs > 0 ? (pgMs * 1000) / done : null;
     const completed = (await store.db.run<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'`)).rows[0].n;
     if (done !== jobs || Number(completed) !== jobs) throw new Error(`store alone: ${done} reports and ${completed} completed jobs for ${jobs} jobs`);
     return { jobs, jobsPerSecond: done / seconds, nodeCpuUs: me, postgresCpuUs: pgUs };
