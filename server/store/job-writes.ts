@@ -11,6 +11,21 @@ import { type JobRow, toJob } from './rows';
 import { chunks, type Db, insertSql, one, run, sqlByShape, valuesList } from './sql';
 import type { FencedCall, StoreOptions } from './types';
 
+/**
+ * A job's bot, compared in a form no index matches. A bot's jobs_bot_seq entries are its whole
+ * history (every job it ever ran), and a planner that reaches for that index to find the one job a
+ * bot holds walks all of it: PostgreSQL does whenever its statistics date from before bots ran jobs
+ * (every bot_id NULL, so "bot_id = ?" looks like no row at all), SQLite whenever the other condition
+ * is a status list. A report or heartbeat then cost ~6 ms per 30,000 jobs of history and grew
+ * without end. Statements that find a bot's held job by id or by status compare `heldBy() = ?`
+ * instead; listing a bot's jobs (bot details, `GET /jobs?botId=`) keeps the plain comparison and
+ * the index.
+ */
+export const heldBy = (column = 'bot_id'): string => `COALESCE(${column}, '')`;
+
+/** The jobs a bot holds (`?` is the bot): at most a few claimed or running jobs, found through jobs_status_seq. */
+export const HELD_JOBS = `status IN ('claimed', 'running') AND ${heldBy()} = ?`;
+
 export interface EventInput {
   jobId: string;
   at: number;
@@ -167,7 +182,7 @@ export async function guardedUpdate(db: Db, row: JobRow, set: Partial<JobRow>): 
   const res = await run<JobRow>(
     db,
     `UPDATE jobs SET ${cols.map((c) => `${c} = ?`).join(', ')}
-     WHERE id = ? AND status = ? AND attempts = ? AND ${row.bot_id === null ? 'bot_id IS NULL' : 'bot_id = ?'}
+     WHERE id = ? AND status = ? AND attempts = ? AND ${row.bot_id === null ? 'bot_id IS NULL' : `${heldBy()} = ?`}
      RETURNING *`,
     [...Object.values(set), row.id, row.status, row.attempts, ...(row.bot_id === null ? [] : [row.bot_id])],
   );
@@ -265,7 +280,7 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
 
 /** Takes back every job a bot holds (bot down, deleted or restarted). */
 export async function releaseBotJobs(db: Db, dialect: 'sqlite' | 'postgres', botId: string, reason: string, nowMs: number): Promise<{ row: JobRow; next: JobRow }[]> {
-  const held = (await run<JobRow>(db, `SELECT * FROM jobs WHERE bot_id = ? AND status IN ('claimed', 'running')`, [botId])).rows;
+  const held = (await run<JobRow>(db, `SELECT * FROM jobs WHERE ${HELD_JOBS}`, [botId])).rows;
   const out: { row: JobRow; next: JobRow }[] = [];
   for (const row of held) {
     out.push({ row, next: await finishAttempt(db, dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs) });

@@ -243,7 +243,9 @@ function nextFunction(d: Dialect): string[] {
              bot_id = CASE WHEN p_next = 'pending' THEN NULL ELSE bot_id END,
              finished_at = CASE WHEN p_next = 'pending' THEN NULL ELSE p_now END,
              lease_expires_at = NULL, deadline_at = NULL, result = p_result, error = p_error
-           WHERE id = p_job AND status = p_from AND attempts = p_attempt AND bot_id = p_bot
+           -- The bot through COALESCE: no index matches it, so the id finds the row rather than the
+           -- bot's whole history in jobs_bot_seq (heldBy in job-writes.ts).
+           WHERE id = p_job AND status = p_from AND attempts = p_attempt AND COALESCE(bot_id, '') = p_bot
            RETURNING * INTO fin;
          IF NOT FOUND THEN RAISE EXCEPTION 'job_changed' USING ERRCODE = 'BF409'; END IF;
          ok := p_error IS NULL;
@@ -324,9 +326,11 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
     name: 'jobs_delayed: the next runAt of a pending job',
     statements: () => ['CREATE INDEX jobs_delayed ON jobs (run_at) WHERE status = \'pending\' AND run_at IS NOT NULL'],
   },
-  // The current botfleet_next (version 2 on a new database already creates it): a bare claim that
-  // finds nothing takes no lock and no transaction id, so it commits without a flush.
+  // botfleet_next again (version 2 on a new database already creates the current one): a bare
+  // claim that finds nothing takes no lock and no transaction id, so it commits without a flush.
   { version: 6, name: 'botfleet_next: an empty bare claim writes nothing (PostgreSQL)', statements: nextFunction },
+  // And again: the report's fence no longer lets the planner walk the bot's history (heldBy).
+  { version: 7, name: 'botfleet_next: a report finds its job by id, not by the bot (PostgreSQL)', statements: nextFunction },
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { RELEASE_REASONS, utcDay } from '../../core/job-state';
 import type { Bot, CreateJob, Job, ListJobsOptions, Page, Summary } from '../../core/types';
 import type { OutboxRecord } from '../../datalake/types';
-import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, insertEvents, insertJobs, type FinishPlan, type Outcome, planFinish, releaseBotJobs } from './job-writes';
+import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, HELD_JOBS, heldBy, insertEvents, insertJobs, type FinishPlan, type Outcome, planFinish, releaseBotJobs } from './job-writes';
 import { migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
 import { chunks, type Executor, one, placeholders, retryRolledBack, run } from './sql';
@@ -179,7 +179,7 @@ export class SqlStore implements Store {
     return one<JobRow>(
       db,
       `SELECT jobs.* FROM bots JOIN jobs ON jobs.id = bots.current_job_id
-       WHERE bots.id = ? AND bots.status <> 'down' AND jobs.bot_id = bots.id AND jobs.status IN ('claimed', 'running')`,
+       WHERE bots.id = ? AND bots.status <> 'down' AND jobs.status IN ('claimed', 'running') AND ${heldBy('jobs.bot_id')} = bots.id`,
       [botId],
     );
   }
@@ -343,7 +343,7 @@ export class SqlStore implements Store {
       );
       if (!bot) throw new NotFoundError(`bot ${botId} is not registered; register again`);
       if (bot.current_job_id) {
-        await run(trx, `UPDATE jobs SET lease_expires_at = ? WHERE bot_id = ? AND status IN ('claimed', 'running')`, [
+        await run(trx, `UPDATE jobs SET lease_expires_at = ? WHERE ${HELD_JOBS}`, [
           nowMs + this.opts.botDownAfterMs,
           botId,
         ]);

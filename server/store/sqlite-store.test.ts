@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
 import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
+import { HELD_JOBS } from './job-writes';
 import { nextRunAtSql, SWEEP_SQL } from './sql-store';
 import { testTime } from '../../test/helpers/time';
 
@@ -60,7 +61,7 @@ describe('SQLite specifics', () => {
     expect(fs.existsSync(`${file}-wal`)).toBe(false);
   });
 
-  test('migration 3: a file from before it gets jobs_bot_seq over jobs with a bot only, and the bot queries use it', async () => {
+  test("migration 3: a file from before it gets jobs_bot_seq over jobs with a bot only; listing a bot's jobs uses it, finding the jobs it holds does not", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-'));
     dirs.push(dir);
     const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
@@ -73,9 +74,14 @@ describe('SQLite specifics', () => {
     await ex.run('DELETE FROM schema_migrations WHERE version = 3');
     await store.migrate();
     expect(await indexSql()).toMatch(/WHERE bot_id IS NOT NULL$/);
-    for (const q of ['SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', `SELECT * FROM jobs WHERE bot_id = ? AND status IN ('claimed', 'running')`]) {
-      const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, ['b'])).rows.map((r) => r.detail).join('; ');
-      expect(plan).toContain('USING INDEX jobs_bot_seq');
+    const plan = async (q: string, bindings: unknown[]) => (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, bindings)).rows.map((r) => r.detail).join('; ');
+    // Listing a bot's jobs walks its entries, newest first.
+    expect(await plan('SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', ['b'])).toContain('USING INDEX jobs_bot_seq');
+    // Finding the jobs it holds (a release, a heartbeat's lease) does not: that would read its whole history.
+    for (const q of [`SELECT * FROM jobs WHERE ${HELD_JOBS}`, `UPDATE jobs SET lease_expires_at = ? WHERE ${HELD_JOBS}`]) {
+      const p = await plan(q, q.startsWith('UPDATE') ? [0, 'b'] : ['b']);
+      expect(p).toContain('USING INDEX jobs_status_seq');
+      expect(p).not.toContain('jobs_bot_seq');
     }
     await store.close();
   });
