@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { compileBot } from './compile';
-import { memoryOf, spawnNode, spawnTs, type Child } from './processes';
+import { cpuByPid, memoryOf, postgresBackends, spawnNode, spawnTs, type Child } from './processes';
 
 /**
  * bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive;
@@ -121,13 +121,37 @@ export interface DrainResult {
   jobsPerSecond: number;
   clientPeakMb: number;
   failed: number;
+  /** CPU per job during the drain (µs, user + system from /proc): the servers asked for, the clients, and with `postgres` every local PostgreSQL client backend. */
+  cpuUsPerJob: { servers: number; clients: number; postgres: number | null };
+}
+
+export interface DrainCpu {
+  /** Server processes whose CPU is counted. */
+  serverPids?: readonly number[];
+  /** Count the local PostgreSQL client backends too (all of them: the servers' pools and any other client on the machine). */
+  postgres?: boolean;
+}
+
+/** Sum of CPU ms of `now` over `then`; a process that is only in `now` began meanwhile and counts whole. */
+function cpuSince(then: Map<number, number>, now: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, v] of now) ms += v - (then.get(pid) ?? 0);
+  return ms;
 }
 
 /**
  * Pauses the queue, enqueues n jobs, starts the fleet, resumes and times until the summary of
  * urls[0] counts n more finished jobs (every server shares the database).
  */
-export async function measureDrain(urls: readonly string[], kind: ClientKind, clients: number, n: number, prefix: string, extraEnv: Record<string, string> = {}): Promise<DrainResult> {
+export async function measureDrain(
+  urls: readonly string[],
+  kind: ClientKind,
+  clients: number,
+  n: number,
+  prefix: string,
+  extraEnv: Record<string, string> = {},
+  cpu: DrainCpu = {},
+): Promise<DrainResult> {
   const main = urls[0];
   const before = await summary(main);
   const finishedBefore = (before.jobs.completed ?? 0) + (before.jobs.failed ?? 0);
@@ -136,6 +160,9 @@ export async function measureDrain(urls: readonly string[], kind: ClientKind, cl
   await enqueue(main, n);
   const fleet = await startFleet(kind, urls, clients, prefix, extraEnv);
   try {
+    const clientPids = fleet.children.map((c) => c.proc.pid!);
+    const serverPids = cpu.serverPids ?? [];
+    const cpu0 = [cpuByPid(serverPids), cpuByPid(clientPids), cpu.postgres ? cpuByPid(postgresBackends()) : null] as const;
     const t0 = performance.now();
     await postJson(`${main}/queue/resume`, {}, ADMIN);
     let s = before;
@@ -148,7 +175,13 @@ export async function measureDrain(urls: readonly string[], kind: ClientKind, cl
       if (dead) throw new Error(`a ${kind} exited during the drain:\n${dead.output().slice(-2000)}`);
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { jobs: n, seconds, jobsPerSecond: n / seconds, clientPeakMb: Math.max(...fleet.peaksMb()), failed: (s.jobs.failed ?? 0) - failedBefore };
+    const perJob = (ms: number) => (ms * 1000) / n;
+    const cpuUsPerJob = {
+      servers: perJob(cpuSince(cpu0[0], cpuByPid(serverPids))),
+      clients: perJob(cpuSince(cpu0[1], cpuByPid(clientPids))),
+      postgres: cpu0[2] ? perJob(cpuSince(cpu0[2], cpuByPid(postgresBackends()))) : null,
+    };
+    return { jobs: n, seconds, jobsPerSecond: n / seconds, clientPeakMb: Math.max(...fleet.peaksMb()), failed: (s.jobs.failed ?? 0) - failedBefore, cpuUsPerJob };
   } finally {
     await fleet.stop();
   }

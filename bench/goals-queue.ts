@@ -3,6 +3,7 @@
  * idle client, bulk enqueue. Each goal gets its own fresh server process, so one goal's leftovers
  * never slow the next.
  */
+import os from 'node:os';
 import { bareHttpPingPong } from './bare-http';
 import { bullmqDrain, bullmqLatency } from './bullmq';
 import type { BenchOptions } from './config';
@@ -35,9 +36,20 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
   const server = await startBenchServer();
   let botPeakMb = NaN;
   try {
-    const bots = await measureDrain([server.url], 'bot', 4, n, 'g1');
+    const bots = await measureDrain([server.url], 'bot', 4, n, 'g1', {}, { serverPids: [server.proc.pid!] });
     botPeakMb = bots.clientPeakMb;
     out.push({ goal: '1', what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`, value: bots.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `${anchorNote}; ${bots.failed} failed` });
+    // Where that drain's CPU went, against what the anchor's rate leaves a job on this machine.
+    const c = bots.cpuUsPerJob;
+    out.push({
+      goal: '1',
+      what: '... CPU per job in that drain, server + bots',
+      value: c.servers + c.clients,
+      unit: 'µs',
+      target: null,
+      sense: 'max',
+      note: `server ${Math.round(c.servers)}, 4 bots ${Math.round(c.clients)}; at the anchor's rate ${os.availableParallelism()} cores leave ${Math.round((os.availableParallelism() * 1e6) / anchor)} µs a job for everything`,
+    });
     // The same bots logging at the default level (3 lines a job on stdout, read by this process as a
     // container runtime would read them); the figure above is at LOG_LEVEL=warn, like every drain here.
     const talking = await measureDrain([server.url], 'bot', 4, n, 'g1i', { LOG_LEVEL: 'info' });

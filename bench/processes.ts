@@ -60,6 +60,35 @@ export function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** Local `postgres` processes that serve a client connection ("postgres: … user db 127.0.0.1(port) state"). */
+export function postgresBackends(): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (/\(\d+\)|\[local\]/.test(cmd)) out.push(Number(d));
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** CPU so far (ms) of each pid that is still there. */
+export function cpuByPid(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, cpuMs(pid));
+    } catch {
+      // ended since the listing
+    }
+  }
+  return out;
+}
+
 /** Resident memory of a process in MB: current (VmRSS) and peak (VmHWM). */
 export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

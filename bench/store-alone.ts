@@ -14,7 +14,7 @@ import path from 'node:path';
 import { openStore } from '../server/store/open';
 import type { SqlStore } from '../server/store/sql-store';
 import { tempDir } from '../test/helpers/server-process';
-import { cpuMs } from './processes';
+import { cpuByPid, cpuMs, postgresBackends } from './processes';
 
 export interface StoreAloneResult {
   jobs: number;
@@ -56,35 +56,6 @@ export async function reportAndClaimLoops(store: SqlStore, bots: readonly string
     }),
   );
   return done;
-}
-
-/** Local `postgres` processes that serve a client connection ("postgres: … user db 127.0.0.1(port) state"). */
-function postgresBackends(): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (/\(\d+\)|\[local\]/.test(cmd)) out.push(Number(d));
-    } catch {
-      // the process ended between the listing and the read
-    }
-  }
-  return out;
-}
-
-/** CPU so far (ms) of each pid that is still there. */
-function cpuByPid(pids: readonly number[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of pids) {
-    try {
-      out.set(pid, cpuMs(pid));
-    } catch {
-      // ended since the listing
-    }
-  }
-  return out;
 }
 
 /**
