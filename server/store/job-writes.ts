@@ -23,8 +23,14 @@ import type { FencedCall, StoreOptions } from './types';
  */
 export const heldBy = (column = 'bot_id'): string => `COALESCE(${column}, '')`;
 
-/** The jobs a bot holds (`?` is the bot): at most a few claimed or running jobs, found through jobs_status_seq. */
-export const HELD_JOBS = `status IN ('claimed', 'running') AND ${heldBy()} = ?`;
+/** The jobs a bot holds: at most a few claimed or running jobs, found through jobs_status_seq. */
+const HELD_JOBS = `status IN ('claimed', 'running') AND ${heldBy()} = ?`;
+
+/** The statements on the jobs a bot holds: read them (bindings: bot), extend their lease (until, bot). */
+export const HELD_SQL = {
+  select: `SELECT * FROM jobs WHERE ${HELD_JOBS}`,
+  extendLease: `UPDATE jobs SET lease_expires_at = ? WHERE ${HELD_JOBS}`,
+};
 
 export interface EventInput {
   jobId: string;
@@ -280,7 +286,7 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
 
 /** Takes back every job a bot holds (bot down, deleted or restarted). */
 export async function releaseBotJobs(db: Db, dialect: 'sqlite' | 'postgres', botId: string, reason: string, nowMs: number): Promise<{ row: JobRow; next: JobRow }[]> {
-  const held = (await run<JobRow>(db, `SELECT * FROM jobs WHERE ${HELD_JOBS}`, [botId])).rows;
+  const held = (await run<JobRow>(db, HELD_SQL.select, [botId])).rows;
   const out: { row: JobRow; next: JobRow }[] = [];
   for (const row of held) {
     out.push({ row, next: await finishAttempt(db, dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs) });

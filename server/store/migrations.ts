@@ -7,6 +7,7 @@
  */
 import { JOB_STATUSES } from '../../core/types';
 import type { Knex } from 'knex';
+import { heldBy } from './job-writes';
 import { ddl, knexFor } from './knex-sql';
 import { type Executor, insertSql } from './sql';
 
@@ -243,9 +244,9 @@ function nextFunction(d: Dialect): string[] {
              bot_id = CASE WHEN p_next = 'pending' THEN NULL ELSE bot_id END,
              finished_at = CASE WHEN p_next = 'pending' THEN NULL ELSE p_now END,
              lease_expires_at = NULL, deadline_at = NULL, result = p_result, error = p_error
-           -- The bot through COALESCE: no index matches it, so the id finds the row rather than the
-           -- bot's whole history in jobs_bot_seq (heldBy in job-writes.ts).
-           WHERE id = p_job AND status = p_from AND attempts = p_attempt AND COALESCE(bot_id, '') = p_bot
+           -- The bot in a form no index matches (heldBy), so the id finds the row rather than the
+           -- bot's whole history in jobs_bot_seq.
+           WHERE id = p_job AND status = p_from AND attempts = p_attempt AND ${heldBy()} = p_bot
            RETURNING * INTO fin;
          IF NOT FOUND THEN RAISE EXCEPTION 'job_changed' USING ERRCODE = 'BF409'; END IF;
          ok := p_error IS NULL;

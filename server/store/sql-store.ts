@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { RELEASE_REASONS, utcDay } from '../../core/job-state';
 import type { Bot, CreateJob, Job, ListJobsOptions, Page, Summary } from '../../core/types';
 import type { OutboxRecord } from '../../datalake/types';
-import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, HELD_JOBS, heldBy, insertEvents, insertJobs, type FinishPlan, type Outcome, planFinish, releaseBotJobs } from './job-writes';
+import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, HELD_SQL, heldBy, insertEvents, insertJobs, type FinishPlan, type Outcome, planFinish, releaseBotJobs } from './job-writes';
 import { migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
 import { chunks, type Executor, one, placeholders, retryRolledBack, run } from './sql';
@@ -343,7 +343,7 @@ export class SqlStore implements Store {
       );
       if (!bot) throw new NotFoundError(`bot ${botId} is not registered; register again`);
       if (bot.current_job_id) {
-        await run(trx, `UPDATE jobs SET lease_expires_at = ? WHERE ${HELD_JOBS}`, [
+        await run(trx, HELD_SQL.extendLease, [
           nowMs + this.opts.botDownAfterMs,
           botId,
         ]);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
 import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
-import { HELD_JOBS } from './job-writes';
+import { HELD_SQL } from './job-writes';
 import { nextRunAtSql, SWEEP_SQL } from './sql-store';
 import { testTime } from '../../test/helpers/time';
 
@@ -78,8 +78,8 @@ describe('SQLite specifics', () => {
     // Listing a bot's jobs walks its entries, newest first.
     expect(await plan('SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', ['b'])).toContain('USING INDEX jobs_bot_seq');
     // Finding the jobs it holds (a release, a heartbeat's lease) does not: that would read its whole history.
-    for (const q of [`SELECT * FROM jobs WHERE ${HELD_JOBS}`, `UPDATE jobs SET lease_expires_at = ? WHERE ${HELD_JOBS}`]) {
-      const p = await plan(q, q.startsWith('UPDATE') ? [0, 'b'] : ['b']);
+    for (const [q, bindings] of [[HELD_SQL.select, ['b']], [HELD_SQL.extendLease, [0, 'b']]] as const) {
+      const p = await plan(q, [...bindings]);
       expect(p).toContain('USING INDEX jobs_status_seq');
       expect(p).not.toContain('jobs_bot_seq');
     }
