@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ADMIN, enqueue, getJson, postJson, sleep, summary } from './http';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { compileBot } from './compile';
-import { cpuByPid, memoryOf, postgresBackends, spawnNode, spawnTs, type Child } from './processes';
+import { cpuByPid, cpuSince, memoryOf, postgresBackends, spawnNode, spawnTs, type Child } from './processes';
 
 /**
  * bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive;
@@ -132,13 +132,6 @@ export interface DrainCpu {
   postgres?: boolean;
 }
 
-/** Sum of CPU ms of `now` over `then`; a process that is only in `now` began meanwhile and counts whole. */
-function cpuSince(then: Map<number, number>, now: Map<number, number>): number {
-  let ms = 0;
-  for (const [pid, v] of now) ms += v - (then.get(pid) ?? 0);
-  return ms;
-}
-
 /**
  * Pauses the queue, enqueues n jobs, starts the fleet, resumes and times until the summary of
  * urls[0] counts n more finished jobs (every server shares the database).
@@ -162,7 +155,9 @@ export async function measureDrain(
   try {
     const clientPids = fleet.children.map((c) => c.proc.pid!);
     const serverPids = cpu.serverPids ?? [];
-    const cpu0 = [cpuByPid(serverPids), cpuByPid(clientPids), cpu.postgres ? cpuByPid(postgresBackends()) : null] as const;
+    const servers0 = cpuByPid(serverPids);
+    const clients0 = cpuByPid(clientPids);
+    const postgres0 = cpu.postgres ? cpuByPid(postgresBackends()) : null;
     const t0 = performance.now();
     await postJson(`${main}/queue/resume`, {}, ADMIN);
     let s = before;
@@ -177,9 +172,9 @@ export async function measureDrain(
     const seconds = (performance.now() - t0) / 1000;
     const perJob = (ms: number) => (ms * 1000) / n;
     const cpuUsPerJob = {
-      servers: perJob(cpuSince(cpu0[0], cpuByPid(serverPids))),
-      clients: perJob(cpuSince(cpu0[1], cpuByPid(clientPids))),
-      postgres: cpu0[2] ? perJob(cpuSince(cpu0[2], cpuByPid(postgresBackends()))) : null,
+      servers: perJob(cpuSince(servers0, cpuByPid(serverPids))),
+      clients: perJob(cpuSince(clients0, cpuByPid(clientPids))),
+      postgres: postgres0 ? perJob(cpuSince(postgres0, cpuByPid(postgresBackends()))) : null,
     };
     return { jobs: n, seconds, jobsPerSecond: n / seconds, clientPeakMb: Math.max(...fleet.peaksMb()), failed: (s.jobs.failed ?? 0) - failedBefore, cpuUsPerJob };
   } finally {

@@ -2,13 +2,12 @@
  * Goal 6: two server processes on one PostgreSQL schema, 4 clients spread over them (2 each). After
  * the drains the database itself is asked whether any attempt was claimed twice.
  */
-import os from 'node:os';
 import pg from 'pg';
 import type { ServerProcess } from '../test/helpers/server-process';
 import { dropSchema, freshSchemaUrl, PG_AVAILABLE, PG_BASE_URL } from '../test/helpers/postgres';
 import type { BenchOptions } from './config';
 import { measureDrain } from './fleet';
-import { startBenchServer } from './processes';
+import { CORES, cpuBudgetUs, startBenchServer } from './processes';
 import { storeAlone, type StoreAloneResult } from './store-alone';
 import type { Figure } from './table';
 
@@ -49,7 +48,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     const label = n.toLocaleString('en-US');
     out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`, value: bots.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${bots.failed} failed` });
     const cpu = bots.cpuUsPerJob;
-    const budget = (os.availableParallelism() * 1e6) / 2000;
+    const budget = cpuBudgetUs(2000);
     out.push({
       goal: '6',
       what: '... CPU per job in that drain, servers + bots + PostgreSQL',
@@ -57,7 +56,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       unit: 'µs',
       target: null,
       sense: 'max',
-      note: `2 servers ${Math.round(cpu.servers)}, 4 bots ${Math.round(cpu.clients)}, PostgreSQL client backends ${Math.round(cpu.postgres ?? 0)}; at 2,000 jobs/s ${os.availableParallelism()} cores leave ${Math.round(budget)} µs`,
+      note: `2 servers ${Math.round(cpu.servers)}, 4 bots ${Math.round(cpu.clients)}, PostgreSQL client backends ${Math.round(cpu.postgres ?? 0)}; at 2,000 jobs/s ${CORES} cores leave ${Math.round(budget)} µs`,
     });
     out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 lean clients, ${label} jobs`, value: lean.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${lean.failed} failed` });
     out.push({
@@ -72,7 +71,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     out.push({ goal: '6', what: 'the store alone, in-process, 4 report+claim loops', value: alone.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `no HTTP, one node process: ${Math.round(alone.nodeCpuUs)} µs of its CPU a job` });
     if (alone.postgresCpuUs !== null) {
       // What PostgreSQL alone spends on a job, against what the goal's rate leaves for everything.
-      out.push({ goal: '6', what: '... CPU per job of its PostgreSQL backends', value: alone.postgresCpuUs, unit: 'µs', target: null, sense: 'max', note: `background processes not counted; at 2,000 jobs/s ${os.availableParallelism()} cores leave ${Math.round(budget)} µs a job for everything` });
+      out.push({ goal: '6', what: '... CPU per job of its PostgreSQL backends', value: alone.postgresCpuUs, unit: 'µs', target: null, sense: 'max', note: `background processes not counted; at 2,000 jobs/s ${CORES} cores leave ${Math.round(budget)} µs a job for everything` });
     }
     out.push({ goal: '6', what: 'attempts claimed twice (job_events)', value: doubles, unit: '', target: 0, sense: 'max', note: `${claims} claims, ${results} completed results for ${total} jobs` });
     if (claims !== total || results !== total) throw new Error(`expected ${total} claims and results, found ${claims} claims and ${results} results`);

@@ -3,13 +3,12 @@
  * idle client, bulk enqueue. Each goal gets its own fresh server process, so one goal's leftovers
  * never slow the next.
  */
-import os from 'node:os';
 import { bareHttpPingPong } from './bare-http';
 import { bullmqDrain, bullmqLatency } from './bullmq';
 import type { BenchOptions } from './config';
 import { measureDrain, nextMessage, startFleet } from './fleet';
 import { getJson, percentile, postFast, postJson, sleep, timeCalls } from './http';
-import { memoryOf, startBenchServer } from './processes';
+import { CORES, cpuBudgetUs, memoryOf, startBenchServer } from './processes';
 import { storeAlone } from './store-alone';
 import type { Figure } from './table';
 
@@ -48,7 +47,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
       unit: 'µs',
       target: null,
       sense: 'max',
-      note: `server ${Math.round(c.servers)}, 4 bots ${Math.round(c.clients)}; at the anchor's rate ${os.availableParallelism()} cores leave ${Math.round((os.availableParallelism() * 1e6) / anchor)} µs a job for everything`,
+      note: `server ${Math.round(c.servers)}, 4 bots ${Math.round(c.clients)}; at the anchor's rate ${CORES} cores leave ${Math.round(cpuBudgetUs(anchor))} µs a job for everything`,
     });
     // The same bots logging at the default level (3 lines a job on stdout, read by this process as a
     // container runtime would read them); the figure above is at LOG_LEVEL=warn, like every drain here.

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, ROOT, serverEnv, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
@@ -87,6 +88,21 @@ export function cpuByPid(pids: readonly number[]): Map<number, number> {
     }
   }
   return out;
+}
+
+/** CPU ms of `now` over `then`; a process that is only in `now` began meanwhile and counts whole. */
+export function cpuSince(then: Map<number, number>, now: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, v] of now) ms += v - (then.get(pid) ?? 0);
+  return ms;
+}
+
+/** The cores this machine gives the benchmark. */
+export const CORES = os.availableParallelism();
+
+/** CPU per job (µs) the cores have at `jobsPerSecond`: the budget of everything a job costs. */
+export function cpuBudgetUs(jobsPerSecond: number): number {
+  return (CORES * 1e6) / jobsPerSecond;
 }
 
 /** Resident memory of a process in MB: current (VmRSS) and peak (VmHWM). */

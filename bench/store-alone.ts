@@ -11,10 +11,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStore } from '../server/store/open';
+import { openStore, parseDatabaseUrl } from '../server/store/open';
 import type { SqlStore } from '../server/store/sql-store';
 import { tempDir } from '../test/helpers/server-process';
-import { cpuByPid, cpuMs, postgresBackends } from './processes';
+import { cpuByPid, cpuMs, cpuSince, postgresBackends } from './processes';
 
 export interface StoreAloneResult {
   jobs: number;
@@ -64,7 +64,9 @@ export async function reportAndClaimLoops(store: SqlStore, bots: readonly string
  * ended completed.
  */
 export async function storeAlone(databaseUrl: string | null, jobs: number, loops: number): Promise<StoreAloneResult> {
-  const others = new Set(postgresBackends()); // connections that are not this store's
+  const onPostgres = databaseUrl !== null && parseDatabaseUrl(databaseUrl).kind === 'postgres';
+  const others = new Set(onPostgres ? postgresBackends() : []); // connections that are not this store's
+  const ownBackends = () => cpuByPid(postgresBackends().filter((pid) => !others.has(pid)));
   const { store, dispose } = await openBenchStore(databaseUrl);
   try {
     const bots = Array.from({ length: loops }, (_, i) => `store-alone-${i}`);
@@ -72,17 +74,15 @@ export async function storeAlone(databaseUrl: string | null, jobs: number, loops
     for (let i = 0; i < jobs; i += 5000) {
       await store.createJobs(Array.from({ length: Math.min(5000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
     }
-    const onPostgres = store.db.dialect === 'postgres';
     if (onPostgres) await store.db.run('ANALYZE jobs'); // as autovacuum would after a bulk insert
-    const pg0 = cpuByPid(postgresBackends());
+    const pg0 = onPostgres ? ownBackends() : null;
     const me0 = cpuMs(process.pid);
     const t0 = performance.now();
     const done = await reportAndClaimLoops(store, bots);
     const seconds = (performance.now() - t0) / 1000;
     const me = ((cpuMs(process.pid) - me0) * 1000) / done;
-    let pgMs = 0; // this store's backends, one opened during the drain counted whole
-    for (const [pid, ms] of cpuByPid(postgresBackends())) if (!others.has(pid)) pgMs += ms - (pg0.get(pid) ?? 0);
-    const pgUs = onPostgres && pgMs > 0 ? (pgMs * 1000) / done : null;
+    const pgMs = pg0 ? cpuSince(pg0, ownBackends()) : 0; // a backend opened during the drain counts whole
+    const pgUs = pgMs > 0 ? (pgMs * 1000) / done : null;
     const completed = (await store.db.run<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'`)).rows[0].n;
     if (done !== jobs || Number(completed) !== jobs) throw new Error(`store alone: ${done} reports and ${completed} completed jobs for ${jobs} jobs`);
     return { jobs, jobsPerSecond: done / seconds, nodeCpuUs: me, postgresCpuUs: pgUs };
