@@ -44,10 +44,12 @@ async function launch(root: string, dir: string): Promise<{ url: string; stop: (
 }
 
 async function main(): Promise<void> {
-  const usage = 'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|lean-socket|bot|enqueue|pickup]';
+  const usage =
+    'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|lean-socket|bot|enqueue|pickup]';
   const [commit, roundsArg, jobsArg, client = 'lean'] = scriptArgs(usage);
   if (!commit) usageError(usage, 'which commit to compare with?');
-  if (!['lean', 'lean-http', 'lean-socket', 'bot', 'enqueue', 'pickup'].includes(client)) usageError(usage, `client must be lean, lean-http, lean-socket, bot, enqueue or pickup, not "${client}"`);
+  if (!['lean', 'lean-http', 'lean-socket', 'bot', 'enqueue', 'pickup'].includes(client))
+    usageError(usage, `client must be lean, lean-http, lean-socket, bot, enqueue or pickup, not "${client}"`);
   const rounds = countArg(usage, 'rounds', roundsArg, 3);
   const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const before = tempDir('botfleet-ab-');
@@ -62,15 +64,23 @@ async function main(): Promise<void> {
   if (client === 'enqueue') for (const s of [a, b]) await postJson(`${s.url}/jobs`, { jobs: bulk.jobs.slice(0, 100) }); // warm-up
   try {
     for (let r = 0; r < rounds; r++) {
-      for (const [name, s] of [['a', a], ['b', b]] as const) {
+      for (const [name, s] of [
+        ['a', a],
+        ['b', b],
+      ] as const) {
         const who = name === 'a' ? `A ${commit}` : 'B working tree';
         if (client === 'pickup') {
           const lat = await leanPickupLatencies(s.url, jobs, `ab${name}${r}`);
           rates[name].push(percentile(lat, 50));
-          process.stdout.write(`round ${r + 1} ${who}: pickup p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms\n`);
+          process.stdout.write(
+            `round ${r + 1} ${who}: pickup p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms\n`,
+          );
           continue;
         }
-        const rate = client === 'enqueue' ? await enqueueRate(s.url, bulk) : (await measureDrain([s.url], client as ClientKind, 4, jobs, `ab${name}${r}`)).jobsPerSecond;
+        const rate =
+          client === 'enqueue'
+            ? await enqueueRate(s.url, bulk)
+            : (await measureDrain([s.url], client as ClientKind, 4, jobs, `ab${name}${r}`)).jobsPerSecond;
         rates[name].push(rate);
         process.stdout.write(`round ${r + 1} ${who}: ${Math.round(rate)} jobs/s\n`);
       }
@@ -84,7 +94,9 @@ async function main(): Promise<void> {
   const [medA, medB] = [percentile(rates.a, 50), percentile(rates.b, 50)];
   const figure = client === 'pickup' ? (x: number) => `${x.toFixed(2)} ms` : (x: number) => `${Math.round(x)} jobs/s`;
   const what = client === 'pickup' ? "median of the rounds' pickup p50" : 'median';
-  process.stdout.write(`${what}: A ${figure(medA)}, B ${figure(medB)}, B/A ${(medB / medA).toFixed(2)}x (${client === 'pickup' ? 'lower' : 'higher'} is better; load ${load})\n`);
+  process.stdout.write(
+    `${what}: A ${figure(medA)}, B ${figure(medB)}, B/A ${(medB / medA).toFixed(2)}x (${client === 'pickup' ? 'lower' : 'higher'} is better; load ${load})\n`,
+  );
 }
 
 /** One bulk enqueue, timed as goal 3 does: the HTTP round trip including the whole answer. */

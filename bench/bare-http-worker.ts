@@ -13,15 +13,44 @@ import { z } from 'zod';
 import { envInt, envString, loadOrExit, parseEnv } from '../core/config';
 
 const cfg = loadOrExit(() =>
-  parseEnv(z.object({ ROLE: envString('server').pipe(z.enum(['server', 'client'])), PORT: envInt(0, 0, 65535), PER_CLIENT: envInt(1000, 1, 10_000_000) }), process.env),
+  parseEnv(
+    z.object({
+      ROLE: envString('server').pipe(z.enum(['server', 'client'])),
+      PORT: envInt(0, 0, 65535),
+      PER_CLIENT: envInt(1000, 1, 10_000_000),
+    }),
+    process.env,
+  ),
 );
 const send = (m: Record<string, unknown>) => process.send?.(m);
 
 // The size and shape of a /jobs/next answer: the finished job and the next one.
 const stamp = new Date().toISOString();
-const job = { id: '0192f0a0-1111-7222-8333-444455556666', type: 'simulated', payload: {}, status: 'running', priority: 0, attempts: 1, maxAttempts: 3, botId: 'bare-bot', createdAt: stamp, claimedAt: stamp, startedAt: stamp, finishedAt: null, leaseExpiresAt: stamp, result: null, error: null };
-const ANSWER = JSON.stringify({ finished: { ...job, status: 'completed', finishedAt: stamp, result: { simulated: true, durationMs: 0 } }, job });
-const REPORT = JSON.stringify({ botId: 'bare-bot', complete: { jobId: job.id, attempt: 1, result: { simulated: true, durationMs: 0 } } });
+const job = {
+  id: '0192f0a0-1111-7222-8333-444455556666',
+  type: 'simulated',
+  payload: {},
+  status: 'running',
+  priority: 0,
+  attempts: 1,
+  maxAttempts: 3,
+  botId: 'bare-bot',
+  createdAt: stamp,
+  claimedAt: stamp,
+  startedAt: stamp,
+  finishedAt: null,
+  leaseExpiresAt: stamp,
+  result: null,
+  error: null,
+};
+const ANSWER = JSON.stringify({
+  finished: { ...job, status: 'completed', finishedAt: stamp, result: { simulated: true, durationMs: 0 } },
+  job,
+});
+const REPORT = JSON.stringify({
+  botId: 'bare-bot',
+  complete: { jobId: job.id, attempt: 1, result: { simulated: true, durationMs: 0 } },
+});
 
 if (cfg.ROLE === 'server') {
   let answered = 0;
@@ -44,15 +73,25 @@ if (cfg.ROLE === 'server') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let left = cfg.PER_CLIENT;
   const one = () => {
-    const req = http.request({ host: '127.0.0.1', port: cfg.PORT, method: 'POST', path: '/jobs/next', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(REPORT) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        if (--left > 0) one();
-        else send({ done: true });
-      });
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: cfg.PORT,
+        method: 'POST',
+        path: '/jobs/next',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(REPORT) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (--left > 0) one();
+          else send({ done: true });
+        });
+      },
+    );
     req.on('error', (err) => {
       process.stderr.write(`bare client: ${err.message}\n`);
       process.exit(1);

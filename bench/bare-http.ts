@@ -20,7 +20,14 @@ export async function bareHttpPingPong(clients: number, perClient: number): Prom
   const kids: Child[] = [];
   try {
     const { port } = await nextMessage(server.proc, 'port');
-    for (let i = 0; i < clients; i++) kids.push(spawnTs('bench/bare-http-worker.ts', { ROLE: 'client', PORT: String(port), PER_CLIENT: String(perClient) }, { ipc: true }));
+    for (let i = 0; i < clients; i++)
+      kids.push(
+        spawnTs(
+          'bench/bare-http-worker.ts',
+          { ROLE: 'client', PORT: String(port), PER_CLIENT: String(perClient) },
+          { ipc: true },
+        ),
+      );
     await Promise.all(kids.map((k) => nextMessage(k.proc, 'ready')));
     const s0 = cpuMs(server.proc.pid!);
     const c0 = kids.reduce((a, k) => a + cpuMs(k.proc.pid!), 0);

@@ -10,7 +10,14 @@ import { z } from 'zod';
 import { envInt, envString, loadOrExit, parseEnv } from '../core/config';
 
 const cfg = loadOrExit(() =>
-  parseEnv(z.object({ BENCH_REDIS_URL: envString('redis://127.0.0.1:6379'), QUEUE: envString('bench'), LATENCY: envInt(0, 0, 1) }), process.env),
+  parseEnv(
+    z.object({
+      BENCH_REDIS_URL: envString('redis://127.0.0.1:6379'),
+      QUEUE: envString('bench'),
+      LATENCY: envInt(0, 0, 1),
+    }),
+    process.env,
+  ),
 );
 const u = new URL(cfg.BENCH_REDIS_URL);
 const wallNow = () => performance.timeOrigin + performance.now();

@@ -14,7 +14,13 @@ function connectionOf(redisUrl: string) {
 }
 
 async function startWorkers(redisUrl: string, queue: string, count: number, latency: boolean): Promise<Child[]> {
-  const kids = Array.from({ length: count }, () => spawnTs('bench/bullmq-worker.ts', { BENCH_REDIS_URL: redisUrl, QUEUE: queue, LATENCY: latency ? '1' : '0' }, { ipc: true }));
+  const kids = Array.from({ length: count }, () =>
+    spawnTs(
+      'bench/bullmq-worker.ts',
+      { BENCH_REDIS_URL: redisUrl, QUEUE: queue, LATENCY: latency ? '1' : '0' },
+      { ipc: true },
+    ),
+  );
   try {
     await Promise.all(kids.map((k) => nextMessage(k.proc, 'ready')));
   } catch (err) {
@@ -38,7 +44,9 @@ export async function bullmqDrain(redisUrl: string, workers: number, n: number):
   try {
     await queue.pause();
     for (let i = 0; i < n; i += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ name: 'noop', data: { i: i + k } })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ name: 'noop', data: { i: i + k } })),
+      );
     }
     kids = await startWorkers(redisUrl, name, workers, false);
     const t0 = performance.now();

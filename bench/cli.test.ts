@@ -7,8 +7,12 @@ const ROOT = path.resolve(__dirname, '..');
 
 function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', `bench/${script}.ts`, ...args], { cwd: ROOT, timeout: testTime(30_000) }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', `bench/${script}.ts`, ...args],
+      { cwd: ROOT, timeout: testTime(30_000) },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -24,11 +28,17 @@ const SCRIPTS: [string, string[]][] = [
   ['idle-bots', ['50', 'x']],
 ];
 
-test.each(SCRIPTS)('bench/%s.ts: --help prints the usage; a bad count is refused with it', async (script, bad) => {
-  const help = await run(script, ['--help']);
-  expect(help.code).toBe(0);
-  expect(help.stdout).toContain(`bench/${script}.ts`);
-  const refused = await run(script, bad);
-  expect(refused.code).toBe(2);
-  expect(refused.stderr).toMatch(/must be a whole number of at least 1, not "[^"]+"\n\nusage: node --import tsx bench\//);
-}, testTime(70_000));
+test.each(SCRIPTS)(
+  'bench/%s.ts: --help prints the usage; a bad count is refused with it',
+  async (script, bad) => {
+    const help = await run(script, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain(`bench/${script}.ts`);
+    const refused = await run(script, bad);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /must be a whole number of at least 1, not "[^"]+"\n\nusage: node --import tsx bench\//,
+    );
+  },
+  testTime(70_000),
+);

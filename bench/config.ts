@@ -57,9 +57,13 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
     else if (arg === '--compare') compare = true;
-    else if (arg.startsWith('--profile=') && arg.length > '--profile='.length) profileDir = path.resolve(arg.slice('--profile='.length));
+    else if (arg.startsWith('--profile=') && arg.length > '--profile='.length)
+      profileDir = path.resolve(arg.slice('--profile='.length));
     else if (arg.startsWith('--only=')) {
-      const list = arg.slice('--only='.length).split(',').map((s) => Number(s.trim()));
+      const list = arg
+        .slice('--only='.length)
+        .split(',')
+        .map((s) => Number(s.trim()));
       if (list.length === 0 || list.some((n) => !ALL_GOALS.includes(n as (typeof ALL_GOALS)[number]))) {
         throw new UsageError(`--only takes goal numbers 1-6 separated by commas, got "${arg}"`);
       }
@@ -67,7 +71,25 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     } else throw new UsageError(`unknown argument "${arg}" (see --help)`);
   }
   const sizes = quick
-    ? { drainJobs: 600, latencySamples: 20, enqueueJobs: 2000, enqueueRepeats: 2, scaleSeedJobs: 20_000, scaleDrainJobs: 400, exportBytes: 16 << 20, postgresJobs: 400 }
-    : { drainJobs: 20_000, latencySamples: 300, enqueueJobs: 10_000, enqueueRepeats: 5, scaleSeedJobs: 1_000_000, scaleDrainJobs: 10_000, exportBytes: 1 << 30, postgresJobs: 20_000 };
+    ? {
+        drainJobs: 600,
+        latencySamples: 20,
+        enqueueJobs: 2000,
+        enqueueRepeats: 2,
+        scaleSeedJobs: 20_000,
+        scaleDrainJobs: 400,
+        exportBytes: 16 << 20,
+        postgresJobs: 400,
+      }
+    : {
+        drainJobs: 20_000,
+        latencySamples: 300,
+        enqueueJobs: 10_000,
+        enqueueRepeats: 5,
+        scaleSeedJobs: 1_000_000,
+        scaleDrainJobs: 10_000,
+        exportBytes: 1 << 30,
+        postgresJobs: 20_000,
+      };
   return { quick, compare, only, redisUrl: e.BENCH_REDIS_URL, profileDir, sizes };
 }

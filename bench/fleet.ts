@@ -15,7 +15,11 @@ import { cpuByPid, cpuSince, memoryOf, postgresBackends, spawnNode, spawnTs, typ
  */
 export type ClientKind = 'bot' | 'lean' | 'lean-http' | 'lean-socket';
 
-const LEAN_HTTP: Record<Exclude<ClientKind, 'bot'>, string> = { lean: 'fetch', 'lean-http': 'node', 'lean-socket': 'socket' };
+const LEAN_HTTP: Record<Exclude<ClientKind, 'bot'>, string> = {
+  lean: 'fetch',
+  'lean-http': 'node',
+  'lean-socket': 'socket',
+};
 
 /** The compiled bot, built once per benchmark run (the sources may have changed since the last). */
 let botJs: string | undefined;
@@ -54,7 +58,13 @@ export function nextMessage(proc: ChildProcess, key: string, timeoutMs = 30_000)
  * Bots: the real bot/main.ts, compiled to JavaScript as the image runs it, with
  * PROCESSING_DURATION_MS=0 FAILURE_RATE=0 and warn-level logs.
  */
-export async function startFleet(kind: ClientKind, urls: readonly string[], count: number, prefix: string, extraEnv: Record<string, string> = {}): Promise<Fleet> {
+export async function startFleet(
+  kind: ClientKind,
+  urls: readonly string[],
+  count: number,
+  prefix: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Fleet> {
   const children: Child[] = [];
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -77,7 +87,13 @@ export async function startFleet(kind: ClientKind, urls: readonly string[], coun
         }),
       );
     } else {
-      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, HTTP: LEAN_HTTP[kind], ...extraEnv }, { ipc: true }));
+      children.push(
+        spawnTs(
+          'bench/lean-worker.ts',
+          { SERVER_URL: url, BOT_ID: id, HTTP: LEAN_HTTP[kind], ...extraEnv },
+          { ipc: true },
+        ),
+      );
     }
   }
   try {
@@ -90,7 +106,8 @@ export async function startFleet(kind: ClientKind, urls: readonly string[], coun
         const known = new Set(bots.items.map((b) => b.id));
         if (ids.every((id) => known.has(id))) break;
         const dead = children.find((c) => c.proc.exitCode !== null);
-        if (dead || Date.now() > deadline) throw new Error(`bots did not register:\n${(dead ?? children[0]).output().slice(-2000)}`);
+        if (dead || Date.now() > deadline)
+          throw new Error(`bots did not register:\n${(dead ?? children[0]).output().slice(-2000)}`);
         await sleep(50);
       }
     }
@@ -176,7 +193,14 @@ export async function measureDrain(
       clients: perJob(cpuSince(clients0, cpuByPid(clientPids))),
       postgres: postgres0 ? perJob(cpuSince(postgres0, cpuByPid(postgresBackends()))) : null,
     };
-    return { jobs: n, seconds, jobsPerSecond: n / seconds, clientPeakMb: Math.max(...fleet.peaksMb()), failed: (s.jobs.failed ?? 0) - failedBefore, cpuUsPerJob };
+    return {
+      jobs: n,
+      seconds,
+      jobsPerSecond: n / seconds,
+      clientPeakMb: Math.max(...fleet.peaksMb()),
+      failed: (s.jobs.failed ?? 0) - failedBefore,
+      cpuUsPerJob,
+    };
   } finally {
     await fleet.stop();
   }

@@ -64,7 +64,10 @@ test('reports that find the queue empty do not spend the empty-claim budget', as
     const got = await post('/jobs/next', { botId: 'steady' });
     statuses.push(got.status);
     expect(got.json.job?.id).toBe(job.id);
-    const report = await post('/jobs/next', { botId: 'steady', complete: { jobId: job.id, attempt: got.json.job!.attempts, result: null } });
+    const report = await post('/jobs/next', {
+      botId: 'steady',
+      complete: { jobId: job.id, attempt: got.json.job!.attempts, result: null },
+    });
     statuses.push(report.status);
     expect(report.json.job).toBeNull();
   }

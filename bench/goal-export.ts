@@ -74,10 +74,27 @@ export async function goalExport(o: BenchOptions, out: Figure[]): Promise<void> 
     const sampler = sampleRss(pid, 10);
     const r = await download(`${server.url}/datalake/export/${BIG_DAY}`);
     const peak = sampler.stop();
-    if (r.status !== 200 || r.bytes !== size) throw new Error(`export answered ${r.status} with ${r.bytes} of ${size} bytes`);
+    if (r.status !== 200 || r.bytes !== size)
+      throw new Error(`export answered ${r.status} with ${r.bytes} of ${size} bytes`);
     const mb = size / (1 << 20);
-    out.push({ goal: '5', what: `export a ${mb.toFixed(0)} MB day over HTTP`, value: mb / (r.ms / 1000), unit: 'MB/s', target: 200, sense: 'min', note: `${(r.ms / 1000).toFixed(1)} s; day file written in ${buildSeconds.toFixed(1)} s` });
-    out.push({ goal: '5', what: 'server RSS growth during the export', value: peak - before, unit: 'MB', target: 50, sense: 'max', note: `VmRSS sampled every 10 ms, ${before.toFixed(0)} -> ${peak.toFixed(0)} MB` });
+    out.push({
+      goal: '5',
+      what: `export a ${mb.toFixed(0)} MB day over HTTP`,
+      value: mb / (r.ms / 1000),
+      unit: 'MB/s',
+      target: 200,
+      sense: 'min',
+      note: `${(r.ms / 1000).toFixed(1)} s; day file written in ${buildSeconds.toFixed(1)} s`,
+    });
+    out.push({
+      goal: '5',
+      what: 'server RSS growth during the export',
+      value: peak - before,
+      unit: 'MB',
+      target: 50,
+      sense: 'max',
+      note: `VmRSS sampled every 10 ms, ${before.toFixed(0)} -> ${peak.toFixed(0)} MB`,
+    });
   } finally {
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,15 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
   try {
     for (let i = 0; i < 2; i++) servers.push(await startBenchServer({ env: { DATABASE_URL: url } }));
     const urls = servers.map((s) => s.url);
-    const bots = await measureDrain(urls, 'bot', 4, n, 'g6', {}, { serverPids: servers.map((s) => s.proc.pid!), postgres: true });
+    const bots = await measureDrain(
+      urls,
+      'bot',
+      4,
+      n,
+      'g6',
+      {},
+      { serverPids: servers.map((s) => s.proc.pid!), postgres: true },
+    );
     const lean = await measureDrain(urls, 'lean', 4, n, 'g6');
     const c = new pg.Client({ connectionString: PG_BASE_URL });
     await c.connect();
@@ -28,10 +36,18 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     let results: number;
     try {
       doubles = Number(
-        (await c.query(`SELECT COUNT(*) AS n FROM (SELECT job_id, attempt FROM ${schema}.job_events WHERE to_status = 'claimed' GROUP BY job_id, attempt HAVING COUNT(*) > 1) d`)).rows[0].n,
+        (
+          await c.query(
+            `SELECT COUNT(*) AS n FROM (SELECT job_id, attempt FROM ${schema}.job_events WHERE to_status = 'claimed' GROUP BY job_id, attempt HAVING COUNT(*) > 1) d`,
+          )
+        ).rows[0].n,
       );
-      claims = Number((await c.query(`SELECT COUNT(*) AS n FROM ${schema}.job_events WHERE to_status = 'claimed'`)).rows[0].n);
-      results = Number((await c.query(`SELECT COUNT(*) AS n FROM ${schema}.results WHERE status = 'completed'`)).rows[0].n);
+      claims = Number(
+        (await c.query(`SELECT COUNT(*) AS n FROM ${schema}.job_events WHERE to_status = 'claimed'`)).rows[0].n,
+      );
+      results = Number(
+        (await c.query(`SELECT COUNT(*) AS n FROM ${schema}.results WHERE status = 'completed'`)).rows[0].n,
+      );
     } finally {
       await c.end();
     }
@@ -46,7 +62,15 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     }
     const total = 2 * n;
     const label = n.toLocaleString('en-US');
-    out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`, value: bots.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${bots.failed} failed` });
+    out.push({
+      goal: '6',
+      what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`,
+      value: bots.jobsPerSecond,
+      unit: 'jobs/s',
+      target: 2000,
+      sense: 'min',
+      note: `${bots.failed} failed`,
+    });
     const cpu = bots.cpuUsPerJob;
     const budget = cpuBudgetUs(2000);
     out.push({
@@ -58,7 +82,15 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       sense: 'max',
       note: `2 servers ${Math.round(cpu.servers)}, 4 bots ${Math.round(cpu.clients)}, PostgreSQL client backends ${Math.round(cpu.postgres ?? 0)}; at 2,000 jobs/s ${CORES} cores leave ${Math.round(budget)} µs`,
     });
-    out.push({ goal: '6', what: `PostgreSQL, 2 servers, 4 lean clients, ${label} jobs`, value: lean.jobsPerSecond, unit: 'jobs/s', target: 2000, sense: 'min', note: `${lean.failed} failed` });
+    out.push({
+      goal: '6',
+      what: `PostgreSQL, 2 servers, 4 lean clients, ${label} jobs`,
+      value: lean.jobsPerSecond,
+      unit: 'jobs/s',
+      target: 2000,
+      sense: 'min',
+      note: `${lean.failed} failed`,
+    });
     out.push({
       goal: '6',
       what: 'PostgreSQL commit ceiling, 4 connections',
@@ -66,15 +98,40 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       unit: 'commits/s',
       target: null,
       sense: 'min',
-      note: 'UPDATE of one row + COMMIT in a loop, no HTTP: one job is one such fsync\'d commit',
+      note: "UPDATE of one row + COMMIT in a loop, no HTTP: one job is one such fsync'd commit",
     });
-    out.push({ goal: '6', what: 'the store alone, in-process, 4 report+claim loops', value: alone.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `no HTTP, one node process: ${Math.round(alone.nodeCpuUs)} µs of its CPU a job` });
+    out.push({
+      goal: '6',
+      what: 'the store alone, in-process, 4 report+claim loops',
+      value: alone.jobsPerSecond,
+      unit: 'jobs/s',
+      target: null,
+      sense: 'min',
+      note: `no HTTP, one node process: ${Math.round(alone.nodeCpuUs)} µs of its CPU a job`,
+    });
     if (alone.postgresCpuUs !== null) {
       // What PostgreSQL alone spends on a job, against what the goal's rate leaves for everything.
-      out.push({ goal: '6', what: '... CPU per job of its PostgreSQL backends', value: alone.postgresCpuUs, unit: 'µs', target: null, sense: 'max', note: `background processes not counted; at 2,000 jobs/s ${CORES} cores leave ${Math.round(budget)} µs a job for everything` });
+      out.push({
+        goal: '6',
+        what: '... CPU per job of its PostgreSQL backends',
+        value: alone.postgresCpuUs,
+        unit: 'µs',
+        target: null,
+        sense: 'max',
+        note: `background processes not counted; at 2,000 jobs/s ${CORES} cores leave ${Math.round(budget)} µs a job for everything`,
+      });
     }
-    out.push({ goal: '6', what: 'attempts claimed twice (job_events)', value: doubles, unit: '', target: 0, sense: 'max', note: `${claims} claims, ${results} completed results for ${total} jobs` });
-    if (claims !== total || results !== total) throw new Error(`expected ${total} claims and results, found ${claims} claims and ${results} results`);
+    out.push({
+      goal: '6',
+      what: 'attempts claimed twice (job_events)',
+      value: doubles,
+      unit: '',
+      target: 0,
+      sense: 'max',
+      note: `${claims} claims, ${results} completed results for ${total} jobs`,
+    });
+    if (claims !== total || results !== total)
+      throw new Error(`expected ${total} claims and results, found ${claims} claims and ${results} results`);
   } finally {
     for (const s of servers) await s.stop();
     await dropSchema(schema).catch(() => undefined);

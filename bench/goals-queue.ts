@@ -18,26 +18,58 @@ const BULLMQ_ANCHOR_FROM_ISSUE = 3400;
 export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPeakMb: number }> {
   const n = o.sizes.drainJobs;
   let anchor = BULLMQ_ANCHOR_FROM_ISSUE;
-  let anchorNote = 'anchor: low end of the issue\'s BullMQ range (run with --compare to measure it)';
+  let anchorNote = "anchor: low end of the issue's BullMQ range (run with --compare to measure it)";
   if (o.compare) {
     const b = await bullmqDrain(o.redisUrl, 4, n);
     anchor = b.jobsPerSecond;
     anchorNote = 'anchor: BullMQ measured in this run';
-    out.push({ goal: '1', what: `BullMQ 4 workers x1 drain ${n.toLocaleString('en-US')} jobs`, value: b.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `${b.seconds.toFixed(1)} s, worker peak ${b.workerPeakMb.toFixed(0)} MB` });
+    out.push({
+      goal: '1',
+      what: `BullMQ 4 workers x1 drain ${n.toLocaleString('en-US')} jobs`,
+      value: b.jobsPerSecond,
+      unit: 'jobs/s',
+      target: null,
+      sense: 'min',
+      note: `${b.seconds.toFixed(1)} s, worker peak ${b.workerPeakMb.toFixed(0)} MB`,
+    });
   }
   // Context: what 4 client processes and a server that does no work at all reach over HTTP here.
   const bare = await bareHttpPingPong(4, Math.max(1, Math.round(n / 4)));
-  out.push({ goal: '1', what: 'bare node:http ping-pong, 4 client processes', value: bare.requestsPerSecond, unit: 'req/s', target: null, sense: 'min', note: `no work: the ceiling of HTTP here; CPU per exchange: server ${Math.round(bare.serverCpuUs)} µs, clients ${Math.round(bare.clientCpuUs)} µs` });
+  out.push({
+    goal: '1',
+    what: 'bare node:http ping-pong, 4 client processes',
+    value: bare.requestsPerSecond,
+    unit: 'req/s',
+    target: null,
+    sense: 'min',
+    note: `no work: the ceiling of HTTP here; CPU per exchange: server ${Math.round(bare.serverCpuUs)} µs, clients ${Math.round(bare.clientCpuUs)} µs`,
+  });
   // Context: the store alone in this process, no HTTP: the ceiling of the durable transaction (one
   // writer at a time on SQLite) whatever the HTTP path costs.
   const alone = await storeAlone(null, n, 4);
-  out.push({ goal: '1', what: 'the store alone, in-process, 4 report+claim loops', value: alone.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min', note: `no HTTP: one durable SQLite transaction a job, ${Math.round(alone.nodeCpuUs)} µs of CPU each` });
+  out.push({
+    goal: '1',
+    what: 'the store alone, in-process, 4 report+claim loops',
+    value: alone.jobsPerSecond,
+    unit: 'jobs/s',
+    target: null,
+    sense: 'min',
+    note: `no HTTP: one durable SQLite transaction a job, ${Math.round(alone.nodeCpuUs)} µs of CPU each`,
+  });
   const server = await startBenchServer();
   let botPeakMb = NaN;
   try {
     const bots = await measureDrain([server.url], 'bot', 4, n, 'g1', {}, { serverPids: [server.proc.pid!] });
     botPeakMb = bots.clientPeakMb;
-    out.push({ goal: '1', what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`, value: bots.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `${anchorNote}; ${bots.failed} failed` });
+    out.push({
+      goal: '1',
+      what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`,
+      value: bots.jobsPerSecond,
+      unit: 'jobs/s',
+      target: anchor,
+      sense: 'min',
+      note: `${anchorNote}; ${bots.failed} failed`,
+    });
     // Where that drain's CPU went, against what the anchor's rate leaves a job on this machine.
     const c = bots.cpuUsPerJob;
     out.push({
@@ -52,14 +84,53 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     // The same bots logging at the default level (3 lines a job on stdout, read by this process as a
     // container runtime would read them); the figure above is at LOG_LEVEL=warn, like every drain here.
     const talking = await measureDrain([server.url], 'bot', 4, n, 'g1i', { LOG_LEVEL: 'info' });
-    out.push({ goal: '1', what: `... the same at LOG_LEVEL=info (the default)`, value: talking.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: `3 log lines a job; ${talking.failed} failed` });
+    out.push({
+      goal: '1',
+      what: `... the same at LOG_LEVEL=info (the default)`,
+      value: talking.jobsPerSecond,
+      unit: 'jobs/s',
+      target: anchor,
+      sense: 'min',
+      note: `3 log lines a job; ${talking.failed} failed`,
+    });
     const lean = await measureDrain([server.url], 'lean', 4, n, 'g1');
-    out.push({ goal: '1', what: `4 lean clients (fetch) drain ${n.toLocaleString('en-US')}`, value: lean.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'bench/lean-worker.ts: POST /jobs/next only, no logs/heartbeat' });
+    out.push({
+      goal: '1',
+      what: `4 lean clients (fetch) drain ${n.toLocaleString('en-US')}`,
+      value: lean.jobsPerSecond,
+      unit: 'jobs/s',
+      target: anchor,
+      sense: 'min',
+      note: 'bench/lean-worker.ts: POST /jobs/next only, no logs/heartbeat',
+    });
     const leanHttp = await measureDrain([server.url], 'lean-http', 4, n, 'g1h');
-    out.push({ goal: '1', what: `4 lean clients (node:http) drain ${n.toLocaleString('en-US')}`, value: leanHttp.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: 'the same loop on node:http keep-alive instead of fetch' });
+    out.push({
+      goal: '1',
+      what: `4 lean clients (node:http) drain ${n.toLocaleString('en-US')}`,
+      value: leanHttp.jobsPerSecond,
+      unit: 'jobs/s',
+      target: anchor,
+      sense: 'min',
+      note: 'the same loop on node:http keep-alive instead of fetch',
+    });
     const leanSocket = await measureDrain([server.url], 'lean-socket', 4, n, 'g1s');
-    out.push({ goal: '1', what: `4 lean clients (socket) drain ${n.toLocaleString('en-US')}`, value: leanSocket.jobsPerSecond, unit: 'jobs/s', target: anchor, sense: 'min', note: "the same loop on the bot's transport (bot/socket-transport.ts)" });
-    out.push({ goal: '1', what: 'server peak RSS during goal 1', value: memoryOf(server.proc.pid!).peakMb, unit: 'MB', target: null, sense: 'max' });
+    out.push({
+      goal: '1',
+      what: `4 lean clients (socket) drain ${n.toLocaleString('en-US')}`,
+      value: leanSocket.jobsPerSecond,
+      unit: 'jobs/s',
+      target: anchor,
+      sense: 'min',
+      note: "the same loop on the bot's transport (bot/socket-transport.ts)",
+    });
+    out.push({
+      goal: '1',
+      what: 'server peak RSS during goal 1',
+      value: memoryOf(server.proc.pid!).peakMb,
+      unit: 'MB',
+      target: null,
+      sense: 'max',
+    });
   } finally {
     await server.stop();
   }
@@ -71,7 +142,12 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
  * `url`: for each sample the driver stamps its wall clock into the payload just before POST /jobs,
  * the client reports now - sentAt when the claim's answer arrives. Milliseconds, in order.
  */
-export async function leanPickupLatencies(url: string, samples: number, prefix: string, kind: 'lean-http' | 'lean-socket' = 'lean-http'): Promise<number[]> {
+export async function leanPickupLatencies(
+  url: string,
+  samples: number,
+  prefix: string,
+  kind: 'lean-http' | 'lean-socket' = 'lean-http',
+): Promise<number[]> {
   const [lean] = (await startFleet(kind, [url], 1, prefix, { LATENCY: '1' })).children;
   const lat: number[] = [];
   try {
@@ -79,7 +155,10 @@ export async function leanPickupLatencies(url: string, samples: number, prefix: 
     for (let i = 0; i < samples; i++) {
       const got = nextMessage(lean.proc, 'latencyMs', 10_000);
       got.catch(() => undefined); // awaited below; if the POST throws first, the child's exit must not crash the run
-      await postFast(`${url}/jobs`, { type: 'simulated', payload: { sentAt: performance.timeOrigin + performance.now() } });
+      await postFast(`${url}/jobs`, {
+        type: 'simulated',
+        payload: { sentAt: performance.timeOrigin + performance.now() },
+      });
       lat.push(Number((await got).latencyMs));
       await sleep(5); // the client has reported and is long-polling again
     }
@@ -94,11 +173,41 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
   const server = await startBenchServer();
   try {
     const lat = await leanPickupLatencies(server.url, samples, 'g2');
-    out.push({ goal: '2', what: 'pickup latency p50, idle lean client (node:http)', value: percentile(lat, 50), unit: 'ms', target: 2, sense: 'max', note: `${samples} jobs; from before POST /jobs (node:http) to the answer in the client` });
-    out.push({ goal: '2', what: 'pickup latency p99, idle lean client (node:http)', value: percentile(lat, 99), unit: 'ms', target: 10, sense: 'max' });
+    out.push({
+      goal: '2',
+      what: 'pickup latency p50, idle lean client (node:http)',
+      value: percentile(lat, 50),
+      unit: 'ms',
+      target: 2,
+      sense: 'max',
+      note: `${samples} jobs; from before POST /jobs (node:http) to the answer in the client`,
+    });
+    out.push({
+      goal: '2',
+      what: 'pickup latency p99, idle lean client (node:http)',
+      value: percentile(lat, 99),
+      unit: 'ms',
+      target: 10,
+      sense: 'max',
+    });
     const latSocket = await leanPickupLatencies(server.url, samples, 'g2s', 'lean-socket');
-    out.push({ goal: '2', what: 'pickup latency p50, idle lean client (socket)', value: percentile(latSocket, 50), unit: 'ms', target: 2, sense: 'max', note: "the same on the bot's transport (bot/socket-transport.ts)" });
-    out.push({ goal: '2', what: 'pickup latency p99, idle lean client (socket)', value: percentile(latSocket, 99), unit: 'ms', target: 10, sense: 'max' });
+    out.push({
+      goal: '2',
+      what: 'pickup latency p50, idle lean client (socket)',
+      value: percentile(latSocket, 50),
+      unit: 'ms',
+      target: 2,
+      sense: 'max',
+      note: "the same on the bot's transport (bot/socket-transport.ts)",
+    });
+    out.push({
+      goal: '2',
+      what: 'pickup latency p99, idle lean client (socket)',
+      value: percentile(latSocket, 99),
+      unit: 'ms',
+      target: 10,
+      sense: 'max',
+    });
 
     // The real bot: claimedAt - createdAt as the server stamped them (whole ms).
     const bot = await startFleet('bot', [server.url], 1, 'g2');
@@ -117,14 +226,37 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
     } finally {
       await bot.stop();
     }
-    out.push({ goal: '2', what: 'pickup latency p50, idle bot process', value: percentile(botLat, 50), unit: 'ms', target: 2, sense: 'max', note: 'claimedAt - createdAt, server clock, 1 ms steps' });
-    out.push({ goal: '2', what: 'pickup latency p99, idle bot process', value: percentile(botLat, 99), unit: 'ms', target: 10, sense: 'max' });
+    out.push({
+      goal: '2',
+      what: 'pickup latency p50, idle bot process',
+      value: percentile(botLat, 50),
+      unit: 'ms',
+      target: 2,
+      sense: 'max',
+      note: 'claimedAt - createdAt, server clock, 1 ms steps',
+    });
+    out.push({
+      goal: '2',
+      what: 'pickup latency p99, idle bot process',
+      value: percentile(botLat, 99),
+      unit: 'ms',
+      target: 10,
+      sense: 'max',
+    });
   } finally {
     await server.stop();
   }
   if (o.compare) {
     const b = await bullmqLatency(o.redisUrl, samples);
-    out.push({ goal: '2', what: 'BullMQ pickup latency p50 / p99', value: b.p50, unit: 'ms', target: null, sense: 'max', note: `p99 ${b.p99.toFixed(2)} ms, same method as the lean client` });
+    out.push({
+      goal: '2',
+      what: 'BullMQ pickup latency p50 / p99',
+      value: b.p50,
+      unit: 'ms',
+      target: null,
+      sense: 'max',
+      note: `p99 ${b.p99.toFixed(2)} ms, same method as the lean client`,
+    });
   }
 }
 
@@ -136,7 +268,15 @@ export async function goalEnqueue(o: BenchOptions, out: Figure[]): Promise<void>
     await postJson(`${server.url}/jobs`, { jobs: jobs.slice(0, 100) }); // warm-up: statements prepared, JIT
     const ms = await timeCalls(o.sizes.enqueueRepeats, () => postJson(`${server.url}/jobs`, { jobs }));
     const rates = ms.map((t) => (n / t) * 1000);
-    out.push({ goal: '3', what: `POST /jobs {jobs: ${n.toLocaleString('en-US')}} median`, value: percentile(rates, 50), unit: 'jobs/s', target: 50_000, sense: 'min', note: `best ${Math.round(Math.max(...rates)).toLocaleString('en-US')} of ${ms.length}, HTTP round trip incl. the full answer` });
+    out.push({
+      goal: '3',
+      what: `POST /jobs {jobs: ${n.toLocaleString('en-US')}} median`,
+      value: percentile(rates, 50),
+      unit: 'jobs/s',
+      target: 50_000,
+      sense: 'min',
+      note: `best ${Math.round(Math.max(...rates)).toLocaleString('en-US')} of ${ms.length}, HTTP round trip incl. the full answer`,
+    });
   } finally {
     await server.stop();
   }

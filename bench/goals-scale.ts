@@ -38,7 +38,15 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
     const seeded = seedFinishedJobs(path.join(b.dir, 'jobs.db'), seedN);
     await b.restart();
     const label = seedN.toLocaleString('en-US');
-    out.push({ goal: '4', what: `seed ${label} finished jobs (bench/seed-jobs.ts)`, value: seeded.seconds, unit: 's', target: 60, sense: 'max', note: 'jobs + 2 events each, triggers keep the counts' });
+    out.push({
+      goal: '4',
+      what: `seed ${label} finished jobs (bench/seed-jobs.ts)`,
+      value: seeded.seconds,
+      unit: 's',
+      target: 60,
+      sense: 'max',
+      note: 'jobs + 2 events each, triggers keep the counts',
+    });
 
     let emptyBest = 0;
     let fullBest = 0;
@@ -46,37 +54,116 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       emptyBest = Math.max(emptyBest, (await measureDrain([a.url], 'lean', 4, n, `g4a${r}`)).jobsPerSecond);
       fullBest = Math.max(fullBest, (await measureDrain([b.url], 'lean', 4, n, `g4b${r}`)).jobsPerSecond);
     }
-    out.push({ goal: '4', what: `4 lean clients drain ${n.toLocaleString('en-US')}, empty database`, value: emptyBest, unit: 'jobs/s', target: null, sense: 'min', note: `best of ${rounds}` });
-    out.push({ goal: '4', what: `... with ${label} jobs in the database`, value: fullBest, unit: 'jobs/s', target: emptyBest * 0.9, sense: 'min', note: 'target: 90% of the empty database' });
+    out.push({
+      goal: '4',
+      what: `4 lean clients drain ${n.toLocaleString('en-US')}, empty database`,
+      value: emptyBest,
+      unit: 'jobs/s',
+      target: null,
+      sense: 'min',
+      note: `best of ${rounds}`,
+    });
+    out.push({
+      goal: '4',
+      what: `... with ${label} jobs in the database`,
+      value: fullBest,
+      unit: 'jobs/s',
+      target: emptyBest * 0.9,
+      sense: 'min',
+      note: 'target: 90% of the empty database',
+    });
 
     const bots = await measureDrain([b.url], 'bot', 4, n, 'g4bots');
-    out.push({ goal: '4', what: `4 bot processes drain ${n.toLocaleString('en-US')}, ${label} jobs in the db`, value: bots.jobsPerSecond, unit: 'jobs/s', target: null, sense: 'min' });
-    out.push({ goal: '4', what: 'bot peak RSS (VmHWM)', value: bots.clientPeakMb, unit: 'MB', target: 80, sense: 'max', note: 'highest of the 4 bots' });
+    out.push({
+      goal: '4',
+      what: `4 bot processes drain ${n.toLocaleString('en-US')}, ${label} jobs in the db`,
+      value: bots.jobsPerSecond,
+      unit: 'jobs/s',
+      target: null,
+      sense: 'min',
+    });
+    out.push({
+      goal: '4',
+      what: 'bot peak RSS (VmHWM)',
+      value: bots.clientPeakMb,
+      unit: 'MB',
+      target: 80,
+      sense: 'max',
+      note: 'highest of the 4 bots',
+    });
 
     const samples = o.quick ? 20 : 200;
-    out.push({ goal: '4', what: 'GET /jobs first page p99', value: await p99Of(samples, `${b.url}/jobs`), unit: 'ms', target: 20, sense: 'max', note: `${samples} calls, 50 jobs a page` });
+    out.push({
+      goal: '4',
+      what: 'GET /jobs first page p99',
+      value: await p99Of(samples, `${b.url}/jobs`),
+      unit: 'ms',
+      target: 20,
+      sense: 'max',
+      note: `${samples} calls, 50 jobs a page`,
+    });
     let cursor: string | null = null;
     for (let page = 1; page < 100; page++) {
       const res: { nextCursor: string | null } = await getJson(`${b.url}/jobs${cursor ? `?cursor=${cursor}` : ''}`);
       cursor = res.nextCursor;
     }
-    out.push({ goal: '4', what: 'GET /jobs 100th page p99', value: await p99Of(samples, `${b.url}/jobs?cursor=${cursor}`), unit: 'ms', target: 20, sense: 'max' });
-    out.push({ goal: '4', what: 'GET /metrics/summary p99', value: await p99Of(samples, `${b.url}/metrics/summary`), unit: 'ms', target: 20, sense: 'max' });
+    out.push({
+      goal: '4',
+      what: 'GET /jobs 100th page p99',
+      value: await p99Of(samples, `${b.url}/jobs?cursor=${cursor}`),
+      unit: 'ms',
+      target: 20,
+      sense: 'max',
+    });
+    out.push({
+      goal: '4',
+      what: 'GET /metrics/summary p99',
+      value: await p99Of(samples, `${b.url}/metrics/summary`),
+      unit: 'ms',
+      target: 20,
+      sense: 'max',
+    });
 
     const port = await freePort();
     // The controller is not running: its port answers "connection refused" at once, and the
     // overview shows dashes for it, as it does in production when the controller is away.
-    const dash = spawnNode([compileDashboard()], { DASHBOARD_PORT: String(port), DASHBOARD_HOST: '127.0.0.1', SERVER_URL: b.url, CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`, LOG_LEVEL: 'warn' });
+    const dash = spawnNode([compileDashboard()], {
+      DASHBOARD_PORT: String(port),
+      DASHBOARD_HOST: '127.0.0.1',
+      SERVER_URL: b.url,
+      CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`,
+      LOG_LEVEL: 'warn',
+    });
     try {
-      await waitFor(async () => dash.proc.exitCode !== null || (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 30_000).catch((err: Error) => {
+      await waitFor(
+        async () => dash.proc.exitCode !== null || (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200,
+        30_000,
+      ).catch((err: Error) => {
         throw new Error(`the dashboard did not come up (${err.message}):\n${dash.output().slice(-2000)}`);
       });
-      if (dash.proc.exitCode !== null) throw new Error(`the dashboard exited with ${dash.proc.exitCode}:\n${dash.output().slice(-2000)}`);
-      out.push({ goal: '4', what: 'dashboard overview (GET / on :3002) p99', value: await p99Of(samples, `http://127.0.0.1:${port}/`), unit: 'ms', target: 20, sense: 'max', note: 'rendered HTML, server + controller calls' });
+      if (dash.proc.exitCode !== null)
+        throw new Error(`the dashboard exited with ${dash.proc.exitCode}:\n${dash.output().slice(-2000)}`);
+      out.push({
+        goal: '4',
+        what: 'dashboard overview (GET / on :3002) p99',
+        value: await p99Of(samples, `http://127.0.0.1:${port}/`),
+        unit: 'ms',
+        target: 20,
+        sense: 'max',
+        note: 'rendered HTML, server + controller calls',
+      });
     } finally {
       await dash.stop();
     }
-    out.push({ goal: '4', what: 'server peak RSS (VmHWM) with the seeded db', value: memoryOf(b.proc.pid!).peakMb, unit: 'MB', target: 200, sense: 'max', note: 'after drains and reads' });
+    out.push({
+      goal: '4',
+      what: 'server peak RSS (VmHWM) with the seeded db',
+      value: memoryOf(b.proc.pid!).peakMb,
+      unit: 'MB',
+      target: 200,
+      sense: 'max',
+      note: 'after drains and reads',
+    });
   } finally {
     for (const s of servers) await s.stop();
   }

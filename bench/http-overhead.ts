@@ -69,7 +69,11 @@ function load(url: string, ms: number): void {
 }
 
 async function measure(url: string, seconds: number): Promise<number> {
-  const c = spawnTs('bench/http-overhead.ts', { HTTP_OVERHEAD_MODE: 'load', URL: url, MS: String(seconds * 1000) }, { ipc: true });
+  const c = spawnTs(
+    'bench/http-overhead.ts',
+    { HTTP_OVERHEAD_MODE: 'load', URL: url, MS: String(seconds * 1000) },
+    { ipc: true },
+  );
   const m = await nextMessage(c.proc, 'count', seconds * 1000 + 30_000);
   await c.stop();
   return Number(m.count) / seconds;
@@ -93,7 +97,9 @@ async function main(): Promise<void> {
     }
     for (const [kind, r] of Object.entries(rates)) {
       const best = Math.max(...r);
-      process.stdout.write(`${kind.padEnd(6)} ${Math.round(best).toString().padStart(6)} req/s  (${(1e6 / best).toFixed(0)} us per request; runs: ${r.map(Math.round).join(', ')})\n`);
+      process.stdout.write(
+        `${kind.padEnd(6)} ${Math.round(best).toString().padStart(6)} req/s  (${(1e6 / best).toFixed(0)} us per request; runs: ${r.map(Math.round).join(', ')})\n`,
+      );
     }
   } finally {
     await server.stop();

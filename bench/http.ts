@@ -11,7 +11,11 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 export async function postJson<T>(url: string, body: unknown, headers: Record<string, string> = ADMIN): Promise<T> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const text = await r.text();
   if (!r.ok) throw new Error(`POST ${url} answered ${r.status}: ${text.slice(0, 300)}`);
   return (text ? JSON.parse(text) : null) as T;
@@ -19,7 +23,7 @@ export async function postJson<T>(url: string, body: unknown, headers: Record<st
 
 /** Enqueues n no-op simulated jobs in batches of up to 10,000 (one transaction each). */
 export async function enqueue(url: string, n: number, payload: Record<string, unknown> = {}): Promise<void> {
-  for (let done = 0; done < n; ) {
+  for (let done = 0; done < n;) {
     const k = Math.min(10_000, n - done);
     await postJson(`${url}/jobs`, { jobs: Array.from({ length: k }, () => ({ type: 'simulated', payload })) });
     done += k;
@@ -57,14 +61,33 @@ export async function timeCalls(n: number, fn: (i: number) => Promise<unknown>):
  * POST on node:http through the given keep-alive agent (one agent per connection a script wants):
  * the status, the parsed body and when the answer's last byte arrived (performance.now()).
  */
-export function postOn<T>(agent: http.Agent, url: string, body: unknown, headers: Record<string, string> = ADMIN): Promise<{ status: number; body: T; at: number }> {
+export function postOn<T>(
+  agent: http.Agent,
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = ADMIN,
+): Promise<{ status: number; body: T; at: number }> {
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString() || 'null') as T, at: performance.now() }));
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(parts).toString() || 'null') as T,
+            at: performance.now(),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -80,10 +103,22 @@ const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 export function postFast(url: string, body: unknown, headers: Record<string, string> = ADMIN): Promise<number> {
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode && res.statusCode < 300 ? resolve(res.statusCode) : reject(new Error(`POST ${url} answered ${res.statusCode}`))));
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: keepAlive,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode && res.statusCode < 300
+            ? resolve(res.statusCode)
+            : reject(new Error(`POST ${url} answered ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });

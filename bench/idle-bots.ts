@@ -32,7 +32,11 @@ async function main(): Promise<void> {
     const loops = Array.from({ length: bots }, async (_, i) => {
       let held: { jobId: string; attempt: number } | null = null;
       while (!stopping) {
-        const r: { job: { id: string; attempts: number } | null } = await post('/jobs/next', { botId: `idle-${i}`, waitMs, ...(held ? { complete: { ...held, result: null } } : {}) });
+        const r: { job: { id: string; attempts: number } | null } = await post('/jobs/next', {
+          botId: `idle-${i}`,
+          waitMs,
+          ...(held ? { complete: { ...held, result: null } } : {}),
+        });
         if (held) done++;
         held = r.job ? { jobId: r.job.id, attempt: r.job.attempts } : null;
       }
@@ -55,8 +59,12 @@ async function main(): Promise<void> {
     while (done < jobs) await sleep(10);
     const seconds = (Date.now() - t0) / 1000;
     const busy = cpuMs(pid) - busy0;
-    console.log(`${bots} bots long-polling (waits of ${waitMs} ms), idle: server CPU ${idleMsPerS.toFixed(0)} ms per s`);
-    console.log(`${jobs} single enqueues 10 ms apart: server CPU ${((busy * 1000) / jobs).toFixed(0)} µs per job, ${(((busy - idleMsPerS * seconds) * 1000) / jobs).toFixed(0)} µs above the idle rate`);
+    console.log(
+      `${bots} bots long-polling (waits of ${waitMs} ms), idle: server CPU ${idleMsPerS.toFixed(0)} ms per s`,
+    );
+    console.log(
+      `${jobs} single enqueues 10 ms apart: server CPU ${((busy * 1000) / jobs).toFixed(0)} µs per job, ${(((busy - idleMsPerS * seconds) * 1000) / jobs).toFixed(0)} µs above the idle rate`,
+    );
     stopping = true;
     await Promise.all(loops);
   } finally {

@@ -42,13 +42,19 @@ function postNode(path: string, body: unknown, signal?: AbortSignal): Promise<{ 
     // Our own abort listener, removed with each answer: http.request's `signal` option left one
     // listener per request on the long-lived signal (MaxListenersExceededWarning after ~1,500 jobs).
     const onAbort = () => req.destroy(new Error('aborted'));
-    const settle = <A>(fn: (a: A) => void) => (a: A) => {
-      signal?.removeEventListener('abort', onAbort);
-      fn(a);
-    };
+    const settle =
+      <A>(fn: (a: A) => void) =>
+      (a: A) => {
+        signal?.removeEventListener('abort', onAbort);
+        fn(a);
+      };
     const req = http.request(
       `${cfg.SERVER_URL}${path}`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
@@ -67,8 +73,17 @@ function postNode(path: string, body: unknown, signal?: AbortSignal): Promise<{ 
 
 const socket = socketTransport();
 
-async function postSocket(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-  const r = await socket(`${cfg.SERVER_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+async function postSocket(
+  path: string,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<{ status: number; body: unknown }> {
+  const r = await socket(`${cfg.SERVER_URL}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
@@ -98,7 +113,11 @@ async function main(): Promise<void> {
   while (!stop.signal.aborted) {
     let r;
     try {
-      r = await post('/jobs/next', { botId: cfg.BOT_ID, waitMs: cfg.WAIT_MS, ...(held ? { complete: { ...held, result: null } } : {}) }, stop.signal);
+      r = await post(
+        '/jobs/next',
+        { botId: cfg.BOT_ID, waitMs: cfg.WAIT_MS, ...(held ? { complete: { ...held, result: null } } : {}) },
+        stop.signal,
+      );
     } catch (err) {
       if (stop.signal.aborted) break;
       throw err;
@@ -107,7 +126,8 @@ async function main(): Promise<void> {
     if (held) done++;
     const job = (r.body as NextReply).job;
     held = job ? { jobId: job.id, attempt: job.attempts } : null;
-    if (job && cfg.LATENCY && typeof job.payload.sentAt === 'number') process.send?.({ latencyMs: wallNow() - job.payload.sentAt });
+    if (job && cfg.LATENCY && typeof job.payload.sentAt === 'number')
+      process.send?.({ latencyMs: wallNow() - job.payload.sentAt });
   }
   // The job taken by the last answer is finished, so the server's counts add up.
   if (held) {

@@ -18,15 +18,23 @@ const WARM_UP = 20;
 
 /** The child: enqueue one job, the idle client picks it up; `samples` times after a warm-up. */
 async function client(url: string, samples: number): Promise<void> {
-  const agents = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: true, maxSockets: 1 })];
-  const post = (agent: http.Agent, p: string, body: unknown) => postOn<{ job?: { id: string; attempts: number } | null }>(agent, `${url}${p}`, body);
+  const agents = [
+    new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    new http.Agent({ keepAlive: true, maxSockets: 1 }),
+  ];
+  const post = (agent: http.Agent, p: string, body: unknown) =>
+    postOn<{ job?: { id: string; attempts: number } | null }>(agent, `${url}${p}`, body);
   const [poller, enqueuer] = agents;
   await post(poller, '/bots/register', { id: 'pickup-stages' });
   let held: { jobId: string; attempt: number } | null = null;
   const enqueue: number[] = [];
   const pickup: number[] = [];
   for (let i = 0; i < samples + WARM_UP; i++) {
-    const claim = post(poller, '/jobs/next', { botId: 'pickup-stages', waitMs: 25000, ...(held ? { complete: { ...held, result: null } } : {}) });
+    const claim = post(poller, '/jobs/next', {
+      botId: 'pickup-stages',
+      waitMs: 25000,
+      ...(held ? { complete: { ...held, result: null } } : {}),
+    });
     await sleep(5);
     const t0 = performance.now();
     const created = await post(enqueuer, '/jobs', { type: 'simulated', payload: {} });
@@ -102,10 +110,17 @@ async function main(): Promise<void> {
       if (marks[j].name === 'answer POST /jobs/next written') break;
     }
   }
-  const us = (ms: number) => `${Math.round(ms * 1000).toLocaleString('en-US').padStart(6)} µs`;
+  const us = (ms: number) =>
+    `${Math.round(ms * 1000)
+      .toLocaleString('en-US')
+      .padStart(6)} µs`;
   console.log(`${samples} samples; server stages, median after the POST /jobs request event:`);
-  for (const [name, list] of [...stages].sort((a, b) => percentile(a[1], 50) - percentile(b[1], 50))) console.log(`  ${us(percentile(list, 50))}  ${name}${list.length < samples ? ` (in ${list.length} of ${samples} samples)` : ''}`);
-  const line = (xs: number[]) => `p50 ${us(percentile(xs, 50))}, p90 ${us(percentile(xs, 90))}, p99 ${us(percentile(xs, 99))}`;
+  for (const [name, list] of [...stages].sort((a, b) => percentile(a[1], 50) - percentile(b[1], 50)))
+    console.log(
+      `  ${us(percentile(list, 50))}  ${name}${list.length < samples ? ` (in ${list.length} of ${samples} samples)` : ''}`,
+    );
+  const line = (xs: number[]) =>
+    `p50 ${us(percentile(xs, 50))}, p90 ${us(percentile(xs, 90))}, p99 ${us(percentile(xs, 99))}`;
   console.log(`client, from before POST /jobs: enqueue answered ${line(times.enqueue)}`);
   console.log(`                                job picked up   ${line(times.pickup)}`);
 }

@@ -6,7 +6,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, ROOT, serverEnv, tempDir, waitFor, type ServerProcess, type StartServerOptions } from '../test/helpers/server-process';
+import {
+  freePort,
+  ROOT,
+  serverEnv,
+  tempDir,
+  waitFor,
+  type ServerProcess,
+  type StartServerOptions,
+} from '../test/helpers/server-process';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { compileServer } from './compile';
 
@@ -18,7 +26,11 @@ export interface Child {
 }
 
 /** Runs a TypeScript entry point under tsx with extra env; stdout/stderr kept (tail) for errors. */
-export function spawnTs(entry: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[] } = {}): Child {
+export function spawnTs(
+  entry: string,
+  env: Record<string, string>,
+  opts: { ipc?: boolean; args?: string[] } = {},
+): Child {
   return spawnNode(['--import', 'tsx', path.join(ROOT, entry), ...(opts.args ?? [])], env, opts);
 }
 
@@ -57,7 +69,10 @@ export function stopChild(proc: ChildProcess, graceMs = 5000): Promise<void> {
 
 /** CPU time (user + system) a process has used so far, ms; robust to the machine's load, unlike a rate. */
 export function cpuMs(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  const f = fs
+    .readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /s, '')
+    .split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
@@ -149,14 +164,22 @@ export function loadAverage(): string {
  * everything else is the server's default, and node runs with the V8 flags of every other start
  * path (server/node-flags.ts); opts.nodeArgs replaces them (bench/memory.ts compares flags).
  */
-export async function startBenchServer(opts: StartServerOptions & { nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+export async function startBenchServer(
+  opts: StartServerOptions & { nodeArgs?: string[] } = {},
+): Promise<ServerProcess> {
   const entry = compileServer();
   const dir = opts.dir ?? ownDir();
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
     ...serverEnv(dir, port),
     RATE_LIMIT_ADMIN_PER_S: '0',
-    ...(profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(), BENCH_CPU_PROFILE_DIR: profileDir } : {}),
+    ...(profileDir
+      ? {
+          NODE_OPTIONS:
+            `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(),
+          BENCH_CPU_PROFILE_DIR: profileDir,
+        }
+      : {}),
     ...opts.env,
   };
   let child: Child | null = null;

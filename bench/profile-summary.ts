@@ -31,7 +31,8 @@ export function bucketOf(url: string): string {
 
 export function summarise(p: Profile, top = 25): string {
   const selfUs = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+  for (let i = 0; i < p.samples.length; i++)
+    selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0) || 1;
   const byFn = new Map<string, number>();
   const byBucket = new Map<string, number>();

@@ -11,16 +11,23 @@ import { testTime } from '../test/helpers/time';
 const ROOT = path.resolve(__dirname, '..');
 
 test('npm run bench -- --quick --only=3 prints one table with the bulk-enqueue figure', async () => {
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--only=3'], { cwd: ROOT, timeout: testTime(60_000) }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'bench/run.ts', '--quick', '--only=3'],
+        { cwd: ROOT, timeout: testTime(60_000) },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    },
+  );
   expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
   const lines = stdout.trim().split('\n');
   expect(lines.some((l) => /^goal \| figure \| value/.test(l.replace(/\s+\|/g, ' |')))).toBe(true);
   const row = lines.find((l) => l.startsWith('3 '));
-  expect(row).toMatch(/POST \/jobs \{jobs: 2,000\} median \| [\d,.]+ jobs\/s \| >= 50,000 jobs\/s \| [\d.]+x \| (yes|NO) /);
+  expect(row).toMatch(
+    /POST \/jobs \{jobs: 2,000\} median \| [\d,.]+ jobs\/s \| >= 50,000 jobs\/s \| [\d.]+x \| (yes|NO) /,
+  );
   expect(stdout).toMatch(/load average at the end: [\d.]+ [\d.]+ [\d.]+ \(\d+ cores\)/);
 });
 
@@ -31,7 +38,8 @@ test('options: --only picks goals, bad arguments are refused, --quick shrinks ev
   expect([...quick.only]).toEqual([2, 5]);
   expect(quick.compare).toBe(true);
   expect(full.sizes.scaleSeedJobs).toBe(1_000_000);
-  for (const k of Object.keys(full.sizes) as (keyof typeof full.sizes)[]) expect(quick.sizes[k]).toBeLessThanOrEqual(full.sizes[k]);
+  for (const k of Object.keys(full.sizes) as (keyof typeof full.sizes)[])
+    expect(quick.sizes[k]).toBeLessThanOrEqual(full.sizes[k]);
   expect(() => parseBenchOptions(['--only=7'], {})).toThrow(/--only/);
   expect(() => parseBenchOptions(['--fast'], {})).toThrow(/unknown argument/);
   expect(() => parseBenchOptions([], { BENCH_REDIS_URL: 'not a url' })).toThrow(/BENCH_REDIS_URL/);

@@ -14,9 +14,11 @@ import { formatTable, type Figure } from './table';
 
 type Goal = (o: BenchOptions, out: Figure[], ctx: { botPeakMb: number }) => Promise<void>;
 
-
 const GOALS: Record<number, { title: string; run: Goal }> = {
-  1: { title: 'drain rate, 4 bots vs BullMQ', run: async (o, out, ctx) => void (ctx.botPeakMb = (await goalDrain(o, out)).botPeakMb) },
+  1: {
+    title: 'drain rate, 4 bots vs BullMQ',
+    run: async (o, out, ctx) => void (ctx.botPeakMb = (await goalDrain(o, out)).botPeakMb),
+  },
   2: { title: 'pickup latency', run: (o, out) => goalLatency(o, out) },
   3: { title: 'bulk enqueue', run: (o, out) => goalEnqueue(o, out) },
   4: { title: 'scale: a seeded database, read latencies, memory', run: (o, out) => goalScale(o, out) },
@@ -37,7 +39,9 @@ async function main(): Promise<void> {
   const out: Figure[] = [];
   const ctx = { botPeakMb: NaN };
   const failures: string[] = [];
-  process.stderr.write(`bench: ${os.cpus().length} cores, load ${loadAverage()}, goals ${[...o.only].join(',')}${o.quick ? ' (quick)' : ''}${o.compare ? ' with BullMQ' : ''}\n`);
+  process.stderr.write(
+    `bench: ${os.cpus().length} cores, load ${loadAverage()}, goals ${[...o.only].join(',')}${o.quick ? ' (quick)' : ''}${o.compare ? ' with BullMQ' : ''}\n`,
+  );
   for (const n of [...o.only].sort()) {
     const g = GOALS[n];
     if (!g) continue;
@@ -51,7 +55,9 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: goal ${n} took ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadAverage()})\n`);
   }
   removeBenchDirs();
-  process.stdout.write(`\n${formatTable(out)}\n\nload average at the end: ${loadAverage()} (${os.cpus().length} cores)\n`);
+  process.stdout.write(
+    `\n${formatTable(out)}\n\nload average at the end: ${loadAverage()} (${os.cpus().length} cores)\n`,
+  );
   if (failures.length) {
     process.stderr.write(`\nbench: ${failures.length} goal(s) could not be measured:\n${failures.join('\n')}\n`);
     process.exit(1);

@@ -17,7 +17,10 @@ test('the loops report exactly the jobs there are and leave every bot idle', asy
   const { store, dispose } = await openBenchStore(null);
   try {
     for (const id of ['a', 'b']) await store.registerBot({ id }, Date.now());
-    await store.createJobs(Array.from({ length: 7 }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
+    await store.createJobs(
+      Array.from({ length: 7 }, () => ({ type: 'simulated', payload: {}, priority: 0 })),
+      Date.now(),
+    );
     expect(await reportAndClaimLoops(store, ['a', 'b'])).toBe(7);
     expect((await store.listBots()).map((b) => [b.id, b.currentJobId])).toEqual([
       ['a', null],

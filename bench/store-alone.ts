@@ -28,7 +28,9 @@ export interface StoreAloneResult {
 export const STORE_OPTIONS = { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 };
 
 /** Opens a store on `databaseUrl` (a fresh SQLite file when null), migrated. */
-export async function openBenchStore(databaseUrl: string | null): Promise<{ store: SqlStore; dispose: () => Promise<void> }> {
+export async function openBenchStore(
+  databaseUrl: string | null,
+): Promise<{ store: SqlStore; dispose: () => Promise<void> }> {
   const dir = databaseUrl === null ? tempDir('botfleet-store-alone-') : null;
   const store = (await openStore(databaseUrl ?? `sqlite://${path.join(dir!, 'jobs.db')}`, STORE_OPTIONS)) as SqlStore;
   await store.migrate();
@@ -72,7 +74,10 @@ export async function storeAlone(databaseUrl: string | null, jobs: number, loops
     const bots = Array.from({ length: loops }, (_, i) => `store-alone-${i}`);
     for (const id of bots) await store.registerBot({ id }, Date.now());
     for (let i = 0; i < jobs; i += 5000) {
-      await store.createJobs(Array.from({ length: Math.min(5000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
+      await store.createJobs(
+        Array.from({ length: Math.min(5000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })),
+        Date.now(),
+      );
     }
     if (onPostgres) await store.db.run('ANALYZE jobs'); // as autovacuum would after a bulk insert
     const pg0 = onPostgres ? ownBackends() : null;
@@ -83,8 +88,11 @@ export async function storeAlone(databaseUrl: string | null, jobs: number, loops
     const me = ((cpuMs(process.pid) - me0) * 1000) / done;
     const pgMs = pg0 ? cpuSince(pg0, ownBackends()) : 0; // a backend opened during the drain counts whole
     const pgUs = pgMs > 0 ? (pgMs * 1000) / done : null;
-    const completed = (await store.db.run<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'`)).rows[0].n;
-    if (done !== jobs || Number(completed) !== jobs) throw new Error(`store alone: ${done} reports and ${completed} completed jobs for ${jobs} jobs`);
+    const completed = (
+      await store.db.run<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'`)
+    ).rows[0].n;
+    if (done !== jobs || Number(completed) !== jobs)
+      throw new Error(`store alone: ${done} reports and ${completed} completed jobs for ${jobs} jobs`);
     return { jobs, jobsPerSecond: done / seconds, nodeCpuUs: me, postgresCpuUs: pgUs };
   } finally {
     await dispose();

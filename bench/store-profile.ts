@@ -23,10 +23,18 @@ async function main(): Promise<void> {
   const dir = tempDir('botfleet-store-profile-');
   const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTIONS)) as SqlStore;
   await store.migrate();
-  for (let i = 0; i < jobs; i += 10_000) await store.createJobs(Array.from({ length: Math.min(10_000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })), Date.now());
+  for (let i = 0; i < jobs; i += 10_000)
+    await store.createJobs(
+      Array.from({ length: Math.min(10_000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })),
+      Date.now(),
+    );
   const ex = store.db as SqliteExecutor;
   const bots = Array.from({ length: loops }, (_, i) => `profile-bot-${i}`);
-  for (const b of bots) await ex.run(`INSERT INTO bots (id, name, status, registered_at, last_heartbeat_at) VALUES (?, ?, 'idle', 0, 0)`, [b, b]);
+  for (const b of bots)
+    await ex.run(`INSERT INTO bots (id, name, status, registered_at, last_heartbeat_at) VALUES (?, ?, 'idle', 0, 0)`, [
+      b,
+      b,
+    ]);
   ex.db.pragma('wal_checkpoint(TRUNCATE)');
   ex.db.pragma('wal_autocheckpoint = 0'); // let the WAL grow so its size counts the frames
   // The store's checkpoint thread would copy the WAL back and restart it; a read transaction kept
@@ -49,7 +57,9 @@ async function main(): Promise<void> {
   const done = await reportAndClaimLoops(store, bots);
   const us = (ms: number) => ((ms * 1000) / done).toFixed(1).padStart(7);
   const walBytes = fs.statSync(path.join(dir, 'jobs.db-wal')).size;
-  process.stdout.write(`${done} jobs, ${loops} loop(s): ${us(performance.now() - t0)} us per job; WAL ${((walBytes - 32) / (4096 + 24) / done).toFixed(1)} frames per job\n`);
+  process.stdout.write(
+    `${done} jobs, ${loops} loop(s): ${us(performance.now() - t0)} us per job; WAL ${((walBytes - 32) / (4096 + 24) / done).toFixed(1)} frames per job\n`,
+  );
   for (const [k, v] of [...times].sort((a, b) => b[1] - a[1])) process.stdout.write(`${us(v)} us  ${k}\n`);
   pin.exec('COMMIT');
   pin.close();

@@ -56,12 +56,25 @@ test('204 is an empty claim; 4xx come back as replies with the error code', asyn
   respond = (_req, _b, res) => res.writeHead(204).end();
   expect(await client().claim('b', 0)).toEqual({ ok: true, status: 204, body: null });
   respond = (_req, _b, res) => json(res, 409, { error: { code: 'lease_lost', message: 'not running under this bot' } });
-  expect(await client().complete('j', 'b', 1, null)).toEqual({ ok: false, status: 409, code: 'lease_lost', message: 'not running under this bot' });
+  expect(await client().complete('j', 'b', 1, null)).toEqual({
+    ok: false,
+    status: 409,
+    code: 'lease_lost',
+    message: 'not running under this bot',
+  });
 });
 
 test.each([
-  ['503', (res: http.ServerResponse) => json(res, 503, { error: { code: 'unavailable', message: 'db down' } }), /answered 503: db down/],
-  ['an HTML page', (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>'), /not JSON/],
+  [
+    '503',
+    (res: http.ServerResponse) => json(res, 503, { error: { code: 'unavailable', message: 'db down' } }),
+    /answered 503: db down/,
+  ],
+  [
+    'an HTML page',
+    (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>proxy</html>'),
+    /not JSON/,
+  ],
 ])('%s means "try again later" (ServerUnavailableError)', async (_name, reply, message) => {
   respond = (_req, _b, res) => reply(res);
   await expect(client().heartbeat('b')).rejects.toThrow(ServerUnavailableError);
@@ -73,7 +86,9 @@ test('429 is "slow down" (ServerBusyError) with the Retry-After in ms, not an ou
     res.setHeader('Retry-After', '2');
     json(res, 429, { error: { code: 'rate_limited', message: 'slow down' } });
   };
-  const err = await client().claim('b', 0).catch((e: unknown) => e);
+  const err = await client()
+    .claim('b', 0)
+    .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ServerBusyError);
   expect(err).not.toBeInstanceOf(ServerUnavailableError);
   expect(err).toMatchObject({ retryAfterMs: 2000, message: expect.stringMatching(/answered 429: slow down/) });

@@ -10,8 +10,7 @@ import { TransportError, type Transport, type TransportResponse } from './http-t
 import { socketTransport } from './socket-transport';
 
 export type Reply<T> =
-  | { ok: true; status: number; body: T }
-  | { ok: false; status: number; code: string; message: string };
+  { ok: true; status: number; body: T } | { ok: false; status: number; code: string; message: string };
 
 export class ServerUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -76,7 +75,11 @@ export class ApiClient {
    * and claims AND starts the next job, waiting up to waitMs for one.
    */
   next(botId: string, waitMs: number, report: NextReport | null, signal?: AbortSignal): Promise<Reply<NextAnswer>> {
-    return this.post('/jobs/next', { botId, ...(waitMs > 0 ? { waitMs } : {}), ...(report ?? {}) }, { signal, extraTimeoutMs: waitMs });
+    return this.post(
+      '/jobs/next',
+      { botId, ...(waitMs > 0 ? { waitMs } : {}), ...(report ?? {}) },
+      { signal, extraTimeoutMs: waitMs },
+    );
   }
 
   // start/complete/fail always name the attempt: the server answers 409 when the job has moved on
@@ -101,7 +104,11 @@ export class ApiClient {
     return this.request('GET', `/bots/${encodeURIComponent(botId)}`);
   }
 
-  private post<T>(path: string, body: unknown, o?: { signal?: AbortSignal; extraTimeoutMs?: number }): Promise<Reply<T>> {
+  private post<T>(
+    path: string,
+    body: unknown,
+    o?: { signal?: AbortSignal; extraTimeoutMs?: number },
+  ): Promise<Reply<T>> {
     return this.request('POST', path, body, o);
   }
 
@@ -120,7 +127,10 @@ export class ApiClient {
     try {
       res = await this.fetch(`${this.opts.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { 'content-type': 'application/json', accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: o.signal,
         timeoutMs: this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0),
@@ -128,11 +138,15 @@ export class ApiClient {
       text = await res.text();
     } catch (err) {
       if (o.signal?.aborted) throw o.signal.reason;
-      if (err instanceof TransportError && err.timedOut) throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
+      if (err instanceof TransportError && err.timedOut)
+        throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
       // The cause says why (ECONNREFUSED, ECONNRESET, ...).
       const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-      const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
-      throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, { cause: err });
+      const why =
+        typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
+      throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, {
+        cause: err,
+      });
     }
     if (res.status === 429) {
       const seconds = Number(res.headers.get('retry-after'));

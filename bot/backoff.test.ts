@@ -23,11 +23,17 @@ describe('Backoff (capped exponential, full jitter)', () => {
 
   it('never exceeds max, never goes negative, however many failures', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 10000 }), fc.integer({ min: 0, max: 100000 }), fc.integer({ min: 1, max: 2000 }), fc.double({ min: 0, max: 0.9999999, noNaN: true }), (min, extra, n, r) => {
-        const b = new Backoff(min, min + extra, () => r);
-        const delays = Array.from({ length: n }, () => b.next());
-        return delays.every((d) => Number.isInteger(d) && d >= 0 && d < min + extra);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 10000 }),
+        fc.integer({ min: 0, max: 100000 }),
+        fc.integer({ min: 1, max: 2000 }),
+        fc.double({ min: 0, max: 0.9999999, noNaN: true }),
+        (min, extra, n, r) => {
+          const b = new Backoff(min, min + extra, () => r);
+          const delays = Array.from({ length: n }, () => b.next());
+          return delays.every((d) => Number.isInteger(d) && d >= 0 && d < min + extra);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -41,23 +41,56 @@ describe('loadBotConfig', () => {
       HTTP_CLIENT: 'node',
       LOG_LEVEL: 'debug',
     });
-    expect(c).toMatchObject({ serverUrl: 'http://server:3001', botId: 'my-bot-4', botName: 'Fourth', heartbeatIntervalMs: 5000, failureRate: 1, claimWaitMs: 0, claimMode: 'classic', nice: 0, httpClient: 'node' });
+    expect(c).toMatchObject({
+      serverUrl: 'http://server:3001',
+      botId: 'my-bot-4',
+      botName: 'Fourth',
+      heartbeatIntervalMs: 5000,
+      failureRate: 1,
+      claimWaitMs: 0,
+      claimMode: 'classic',
+      nice: 0,
+      httpClient: 'node',
+    });
     expect(Object.isFrozen(c)).toBe(true);
   });
 
   it('names every bad variable at once', () => {
     let err: unknown;
     try {
-      loadBotConfig({ SERVER_URL: 'ftp://x', BOT_ID: 'has space', FAILURE_RATE: '1.5', CLAIM_WAIT_MS: '40000', CLAIM_MODE: 'fast', BOT_NICE: '20', HTTP_CLIENT: 'undici', BACKOFF_MIN_MS: '5000', BACKOFF_MAX_MS: '1000', LOG_LEVEL: 'loud' });
+      loadBotConfig({
+        SERVER_URL: 'ftp://x',
+        BOT_ID: 'has space',
+        FAILURE_RATE: '1.5',
+        CLAIM_WAIT_MS: '40000',
+        CLAIM_MODE: 'fast',
+        BOT_NICE: '20',
+        HTTP_CLIENT: 'undici',
+        BACKOFF_MIN_MS: '5000',
+        BACKOFF_MAX_MS: '1000',
+        LOG_LEVEL: 'loud',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const text = (err as ConfigError).problems.join('\n');
-    for (const v of ['SERVER_URL', 'BOT_ID', 'FAILURE_RATE', 'CLAIM_WAIT_MS', 'CLAIM_MODE', 'BOT_NICE', 'HTTP_CLIENT', 'LOG_LEVEL']) expect(text).toContain(v);
+    for (const v of [
+      'SERVER_URL',
+      'BOT_ID',
+      'FAILURE_RATE',
+      'CLAIM_WAIT_MS',
+      'CLAIM_MODE',
+      'BOT_NICE',
+      'HTTP_CLIENT',
+      'LOG_LEVEL',
+    ])
+      expect(text).toContain(v);
   });
 
   it('refuses BACKOFF_MIN_MS above BACKOFF_MAX_MS', () => {
-    expect(() => loadBotConfig({ BACKOFF_MIN_MS: '5000', BACKOFF_MAX_MS: '1000' })).toThrow(/BACKOFF_MIN_MS: must not exceed BACKOFF_MAX_MS/);
+    expect(() => loadBotConfig({ BACKOFF_MIN_MS: '5000', BACKOFF_MAX_MS: '1000' })).toThrow(
+      /BACKOFF_MIN_MS: must not exceed BACKOFF_MAX_MS/,
+    );
   });
 });

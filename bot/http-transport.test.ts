@@ -29,10 +29,19 @@ afterAll(async () => {
 
 test('status, headers and body; keep-alive reuses one connection', async () => {
   const send = keepAliveTransport();
-  const a = await send(`${base}/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"é":1}', signal: AbortSignal.timeout(1000) });
+  const a = await send(`${base}/x`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"é":1}',
+    signal: AbortSignal.timeout(1000),
+  });
   expect(a.status).toBe(200);
   expect(a.headers.get('Retry-After')).toBe('3');
-  expect(JSON.parse(await a.text())).toEqual({ method: 'POST', body: '{"é":1}', length: String(Buffer.byteLength('{"é":1}')) });
+  expect(JSON.parse(await a.text())).toEqual({
+    method: 'POST',
+    body: '{"é":1}',
+    length: String(Buffer.byteLength('{"é":1}')),
+  });
   const before = sockets.size;
   await send(`${base}/y`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(1000) });
   expect(sockets.size).toBe(before);
@@ -41,7 +50,9 @@ test('status, headers and body; keep-alive reuses one connection', async () => {
 test('an abort rejects at once; a refused connection names its code through the API client', async () => {
   const send = keepAliveTransport();
   const t0 = Date.now();
-  await expect(send(`${base}/slow`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(100) })).rejects.toThrow(/aborted/);
+  await expect(send(`${base}/slow`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(100) })).rejects.toThrow(
+    /aborted/,
+  );
   expect(Date.now() - t0).toBeLessThan(1000);
   const api = new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000 });
   const err = await api.heartbeat('b').catch((e) => e);

@@ -52,7 +52,11 @@ export class Cutoff {
     private readonly signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
   ) {
-    if (timeoutMs !== undefined) this.timer = setTimeout(() => this.end(new TransportError('request timed out', new Error(`no answer within ${timeoutMs} ms`), true)), timeoutMs);
+    if (timeoutMs !== undefined)
+      this.timer = setTimeout(
+        () => this.end(new TransportError('request timed out', new Error(`no answer within ${timeoutMs} ms`), true)),
+        timeoutMs,
+      );
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
@@ -120,10 +124,12 @@ export function keepAliveTransport(): Transport {
           const text = Buffer.concat(chunks).toString('utf8');
           resolve({
             status: res.statusCode ?? 0,
-            headers: { get: (name) => {
-              const v = res.headers[name.toLowerCase()];
-              return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-            } },
+            headers: {
+              get: (name) => {
+                const v = res.headers[name.toLowerCase()];
+                return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+              },
+            },
             text: async () => text,
           });
         });

@@ -7,17 +7,40 @@ import { realSleep } from './sleep';
 import { z } from 'zod';
 
 const job = (type: string, payload: Job['payload'] = {}): Job => ({
-  id: 'j1', type, payload, status: 'running', botId: 'b', attempts: 1, maxAttempts: 1, priority: 0, runAt: null, key: null,
-  timeoutMs: 0, createdAt: '', claimedAt: null, startedAt: null, finishedAt: null, leaseExpiresAt: null, result: null, error: null,
+  id: 'j1',
+  type,
+  payload,
+  status: 'running',
+  botId: 'b',
+  attempts: 1,
+  maxAttempts: 1,
+  priority: 0,
+  runAt: null,
+  key: null,
+  timeoutMs: 0,
+  createdAt: '',
+  claimedAt: null,
+  startedAt: null,
+  finishedAt: null,
+  leaseExpiresAt: null,
+  result: null,
+  error: null,
 });
 const ctx = (signal = new AbortController().signal): HandlerContext => ({
-  signal, log: silentLogger(), random: () => 0.99, sleep: realSleep, settings: { processingDurationMs: 0, failureRate: 0.15 },
+  signal,
+  log: silentLogger(),
+  random: () => 0.99,
+  sleep: realSleep,
+  settings: { processingDurationMs: 0, failureRate: 0.15 },
 });
 const registry = new HandlerRegistry();
 
 describe('executeJob', () => {
   it('completes with the handler result', async () => {
-    expect(await executeJob(registry, job('primes', { n: 100 }), ctx())).toEqual({ kind: 'completed', result: { n: 100, count: 25 } });
+    expect(await executeJob(registry, job('primes', { n: 100 }), ctx())).toEqual({
+      kind: 'completed',
+      result: { n: 100, count: 25 },
+    });
   });
 
   it('fails an unknown type, naming the types this bot runs', async () => {
@@ -34,12 +57,27 @@ describe('executeJob', () => {
   });
 
   it('fails with the message of whatever the handler throws', async () => {
-    const boom = defineHandler({ type: 'boom', description: '', payload: z.any(), work: async () => { throw new JobFailure('disk on fire'); } });
-    expect(await executeJob(new HandlerRegistry([boom]), job('boom'), ctx())).toEqual({ kind: 'failed', error: 'disk on fire' });
+    const boom = defineHandler({
+      type: 'boom',
+      description: '',
+      payload: z.any(),
+      work: async () => {
+        throw new JobFailure('disk on fire');
+      },
+    });
+    expect(await executeJob(new HandlerRegistry([boom]), job('boom'), ctx())).toEqual({
+      kind: 'failed',
+      error: 'disk on fire',
+    });
   });
 
   it('reports an abort with its reason, even from a handler that ignores the signal', async () => {
-    const stubborn = defineHandler({ type: 'stubborn', description: '', payload: z.any(), work: () => new Promise(() => undefined) });
+    const stubborn = defineHandler({
+      type: 'stubborn',
+      description: '',
+      payload: z.any(),
+      work: () => new Promise(() => undefined),
+    });
     for (const reason of [new ShutdownAbort(), new LeaseLostAbort('moved on')]) {
       const ac = new AbortController();
       const p = executeJob(new HandlerRegistry([stubborn]), job('stubborn'), ctx(ac.signal));
@@ -52,9 +90,15 @@ describe('executeJob', () => {
 describe('reportFor', () => {
   it('fences every report with the attempt; a lost lease reports nothing', () => {
     const j = { ...job('x'), id: 'j9', attempts: 3 };
-    expect(reportFor(j, { kind: 'completed', result: { a: 1 } })).toEqual({ complete: { jobId: 'j9', attempt: 3, result: { a: 1 } } });
-    expect(reportFor(j, { kind: 'failed', error: 'boom' })).toEqual({ fail: { jobId: 'j9', attempt: 3, error: 'boom' } });
-    expect(reportFor(j, { kind: 'aborted', reason: new ShutdownAbort() })).toEqual({ fail: { jobId: 'j9', attempt: 3, error: 'bot shutting down' } });
+    expect(reportFor(j, { kind: 'completed', result: { a: 1 } })).toEqual({
+      complete: { jobId: 'j9', attempt: 3, result: { a: 1 } },
+    });
+    expect(reportFor(j, { kind: 'failed', error: 'boom' })).toEqual({
+      fail: { jobId: 'j9', attempt: 3, error: 'boom' },
+    });
+    expect(reportFor(j, { kind: 'aborted', reason: new ShutdownAbort() })).toEqual({
+      fail: { jobId: 'j9', attempt: 3, error: 'bot shutting down' },
+    });
     expect(reportFor(j, { kind: 'aborted', reason: new LeaseLostAbort('gone') })).toBeNull();
   });
 });

@@ -63,6 +63,7 @@ export function errorText(outcome: Outcome): string {
  */
 export function reportFor(job: Job, outcome: Outcome): NextReport | null {
   if (outcome.kind === 'aborted' && outcome.reason instanceof LeaseLostAbort) return null;
-  if (outcome.kind === 'completed') return { complete: { jobId: job.id, attempt: job.attempts, result: outcome.result } };
+  if (outcome.kind === 'completed')
+    return { complete: { jobId: job.id, attempt: job.attempts, result: outcome.result } };
   return { fail: { jobId: job.id, attempt: job.attempts, error: errorText(outcome) } };
 }

@@ -16,12 +16,20 @@ handleHelp(process.argv.slice(2), BOT_HELP);
 const config = loadOrExit(() => loadBotConfig(process.env));
 const log = createLogger('bot', config.logLevel);
 const niceness = applyNiceness(config.nice);
-if (niceness.error) log.warn({ event: 'niceness refused', wanted: config.nice, nice: niceness.nice, err: niceness.error }, 'could not lower the CPU priority; running at the current one');
+if (niceness.error)
+  log.warn(
+    { event: 'niceness refused', wanted: config.nice, nice: niceness.nice, err: niceness.error },
+    'could not lower the CPU priority; running at the current one',
+  );
 
 const handlers = new HandlerRegistry();
 const runner = new BotRunner({
   config,
-  api: new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs, fetch: config.httpClient === 'node' ? keepAliveTransport() : socketTransport() }),
+  api: new ApiClient({
+    baseUrl: config.serverUrl,
+    requestTimeoutMs: config.requestTimeoutMs,
+    fetch: config.httpClient === 'node' ? keepAliveTransport() : socketTransport(),
+  }),
   handlers,
   log,
 });
@@ -33,7 +41,16 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 log.info(
-  { event: 'starting', botId: config.botId, serverUrl: config.serverUrl, types: handlers.types(), claimMode: config.claimMode, claimWaitMs: config.claimWaitMs, httpClient: config.httpClient, nice: niceness.nice },
+  {
+    event: 'starting',
+    botId: config.botId,
+    serverUrl: config.serverUrl,
+    types: handlers.types(),
+    claimMode: config.claimMode,
+    claimWaitMs: config.claimWaitMs,
+    httpClient: config.httpClient,
+    nice: niceness.nice,
+  },
   'bot starting',
 );
 /** Exits once the logs are out; the pretty transport writes from a worker thread. */
@@ -45,7 +62,10 @@ function exit(code: number): void {
 runner.run().then(
   () => exit(0),
   (err: unknown) => {
-    log.fatal({ event: 'fatal', err: err instanceof Error ? err.message : String(err) }, 'bot stopped by a fatal error');
+    log.fatal(
+      { event: 'fatal', err: err instanceof Error ? err.message : String(err) },
+      'bot stopped by a fatal error',
+    );
     exit(1);
   },
 );

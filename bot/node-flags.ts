@@ -17,4 +17,8 @@
  * them: bot CPU per job 0.95x, drain 1.04-1.05x over 6 alternating rounds (docs/performance.md);
  * a bot's peak RSS rose 3-4 MB (69 to 72-73 MB).
  */
-export const BOT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=256', '--single-threaded-gc'];
+export const BOT_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=2',
+  '--max-old-space-size=256',
+  '--single-threaded-gc',
+];

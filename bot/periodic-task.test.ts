@@ -6,14 +6,18 @@ test('runs on its own timer, never two at once, and stops', async () => {
   let maxRunning = 0;
   let runs = 0;
   let finished = 0;
-  const task = new PeriodicTask(10, async () => {
-    running++;
-    runs++;
-    maxRunning = Math.max(maxRunning, running);
-    await new Promise((r) => setTimeout(r, 30)); // slower than the interval
-    running--;
-    finished++;
-  }, () => undefined);
+  const task = new PeriodicTask(
+    10,
+    async () => {
+      running++;
+      runs++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise((r) => setTimeout(r, 30)); // slower than the interval
+      running--;
+      finished++;
+    },
+    () => undefined,
+  );
   task.start();
   await waitFor(() => runs >= 3, 5000, 5);
   task.stop();
@@ -30,10 +34,14 @@ test('runs on its own timer, never two at once, and stops', async () => {
 test('a failing run is reported and the timer goes on', async () => {
   const errors: unknown[] = [];
   let runs = 0;
-  const task = new PeriodicTask(10, async () => {
-    runs++;
-    throw new Error('boom');
-  }, (e) => errors.push(e));
+  const task = new PeriodicTask(
+    10,
+    async () => {
+      runs++;
+      throw new Error('boom');
+    },
+    (e) => errors.push(e),
+  );
   task.start();
   await waitFor(() => errors.length >= 2, 5000, 5);
   task.stop();

@@ -6,14 +6,23 @@
 import type { Logger } from '../core/logger';
 import type { ApiClient } from './api-client';
 
-export async function releaseJob(api: ApiClient, botId: string, jobId: string, reason: string, log: Logger): Promise<void> {
+export async function releaseJob(
+  api: ApiClient,
+  botId: string,
+  jobId: string,
+  reason: string,
+  log: Logger,
+): Promise<void> {
   const j = await api.getJob(jobId);
   if (!j.ok || j.body.botId !== botId) return;
   const attempt = j.body.attempts;
   // The server takes a fail for a claimed job as well as a running one.
   if (j.body.status !== 'claimed' && j.body.status !== 'running') return;
   const r = await api.fail(jobId, botId, attempt, reason);
-  log.warn({ event: 'released', jobId, reason, attempt, next: r.ok ? r.body.status : null }, `released a job: ${reason}`);
+  log.warn(
+    { event: 'released', jobId, reason, attempt, next: r.ok ? r.body.status : null },
+    `released a job: ${reason}`,
+  );
 }
 
 /** Releases whatever job the server says this bot holds. */

@@ -13,7 +13,14 @@
 import { systemClock, type Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/types';
-import { ServerBusyError, ServerUnavailableError, type ApiClient, type NextAnswer, type NextReport, type Reply } from './api-client';
+import {
+  ServerBusyError,
+  ServerUnavailableError,
+  type ApiClient,
+  type NextAnswer,
+  type NextReport,
+  type Reply,
+} from './api-client';
 import type { BotConfig } from './config';
 import type { HandlerRegistry } from './handlers';
 import { LeaseLostAbort, ShutdownAbort, errorText, executeJob, reportFor, type Outcome } from './job-execution';
@@ -28,8 +35,17 @@ const SHUTDOWN_REPORT_MS = 3000;
 
 export type RunnerConfig = Pick<
   BotConfig,
-  | 'botId' | 'botName' | 'heartbeatIntervalMs' | 'processingDurationMs' | 'failureRate' | 'claimWaitMs'
-  | 'claimPollIntervalMs' | 'claimMode' | 'shutdownGraceMs' | 'backoffMinMs' | 'backoffMaxMs'
+  | 'botId'
+  | 'botName'
+  | 'heartbeatIntervalMs'
+  | 'processingDurationMs'
+  | 'failureRate'
+  | 'claimWaitMs'
+  | 'claimPollIntervalMs'
+  | 'claimMode'
+  | 'shutdownGraceMs'
+  | 'backoffMinMs'
+  | 'backoffMaxMs'
 >;
 
 export interface RunnerDeps {
@@ -90,11 +106,18 @@ export class BotRunner {
     this.lean = this.cfg.claimMode === 'next';
     this.link = new ServerLink(this.log, this.clock);
     this.retrier = new Retrier({
-      link: this.link, log: this.log, clock: this.clock, sleep: this.sleep,
-      backoffMinMs: this.cfg.backoffMinMs, backoffMaxMs: this.cfg.backoffMaxMs, deadline: () => this.stopDeadline,
+      link: this.link,
+      log: this.log,
+      clock: this.clock,
+      sleep: this.sleep,
+      backoffMinMs: this.cfg.backoffMinMs,
+      backoffMaxMs: this.cfg.backoffMaxMs,
+      deadline: () => this.stopDeadline,
     });
-    this.heartbeat = new PeriodicTask(this.cfg.heartbeatIntervalMs, () => this.beat(), (err) =>
-      this.log.error({ event: 'heartbeat error', err: describe(err) }, 'heartbeat failed'),
+    this.heartbeat = new PeriodicTask(
+      this.cfg.heartbeatIntervalMs,
+      () => this.beat(),
+      (err) => this.log.error({ event: 'heartbeat error', err: describe(err) }, 'heartbeat failed'),
     );
   }
 
@@ -107,7 +130,8 @@ export class BotRunner {
     try {
       await this.register();
     } catch (err) {
-      if (err instanceof GaveUp) return this.log.info({ event: 'stopped', ...this.stats }, 'stopped before registering');
+      if (err instanceof GaveUp)
+        return this.log.info({ event: 'stopped', ...this.stats }, 'stopped before registering');
       throw err;
     }
     this.heartbeat.start();
@@ -118,7 +142,8 @@ export class BotRunner {
         finished = job ? await this.work(job) : null;
       }
       if (finished) await this.report(finished);
-      if (this.claimAborted) await releaseHeldJob(this.api, this.cfg.botId, 'bot shutting down', this.log).catch(() => undefined);
+      if (this.claimAborted)
+        await releaseHeldJob(this.api, this.cfg.botId, 'bot shutting down', this.log).catch(() => undefined);
     } finally {
       this.heartbeat.stop();
       if (this.graceTimer) clearTimeout(this.graceTimer);
@@ -177,12 +202,18 @@ export class BotRunner {
       return;
     }
     if (r.status === 404) {
-      this.log.warn({ event: 'unknown to server' }, 'heartbeat answered 404 (bot deleted or database reset); registering again');
+      this.log.warn(
+        { event: 'unknown to server' },
+        'heartbeat answered 404 (bot deleted or database reset); registering again',
+      );
       await this.register();
       if (cur && this.current === cur) await this.checkLease(cur);
       return;
     }
-    this.log.warn({ event: 'heartbeat refused', status: r.status, code: r.code, reason: r.message }, 'heartbeat refused');
+    this.log.warn(
+      { event: 'heartbeat refused', status: r.status, code: r.code, reason: r.message },
+      'heartbeat refused',
+    );
   }
 
   /** The heartbeat says we no longer hold the job; confirm on the job itself before dropping the work. */
@@ -190,9 +221,17 @@ export class BotRunner {
     const r = await this.api.getJob(cur.job.id).catch(() => null);
     if (!r) return; // unreachable: the report will find out
     const j = r.ok ? r.body : null;
-    const ours = j && j.botId === this.cfg.botId && j.attempts === cur.job.attempts && (j.status === 'claimed' || j.status === 'running');
+    const ours =
+      j &&
+      j.botId === this.cfg.botId &&
+      j.attempts === cur.job.attempts &&
+      (j.status === 'claimed' || j.status === 'running');
     if (!ours && this.current === cur) {
-      cur.abort.abort(new LeaseLostAbort(j ? `the job is ${j.status}, attempt ${j.attempts}, bot ${j.botId ?? 'none'}` : 'the job is gone'));
+      cur.abort.abort(
+        new LeaseLostAbort(
+          j ? `the job is ${j.status}, attempt ${j.attempts}, bot ${j.botId ?? 'none'}` : 'the job is gone',
+        ),
+      );
     }
   }
 
@@ -209,7 +248,13 @@ export class BotRunner {
       // With a report we do not long-poll: its answer should not wait for the next job, and a
       // call carrying a report is never cut short by stop().
       r = await this.retrier.untilAnswered(
-        () => this.api.next(this.cfg.botId, report ? 0 : this.cfg.claimWaitMs, report, report ? undefined : this.stopController.signal),
+        () =>
+          this.api.next(
+            this.cfg.botId,
+            report ? 0 : this.cfg.claimWaitMs,
+            report,
+            report ? undefined : this.stopController.signal,
+          ),
         report ? () => this.mayKeepReporting() : () => !this.stopping,
         report ? undefined : this.stopController.signal,
       );
@@ -308,7 +353,10 @@ export class BotRunner {
     log.info({ event: 'claimed' }, 'claimed');
     try {
       if (!cur.started) {
-        const s = await this.retrier.untilAnswered(() => this.api.start(job.id, this.cfg.botId, job.attempts), () => this.mayKeepReporting());
+        const s = await this.retrier.untilAnswered(
+          () => this.api.start(job.id, this.cfg.botId, job.attempts),
+          () => this.mayKeepReporting(),
+        );
         if (!s.ok) return this.leaseLost(log, 'start', s);
         cur.started = true;
       }
@@ -352,10 +400,19 @@ export class BotRunner {
     try {
       const r =
         'complete' in body
-          ? await this.retrier.untilAnswered(() => api.complete(f.job.id, this.cfg.botId, f.job.attempts, body.complete.result), () => this.mayKeepReporting())
-          : await this.retrier.untilAnswered(() => api.fail(f.job.id, this.cfg.botId, f.job.attempts, body.fail.error), () => this.mayKeepReporting());
+          ? await this.retrier.untilAnswered(
+              () => api.complete(f.job.id, this.cfg.botId, f.job.attempts, body.complete.result),
+              () => this.mayKeepReporting(),
+            )
+          : await this.retrier.untilAnswered(
+              () => api.fail(f.job.id, this.cfg.botId, f.job.attempts, body.fail.error),
+              () => this.mayKeepReporting(),
+            );
       if (!r.ok && r.status !== 409 && r.status !== 404 && retryRejected && 'complete' in body) {
-        return this.report({ ...f, outcome: { kind: 'failed', error: `the server rejected the result: ${r.status} ${r.message}` } }, false);
+        return this.report(
+          { ...f, outcome: { kind: 'failed', error: `the server rejected the result: ${r.status} ${r.message}` } },
+          false,
+        );
       }
       this.settle(f, r);
     } catch (err) {
@@ -372,7 +429,10 @@ export class BotRunner {
         this.leaseLost(f.log, step, r);
         return;
       }
-      return f.log.error({ event: 'report refused', status: r.status, code: r.code, reason: r.message }, 'the server refused the report');
+      return f.log.error(
+        { event: 'report refused', status: r.status, code: r.code, reason: r.message },
+        'the server refused the report',
+      );
     }
     if (f.outcome.kind === 'completed') {
       this.stats.completed++;
@@ -380,17 +440,26 @@ export class BotRunner {
     }
     this.stats.failed++;
     const next = r.body.status;
-    f.log.info({ event: 'failed', error: errorText(f.outcome), next }, next === 'pending' ? 'failed; will be retried' : 'failed');
+    f.log.info(
+      { event: 'failed', error: errorText(f.outcome), next },
+      next === 'pending' ? 'failed; will be retried' : 'failed',
+    );
   }
 
   private leaseLost(log: Logger, step: string, r: { status: number; code: string; message: string }): null {
     this.stats.leaseLost++;
-    log.warn({ event: 'lease lost', step, status: r.status, code: r.code, reason: r.message }, 'lease lost; result dropped');
+    log.warn(
+      { event: 'lease lost', step, status: r.status, code: r.code, reason: r.message },
+      'lease lost; result dropped',
+    );
     return null;
   }
 
   private reportAbandoned(f: Finished): null {
-    f.log.warn({ event: 'report abandoned' }, 'server unreachable during shutdown; the job will be released when its lease expires');
+    f.log.warn(
+      { event: 'report abandoned' },
+      'server unreachable during shutdown; the job will be released when its lease expires',
+    );
     return null;
   }
 

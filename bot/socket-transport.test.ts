@@ -13,7 +13,12 @@ import { TransportError } from './http-transport';
 import { testTime } from '../test/helpers/time';
 
 const signal = () => AbortSignal.timeout(testTime(2000));
-const post = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: signal() });
+const post = (body: string) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body,
+  signal: signal(),
+});
 
 async function listen(server: http.Server | net.Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -26,7 +31,9 @@ const close = (server: http.Server | net.Server) =>
   });
 
 /** A raw server: `answer(request text, connection number, request number on it)` writes what it likes. */
-function rawServer(answer: (socket: net.Socket, req: string, conn: number, n: number) => void): net.Server & { connections: () => number } {
+function rawServer(
+  answer: (socket: net.Socket, req: string, conn: number, n: number) => void,
+): net.Server & { connections: () => number } {
   let conns = 0;
   const open = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -93,7 +100,15 @@ describe('against node:http', () => {
         res.setHeader('content-type', 'application/json');
         res.setHeader('retry-after', '3');
         res.setHeader('x-twice', ['a', 'b']);
-        res.end(JSON.stringify({ method: req.method, url: req.url, body, length: req.headers['content-length'] ?? null, host: req.headers.host }));
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            url: req.url,
+            body,
+            length: req.headers['content-length'] ?? null,
+            host: req.headers.host,
+          }),
+        );
       });
     });
     base = await listen(server);
@@ -110,7 +125,13 @@ describe('against node:http', () => {
     expect(a.headers.get('Retry-After')).toBe('3');
     expect(a.headers.get('x-twice')).toBe('a, b');
     expect(a.headers.get('nope')).toBeNull();
-    expect(JSON.parse(await a.text())).toEqual({ method: 'POST', url: '/x?y=1', body: '{"é":1}', length: String(Buffer.byteLength('{"é":1}')), host: base.slice(7) });
+    expect(JSON.parse(await a.text())).toEqual({
+      method: 'POST',
+      url: '/x?y=1',
+      body: '{"é":1}',
+      length: String(Buffer.byteLength('{"é":1}')),
+      host: base.slice(7),
+    });
     const before = sockets.size;
     for (let i = 0; i < 5; i++) {
       const r = await send(`${base}/y`, { method: 'GET', headers: {}, signal: signal() });
@@ -139,7 +160,9 @@ describe('against node:http', () => {
   test('an abort rejects at once and the connection is not reused', async () => {
     const send = socketTransport();
     const t0 = Date.now();
-    await expect(send(`${base}/slow`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(100) })).rejects.toThrow(/aborted/);
+    await expect(
+      send(`${base}/slow`, { method: 'GET', headers: {}, signal: AbortSignal.timeout(100) }),
+    ).rejects.toThrow(/aborted/);
     expect(Date.now() - t0).toBeLessThan(testTime(1000));
     const before = sockets.size;
     expect((await send(`${base}/x`, post('{}'))).status).toBe(200);
@@ -160,7 +183,9 @@ describe('against node:http', () => {
 
   test('a header value with a line break is refused before anything is sent', async () => {
     const send = socketTransport();
-    await expect(send(`${base}/x`, { method: 'GET', headers: { 'x-a': 'b\r\nx-evil: 1' }, signal: signal() })).rejects.toThrow(/request failed/);
+    await expect(
+      send(`${base}/x`, { method: 'GET', headers: { 'x-a': 'b\r\nx-evil: 1' }, signal: signal() }),
+    ).rejects.toThrow(/request failed/);
   });
 
   test('a connection the server closed while idle (its keep-alive timeout) is not used: the next request gets a new one', async () => {
@@ -208,7 +233,9 @@ describe('against a raw server', () => {
     });
     const url = await listen(server);
     try {
-      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000) }).heartbeat('b').catch((e) => e);
+      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000) })
+        .heartbeat('b')
+        .catch((e) => e);
       expect(err).toBeInstanceOf(ServerUnavailableError);
       expect(String(err.message)).toMatch(/ECONNRESET/);
       expect(requests).toBe(1);
@@ -255,7 +282,9 @@ describe('against a raw server', () => {
     const server = rawServer((socket) => socket.write('SMTP ready\r\n\r\n'));
     const url = await listen(server);
     try {
-      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000) }).heartbeat('b').catch((e) => e);
+      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000) })
+        .heartbeat('b')
+        .catch((e) => e);
       expect(err).toBeInstanceOf(ServerUnavailableError);
       expect(String(err.message)).toMatch(/malformed answer/);
     } finally {
@@ -265,7 +294,9 @@ describe('against a raw server', () => {
 });
 
 test('a refused connection names its code through the API client', async () => {
-  const err = await new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000 }).heartbeat('b').catch((e) => e);
+  const err = await new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000 })
+    .heartbeat('b')
+    .catch((e) => e);
   expect(err).toBeInstanceOf(ServerUnavailableError);
   expect(String(err.message)).toMatch(/ECONNREFUSED/);
 });
@@ -281,20 +312,37 @@ describe('AnswerParser', () => {
   };
 
   test('chunked with extensions and trailers, fed a byte at a time', () => {
-    const a = feedBytes(new AnswerParser('POST'), 'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n');
+    const a = feedBytes(
+      new AnswerParser('POST'),
+      'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n',
+    );
     expect(a).toMatchObject({ status: 201, reusable: true });
     expect(a!.body.toString()).toBe('abcde');
   });
 
   test('HTTP/1.0 is not kept alive unless it says so; bytes after the answer make the connection unusable', () => {
-    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n'))).toMatchObject({ reusable: false });
-    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n'))).toMatchObject({ reusable: true });
-    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab'))).toMatchObject({ reusable: false });
+    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n'))).toMatchObject({
+      reusable: false,
+    });
+    expect(
+      new AnswerParser('GET').feed(
+        Buffer.from('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n'),
+      ),
+    ).toMatchObject({ reusable: true });
+    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab'))).toMatchObject({
+      reusable: false,
+    });
   });
 
   test('a HEAD answer has no body whatever its Content-Length; bytes after a bodiless answer make the connection unusable', () => {
-    expect(new AnswerParser('HEAD').feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n'))).toMatchObject({ status: 200, reusable: true });
-    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.1 204 No Content\r\n\r\nxx'))).toMatchObject({ status: 204, reusable: false });
+    expect(new AnswerParser('HEAD').feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n'))).toMatchObject({
+      status: 200,
+      reusable: true,
+    });
+    expect(new AnswerParser('GET').feed(Buffer.from('HTTP/1.1 204 No Content\r\n\r\nxx'))).toMatchObject({
+      status: 204,
+      reusable: false,
+    });
   });
 
   test.each([
@@ -316,7 +364,7 @@ describe('AnswerParser', () => {
   });
 });
 
-test('idle kept-alive connections and a finished request\'s time limit do not keep a process alive', async () => {
+test("idle kept-alive connections and a finished request's time limit do not keep a process alive", async () => {
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.end('{}'));

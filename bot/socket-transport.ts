@@ -14,7 +14,14 @@
  * the server never saw it.
  */
 import net from 'node:net';
-import { Cutoff, keepAliveTransport, TransportError, type Transport, type TransportInit, type TransportResponse } from './http-transport';
+import {
+  Cutoff,
+  keepAliveTransport,
+  TransportError,
+  type Transport,
+  type TransportInit,
+  type TransportResponse,
+} from './http-transport';
 
 /** An answer larger than this is refused: the bot's answers are a few KB. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
@@ -37,7 +44,9 @@ interface Answer {
 export class AnswerParser {
   private buf: Buffer = Buffer.alloc(0);
   private head: { status: number; headers: Map<string, string>; version: string } | null = null;
-  private framing: { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' } | { kind: 'none' } = { kind: 'none' };
+  private framing: { kind: 'length'; length: number } | { kind: 'chunked' } | { kind: 'close' } | { kind: 'none' } = {
+    kind: 'none',
+  };
   private chunks: Buffer[] = [];
   private chunkedLength = 0;
 
@@ -54,7 +63,9 @@ export class AnswerParser {
   /** The connection closed: completes an answer framed by the close, else throws. */
   end(): Answer {
     if (this.head && this.framing.kind === 'close') return this.answer(this.buf, false);
-    throw new Error(this.head ? 'connection closed before the whole answer arrived' : 'connection closed before an answer');
+    throw new Error(
+      this.head ? 'connection closed before the whole answer arrived' : 'connection closed before an answer',
+    );
   }
 
   private readHead(): boolean {
@@ -115,7 +126,8 @@ export class AnswerParser {
       }
       if (this.chunkedLength + size > MAX_ANSWER_BYTES) throw new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
       if (this.buf.length < eol + 2 + size + 2) return null;
-      if (this.buf[eol + 2 + size] !== 13 || this.buf[eol + 3 + size] !== 10) throw new Error('chunk not followed by CRLF');
+      if (this.buf[eol + 2 + size] !== 13 || this.buf[eol + 3 + size] !== 10)
+        throw new Error('chunk not followed by CRLF');
       this.chunks.push(this.buf.subarray(eol + 2, eol + 2 + size));
       this.chunkedLength += size;
       this.buf = this.buf.subarray(eol + 4 + size);
@@ -195,7 +207,14 @@ export function socketTransport(): Transport {
     list.push(entry);
   };
 
-  const once = (u: URL, key: string, init: TransportInit, cutoff: Cutoff, socket: net.Socket, reused: boolean): Promise<TransportResponse> =>
+  const once = (
+    u: URL,
+    key: string,
+    init: TransportInit,
+    cutoff: Cutoff,
+    socket: net.Socket,
+    reused: boolean,
+  ): Promise<TransportResponse> =>
     new Promise<TransportResponse>((resolve, reject) => {
       const parser = new AnswerParser(init.method);
       let received = 0;
@@ -215,9 +234,14 @@ export function socketTransport(): Transport {
         if (a!.reusable) putIdle(key, socket, a!.idleTimeoutMs);
         else socket.destroy();
         const body = a!.body.toString('utf8');
-        resolve({ status: a!.status, headers: { get: (name) => a!.headers.get(name.toLowerCase()) ?? null }, text: async () => body });
+        resolve({
+          status: a!.status,
+          headers: { get: (name) => a!.headers.get(name.toLowerCase()) ?? null },
+          text: async () => body,
+        });
       };
-      const failed = (message: string, cause: unknown) => (reused && received === 0 ? new StaleConnection(message, { cause }) : new TransportError(message, cause));
+      const failed = (message: string, cause: unknown) =>
+        reused && received === 0 ? new StaleConnection(message, { cause }) : new TransportError(message, cause);
       const onData = (d: Buffer) => {
         received += d.length;
         let a: Answer | null;
@@ -229,7 +253,13 @@ export function socketTransport(): Transport {
         if (a) finish(null, a);
       };
       const onEnd = () => {
-        if (received === 0) return finish(failed('connection closed before an answer', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+        if (received === 0)
+          return finish(
+            failed(
+              'connection closed before an answer',
+              Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+            ),
+          );
         try {
           finish(null, parser.end());
         } catch (err) {
@@ -245,7 +275,8 @@ export function socketTransport(): Transport {
       let head = `${init.method} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n`;
       for (const [name, value] of Object.entries(init.headers)) {
         if (/^(host|content-length)$/i.test(name)) continue; // set here
-        if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) return finish(new TransportError('request failed', new Error(`header ${name} holds a line break`)));
+        if (/[\r\n]/.test(name) || /[\r\n]/.test(value))
+          return finish(new TransportError('request failed', new Error(`header ${name} holds a line break`)));
         head += `${name}: ${value}\r\n`;
       }
       if (init.body !== undefined) head += `Content-Length: ${Buffer.byteLength(init.body)}\r\n`;
@@ -254,7 +285,11 @@ export function socketTransport(): Transport {
 
   const connect = (u: URL, cutoff: Cutoff): Promise<net.Socket> =>
     new Promise((resolve, reject) => {
-      const socket = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80), noDelay: true });
+      const socket = net.connect({
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 80),
+        noDelay: true,
+      });
       const done = (err: Error | null) => {
         socket.off('connect', onConnect);
         socket.off('error', onError);

@@ -3,7 +3,12 @@ import { ManualClock } from '../core/clock';
 import { Autoscaler, autoscaleTarget } from './autoscaler';
 import type { AutoscaleSettings } from './desired-state';
 
-const settings = (min: number, max: number, jobsPerBot: number): AutoscaleSettings => ({ enabled: true, min, max, jobsPerBot });
+const settings = (min: number, max: number, jobsPerBot: number): AutoscaleSettings => ({
+  enabled: true,
+  min,
+  max,
+  jobsPerBot,
+});
 
 describe('autoscaleTarget = clamp(ceil(outstanding / jobsPerBot), min, max) bounded by MAX_BOTS', () => {
   it('rounds up: one job more than a bot’s share needs one bot more', () => {
@@ -27,12 +32,24 @@ describe('autoscaleTarget = clamp(ceil(outstanding / jobsPerBot), min, max) boun
 
   it('stays within [min(min, cap), cap] for any input (property)', () => {
     fc.assert(
-      fc.property(fc.nat(100000), fc.nat(100), fc.nat(100), fc.integer({ min: 1, max: 1000 }), fc.nat(100), (q, a, b, per, maxBots) => {
-        const [min, max] = a <= b ? [a, b] : [b, a];
-        const t = autoscaleTarget(q, settings(min, max, per), maxBots);
-        const cap = Math.min(max, maxBots);
-        return Number.isInteger(t) && t <= cap && t >= Math.min(min, cap) && (t === Math.min(min, cap) || t === cap || t === Math.ceil(q / per));
-      }),
+      fc.property(
+        fc.nat(100000),
+        fc.nat(100),
+        fc.nat(100),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.nat(100),
+        (q, a, b, per, maxBots) => {
+          const [min, max] = a <= b ? [a, b] : [b, a];
+          const t = autoscaleTarget(q, settings(min, max, per), maxBots);
+          const cap = Math.min(max, maxBots);
+          return (
+            Number.isInteger(t) &&
+            t <= cap &&
+            t >= Math.min(min, cap) &&
+            (t === Math.min(min, cap) || t === cap || t === Math.ceil(q / per))
+          );
+        },
+      ),
     );
   });
 });

@@ -33,13 +33,20 @@ describe('controller config', () => {
   it('names every bad variable at once', () => {
     let err: unknown;
     try {
-      loadConfig({ CONTROLLER_PORT: 'x', SCALE_DRIVER: 'docker', MAX_BOTS: '-1', SERVER_URL: 'ftp://x', BOTS_DEPLOYMENT: 'Bad_Name' });
+      loadConfig({
+        CONTROLLER_PORT: 'x',
+        SCALE_DRIVER: 'docker',
+        MAX_BOTS: '-1',
+        SERVER_URL: 'ftp://x',
+        BOTS_DEPLOYMENT: 'Bad_Name',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const v of ['CONTROLLER_PORT', 'SCALE_DRIVER', 'MAX_BOTS', 'SERVER_URL', 'BOTS_DEPLOYMENT']) expect(problems).toContain(v);
+    for (const v of ['CONTROLLER_PORT', 'SCALE_DRIVER', 'MAX_BOTS', 'SERVER_URL', 'BOTS_DEPLOYMENT'])
+      expect(problems).toContain(v);
   });
 
   it('refuses BOT_REPLICAS above MAX_BOTS and AUTOSCALE_MIN above AUTOSCALE_MAX', () => {

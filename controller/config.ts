@@ -5,7 +5,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, DEFAULT_ADMIN_TOKEN, envAdminToken, envBool, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import {
+  ConfigError,
+  DEFAULT_ADMIN_TOKEN,
+  envAdminToken,
+  envBool,
+  envHttpUrl,
+  envInt,
+  envLogLevel,
+  envString,
+  parseEnv,
+} from '../core/config';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { HARD_MAX_BOTS } from './desired-state';
 
@@ -22,7 +32,10 @@ const k8sName = (def: string) =>
     z
       .string()
       .max(253)
-      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes object name (lower-case letters, digits, - and .)'),
+      .regex(
+        /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+        'must be a Kubernetes object name (lower-case letters, digits, - and .)',
+      ),
   );
 
 function defaultNamespace(): string {
@@ -71,7 +84,9 @@ function schema(env: NodeJS.ProcessEnv) {
       z.string().refine((s) => splitCommand(s).length > 0, 'must name a program'),
     ),
     BOT_CWD: envString(process.cwd()),
-    BOT_ID_PREFIX: envString('bot').pipe(z.string().regex(/^[A-Za-z0-9._:@-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 . _ : @ -')),
+    BOT_ID_PREFIX: envString('bot').pipe(
+      z.string().regex(/^[A-Za-z0-9._:@-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 . _ : @ -'),
+    ),
     BOT_STOP_GRACE_MS: envInt(30000, 0, 3_600_000),
     BOT_RESTART_BACKOFF_MS: envInt(1000, 10, 600_000),
     BOT_RESTART_BACKOFF_MAX_MS: envInt(30000, 10, 3_600_000),
@@ -119,10 +134,14 @@ export interface ControllerConfig {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ControllerConfig> {
   const e = parseEnv(schema(env), env);
   const problems: string[] = [];
-  if (e.BOT_REPLICAS > e.MAX_BOTS) problems.push(`BOT_REPLICAS: must be at most MAX_BOTS (${e.MAX_BOTS}), got ${e.BOT_REPLICAS}`);
-  if (e.AUTOSCALE_MIN > e.AUTOSCALE_MAX) problems.push(`AUTOSCALE_MIN: must be at most AUTOSCALE_MAX (${e.AUTOSCALE_MAX}), got ${e.AUTOSCALE_MIN}`);
+  if (e.BOT_REPLICAS > e.MAX_BOTS)
+    problems.push(`BOT_REPLICAS: must be at most MAX_BOTS (${e.MAX_BOTS}), got ${e.BOT_REPLICAS}`);
+  if (e.AUTOSCALE_MIN > e.AUTOSCALE_MAX)
+    problems.push(`AUTOSCALE_MIN: must be at most AUTOSCALE_MAX (${e.AUTOSCALE_MAX}), got ${e.AUTOSCALE_MIN}`);
   if (e.BOT_RESTART_BACKOFF_MS > e.BOT_RESTART_BACKOFF_MAX_MS) {
-    problems.push(`BOT_RESTART_BACKOFF_MS: must be at most BOT_RESTART_BACKOFF_MAX_MS (${e.BOT_RESTART_BACKOFF_MAX_MS})`);
+    problems.push(
+      `BOT_RESTART_BACKOFF_MS: must be at most BOT_RESTART_BACKOFF_MAX_MS (${e.BOT_RESTART_BACKOFF_MAX_MS})`,
+    );
   }
   if (problems.length > 0) {
     // Same error as parseEnv's, so main.ts prints both kinds the same way.

@@ -39,7 +39,10 @@ export function desiredStateSchema(limit: number) {
         jobsPerBot: z.int().min(1).max(1_000_000),
       }),
     })
-    .refine((s) => s.autoscale.min <= s.autoscale.max, { message: 'autoscale.min must be at most autoscale.max', path: ['autoscale', 'min'] });
+    .refine((s) => s.autoscale.min <= s.autoscale.max, {
+      message: 'autoscale.min must be at most autoscale.max',
+      path: ['autoscale', 'min'],
+    });
 }
 
 /** Where the desired state is kept. Implementations: JSON file (process driver), ConfigMap (Kubernetes). */

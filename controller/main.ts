@@ -17,13 +17,23 @@ import { ReconcileLoop } from './reconcile-loop';
 import { HttpServerClient, type ServerClient } from './server-client';
 import { JsonFileStateStore } from './state/file-store';
 
-async function buildDriver(config: ControllerConfig, server: ServerClient, logger: Logger, defaults: DesiredState): Promise<{ driver: ScaleDriver; store: DesiredStateStore }> {
+async function buildDriver(
+  config: ControllerConfig,
+  server: ServerClient,
+  logger: Logger,
+  defaults: DesiredState,
+): Promise<{ driver: ScaleDriver; store: DesiredStateStore }> {
   if (config.driver === 'kubernetes') {
     // Loaded only when used, so the process driver never pays for the Kubernetes client.
     const k8s = await import('./drivers/kubernetes.js');
     const { ConfigMapStateStore } = await import('./state/configmap-store.js');
     const kc = k8s.loadKubeConfig({ kubeconfigFile: config.kubeconfigFile, inCluster: config.inCluster });
-    const driver = new k8s.KubernetesScaleDriver(kc, { namespace: config.kubeNamespace, deployment: config.botsDeployment, server, logger });
+    const driver = new k8s.KubernetesScaleDriver(kc, {
+      namespace: config.kubeNamespace,
+      deployment: config.botsDeployment,
+      server,
+      logger,
+    });
     const access = new k8s.KubernetesConfigMapAccess(kc, config.kubeNamespace);
     return { driver, store: new ConfigMapStateStore(access, config.configMapName, HARD_MAX_BOTS, defaults) };
   }
@@ -47,7 +57,8 @@ async function main(): Promise<void> {
   handleHelp(process.argv.slice(2), HELP);
   const config = loadOrExit(() => loadConfig(process.env));
   const logger = createLogger('controller', config.logLevel);
-  if (config.adminTokenIsDefault) logger.warn('ADMIN_TOKEN is the default; set your own before exposing the controller');
+  if (config.adminTokenIsDefault)
+    logger.warn('ADMIN_TOKEN is the default; set your own before exposing the controller');
 
   const defaults: DesiredState = { replicas: config.botReplicas, autoscale: { ...config.autoscale } };
   const server = new HttpServerClient(config.serverUrl, config.serverTimeoutMs, config.adminToken);
@@ -65,14 +76,29 @@ async function main(): Promise<void> {
     onReport: (report, error) => metrics.observe(report, error),
   });
 
-  const app = createControllerApp({ loop, driver, adminToken: config.adminToken, maxBots: config.maxBots, bodyLimitBytes: config.bodyLimitBytes, metrics, logger });
+  const app = createControllerApp({
+    loop,
+    driver,
+    adminToken: config.adminToken,
+    maxBots: config.maxBots,
+    bodyLimitBytes: config.bodyLimitBytes,
+    metrics,
+    logger,
+  });
   const httpServer = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
   });
   const address = httpServer.address();
-  logger.info({ port: typeof address === 'object' && address ? address.port : config.port, driver: driver.name, state: store.location }, 'controller listening');
+  logger.info(
+    {
+      port: typeof address === 'object' && address ? address.port : config.port,
+      driver: driver.name,
+      state: store.location,
+    },
+    'controller listening',
+  );
   await loop.start();
 
   let stopping = false;

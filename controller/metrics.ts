@@ -8,10 +8,26 @@ import type { ReconcileReport } from './reconcile-loop';
 
 export class ControllerMetrics {
   readonly registry = new client.Registry();
-  private readonly desired = new client.Gauge({ name: 'botfleet_controller_desired_bots', help: 'Bots the controller converges to', registers: [this.registry] });
-  private readonly current = new client.Gauge({ name: 'botfleet_controller_current_bots', help: 'Bots the workload is set to run (last observation)', registers: [this.registry] });
-  private readonly ready = new client.Gauge({ name: 'botfleet_controller_ready_bots', help: 'Bots up and ready (last observation)', registers: [this.registry] });
-  private readonly autoscale = new client.Gauge({ name: 'botfleet_controller_autoscale_enabled', help: '1 when autoscale by queue depth is on', registers: [this.registry] });
+  private readonly desired = new client.Gauge({
+    name: 'botfleet_controller_desired_bots',
+    help: 'Bots the controller converges to',
+    registers: [this.registry],
+  });
+  private readonly current = new client.Gauge({
+    name: 'botfleet_controller_current_bots',
+    help: 'Bots the workload is set to run (last observation)',
+    registers: [this.registry],
+  });
+  private readonly ready = new client.Gauge({
+    name: 'botfleet_controller_ready_bots',
+    help: 'Bots up and ready (last observation)',
+    registers: [this.registry],
+  });
+  private readonly autoscale = new client.Gauge({
+    name: 'botfleet_controller_autoscale_enabled',
+    help: '1 when autoscale by queue depth is on',
+    registers: [this.registry],
+  });
   private readonly passes = new client.Counter({
     name: 'botfleet_controller_reconcile_total',
     help: 'Reconcile passes by result (ok, error, postponed: a scale-down waiting for bot activity)',

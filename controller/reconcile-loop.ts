@@ -9,7 +9,13 @@
 import { UnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { Autoscaler } from './autoscaler';
-import { capToMaxBots, InvalidStoredStateError, sameDesiredState, type DesiredState, type DesiredStateStore } from './desired-state';
+import {
+  capToMaxBots,
+  InvalidStoredStateError,
+  sameDesiredState,
+  type DesiredState,
+  type DesiredStateStore,
+} from './desired-state';
 import { DrainUnknownError, type ScaleDriver } from './drivers/driver';
 import { reconcile, type ObservedState, type ReconcileAction } from './reconcile';
 import type { ServerClient } from './server-client';
@@ -160,7 +166,13 @@ export class ReconcileLoop {
   }
 
   private async reconcileOnce(): Promise<void> {
-    const report: ReconcileReport = { at: new Date().toISOString(), desired: this.desired, observed: null, action: null, error: null };
+    const report: ReconcileReport = {
+      at: new Date().toISOString(),
+      desired: this.desired,
+      observed: null,
+      action: null,
+      error: null,
+    };
     let failure: unknown = null;
     try {
       const { stored, error } = await this.loadDesired();
@@ -168,9 +180,13 @@ export class ReconcileLoop {
         // First start, or someone deleted the ConfigMap/file: write down what we are converging to.
         await this.opts.store.save(this.desired);
         this.known = true;
-        this.opts.logger.info({ location: this.opts.store.location, desired: this.desired }, 'saved desired state (none was stored)');
+        this.opts.logger.info(
+          { location: this.opts.store.location, desired: this.desired },
+          'saved desired state (none was stored)',
+        );
       }
-      if (!this.known) throw new Error(`the desired state is not known yet (${this.opts.store.location} unreadable); not scaling`);
+      if (!this.known)
+        throw new Error(`the desired state is not known yet (${this.opts.store.location} unreadable); not scaling`);
       await this.applyAutoscale();
       report.desired = this.desired;
       const observed = await this.opts.driver.observe();
@@ -207,12 +223,19 @@ export class ReconcileLoop {
     }
     const decision = this.opts.autoscaler.decide(this.desired.replicas, outstanding, settings, this.opts.maxBots);
     if (decision.replicas === this.desired.replicas) {
-      if (decision.reason === 'cooldown') this.opts.logger.debug({ outstanding, cooldownLeftMs: decision.cooldownLeftMs }, 'autoscale scale-down held by cool-down');
+      if (decision.reason === 'cooldown')
+        this.opts.logger.debug(
+          { outstanding, cooldownLeftMs: decision.cooldownLeftMs },
+          'autoscale scale-down held by cool-down',
+        );
       return;
     }
     const next = { ...this.desired, replicas: decision.replicas };
     await this.opts.store.save(next);
-    this.opts.logger.info({ outstanding, from: this.desired.replicas, to: next.replicas, reason: decision.reason }, 'autoscale changed desired replicas');
+    this.opts.logger.info(
+      { outstanding, from: this.desired.replicas, to: next.replicas, reason: decision.reason },
+      'autoscale changed desired replicas',
+    );
     this.desired = next;
   }
 }

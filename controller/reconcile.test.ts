@@ -1,7 +1,10 @@
 import { capToMaxBots, type DesiredState } from './desired-state';
 import { reconcile } from './reconcile';
 
-const desired = (replicas: number): DesiredState => ({ replicas, autoscale: { enabled: false, min: 1, max: 10, jobsPerBot: 5 } });
+const desired = (replicas: number): DesiredState => ({
+  replicas,
+  autoscale: { enabled: false, min: 1, max: 10, jobsPerBot: 5 },
+});
 
 describe('reconcile(desired, observed)', () => {
   it('does nothing when the current count is the desired one, whatever is ready', () => {
@@ -32,7 +35,10 @@ describe('reconcile(desired, observed)', () => {
 describe('capToMaxBots (a stored state from before MAX_BOTS was lowered)', () => {
   it('caps replicas and autoscale bounds, keeping min at most max', () => {
     const s: DesiredState = { replicas: 80, autoscale: { enabled: true, min: 60, max: 90, jobsPerBot: 5 } };
-    expect(capToMaxBots(s, 50)).toEqual({ replicas: 50, autoscale: { enabled: true, min: 50, max: 50, jobsPerBot: 5 } });
+    expect(capToMaxBots(s, 50)).toEqual({
+      replicas: 50,
+      autoscale: { enabled: true, min: 50, max: 50, jobsPerBot: 5 },
+    });
   });
 
   it('returns the same object when nothing exceeds the bound', () => {

@@ -80,7 +80,8 @@ export class HttpServerClient implements ServerClient {
   async queueDepth(): Promise<QueueDepth> {
     const body = (await this.getJson('/metrics/summary')) as { jobs?: Partial<QueueDepth> };
     const jobs = body.jobs;
-    if (!jobs || typeof jobs.pending !== 'number') throw new ServerUnavailableError('GET /metrics/summary: no jobs.pending');
+    if (!jobs || typeof jobs.pending !== 'number')
+      throw new ServerUnavailableError('GET /metrics/summary: no jobs.pending');
     return { pending: jobs.pending, claimed: jobs.claimed ?? 0, running: jobs.running ?? 0 };
   }
 }

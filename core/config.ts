@@ -67,9 +67,12 @@ export const envHttpUrl = (def: string) =>
 export const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
 
 /** ADMIN_TOKEN: at least 8 characters, default DEFAULT_ADMIN_TOKEN. */
-export const envAdminToken = () => envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters'));
+export const envAdminToken = () =>
+  envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters'));
 
-export const envLogLevel = envString('info').pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+export const envLogLevel = envString('info').pipe(
+  z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -74,12 +74,21 @@ function child(body: string): Promise<{ out: string; code: number | null; signal
   });
 }
 
-const messages = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).msg);
+const messages = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l).msg);
 
 test.each([
   ['process.exit() in the same turn', `log.info('one'); log.info('two'); process.exit(3);`, { code: 3 }],
   ['an uncaught throw in the same turn', `log.info('one'); log.info('two'); throw new Error('boom');`, { code: 1 }],
-  ['kill -9 in a later turn', `log.info('one'); log.info('two'); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);`, { signal: 'SIGKILL' }],
+  [
+    'kill -9 in a later turn',
+    `log.info('one'); log.info('two'); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);`,
+    { signal: 'SIGKILL' },
+  ],
   ['the end of the program', `log.info('one'); log.info('two');`, { code: 0 }],
 ])('no line is lost at %s', async (_what, body, ending) => {
   const r = await child(body);

@@ -70,10 +70,16 @@ export function createLogger(name: string, level: string = 'info', opts: { prett
     return pino({
       name,
       level,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+      },
     });
   }
-  return pino({ name, level, base: { name }, timestamp: pino.stdTimeFunctions.isoTime }, new TurnBatch(pino.destination({ dest: 1, sync: true })));
+  return pino(
+    { name, level, base: { name }, timestamp: pino.stdTimeFunctions.isoTime },
+    new TurnBatch(pino.destination({ dest: 1, sync: true })),
+  );
 }
 
 /** A logger that drops everything, for tests. */

@@ -127,7 +127,9 @@ export function isJson(v: unknown, depth = 0): v is Json {
  * Any JSON value. A plain check rather than a recursive union of zod schemas: a union tries each
  * branch at every node, which made validating 10,000 job payloads cost more than inserting them.
  */
-const JsonSchema: z.ZodType<Json> = z.custom<Json>((v) => isJson(v), { message: 'must be a JSON value (null, boolean, number, string, array or object)' });
+const JsonSchema: z.ZodType<Json> = z.custom<Json>((v) => isJson(v), {
+  message: 'must be a JSON value (null, boolean, number, string, array or object)',
+});
 export { JsonSchema };
 
 export const JobTypeSchema = z
@@ -143,7 +145,11 @@ export const CreateJobSchema = z.strictObject({
   priority: z.int().min(-1000).max(1000).optional().default(0),
   runAt: z.iso.datetime({ offset: true }).optional().nullable(),
   key: Text(256).optional().nullable(),
-  timeoutMs: z.int().min(0).max(7 * 24 * 3600 * 1000).optional(),
+  timeoutMs: z
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600 * 1000)
+    .optional(),
 });
 export type CreateJobInput = z.input<typeof CreateJobSchema>;
 export type CreateJob = z.output<typeof CreateJobSchema>;
@@ -192,7 +198,9 @@ export const NextSchema = z
   .strictObject({
     botId: IdSchema,
     waitMs: z.int().min(0).max(30000).optional().default(0),
-    complete: z.strictObject({ jobId: IdSchema, attempt: AttemptSchema, result: JsonSchema.optional().default(null) }).optional(),
+    complete: z
+      .strictObject({ jobId: IdSchema, attempt: AttemptSchema, result: JsonSchema.optional().default(null) })
+      .optional(),
     fail: z.strictObject({ jobId: IdSchema, attempt: AttemptSchema, error: Text(10000) }).optional(),
   })
   .refine((b) => !(b.complete && b.fail), { message: 'give complete or fail, not both', path: ['fail'] });
@@ -211,7 +219,10 @@ export const ListJobsQuery = z.strictObject({
 });
 export type ListJobsOptions = z.output<typeof ListJobsQuery>;
 
-export const DateParam = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD').refine(
-  (s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
-  'date must be a real calendar day',
-);
+export const DateParam = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'date must be YYYY-MM-DD')
+  .refine(
+    (s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s),
+    'date must be a real calendar day',
+  );

@@ -24,7 +24,11 @@ export interface DashboardApp {
   deps: DashboardDeps;
 }
 
-export function createDashboardApp(config: DashboardConfig, logger: Logger, opts: { now?: () => number } = {}): DashboardApp {
+export function createDashboardApp(
+  config: DashboardConfig,
+  logger: Logger,
+  opts: { now?: () => number } = {},
+): DashboardApp {
   const now = opts.now ?? Date.now;
   const upstream = { adminToken: config.adminToken, timeoutMs: config.upstreamTimeoutMs };
   const deps: DashboardDeps = {
@@ -42,7 +46,10 @@ export function createDashboardApp(config: DashboardConfig, logger: Logger, opts
     // Debug level: the live parts poll every few seconds, which would drown an info log.
     const started = performance.now();
     await next();
-    logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    logger.debug(
+      { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+      'request',
+    );
   });
   app.use(errorPages(deps));
   app.use(securityHeaders);
@@ -122,7 +129,18 @@ function errorPages(d: DashboardDeps) {
         ctx.body = { error: { code, message } };
         return;
       }
-      d.render(ctx, 'error', { title: HEADINGS[status] ?? 'Error', live: false, status, heading: HEADINGS[status] ?? 'Something went wrong', message }, status);
+      d.render(
+        ctx,
+        'error',
+        {
+          title: HEADINGS[status] ?? 'Error',
+          live: false,
+          status,
+          heading: HEADINGS[status] ?? 'Something went wrong',
+          message,
+        },
+        status,
+      );
     }
   };
 }

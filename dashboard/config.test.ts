@@ -44,12 +44,18 @@ describe('loadDashboardConfig', () => {
   it('names every bad variable at once', () => {
     let err: unknown;
     try {
-      loadDashboardConfig({ DASHBOARD_PORT: '70000', CONTROLLER_URL: 'not a url', ADMIN_TOKEN: 'short', DASHBOARD_REFRESH_MS: '10' });
+      loadDashboardConfig({
+        DASHBOARD_PORT: '70000',
+        CONTROLLER_URL: 'not a url',
+        ADMIN_TOKEN: 'short',
+        DASHBOARD_REFRESH_MS: '10',
+      });
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const v of ['DASHBOARD_PORT', 'CONTROLLER_URL', 'ADMIN_TOKEN', 'DASHBOARD_REFRESH_MS']) expect(problems).toContain(v);
+    for (const v of ['DASHBOARD_PORT', 'CONTROLLER_URL', 'ADMIN_TOKEN', 'DASHBOARD_REFRESH_MS'])
+      expect(problems).toContain(v);
   });
 });

@@ -3,7 +3,15 @@
  * parsed with zod; main.ts prints every bad one and exits.
  */
 import { z } from 'zod';
-import { DEFAULT_ADMIN_TOKEN, envAdminToken, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import {
+  DEFAULT_ADMIN_TOKEN,
+  envAdminToken,
+  envHttpUrl,
+  envInt,
+  envLogLevel,
+  envString,
+  parseEnv,
+} from '../core/config';
 
 const DashboardEnv = z.object({
   DASHBOARD_PORT: envInt(3002, 0, 65535),

@@ -31,7 +31,10 @@ server.on('error', (err) => {
 server.listen(config.port, config.host, () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  logger.info({ port, host: config.host, serverUrl: config.serverUrl, controllerUrl: config.controllerUrl }, 'dashboard listening');
+  logger.info(
+    { port, host: config.host, serverUrl: config.serverUrl, controllerUrl: config.controllerUrl },
+    'dashboard listening',
+  );
 });
 
 let stopping = false;

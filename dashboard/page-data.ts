@@ -76,7 +76,9 @@ export async function loadOverview(u: Upstreams) {
     datalake: stats.ok
       ? { error: '', ...datalakeModel(stats.value).total }
       : { error: stats.error, results: '–', completed: '–', failed: '–', successRate: '–', bytes: '–' },
-    queue: queue.ok ? { error: '', paused: queue.value.paused, label: queue.value.paused ? 'paused' : 'claiming' } : { error: queue.error, paused: false, label: '–' },
+    queue: queue.ok
+      ? { error: '', paused: queue.value.paused, label: queue.value.paused ? 'paused' : 'claiming' }
+      : { error: queue.error, paused: false, label: '–' },
     controller: scale.ok
       ? {
           error: '',
@@ -89,7 +91,15 @@ export async function loadOverview(u: Upstreams) {
             ? `on: ${scale.value.autoscale.min}–${scale.value.autoscale.max} bots, ${scale.value.autoscale.jobsPerBot} jobs per bot`
             : 'off',
         }
-      : { error: scale.error, driver: '–', desired: '–', current: '–', ready: '–', autoscale: null, autoscaleLabel: '–' },
+      : {
+          error: scale.error,
+          driver: '–',
+          desired: '–',
+          current: '–',
+          ready: '–',
+          autoscale: null,
+          autoscaleLabel: '–',
+        },
   };
 }
 export type OverviewModel = Awaited<ReturnType<typeof loadOverview>>;
@@ -105,7 +115,13 @@ export async function loadBots(u: Upstreams) {
     rows: bots.ok ? bots.value.items.map((b) => botRow(b, now)) : [],
     rowsEmpty: !bots.ok || bots.value.items.length === 0,
     controller: scale.ok
-      ? { error: '', desired: scale.value.desired, current: scale.value.current, ready: scale.value.ready, autoscale: scale.value.autoscale }
+      ? {
+          error: '',
+          desired: scale.value.desired,
+          current: scale.value.current,
+          ready: scale.value.ready,
+          autoscale: scale.value.autoscale,
+        }
       : { error: scale.error, desired: '–', current: '–', ready: '–', autoscale: null },
   };
 }

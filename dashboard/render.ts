@@ -39,7 +39,12 @@ export function jsonForScript(value: unknown): string {
 
 export function createRenderer(opts: { refreshMs: number; adminTokenIsDefault: boolean; cache?: boolean }) {
   const eta = new Eta({ views: VIEWS_DIR, cache: opts.cache ?? true, autoEscape: true });
-  return function render(ctx: Context, view: string, data: Record<string, unknown> & { title: string; nav?: string }, status = 200) {
+  return function render(
+    ctx: Context,
+    view: string,
+    data: Record<string, unknown> & { title: string; nav?: string },
+    status = 200,
+  ) {
     const session = (ctx.state.session as Session | null) ?? null;
     const flash = session?.flash ?? null;
     if (session) session.flash = null; // shown once

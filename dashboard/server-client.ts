@@ -51,7 +51,11 @@ export function createServerClient(o: Omit<JsonClientOptions, 'name'>) {
     pauseQueue: () => req<{ paused: boolean }>('/queue/pause', { method: 'POST', admin: true, body: {} }),
     resumeQueue: () => req<{ paused: boolean }>('/queue/resume', { method: 'POST', admin: true, body: {} }),
     populate: (count?: number) =>
-      req<{ items: Job[] }>('/jobs/populate', { method: 'POST', admin: true, body: count === undefined ? {} : { count } }),
+      req<{ items: Job[] }>('/jobs/populate', {
+        method: 'POST',
+        admin: true,
+        body: count === undefined ? {} : { count },
+      }),
     enqueue: (input: EnqueueInput) => req<Job>('/jobs', { method: 'POST', admin: true, body: input }),
     retryJob: (id: string) => req<Job>(`/jobs/${enc(id)}/retry`, { method: 'POST', admin: true, body: {} }),
     cancelJob: (id: string) => req<Job>(`/jobs/${enc(id)}/cancel`, { method: 'POST', admin: true, body: {} }),

@@ -51,7 +51,13 @@ export class SessionStore {
   /** Starts a new session with fresh id and CSRF token (never reuses one: no session fixation). */
   create(): Session {
     const t = this.now();
-    const s: Session = { id: randomId(), csrfToken: randomId(), createdAt: t, expiresAt: t + this.opts.ttlMs, flash: null };
+    const s: Session = {
+      id: randomId(),
+      csrfToken: randomId(),
+      createdAt: t,
+      expiresAt: t + this.opts.ttlMs,
+      flash: null,
+    };
     this.sessions.set(s.id, s);
     // Map keeps insertion order, so the first key is the oldest session.
     while (this.sessions.size > this.maxSessions) {

@@ -23,7 +23,10 @@ export function assetTable(): Record<string, Asset> {
       file: path.join(DASHBOARD_DIR, 'public', 'alpine-csp-evaluator.js'),
       type: 'text/javascript; charset=utf-8',
     },
-    '/assets/dashboard.js': { file: path.join(DASHBOARD_DIR, 'public', 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+    '/assets/dashboard.js': {
+      file: path.join(DASHBOARD_DIR, 'public', 'dashboard.js'),
+      type: 'text/javascript; charset=utf-8',
+    },
     '/favicon.svg': { file: path.join(DASHBOARD_DIR, 'public', 'favicon.svg'), type: 'image/svg+xml' },
   };
 }

@@ -57,7 +57,11 @@ export class DashboardClient {
   }
 
   /** Posts a form, adding this client's CSRF token unless the fields say otherwise. */
-  post(path: string, fields: Record<string, string> = {}, opts: { csrf?: string | null; headers?: Record<string, string> } = {}) {
+  post(
+    path: string,
+    fields: Record<string, string> = {},
+    opts: { csrf?: string | null; headers?: Record<string, string> } = {},
+  ) {
     const body = new URLSearchParams(fields);
     const csrf = opts.csrf === undefined ? this.csrf : opts.csrf;
     if (csrf !== null && csrf !== '') body.set('_csrf', csrf);

@@ -49,12 +49,15 @@ describe('jsonRequester', () => {
     up = await fakeUpstream((req, res, n) => reply(req, res, n));
   });
   afterAll(() => up.close());
-  const client = (timeoutMs = 2000) => jsonRequester({ name: 'server', baseUrl: up.url, adminToken: 'secret-token', timeoutMs });
+  const client = (timeoutMs = 2000) =>
+    jsonRequester({ name: 'server', baseUrl: up.url, adminToken: 'secret-token', timeoutMs });
 
   it('GETs JSON with the query, without the admin token unless asked', async () => {
     reply = (_req, res) => json(res, 200, { ok: 'é ✓' });
     const req = client();
-    await expect(req('/jobs', { query: { status: 'failed', limit: 5, cursor: '', type: undefined } })).resolves.toEqual({ ok: 'é ✓' });
+    await expect(req('/jobs', { query: { status: 'failed', limit: 5, cursor: '', type: undefined } })).resolves.toEqual(
+      { ok: 'é ✓' },
+    );
     const s = up.seen.at(-1)!;
     expect(s.method).toBe('GET');
     expect(s.url).toBe('/jobs?status=failed&limit=5');
@@ -64,7 +67,9 @@ describe('jsonRequester', () => {
 
   it('sends an admin call with its JSON body and bearer token', async () => {
     reply = (_req, res) => json(res, 200, { paused: true });
-    await expect(client()('/queue/pause', { method: 'POST', admin: true, body: { n: 'ü' } })).resolves.toEqual({ paused: true });
+    await expect(client()('/queue/pause', { method: 'POST', admin: true, body: { n: 'ü' } })).resolves.toEqual({
+      paused: true,
+    });
     const s = up.seen.at(-1)!;
     expect(s.method).toBe('POST');
     expect(s.headers.authorization).toBe('Bearer secret-token');
@@ -91,7 +96,11 @@ describe('jsonRequester', () => {
       res.statusCode = 500;
       res.end('<html>oops</html>');
     };
-    await expect(client()('/x')).rejects.toMatchObject({ status: 500, code: 'upstream_error', message: 'server answered 500' });
+    await expect(client()('/x')).rejects.toMatchObject({
+      status: 500,
+      code: 'upstream_error',
+      message: 'server answered 500',
+    });
   });
 
   it('calls an answer that is not JSON unreachable', async () => {

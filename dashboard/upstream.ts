@@ -58,7 +58,10 @@ export type JsonRequester = <T>(path: string, opts?: RequestOptions) => Promise<
 export function jsonRequester(o: JsonClientOptions): JsonRequester {
   // `timeout` is the idle life of a kept socket; the upstream's Keep-Alive hint shortens it (node
   // closes ours a second before the upstream would), so a kept socket is rarely reused as it closes.
-  const agents = { http: new http.Agent({ keepAlive: true, timeout: 30_000 }), https: new https.Agent({ keepAlive: true, timeout: 30_000 }) };
+  const agents = {
+    http: new http.Agent({ keepAlive: true, timeout: 30_000 }),
+    https: new https.Agent({ keepAlive: true, timeout: 30_000 }),
+  };
   return async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
     const url = new URL(o.baseUrl + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
@@ -106,7 +109,12 @@ export function jsonRequester(o: JsonClientOptions): JsonRequester {
  * the last byte. A GET whose kept-alive socket the upstream closed just as it was reused is sent
  * once more on a new socket (node's documented remedy for that race).
  */
-function send(url: URL, options: http.RequestOptions, body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+function send(
+  url: URL,
+  options: http.RequestOptions,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     let req: http.ClientRequest;
@@ -132,7 +140,8 @@ function send(url: URL, options: http.RequestOptions, body: string | undefined, 
         });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        const retry = mayRetry && !answered && req.reusedSocket && err.code === 'ECONNRESET' && options.method === 'GET';
+        const retry =
+          mayRetry && !answered && req.reusedSocket && err.code === 'ECONNRESET' && options.method === 'GET';
         if (retry) start(false);
         else fail(err);
       });

@@ -62,8 +62,31 @@ describe('formatting', () => {
   });
 
   it('offers retry for failed and cancelled jobs and cancel only for pending ones', () => {
-    const base = { id: 'j1', type: 'simulated', payload: {}, botId: null, attempts: 1, maxAttempts: 1, priority: 0, runAt: null, key: null, timeoutMs: 0, createdAt: minute(0), claimedAt: null, startedAt: minute(1), finishedAt: minute(3), leaseExpiresAt: null, result: null, error: null } as Omit<Job, 'status'>;
-    expect(jobRow({ ...base, status: 'failed' })).toMatchObject({ canRetry: true, canCancel: false, duration: '2 min 0 s', href: '/jobs/j1' });
+    const base = {
+      id: 'j1',
+      type: 'simulated',
+      payload: {},
+      botId: null,
+      attempts: 1,
+      maxAttempts: 1,
+      priority: 0,
+      runAt: null,
+      key: null,
+      timeoutMs: 0,
+      createdAt: minute(0),
+      claimedAt: null,
+      startedAt: minute(1),
+      finishedAt: minute(3),
+      leaseExpiresAt: null,
+      result: null,
+      error: null,
+    } as Omit<Job, 'status'>;
+    expect(jobRow({ ...base, status: 'failed' })).toMatchObject({
+      canRetry: true,
+      canCancel: false,
+      duration: '2 min 0 s',
+      href: '/jobs/j1',
+    });
     expect(jobRow({ ...base, status: 'cancelled' })).toMatchObject({ canRetry: true, canCancel: false });
     expect(jobRow({ ...base, status: 'pending' })).toMatchObject({ canRetry: false, canCancel: true });
     expect(jobRow({ ...base, status: 'running' })).toMatchObject({ canRetry: false, canCancel: false });
@@ -74,13 +97,26 @@ describe('datalakeModel', () => {
   it('lists days newest first with export links and totals', () => {
     const m = datalakeModel({
       days: [
-        { date: '2026-11-28', results: 4, completed: 3, failed: 1, successRate: 0.75, meanDurationMs: 1500, bytes: 2048 },
+        {
+          date: '2026-11-28',
+          results: 4,
+          completed: 3,
+          failed: 1,
+          successRate: 0.75,
+          meanDurationMs: 1500,
+          bytes: 2048,
+        },
         { date: '2026-11-29', results: 1, completed: 1, failed: 0, successRate: 1, meanDurationMs: 500, bytes: 10 },
       ],
       total: { results: 5, completed: 4, failed: 1, successRate: 0.8, meanDurationMs: 1300, bytes: 2058, days: 2 },
     });
     expect(m.days.map((d) => d.date)).toEqual(['2026-11-29', '2026-11-28']);
-    expect(m.days[1]).toMatchObject({ successRate: '75.0 %', meanDuration: '1.5 s', bytes: '2.0 KiB', exportHref: '/datalake/export/2026-11-28' });
+    expect(m.days[1]).toMatchObject({
+      successRate: '75.0 %',
+      meanDuration: '1.5 s',
+      bytes: '2.0 KiB',
+      exportHref: '/datalake/export/2026-11-28',
+    });
     expect(m.total).toMatchObject({ date: 'total', results: 5, successRate: '80.0 %' });
   });
 });

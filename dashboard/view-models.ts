@@ -252,10 +252,31 @@ export function datalakeModel(stats: Record<string, unknown>): { days: DatalakeR
 
 /** Rows with every field empty: what the Alpine x-for templates are rendered with (x-text fills them). */
 export const BLANK_BOT_ROW: Record<keyof BotRow, string> = {
-  id: '', name: '', href: '', status: '', heartbeatAge: '', lastHeartbeatAt: '',
-  currentJobId: '', currentJobHref: '', jobsCompleted: '', jobsFailed: '', deleteAction: '',
+  id: '',
+  name: '',
+  href: '',
+  status: '',
+  heartbeatAge: '',
+  lastHeartbeatAt: '',
+  currentJobId: '',
+  currentJobHref: '',
+  jobsCompleted: '',
+  jobsFailed: '',
+  deleteAction: '',
 };
 export const BLANK_JOB_ROW: Record<keyof JobRow, string | boolean> = {
-  id: '', href: '', type: '', status: '', botId: '', botHref: '', attempts: '',
-  createdAt: '', finishedAt: '', duration: '', canRetry: false, canCancel: false, retryAction: '', cancelAction: '',
+  id: '',
+  href: '',
+  type: '',
+  status: '',
+  botId: '',
+  botHref: '',
+  attempts: '',
+  createdAt: '',
+  finishedAt: '',
+  duration: '',
+  canRetry: false,
+  canCancel: false,
+  retryAction: '',
+  cancelAction: '',
 };

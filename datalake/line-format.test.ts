@@ -4,7 +4,21 @@ import { formatLine, resultIdOf, resultIdOfBytes, summarizeLine } from './line-f
 import { addDays, dayOf, dayOfFileName, isDay, partitionFileName } from './paths';
 import { makeResult } from './test-support/memory-outbox';
 
-const KEY_ORDER = ['resultId', 'jobId', 'attempt', 'botId', 'type', 'status', 'result', 'error', 'createdAt', 'claimedAt', 'startedAt', 'finishedAt', 'durationMs'];
+const KEY_ORDER = [
+  'resultId',
+  'jobId',
+  'attempt',
+  'botId',
+  'type',
+  'status',
+  'result',
+  'error',
+  'createdAt',
+  'claimedAt',
+  'startedAt',
+  'finishedAt',
+  'durationMs',
+];
 
 describe('formatLine', () => {
   it('writes one line with the keys in the order of API.md, whatever order the object had', () => {
@@ -50,13 +64,23 @@ describe('the fast field readers agree with JSON.parse', () => {
   });
 
   it('returns null for lines that are not results', () => {
-    for (const bad of ['', 'garbage', '{"resultId":"x"', '[1,2]', '{"jobId":"j"}', '{"resultId":"a","status":"running"}']) {
+    for (const bad of [
+      '',
+      'garbage',
+      '{"resultId":"x"',
+      '[1,2]',
+      '{"jobId":"j"}',
+      '{"resultId":"a","status":"running"}',
+    ]) {
       expect(summarizeLine(bad)).toBeNull();
     }
     expect(resultIdOf('{"resultId":"x"')).toBeNull();
     expect(resultIdOf('{"jobId":"j"}')).toBeNull();
     // a hand-written line with other key order still counts
-    expect(summarizeLine('{"status":"failed","resultId":"a","durationMs":5}')).toEqual({ status: 'failed', durationMs: 5 });
+    expect(summarizeLine('{"status":"failed","resultId":"a","durationMs":5}')).toEqual({
+      status: 'failed',
+      durationMs: 5,
+    });
   });
 });
 

@@ -55,7 +55,11 @@ const ID_PREFIX_BYTES = Buffer.from(ID_PREFIX);
 
 /** resultIdOf() on raw bytes: decodes only the id when the line has the writer's shape. */
 export function resultIdOfBytes(line: Buffer): string | null {
-  if (line.length > ID_PREFIX_BYTES.length + 1 && line[line.length - 1] === 0x7d && line.subarray(0, ID_PREFIX_BYTES.length).equals(ID_PREFIX_BYTES)) {
+  if (
+    line.length > ID_PREFIX_BYTES.length + 1 &&
+    line[line.length - 1] === 0x7d &&
+    line.subarray(0, ID_PREFIX_BYTES.length).equals(ID_PREFIX_BYTES)
+  ) {
     const end = line.indexOf(0x22, ID_PREFIX_BYTES.length);
     if (end > ID_PREFIX_BYTES.length) {
       const idBytes = line.subarray(ID_PREFIX_BYTES.length, end);
@@ -92,5 +96,8 @@ export function summarizeLine(line: string): LineSummary | null {
   }
   const o = parseObject(line);
   if (!o || typeof o.resultId !== 'string' || (o.status !== 'completed' && o.status !== 'failed')) return null;
-  return { status: o.status, durationMs: typeof o.durationMs === 'number' && Number.isFinite(o.durationMs) ? o.durationMs : null };
+  return {
+    status: o.status,
+    durationMs: typeof o.durationMs === 'number' && Number.isFinite(o.durationMs) ? o.durationMs : null,
+  };
 }

@@ -67,7 +67,10 @@ describe('rewriteWithout', () => {
     ];
     await fs.promises.writeFile(file, content);
     await rewriteWithout(file, drop);
-    const expected = Buffer.concat([content.subarray(10, SCAN_CHUNK_BYTES - 5), content.subarray(SCAN_CHUNK_BYTES + 15, size - 7)]);
+    const expected = Buffer.concat([
+      content.subarray(10, SCAN_CHUNK_BYTES - 5),
+      content.subarray(SCAN_CHUNK_BYTES + 15, size - 7),
+    ]);
     expect(fs.readFileSync(file).equals(expected)).toBe(true);
   });
 });

@@ -39,7 +39,8 @@ describe('scanPartition', () => {
 
   it('hashId spreads ids: no collision among 100,000 typical ids', () => {
     const seen = new Set<number>();
-    for (let i = 0; i < 100_000; i++) seen.add(hashId(`0190f3a2-${i.toString(16).padStart(4, '0')}-7abc-9def-${(i * 7919).toString(16)}`));
+    for (let i = 0; i < 100_000; i++)
+      seen.add(hashId(`0190f3a2-${i.toString(16).padStart(4, '0')}-7abc-9def-${(i * 7919).toString(16)}`));
     expect(seen.size).toBe(100_000);
     for (const h of seen) {
       expect(Number.isSafeInteger(h)).toBe(true);

@@ -16,7 +16,8 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const append = (day: string, rs: ResultLine[]) => fs.appendFileSync(partitionPath(dir, day), rs.map(formatLine).join(''));
+const append = (day: string, rs: ResultLine[]) =>
+  fs.appendFileSync(partitionPath(dir, day), rs.map(formatLine).join(''));
 
 /** The expected aggregates of a list of results, computed the slow obvious way. */
 function expected(rs: ResultLine[]) {
@@ -27,7 +28,9 @@ function expected(rs: ResultLine[]) {
     completed,
     failed: rs.length - completed,
     successRate: rs.length ? completed / rs.length : null,
-    meanDurationMs: withDuration.length ? withDuration.reduce((s, r) => s + (r.durationMs as number), 0) / withDuration.length : null,
+    meanDurationMs: withDuration.length
+      ? withDuration.reduce((s, r) => s + (r.durationMs as number), 0) / withDuration.length
+      : null,
   };
 }
 
@@ -45,14 +48,25 @@ describe('DatalakeReader.stats', () => {
       total: { results: 0, completed: 0, failed: 0, successRate: null, meanDurationMs: null, bytes: 0, days: 0 },
     });
     const d28 = Array.from({ length: 9 }, () => makeResult('2026-11-28'));
-    const d29 = [...Array.from({ length: 5 }, () => makeResult('2026-11-29')), makeResult('2026-11-29', { durationMs: null, status: 'failed' })];
+    const d29 = [
+      ...Array.from({ length: 5 }, () => makeResult('2026-11-29')),
+      makeResult('2026-11-29', { durationMs: null, status: 'failed' }),
+    ];
     append('2026-11-28', d28);
     append('2026-11-29', d29);
     const r = new DatalakeReader(dir);
     const s = await r.stats();
     expect(s.days.map((d) => d.date)).toEqual(['2026-11-29', '2026-11-28']);
-    expect(s.days[0]).toEqual({ date: '2026-11-29', ...expected(d29), bytes: fs.statSync(partitionPath(dir, '2026-11-29')).size });
-    expect(s.days[1]).toEqual({ date: '2026-11-28', ...expected(d28), bytes: fs.statSync(partitionPath(dir, '2026-11-28')).size });
+    expect(s.days[0]).toEqual({
+      date: '2026-11-29',
+      ...expected(d29),
+      bytes: fs.statSync(partitionPath(dir, '2026-11-29')).size,
+    });
+    expect(s.days[1]).toEqual({
+      date: '2026-11-28',
+      ...expected(d28),
+      bytes: fs.statSync(partitionPath(dir, '2026-11-28')).size,
+    });
     expect(s.total).toEqual({ ...expected([...d28, ...d29]), bytes: s.days[0].bytes + s.days[1].bytes, days: 2 });
     expect(await r.listDays()).toEqual(['2026-11-29', '2026-11-28']);
   });
@@ -175,7 +189,10 @@ describe('DatalakeReader stats cache on disk', () => {
 describe('DatalakeReader export', () => {
   it('streams the exact bytes of the day; null for a day without a file or a bad date', async () => {
     const day = '2026-11-29';
-    append(day, Array.from({ length: 50 }, () => makeResult(day)));
+    append(
+      day,
+      Array.from({ length: 50 }, () => makeResult(day)),
+    );
     const r = new DatalakeReader(dir);
     const h = await r.openExport(day);
     expect(h).not.toBeNull();

@@ -103,7 +103,8 @@ export class DatalakeReader {
       throw err;
     }
     // `end` is inclusive, and an empty range cannot be expressed with it.
-    const stream = bytes > 0 ? fs.createReadStream(file, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 }) : Readable.from([]);
+    const stream =
+      bytes > 0 ? fs.createReadStream(file, { start: 0, end: bytes - 1, highWaterMark: 1 << 20 }) : Readable.from([]);
     return { stream, bytes };
   }
 

@@ -51,12 +51,21 @@ function expectExactlyOnce(src: MemoryOutbox): void {
 describe('repairDatalake', () => {
   it('does nothing to a clean datalake and reads only the newest two days', async () => {
     const src = new MemoryOutbox();
-    for (const day of ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-28', DAY]) src.add(makeResult(day), makeResult(day));
+    for (const day of ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-28', DAY])
+      src.add(makeResult(day), makeResult(day));
     await writeAll(src);
     const before = fs.readdirSync(dir).map((n) => [n, fs.readFileSync(path.join(dir, n), 'utf8')]);
     src.calls.resultsForDay = 0;
     const rep = await repairDatalake(dir, src, log);
-    expect(rep).toMatchObject({ partitions: 5, partitionsScanned: 2, tornTailsCut: 0, duplicatesDropped: 0, missingAppended: 0, outboxMarkedOnly: 0, outboxAppended: 0 });
+    expect(rep).toMatchObject({
+      partitions: 5,
+      partitionsScanned: 2,
+      tornTailsCut: 0,
+      duplicatesDropped: 0,
+      missingAppended: 0,
+      outboxMarkedOnly: 0,
+      outboxAppended: 0,
+    });
     expect(src.calls.resultsForDay).toBe(2);
     expect(fs.readdirSync(dir).map((n) => [n, fs.readFileSync(path.join(dir, n), 'utf8')])).toEqual(before);
   });
@@ -181,7 +190,8 @@ describe('repairDatalake', () => {
             fs.appendFileSync(file(last.finishedAt.slice(0, 10)), formatLine(last).slice(0, s.tornAt));
           } else {
             await w.flush().catch(() => undefined);
-            if (s.crash === 'duplicate' && added.length > 0) fs.appendFileSync(file(added[0].finishedAt.slice(0, 10)), formatLine(added[0]));
+            if (s.crash === 'duplicate' && added.length > 0)
+              fs.appendFileSync(file(added[0].finishedAt.slice(0, 10)), formatLine(added[0]));
           }
           src.failMark = [];
           // A duplicate of an already-marked line is no crash outcome (a bug or a hand edit): only

@@ -151,7 +151,11 @@ export async function repairDatalake(
 
   report.durationMs = Date.now() - started;
   const repaired =
-    report.tornTailsCut + report.duplicatesDropped + report.missingAppended + report.outboxMarkedOnly + report.outboxAppended;
+    report.tornTailsCut +
+    report.duplicatesDropped +
+    report.missingAppended +
+    report.outboxMarkedOnly +
+    report.outboxAppended;
   log[repaired > 0 ? 'warn' : 'info']({ ...report, verify }, repaired > 0 ? 'datalake repaired' : 'datalake verified');
   return report;
 }
@@ -178,7 +182,8 @@ async function checkPartition(
     const scan = await scanPartition(file);
     report.partitionsScanned++;
     report.malformedLines += scan.malformed;
-    if (scan.malformed > 0) log.warn({ day, lines: scan.malformed }, 'datalake: lines that are not results were kept as they are');
+    if (scan.malformed > 0)
+      log.warn({ day, lines: scan.malformed }, 'datalake: lines that are not results were kept as they are');
     if (scan.duplicates.length > 0) {
       await rewriteWithout(file, scan.duplicates);
       report.duplicatesDropped += scan.duplicates.length;

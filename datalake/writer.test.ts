@@ -19,7 +19,10 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 function linesOf(day: string): ResultLine[] {
   const text = fs.readFileSync(partitionPath(dir, day), 'utf8');
   expect(text.endsWith('\n')).toBe(true);
-  return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as ResultLine);
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((l) => JSON.parse(l) as ResultLine);
 }
 
 /** Waits until check() holds, polling every 5 ms (the limit scaled for slow machines). */
@@ -40,7 +43,9 @@ describe('DatalakeWriter', () => {
     const c = w.counters();
     expect(c.linesWritten).toBe(4);
     expect(c.appends).toBe(2); // one write per partition per batch
-    expect(c.bytesWritten).toBe(fs.statSync(partitionPath(dir, '2026-11-28')).size + fs.statSync(partitionPath(dir, '2026-11-29')).size);
+    expect(c.bytesWritten).toBe(
+      fs.statSync(partitionPath(dir, '2026-11-28')).size + fs.statSync(partitionPath(dir, '2026-11-29')).size,
+    );
     await w.stop();
   });
 
@@ -177,7 +182,12 @@ describe('DatalakeWriter', () => {
     await w.flush();
     await w.stop();
     const ids = [...linesOf('2026-11-29'), ...linesOf('2026-11-30')].map((l) => l.resultId).sort();
-    expect(ids).toEqual(src.all().map((l) => l.resultId).sort());
+    expect(ids).toEqual(
+      src
+        .all()
+        .map((l) => l.resultId)
+        .sort(),
+    );
   });
 
   it('stop() ends the timer: nothing is written afterwards', async () => {

@@ -18,7 +18,10 @@ const output = path.join(root, 'dashboard', 'public', 'app.css');
 function buildCss() {
   const cli = path.join(path.dirname(require.resolve('@tailwindcss/cli/package.json')), 'dist', 'index.mjs');
   const tmp = `${output}.${process.pid}.tmp`;
-  const r = spawnSync(process.execPath, [cli, '-i', input, '-o', tmp, '--minify'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(process.execPath, [cli, '-i', input, '-o', tmp, '--minify'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (r.error) throw r.error;
   if (r.status !== 0) {
     fs.rmSync(tmp, { force: true });

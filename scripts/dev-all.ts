@@ -105,8 +105,16 @@ function format(line: string): string {
     return line;
   }
   const { level, time, msg, name: _n, pid: _p, hostname: _h, ...rest } = o;
-  const lv = ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' } as Record<string, string>)[String(level)] ?? String(level);
-  const at = typeof time === 'string' ? time.slice(11, 19) : typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '';
+  const lv =
+    ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' } as Record<string, string>)[
+      String(level)
+    ] ?? String(level);
+  const at =
+    typeof time === 'string'
+      ? time.slice(11, 19)
+      : typeof time === 'number'
+        ? new Date(time).toISOString().slice(11, 19)
+        : '';
   const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   return (m[1] ?? '') + [at, lv.padEnd(5), msg, ...fields].filter((s) => s !== '' && s !== undefined).join(' ');
 }
@@ -169,7 +177,14 @@ async function stopAll(reason: string, exitCode: number): Promise<void> {
   // Everything else first, the server last: bots finishing their job on SIGTERM still need it to
   // report the result.
   const [server, ...rest] = children;
-  say(`stopping (${reason}); SIGTERM to ${rest.filter(alive).map((c) => c.name).join(', ') || 'nothing'}, then the server`);
+  say(
+    `stopping (${reason}); SIGTERM to ${
+      rest
+        .filter(alive)
+        .map((c) => c.name)
+        .join(', ') || 'nothing'
+    }, then the server`,
+  );
   for (const c of rest) signalChild(c, 'SIGTERM');
   await waitUntilGone(rest, deadline);
   if (server) signalChild(server, 'SIGTERM');
@@ -224,7 +239,12 @@ async function main(): Promise<void> {
     say(`something already answers at ${childEnv.SERVER_URL} (another dev:all?); stop it or set SERVER_PORT`);
     process.exit(1);
   }
-  if (demo) say(`demo mode: ${Object.entries(DEMO_DEFAULTS).map(([k, v]) => `${k}=${childEnv[k] ?? v}`).join(' ')}`);
+  if (demo)
+    say(
+      `demo mode: ${Object.entries(DEMO_DEFAULTS)
+        .map(([k, v]) => `${k}=${childEnv[k] ?? v}`)
+        .join(' ')}`,
+    );
   const server = start('server', 'server/main.ts', {}, SERVER_NODE_FLAGS); // as `npm run server` and the image run it
   if (!(await waitForServer(server, childEnv.SERVER_URL!))) {
     await stopAll('the server did not become healthy', 1);

@@ -30,7 +30,11 @@ export function createApp(d: AppDeps): Koa {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       d.metrics.httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
-      if (d.log.isLevelEnabled('debug')) d.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      if (d.log.isLevelEnabled('debug'))
+        d.log.debug(
+          { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
+          'request',
+        );
     }
   });
   app.use(errorMiddleware(d.log));

@@ -33,7 +33,12 @@ export function inspect(file: string): BackupReport {
   try {
     const integrity = (db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
     const count = (t: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
-    return { file, bytes: fs.statSync(file).size, integrity, counts: { jobs: count('jobs'), bots: count('bots'), results: count('results'), events: count('job_events') } };
+    return {
+      file,
+      bytes: fs.statSync(file).size,
+      integrity,
+      counts: { jobs: count('jobs'), bots: count('bots'), results: count('results'), events: count('job_events') },
+    };
   } finally {
     db.close();
   }

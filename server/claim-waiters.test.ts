@@ -1,7 +1,11 @@
 import { ClaimWaiters } from './claim-waiters';
 
 /** Starts n waits and records the order in which they end. */
-function waitAll(w: ClaimWaiters, n: number, ms = 60_000): { ended: number[]; all: Promise<void[]>; aborts: AbortController[] } {
+function waitAll(
+  w: ClaimWaiters,
+  n: number,
+  ms = 60_000,
+): { ended: number[]; all: Promise<void[]>; aborts: AbortController[] } {
   const ended: number[] = [];
   const aborts = Array.from({ length: n }, () => new AbortController());
   const all = Promise.all(aborts.map((a, i) => w.wait(ms, a.signal).then(() => void ended.push(i))));

@@ -20,7 +20,8 @@ export class ClaimWaiters {
    * that wake-up came while the claim was not waiting yet.
    */
   wait(ms: number, signal?: AbortSignal, since?: number): Promise<void> {
-    if (this.isClosed || ms <= 0 || signal?.aborted || (since !== undefined && since !== this.notified)) return Promise.resolve();
+    if (this.isClosed || ms <= 0 || signal?.aborted || (since !== undefined && since !== this.notified))
+      return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

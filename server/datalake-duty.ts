@@ -6,7 +6,13 @@
  * and the start is retried.
  */
 import type { Logger } from '../core/logger';
-import { DatalakeWriter, type DatalakeWriterCounters, type OutboxSource, repairDatalake, type VerifyMode } from '../datalake';
+import {
+  DatalakeWriter,
+  type DatalakeWriterCounters,
+  type OutboxSource,
+  repairDatalake,
+  type VerifyMode,
+} from '../datalake';
 
 export class DatalakeDuty {
   private generation = 0;
@@ -42,7 +48,12 @@ export class DatalakeDuty {
       const w = this.writer;
       this.writer = null;
       if (!w) return;
-      if (flush) await w.flush().catch((err) => this.log.error({ err: (err as Error).message }, 'datalake flush failed; the outbox keeps the rest'));
+      if (flush)
+        await w
+          .flush()
+          .catch((err) =>
+            this.log.error({ err: (err as Error).message }, 'datalake flush failed; the outbox keeps the rest'),
+          );
       await w.stop();
     });
   }
@@ -69,7 +80,10 @@ export class DatalakeDuty {
       this.writer = w;
     } catch (err) {
       if (gen !== this.generation) return;
-      this.log.error({ err: (err as Error).message }, `datalake writer failed to start; results wait in the outbox; retrying in ${this.retryMs} ms`);
+      this.log.error(
+        { err: (err as Error).message },
+        `datalake writer failed to start; results wait in the outbox; retrying in ${this.retryMs} ms`,
+      );
       this.retry = setTimeout(() => void this.enqueue(() => this.tryStart(gen)), this.retryMs);
       this.retry.unref();
     }

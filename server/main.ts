@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   const config = loadOrExit(() => loadServerConfig());
   const log = createLogger('server', config.LOG_LEVEL);
   if (config.ADMIN_TOKEN === DEFAULT_ADMIN_TOKEN) {
-    log.warn('ADMIN_TOKEN is the default "admin-secret-token": anyone can run admin actions. Set ADMIN_TOKEN before exposing this server.');
+    log.warn(
+      'ADMIN_TOKEN is the default "admin-secret-token": anyone can run admin actions. Set ADMIN_TOKEN before exposing this server.',
+    );
   }
   let server;
   try {

@@ -14,39 +14,131 @@ import {
   StartSchema,
 } from '../core/types';
 
-type Op = { summary: string; admin?: boolean; body?: z.ZodType; query?: z.ZodObject; responses: Record<string, string> };
+type Op = {
+  summary: string;
+  admin?: boolean;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  responses: Record<string, string>;
+};
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 
 const ops: Record<string, Record<string, Op>> = {
-  '/jobs/populate': { post: { summary: 'Create a batch of simulated jobs (count defaults to BATCH_SIZE)', admin: true, body: PopulateSchema, responses: { 201: '{items: Job[]}' } } },
-  '/jobs': {
-    post: { summary: 'Enqueue one job, or {jobs: [...]} for many in one transaction', admin: true, body: z.union([CreateJobSchema, CreateJobsBatchSchema]), responses: { 201: 'Job created', 200: 'existing job with the same key returned' } },
-    get: { summary: 'List jobs, newest first, keyset-paginated', query: ListJobsQuery, responses: { 200: '{items: Job[], nextCursor}' } },
+  '/jobs/populate': {
+    post: {
+      summary: 'Create a batch of simulated jobs (count defaults to BATCH_SIZE)',
+      admin: true,
+      body: PopulateSchema,
+      responses: { 201: '{items: Job[]}' },
+    },
   },
-  '/jobs/{id}': { get: { summary: 'One job with its events', responses: { 200: 'Job with events', 404: 'unknown job' } } },
-  '/jobs/claim': { post: { summary: 'Claim one job (long-poll with waitMs)', body: ClaimSchema, responses: { 200: 'Job (claimed)', 204: 'nothing claimable', 404: 'unknown bot', 409: 'bot down or busy' } } },
-  '/jobs/next': { post: { summary: 'Lean bot path: complete or fail the previous attempt and claim-and-start the next job in one call', body: NextSchema, responses: { 200: '{finished: Job|null, job: Job (running)|null}', 404: 'unknown bot or job', 409: 'stale report, bot down or busy' } } },
-  '/jobs/{id}/start': { post: { summary: 'Start a claimed job', body: StartSchema, responses: { 200: 'Job (running)', 409: 'not claimed by this bot/attempt' } } },
-  '/jobs/{id}/complete': { post: { summary: 'Complete a job (idempotent for the same bot and attempt)', body: CompleteSchema, responses: { 200: 'Job (completed)', 409: 'not running under this bot/attempt' } } },
-  '/jobs/{id}/fail': { post: { summary: 'Fail an attempt: pending again while attempts < maxAttempts, else failed', body: FailSchema, responses: { 200: 'Job', 409: 'not running under this bot/attempt' } } },
-  '/jobs/{id}/retry': { post: { summary: 'Give a failed or cancelled job one more attempt', admin: true, responses: { 200: 'Job (pending)', 409: 'not failed or cancelled' } } },
-  '/jobs/{id}/cancel': { post: { summary: 'Cancel a pending job', admin: true, responses: { 200: 'Job (cancelled)', 409: 'not pending' } } },
-  '/bots/register': { post: { summary: 'Register a bot (idempotent on id)', body: RegisterBotSchema, responses: { 201: 'new Bot', 200: 'known Bot' } } },
-  '/bots/heartbeat': { post: { summary: 'Heartbeat; extends the lease of its job', body: BotIdBody, responses: { 200: 'Bot', 404: 'unknown bot: register again' } } },
+  '/jobs': {
+    post: {
+      summary: 'Enqueue one job, or {jobs: [...]} for many in one transaction',
+      admin: true,
+      body: z.union([CreateJobSchema, CreateJobsBatchSchema]),
+      responses: { 201: 'Job created', 200: 'existing job with the same key returned' },
+    },
+    get: {
+      summary: 'List jobs, newest first, keyset-paginated',
+      query: ListJobsQuery,
+      responses: { 200: '{items: Job[], nextCursor}' },
+    },
+  },
+  '/jobs/{id}': {
+    get: { summary: 'One job with its events', responses: { 200: 'Job with events', 404: 'unknown job' } },
+  },
+  '/jobs/claim': {
+    post: {
+      summary: 'Claim one job (long-poll with waitMs)',
+      body: ClaimSchema,
+      responses: { 200: 'Job (claimed)', 204: 'nothing claimable', 404: 'unknown bot', 409: 'bot down or busy' },
+    },
+  },
+  '/jobs/next': {
+    post: {
+      summary: 'Lean bot path: complete or fail the previous attempt and claim-and-start the next job in one call',
+      body: NextSchema,
+      responses: {
+        200: '{finished: Job|null, job: Job (running)|null}',
+        404: 'unknown bot or job',
+        409: 'stale report, bot down or busy',
+      },
+    },
+  },
+  '/jobs/{id}/start': {
+    post: {
+      summary: 'Start a claimed job',
+      body: StartSchema,
+      responses: { 200: 'Job (running)', 409: 'not claimed by this bot/attempt' },
+    },
+  },
+  '/jobs/{id}/complete': {
+    post: {
+      summary: 'Complete a job (idempotent for the same bot and attempt)',
+      body: CompleteSchema,
+      responses: { 200: 'Job (completed)', 409: 'not running under this bot/attempt' },
+    },
+  },
+  '/jobs/{id}/fail': {
+    post: {
+      summary: 'Fail an attempt: pending again while attempts < maxAttempts, else failed',
+      body: FailSchema,
+      responses: { 200: 'Job', 409: 'not running under this bot/attempt' },
+    },
+  },
+  '/jobs/{id}/retry': {
+    post: {
+      summary: 'Give a failed or cancelled job one more attempt',
+      admin: true,
+      responses: { 200: 'Job (pending)', 409: 'not failed or cancelled' },
+    },
+  },
+  '/jobs/{id}/cancel': {
+    post: { summary: 'Cancel a pending job', admin: true, responses: { 200: 'Job (cancelled)', 409: 'not pending' } },
+  },
+  '/bots/register': {
+    post: {
+      summary: 'Register a bot (idempotent on id)',
+      body: RegisterBotSchema,
+      responses: { 201: 'new Bot', 200: 'known Bot' },
+    },
+  },
+  '/bots/heartbeat': {
+    post: {
+      summary: 'Heartbeat; extends the lease of its job',
+      body: BotIdBody,
+      responses: { 200: 'Bot', 404: 'unknown bot: register again' },
+    },
+  },
   '/bots': { get: { summary: 'All bots', responses: { 200: '{items: Bot[]}' } } },
   '/bots/{id}': {
     get: { summary: 'One bot with its recent jobs and lost leases', responses: { 200: 'Bot', 404: 'unknown bot' } },
-    delete: { summary: 'Remove a bot; its job goes back to pending', admin: true, responses: { 204: 'deleted', 404: 'unknown bot' } },
+    delete: {
+      summary: 'Remove a bot; its job goes back to pending',
+      admin: true,
+      responses: { 204: 'deleted', 404: 'unknown bot' },
+    },
   },
   '/metrics/summary': { get: { summary: 'Counts, throughput, success rate', responses: { 200: 'Summary' } } },
   '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: 'text/plain' } } },
   '/datalake/stats': { get: { summary: 'Per-day and total datalake statistics', responses: { 200: 'DatalakeStats' } } },
-  '/datalake/export/{date}': { get: { summary: 'One day of results as NDJSON, streamed', responses: { 200: 'application/x-ndjson', 400: 'not YYYY-MM-DD', 404: 'no data that day' } } },
+  '/datalake/export/{date}': {
+    get: {
+      summary: 'One day of results as NDJSON, streamed',
+      responses: { 200: 'application/x-ndjson', 400: 'not YYYY-MM-DD', 404: 'no data that day' },
+    },
+  },
   '/queue': { get: { summary: 'Whether claiming is paused', responses: { 200: '{paused}' } } },
   '/queue/pause': { post: { summary: 'Pause claiming', admin: true, responses: { 200: '{paused: true}' } } },
   '/queue/resume': { post: { summary: 'Resume claiming', admin: true, responses: { 200: '{paused: false}' } } },
-  '/healthz': { get: { summary: 'Health: 503 when the database is unreachable', responses: { 200: '{status: "ok"}', 503: 'database unreachable' } } },
+  '/healthz': {
+    get: {
+      summary: 'Health: 503 when the database is unreachable',
+      responses: { 200: '{status: "ok"}', 503: 'database unreachable' },
+    },
+  },
 };
 
 let cached: unknown;
@@ -59,19 +151,37 @@ export function openApiDocument(): unknown {
     for (const [m, op] of Object.entries(methods)) {
       const parameters: unknown[] = [];
       if (p.includes('{id}')) parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
-      if (p.includes('{date}')) parameters.push({ name: 'date', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } });
+      if (p.includes('{date}'))
+        parameters.push({
+          name: 'date',
+          in: 'path',
+          required: true,
+          schema: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+        });
       if (op.query) {
-        for (const [name, s] of Object.entries(op.query.shape)) parameters.push({ name, in: 'query', required: false, schema: schema(s as z.ZodType) });
+        for (const [name, s] of Object.entries(op.query.shape))
+          parameters.push({ name, in: 'query', required: false, schema: schema(s as z.ZodType) });
       }
       paths[p][m] = {
         summary: op.summary,
         ...(op.admin ? { security: [{ admin: [] }] } : {}),
         ...(parameters.length ? { parameters } : {}),
-        ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } } : {}),
+        ...(op.body
+          ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } }
+          : {}),
         responses: Object.fromEntries(
-          Object.entries({ ...op.responses, 400: 'validation_failed', ...(op.admin ? { 401: 'unauthorized' } : {}) }).map(([code, description]) => [
+          Object.entries({
+            ...op.responses,
+            400: 'validation_failed',
+            ...(op.admin ? { 401: 'unauthorized' } : {}),
+          }).map(([code, description]) => [
             code,
-            { description, ...(Number(code) >= 400 ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } : {}) },
+            {
+              description,
+              ...(Number(code) >= 400
+                ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+                : {}),
+            },
           ]),
         ),
       };
@@ -79,7 +189,11 @@ export function openApiDocument(): unknown {
   }
   cached = {
     openapi: '3.1.0',
-    info: { title: 'botfleet server', version: '0.1.0', description: 'Jobs, bots, results and the datalake. See docs/api.md.' },
+    info: {
+      title: 'botfleet server',
+      version: '0.1.0',
+      description: 'Jobs, bots, results and the datalake. See docs/api.md.',
+    },
     paths,
     components: {
       securitySchemes: { admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } },
@@ -91,7 +205,11 @@ export function openApiDocument(): unknown {
             error: {
               type: 'object',
               required: ['code', 'message'],
-              properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'array', items: { type: 'object' } } },
+              properties: {
+                code: { type: 'string' },
+                message: { type: 'string' },
+                details: { type: 'array', items: { type: 'object' } },
+              },
             },
           },
         },

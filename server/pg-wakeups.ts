@@ -33,7 +33,12 @@ export function applicationName(schema: string): string {
 /** SQLite: the one server makes every change itself; nobody to tell, nothing to miss. */
 export const soleServer: Wakeups = { hearsAll: () => true, publish: () => {}, stop: async () => {} };
 
-export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count?: number) => void, retryMs = 1000): Wakeups {
+export function postgresWakeups(
+  databaseUrl: string,
+  log: Logger,
+  onWake: (count?: number) => void,
+  retryMs = 1000,
+): Wakeups {
   const target = parseDatabaseUrl(databaseUrl);
   if (target.kind !== 'postgres') throw new Error('postgresWakeups needs a postgres:// DATABASE_URL');
   const url = target.url;
@@ -63,7 +68,11 @@ export function postgresWakeups(databaseUrl: string, log: Logger, onWake: (count
     timer = null;
     if (stopped) return;
     // Named, so an operator (or a test) can find it in pg_stat_activity.
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, application_name: applicationName(schema) });
+    const c = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: 3000,
+      application_name: applicationName(schema),
+    });
     client = c;
     c.on('error', () => drop(c));
     c.on('end', () => drop(c));

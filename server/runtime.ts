@@ -37,7 +37,11 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     botDownAfterMs: config.BOT_DOWN_AFTER_MS,
     sqliteSynchronous: config.SQLITE_SYNCHRONOUS,
     poolMax: config.PG_POOL_MAX,
-    onCheckpointError: (message) => log.warn({ err: message }, 'SQLite background checkpoint failed; the server checkpoints itself past the fallback size'),
+    onCheckpointError: (message) =>
+      log.warn(
+        { err: message },
+        'SQLite background checkpoint failed; the server checkpoints itself past the fallback size',
+      ),
   });
   await store.migrate();
   log.info({ database: store.dialect }, 'database ready');
@@ -46,15 +50,25 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   const waiters = new ClaimWaiters();
   const reader = new DatalakeReader(config.DATALAKE_DIR);
   const datalake = new DatalakeDuty(config.DATALAKE_DIR, store, log, config.DATALAKE_VERIFY);
-  const leadership: Leadership = store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
+  const leadership: Leadership =
+    store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
   let firstStart: Promise<void> = Promise.resolve();
-  const wakeups: Wakeups = store.dialect === 'postgres' ? postgresWakeups(config.DATABASE_URL, log, (count) => waiters.notify(count)) : soleServer;
+  const wakeups: Wakeups =
+    store.dialect === 'postgres'
+      ? postgresWakeups(config.DATABASE_URL, log, (count) => waiters.notify(count))
+      : soleServer;
   const onJobsAvailable = (count?: number) => {
     waiters.notify(count);
     wakeups.publish(count);
   };
   const onResult = () => datalake.notify();
-  const scheduler = new Scheduler(store, clock, log, { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE }, onJobsAvailable);
+  const scheduler = new Scheduler(
+    store,
+    clock,
+    log,
+    { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE },
+    onJobsAvailable,
+  );
   const sweeper = new LeaseSweeper(store, clock, log, config.SWEEP_INTERVAL_MS, metrics, () => {
     onResult();
     onJobsAvailable();
@@ -93,10 +107,25 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
   );
   await firstStart; // SQLite: repaired and writing before the first request; PostgreSQL: once leader
 
-  const app = createApp({ store, config, clock, log, reader, waiters, metrics, onResult, onJobsAvailable, hearsEveryWakeup: wakeups.hearsAll, datalakeCounters: () => datalake.counters(),
+  const app = createApp({
+    store,
+    config,
+    clock,
+    log,
+    reader,
+    waiters,
+    metrics,
+    onResult,
+    onJobsAvailable,
+    hearsEveryWakeup: wakeups.hearsAll,
+    datalakeCounters: () => datalake.counters(),
     limits: {
       admin: new RateLimiter(config.RATE_LIMIT_ADMIN_PER_S, config.RATE_LIMIT_ADMIN_PER_S * 2, clock),
-      emptyClaims: new RateLimiter(config.RATE_LIMIT_EMPTY_CLAIMS_PER_S, config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2, clock),
+      emptyClaims: new RateLimiter(
+        config.RATE_LIMIT_EMPTY_CLAIMS_PER_S,
+        config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2,
+        clock,
+      ),
     },
   });
   const server = http.createServer(app.callback());

@@ -22,7 +22,11 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
     expect((await call(s.url, 'POST', '/jobs/next', { botId: 'big' }, jsonHeaders)).json.job.id).toBe(job.id);
     const huge = 2 ** 32;
     const cases: [string, unknown, string][] = [
-      ['/jobs/next', { botId: 'big', complete: { jobId: job.id, attempt: huge, result: null } }, 'body.complete.attempt'],
+      [
+        '/jobs/next',
+        { botId: 'big', complete: { jobId: job.id, attempt: huge, result: null } },
+        'body.complete.attempt',
+      ],
       ['/jobs/next', { botId: 'big', fail: { jobId: job.id, attempt: huge, error: 'x' } }, 'body.fail.attempt'],
       [`/jobs/${job.id}/complete`, { botId: 'big', attempt: huge }, 'body.attempt'],
       [`/jobs/${job.id}/fail`, { botId: 'big', attempt: huge, error: 'x' }, 'body.attempt'],
@@ -32,10 +36,22 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       const r = await call(s.url, 'POST', p, body, jsonHeaders);
       expect({ p, status: r.status, field: r.json.error?.details?.[0]?.path }).toEqual({ p, status: 400, field });
     }
-    const stale = await call(s.url, 'POST', '/jobs/next', { botId: 'big', complete: { jobId: job.id, attempt: 2 ** 31 - 1, result: null } }, jsonHeaders);
+    const stale = await call(
+      s.url,
+      'POST',
+      '/jobs/next',
+      { botId: 'big', complete: { jobId: job.id, attempt: 2 ** 31 - 1, result: null } },
+      jsonHeaders,
+    );
     expect(stale.status).toBe(409);
     // Nothing was lost: the real attempt still completes.
-    const ok = await call(s.url, 'POST', '/jobs/next', { botId: 'big', complete: { jobId: job.id, attempt: 1, result: null } }, jsonHeaders);
+    const ok = await call(
+      s.url,
+      'POST',
+      '/jobs/next',
+      { botId: 'big', complete: { jobId: job.id, attempt: 1, result: null } },
+      jsonHeaders,
+    );
     expect(ok.status).toBe(200);
     expect(ok.json.finished).toMatchObject({ id: job.id, status: 'completed', attempts: 1 });
   });
@@ -45,5 +61,8 @@ describe('attempt bounds [sqlite]', () => suite(() => ({})));
 
 describePostgres('attempt bounds [postgres]', () => {
   const { url, schema } = freshSchemaUrl('attempts');
-  suite(() => ({ DATABASE_URL: url }), () => dropSchema(schema));
+  suite(
+    () => ({ DATABASE_URL: url }),
+    () => dropSchema(schema),
+  );
 });

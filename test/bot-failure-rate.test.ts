@@ -69,10 +69,14 @@ test(`over ${N} simulated jobs the failure share is exact for the seed and withi
   );
   const running = runners.map((r) => r.run());
   let summary = await api.summary();
-  await waitFor(async () => {
-    summary = await api.summary();
-    return summary.jobs.completed + summary.jobs.failed === N;
-  }, 60000, 200);
+  await waitFor(
+    async () => {
+      summary = await api.summary();
+      return summary.jobs.completed + summary.jobs.failed === N;
+    },
+    60000,
+    200,
+  );
   runners.forEach((r) => r.stop('test'));
   await Promise.all(running);
 

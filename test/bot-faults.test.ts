@@ -38,7 +38,12 @@ test('survives a server restart mid-job: backs off, logs the outage once, report
   await new Promise((r) => setTimeout(r, 2000));
   await sp.restart();
   const done = await api.waitForJob(job.id, ['completed', 'failed']);
-  expect(done).toMatchObject({ status: 'completed', botId: 'fault-restart', attempts: 1, result: { simulated: true, durationMs: 1200 } });
+  expect(done).toMatchObject({
+    status: 'completed',
+    botId: 'fault-restart',
+    attempts: 1,
+    result: { simulated: true, durationMs: 1200 },
+  });
   await b.waitForEvent('server back');
   expect(b.events('server unreachable')).toHaveLength(1);
   expect(b.events('server back')).toHaveLength(1);
@@ -59,28 +64,36 @@ test('SIGTERM mid-job lets the job finish within the grace period, then exits 0'
   expect(b.events('shutting down')[0]).toMatchObject({ jobId: job.id, signal: 'SIGTERM' });
 });
 
-test.each(['next', 'classic'])('CLAIM_MODE=%s: SIGTERM mid-job past the grace period releases the job for a retry, exit 0', async (mode) => {
-  const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '2' });
-  const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000', CLAIM_MODE: mode });
-  await a.waitForEvent('registered');
-  const job = await api.createJob('simulated');
-  await api.waitForJob(job.id, ['running']);
-  const t0 = Date.now();
-  const exit = await a.signal('SIGTERM');
-  expect(exit.code).toBe(0);
-  expect(Date.now() - t0).toBeLessThan(testTime(5000)); // not the job's 60 s
-  const released = await api.job(job.id);
-  expect(released).toMatchObject({ status: 'pending', attempts: 1 });
-  expect(released.events.filter((e) => e.from === 'running').map((e) => e.to)).toEqual(['pending']);
-  expect(a.events('failed')[0]).toMatchObject({ jobId: job.id, error: 'bot shutting down', next: 'pending' });
+test.each(['next', 'classic'])(
+  'CLAIM_MODE=%s: SIGTERM mid-job past the grace period releases the job for a retry, exit 0',
+  async (mode) => {
+    const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '2' });
+    const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000', CLAIM_MODE: mode });
+    await a.waitForEvent('registered');
+    const job = await api.createJob('simulated');
+    await api.waitForJob(job.id, ['running']);
+    const t0 = Date.now();
+    const exit = await a.signal('SIGTERM');
+    expect(exit.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(testTime(5000)); // not the job's 60 s
+    const released = await api.job(job.id);
+    expect(released).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(released.events.filter((e) => e.from === 'running').map((e) => e.to)).toEqual(['pending']);
+    expect(a.events('failed')[0]).toMatchObject({ jobId: job.id, error: 'bot shutting down', next: 'pending' });
 
-  bot('fault-term-b', { PROCESSING_DURATION_MS: '100' });
-  expect(await api.waitForJob(job.id, ['completed'])).toMatchObject({ botId: 'fault-term-b', attempts: 2 });
-});
+    bot('fault-term-b', { PROCESSING_DURATION_MS: '100' });
+    expect(await api.waitForJob(job.id, ['completed'])).toMatchObject({ botId: 'fault-term-b', attempts: 2 });
+  },
+);
 
 test('SIGTERM mid-job while the server is down: retries calmly, gives up after grace + 3 s, exits 0', async () => {
   const { sp, api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
-  const a = bot('fault-term-down', { BOT_SHUTDOWN_GRACE_MS: '500', PROCESSING_DURATION_MS: '60000', BACKOFF_MAX_MS: '300', LOG_LEVEL: 'debug' });
+  const a = bot('fault-term-down', {
+    BOT_SHUTDOWN_GRACE_MS: '500',
+    PROCESSING_DURATION_MS: '60000',
+    BACKOFF_MAX_MS: '300',
+    LOG_LEVEL: 'debug',
+  });
   await a.waitForEvent('registered');
   const job = await api.createJob('simulated');
   await api.waitForJob(job.id, ['running']);
@@ -123,22 +136,32 @@ test('a bot restarted under the same id gets the job its killed predecessor held
   expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({ botId: 'fault-same-id', attempts: 2 });
 });
 
-test.each(['next', 'classic'])('CLAIM_MODE=%s: lease lost to the sweeper: 409 on complete, result dropped and logged, bot carries on', async (mode) => {
-  const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
-  // Heartbeats far apart: the server takes the job back while the bot still works on it.
-  const slow = bot('fault-lease-slow', { HEARTBEAT_INTERVAL_MS: '60000', PROCESSING_DURATION_MS: '2500', CLAIM_MODE: mode });
-  await slow.waitForEvent('registered');
-  const job = await api.createJob('simulated');
-  await api.waitForJob(job.id, ['running']);
-  bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
-  expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({ botId: 'fault-lease-fast', attempts: 2 });
-  const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 10000);
-  expect(lost).toMatchObject({ step: 'complete', status: 409 });
-  // The later result did not overwrite the one of the attempt that owns the job.
-  expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-lease-fast', attempts: 2 });
-  expect(slow.proc.exitCode).toBeNull();
-  await waitFor(() => slow.events('registered').length >= 2, 10000);
-});
+test.each(['next', 'classic'])(
+  'CLAIM_MODE=%s: lease lost to the sweeper: 409 on complete, result dropped and logged, bot carries on',
+  async (mode) => {
+    const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
+    // Heartbeats far apart: the server takes the job back while the bot still works on it.
+    const slow = bot('fault-lease-slow', {
+      HEARTBEAT_INTERVAL_MS: '60000',
+      PROCESSING_DURATION_MS: '2500',
+      CLAIM_MODE: mode,
+    });
+    await slow.waitForEvent('registered');
+    const job = await api.createJob('simulated');
+    await api.waitForJob(job.id, ['running']);
+    bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
+    expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({
+      botId: 'fault-lease-fast',
+      attempts: 2,
+    });
+    const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 10000);
+    expect(lost).toMatchObject({ step: 'complete', status: 409 });
+    // The later result did not overwrite the one of the attempt that owns the job.
+    expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-lease-fast', attempts: 2 });
+    expect(slow.proc.exitCode).toBeNull();
+    await waitFor(() => slow.events('registered').length >= 2, 10000);
+  },
+);
 
 test('a job taken back mid-run (bot deleted) stops at the next heartbeat instead of running to the end', async () => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '3' });
@@ -153,19 +176,27 @@ test('a job taken back mid-run (bot deleted) stops at the next heartbeat instead
   expect(String(lost.reason)).toMatch(/^lease lost: /);
   // It registered again and carries on: the job, back to pending, is claimed anew (attempt 2).
   await a.waitForEvent('started', (l) => l.jobId === job.id && l.attempt === 2, 5000);
-  expect(a.events('completed').concat(a.events('failed')).filter((l) => l.jobId === job.id)).toEqual([]);
+  expect(
+    a
+      .events('completed')
+      .concat(a.events('failed'))
+      .filter((l) => l.jobId === job.id),
+  ).toEqual([]);
 });
 
 // The bot aborts its long-poll on SIGTERM and exits. The server must notice the disconnect and stop
 // claiming for it; otherwise the next job is claimed for a dead bot and, with MAX_ATTEMPTS=1, fails
 // as "lease expired".
-test.each(['next', 'classic'])('CLAIM_MODE=%s: a bot stopped while waiting in a long-poll leaves no job claimed in its name', async (mode) => {
-  const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '1' });
-  const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000', CLAIM_MODE: mode });
-  await a.waitForEvent('registered');
-  await new Promise((r) => setTimeout(r, 300));
-  expect((await a.signal('SIGTERM')).code).toBe(0);
-  const job = await api.createJob('fib', { n: 1 });
-  await new Promise((r) => setTimeout(r, 700));
-  expect(await api.job(job.id)).toMatchObject({ status: 'pending', botId: null });
-});
+test.each(['next', 'classic'])(
+  'CLAIM_MODE=%s: a bot stopped while waiting in a long-poll leaves no job claimed in its name',
+  async (mode) => {
+    const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '1' });
+    const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000', CLAIM_MODE: mode });
+    await a.waitForEvent('registered');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await a.signal('SIGTERM')).code).toBe(0);
+    const job = await api.createJob('fib', { n: 1 });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await api.job(job.id)).toMatchObject({ status: 'pending', botId: null });
+  },
+);

@@ -33,39 +33,51 @@ function bot(id: string, env: Record<string, string> = {}): BotProcess {
   return b;
 }
 
-test.each(['next', 'classic'])('CLAIM_MODE=%s: registers, runs each job type to its known answer, fails bad jobs clearly', async (mode) => {
-  const b = bot('life-1', { CLAIM_MODE: mode });
-  await b.waitForEvent('registered');
-  expect((await api.bot('life-1')).status).toBe(200);
+test.each(['next', 'classic'])(
+  'CLAIM_MODE=%s: registers, runs each job type to its known answer, fails bad jobs clearly',
+  async (mode) => {
+    const b = bot('life-1', { CLAIM_MODE: mode });
+    await b.waitForEvent('registered');
+    expect((await api.bot('life-1')).status).toBe(200);
 
-  const specs: { type: string; payload: Json }[] = [
-    { type: 'hash', payload: { input: 'abc', iterations: 2 } },
-    { type: 'primes', payload: { n: 1_000_000 } },
-    { type: 'fib', payload: { n: 100 } },
-    { type: 'simulated', payload: {} },
-    { type: 'teleport', payload: {} },
-    { type: 'primes', payload: { n: 'many' } },
-  ];
-  const jobs = await Promise.all(specs.map((s) => api.createJob(s.type, s.payload)));
-  const done = await Promise.all(jobs.map((j) => api.waitForJob(j.id, ['completed', 'failed'])));
+    const specs: { type: string; payload: Json }[] = [
+      { type: 'hash', payload: { input: 'abc', iterations: 2 } },
+      { type: 'primes', payload: { n: 1_000_000 } },
+      { type: 'fib', payload: { n: 100 } },
+      { type: 'simulated', payload: {} },
+      { type: 'teleport', payload: {} },
+      { type: 'primes', payload: { n: 'many' } },
+    ];
+    const jobs = await Promise.all(specs.map((s) => api.createJob(s.type, s.payload)));
+    const done = await Promise.all(jobs.map((j) => api.waitForJob(j.id, ['completed', 'failed'])));
 
-  expect(done.map((j) => [j.status, j.botId, j.attempts])).toEqual(specs.map((_, i) => [i < 4 ? 'completed' : 'failed', 'life-1', 1]));
-  expect(done[0].result).toEqual({ algorithm: 'sha256', iterations: 2, hex: '4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358' });
-  expect(done[1].result).toEqual({ n: 1_000_000, count: 78498 });
-  expect(done[2].result).toEqual({ n: 100, value: '354224848179261915075', digits: 21 });
-  expect(done[3].result).toEqual({ simulated: true, durationMs: 100 });
-  expect(done[4].error).toBe('unknown job type "teleport"; this bot runs: fib, hash, primes, simulated');
-  expect(done[5].error).toMatch(/^invalid payload for job type "primes": n: /);
+    expect(done.map((j) => [j.status, j.botId, j.attempts])).toEqual(
+      specs.map((_, i) => [i < 4 ? 'completed' : 'failed', 'life-1', 1]),
+    );
+    expect(done[0].result).toEqual({
+      algorithm: 'sha256',
+      iterations: 2,
+      hex: '4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358',
+    });
+    expect(done[1].result).toEqual({ n: 1_000_000, count: 78498 });
+    expect(done[2].result).toEqual({ n: 100, value: '354224848179261915075', digits: 21 });
+    expect(done[3].result).toEqual({ simulated: true, durationMs: 100 });
+    expect(done[4].error).toBe('unknown job type "teleport"; this bot runs: fib, hash, primes, simulated');
+    expect(done[5].error).toMatch(/^invalid payload for job type "primes": n: /);
 
-  // One JSON line per event, each naming bot and job. The bot logs a job's end after the server
-  // acknowledged it, so the last line may still be on its way through the pipe: wait for it.
-  for (const [i, j] of jobs.entries()) await b.waitForEvent(done[i].status, (l) => l.jobId === j.id);
-  for (const j of jobs) {
-    const mine = b.events().filter((l) => l.jobId === j.id).map((l) => l.event);
-    expect(mine).toEqual(['claimed', 'started', expect.stringMatching(/^(completed|failed)$/)]);
-  }
-  expect(b.events().every((l) => l.botId === 'life-1' || l.event === 'starting')).toBe(true);
-});
+    // One JSON line per event, each naming bot and job. The bot logs a job's end after the server
+    // acknowledged it, so the last line may still be on its way through the pipe: wait for it.
+    for (const [i, j] of jobs.entries()) await b.waitForEvent(done[i].status, (l) => l.jobId === j.id);
+    for (const j of jobs) {
+      const mine = b
+        .events()
+        .filter((l) => l.jobId === j.id)
+        .map((l) => l.event);
+      expect(mine).toEqual(['claimed', 'started', expect.stringMatching(/^(completed|failed)$/)]);
+    }
+    expect(b.events().every((l) => l.botId === 'life-1' || l.event === 'starting')).toBe(true);
+  },
+);
 
 test('heartbeats on its own timer while a job runs, so a 2 s job outlives a 1.5 s down-after', async () => {
   const b = bot('life-2', { LOG_LEVEL: 'debug' });
@@ -131,12 +143,22 @@ test('registers again after DELETE /bots/:id and keeps working', async () => {
 });
 
 test('BOT_NICE: the bot lowers its own CPU priority at start (10 by default), and says so', async () => {
-  const niceOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
+  const niceOf = (pid: number) =>
+    Number(
+      fs
+        .readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ')[16],
+    );
   const base = os.getPriority(); // the test runner's own niceness; a bot never goes below what it was started with
   const byDefault = bot('nice-default');
   const three = bot('nice-three', { BOT_NICE: String(Math.min(19, base + 3)) });
   const started = await Promise.all([byDefault, three].map((b) => b.waitForEvent('starting')));
   expect(started.map((l) => l.nice)).toEqual([Math.max(10, base), Math.min(19, base + 3)]);
-  if (process.platform === 'linux') expect([niceOf(byDefault.proc.pid!), niceOf(three.proc.pid!)]).toEqual([Math.max(10, base), Math.min(19, base + 3)]);
+  if (process.platform === 'linux')
+    expect([niceOf(byDefault.proc.pid!), niceOf(three.proc.pid!)]).toEqual([
+      Math.max(10, base),
+      Math.min(19, base + 3),
+    ]);
   await byDefault.waitForEvent('registered'); // and it works as ever
 });

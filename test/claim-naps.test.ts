@@ -34,24 +34,34 @@ describe('SQLite', () => {
   beforeAll(async () => {
     s = await startInProcess();
     claims = countClaims(s.store);
-    for (const id of ['nap-1', 'nap-2', 'nap-3', 'nap-4', 'nap-5']) expect((await call(s.url, 'POST', '/bots/register', { id })).status).toBe(201);
+    for (const id of ['nap-1', 'nap-2', 'nap-3', 'nap-4', 'nap-5'])
+      expect((await call(s.url, 'POST', '/bots/register', { id })).status).toBe(201);
   });
   afterAll(() => s.close());
 
   test.each([
     ['/jobs/next', 'nap-1'],
     ['/jobs/claim', 'nap-2'],
-  ])('an idle %s long-poll of 1.5 s claims when it comes in and when its wait ends, not every 250 ms', async (route, botId) => {
-    const before = claims.n();
-    const r = await call(s.url, 'POST', route, { botId, waitMs: 1500 });
-    expect(r.status).toBe(route === '/jobs/next' ? 200 : 204);
-    if (route === '/jobs/next') expect(r.json.job).toBeNull();
-    expect(claims.n() - before).toBe(2); // it looked every 250 ms before: 7 claims
-  });
+  ])(
+    'an idle %s long-poll of 1.5 s claims when it comes in and when its wait ends, not every 250 ms',
+    async (route, botId) => {
+      const before = claims.n();
+      const r = await call(s.url, 'POST', route, { botId, waitMs: 1500 });
+      expect(r.status).toBe(route === '/jobs/next' ? 200 : 204);
+      if (route === '/jobs/next') expect(r.json.job).toBeNull();
+      expect(claims.n() - before).toBe(2); // it looked every 250 ms before: 7 claims
+    },
+  );
 
   test('a job whose runAt comes due during the wait is picked up when it comes due, not at the 5 s re-check', async () => {
     const runAt = Date.now() + 700;
-    const job = await call(s.url, 'POST', '/jobs', { type: 'simulated', runAt: new Date(runAt).toISOString() }, adminHeaders);
+    const job = await call(
+      s.url,
+      'POST',
+      '/jobs',
+      { type: 'simulated', runAt: new Date(runAt).toISOString() },
+      adminHeaders,
+    );
     expect(job.status).toBe(201);
     const before = claims.n();
     const r = await call(s.url, 'POST', '/jobs/next', { botId: 'nap-3', waitMs: 20_000 });
@@ -60,7 +70,14 @@ describe('SQLite', () => {
     expect(at).toBeGreaterThanOrEqual(runAt);
     expect(at - runAt).toBeLessThan(3000); // the failure is the 5 s re-check, or the full 20 s wait
     expect(claims.n() - before).toBeLessThanOrEqual(3);
-    expect((await call(s.url, 'POST', '/jobs/next', { botId: 'nap-3', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
+    expect(
+      (
+        await call(s.url, 'POST', '/jobs/next', {
+          botId: 'nap-3',
+          complete: { jobId: job.json.id, attempt: 1, result: null },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   test('a job that comes due between the claim that missed it and the read of the next runAt is picked up at once, not at the 5 s re-check', async () => {
@@ -68,7 +85,13 @@ describe('SQLite', () => {
     // read just after it, when that job was no longer "to come", so the claim slept the full 5 s.
     // Here the first claim's answer is held until the job is due, which makes that order certain.
     const runAt = Date.now() + testTime(500); // time enough for the first claim to look before it, even on a starved machine
-    const job = await call(s.url, 'POST', '/jobs', { type: 'simulated', runAt: new Date(runAt).toISOString() }, adminHeaders);
+    const job = await call(
+      s.url,
+      'POST',
+      '/jobs',
+      { type: 'simulated', runAt: new Date(runAt).toISOString() },
+      adminHeaders,
+    );
     expect(job.status).toBe(201);
     const finishAndClaim = s.store.finishAndClaim;
     const lookedAt: number[] = [];
@@ -86,7 +109,14 @@ describe('SQLite', () => {
     } finally {
       s.store.finishAndClaim = finishAndClaim;
     }
-    expect((await call(s.url, 'POST', '/jobs/next', { botId: 'nap-5', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
+    expect(
+      (
+        await call(s.url, 'POST', '/jobs/next', {
+          botId: 'nap-5',
+          complete: { jobId: job.json.id, attempt: 1, result: null },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   test('a job created while the claim reads the next runAt wakes it all the same', async () => {
@@ -106,7 +136,14 @@ describe('SQLite', () => {
       const r = await poll;
       expect(r.json.job?.id).toBe(job.json.id);
       expect(Date.now() - t0).toBeLessThan(3000); // lost, it would wait for the 5 s re-check
-      expect((await call(s.url, 'POST', '/jobs/next', { botId: 'nap-4', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
+      expect(
+        (
+          await call(s.url, 'POST', '/jobs/next', {
+            botId: 'nap-4',
+            complete: { jobId: job.json.id, attempt: 1, result: null },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       s.store.nextRunAt = nextRunAt;
     }
@@ -140,10 +177,14 @@ describePostgres('PostgreSQL, two servers on one database', () => {
   };
   const listeners = async () =>
     // Connections of that name past their LISTEN (its last query, or a NOTIFY sent on it since).
-    Number((await pgq<{ n: string | number }>(
-      `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND (query = 'LISTEN ${WAKE_CHANNEL}' OR query LIKE 'SELECT pg_notify%')`,
-      [applicationName(fresh.schema)],
-    ))[0].n); // a string, or a number once a store in this process has set pg's bigint parser
+    Number(
+      (
+        await pgq<{ n: string | number }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND (query = 'LISTEN ${WAKE_CHANNEL}' OR query LIKE 'SELECT pg_notify%')`,
+          [applicationName(fresh.schema)],
+        )
+      )[0].n,
+    ); // a string, or a number once a store in this process has set pg's bigint parser
 
   beforeAll(async () => {
     fresh = freshSchemaUrl('naps');
@@ -169,7 +210,14 @@ describePostgres('PostgreSQL, two servers on one database', () => {
     const r = await poll;
     const pickupMs = Date.now() - t0;
     expect(r.json.job?.id).toBe(job.json.id);
-    expect((await call(a.url, 'POST', '/jobs/next', { botId: 'pg-nap', complete: { jobId: job.json.id, attempt: 1, result: null } })).status).toBe(200);
+    expect(
+      (
+        await call(a.url, 'POST', '/jobs/next', {
+          botId: 'pg-nap',
+          complete: { jobId: job.json.id, attempt: 1, result: null },
+        })
+      ).status,
+    ).toBe(200);
     return { claimsWhileQuiet, pickupMs };
   }
 
@@ -182,7 +230,9 @@ describePostgres('PostgreSQL, two servers on one database', () => {
 
   test('while the wake-up connections are down, waiting claims poll every 250 ms; they come back and listen again', async () => {
     await waitFor(async () => (await listeners()) === 2, 10_000, 50);
-    await pgq(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [applicationName(fresh.schema)]);
+    await pgq(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [
+      applicationName(fresh.schema),
+    ]);
     await waitFor(async () => (await listeners()) === 0, 5000, 10);
     await sleep(50); // the servers see their connections end
     const down = await pickupAcross(800);

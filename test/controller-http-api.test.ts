@@ -34,9 +34,14 @@ async function call(method: string, path: string, opts: { body?: string; type?: 
   if (opts.type) headers['Content-Type'] = opts.type;
   const res = await fetch(`${base}${path}`, { method, headers, body: opts.body });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
+  };
 }
-const json = (method: string, path: string, body: unknown, token?: string | null) => call(method, path, { body: JSON.stringify(body), type: 'application/json', token });
+const json = (method: string, path: string, body: unknown, token?: string | null) =>
+  call(method, path, { body: JSON.stringify(body), type: 'application/json', token });
 
 beforeAll(async () => {
   const dir = tempDir('controller-http-');
@@ -44,11 +49,34 @@ beforeAll(async () => {
   const logger = silentLogger();
   const serverClient = new HttpServerClient(server.url, 3000);
   const kc = loadKubeConfig({ kubeconfigFile: kube.kubeconfigPath, inCluster: false });
-  const driver = new KubernetesScaleDriver(kc, { namespace: kube.namespace, deployment: kube.deploymentName, server: serverClient, logger });
+  const driver = new KubernetesScaleDriver(kc, {
+    namespace: kube.namespace,
+    deployment: kube.deploymentName,
+    server: serverClient,
+    logger,
+  });
   const store = new ConfigMapStateStore(new KubernetesConfigMapAccess(kc, kube.namespace), 'ctl', MAX_BOTS, defaults);
-  loop = new ReconcileLoop({ store, driver, server: serverClient, autoscaler: new Autoscaler(systemClock, 0), defaults, maxBots: MAX_BOTS, intervalMs: 3_600_000, logger });
+  loop = new ReconcileLoop({
+    store,
+    driver,
+    server: serverClient,
+    autoscaler: new Autoscaler(systemClock, 0),
+    defaults,
+    maxBots: MAX_BOTS,
+    intervalMs: 3_600_000,
+    logger,
+  });
   await loop.start();
-  httpServer = http.createServer(createControllerApp({ loop, driver, adminToken: ADMIN_TOKEN, maxBots: MAX_BOTS, bodyLimitBytes: 1024, logger }).callback());
+  httpServer = http.createServer(
+    createControllerApp({
+      loop,
+      driver,
+      adminToken: ADMIN_TOKEN,
+      maxBots: MAX_BOTS,
+      bodyLimitBytes: 1024,
+      logger,
+    }).callback(),
+  );
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
 }, testTime(60000));
@@ -65,8 +93,17 @@ afterAll(async () => {
 
 describe('controller HTTP API', () => {
   it('serves GET /healthz and GET /scale to anyone', async () => {
-    expect(await call('GET', '/healthz', { token: null })).toMatchObject({ status: 200, body: { status: 'ok', driver: 'kubernetes', lastReconcile: { error: null } } });
-    expect((await call('GET', '/scale', { token: null })).body).toEqual({ driver: 'kubernetes', desired: 2, current: 2, ready: 2, autoscale: defaults.autoscale });
+    expect(await call('GET', '/healthz', { token: null })).toMatchObject({
+      status: 200,
+      body: { status: 'ok', driver: 'kubernetes', lastReconcile: { error: null } },
+    });
+    expect((await call('GET', '/scale', { token: null })).body).toEqual({
+      driver: 'kubernetes',
+      desired: 2,
+      current: 2,
+      ready: 2,
+      autoscale: defaults.autoscale,
+    });
   });
 
   it('refuses every change without the admin token, with a wrong one, or with another scheme', async () => {
@@ -83,7 +120,10 @@ describe('controller HTTP API', () => {
         expect(r.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
       }
     }
-    const basic = await fetch(`${base}/scale/add`, { method: 'POST', headers: { Authorization: `Basic ${ADMIN_TOKEN}` } });
+    const basic = await fetch(`${base}/scale/add`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${ADMIN_TOKEN}` },
+    });
     expect(basic.status).toBe(401);
     expect(kube.replicas()).toBe(2);
   });
@@ -100,20 +140,34 @@ describe('controller HTTP API', () => {
     for (const [body, field] of cases) {
       const r = await json('PUT', '/scale', body);
       expect(r.status).toBe(400);
-      expect(r.body).toMatchObject({ error: { code: 'validation_failed', details: expect.arrayContaining([expect.objectContaining({ path: field })]) } });
+      expect(r.body).toMatchObject({
+        error: {
+          code: 'validation_failed',
+          details: expect.arrayContaining([expect.objectContaining({ path: field })]),
+        },
+      });
     }
     const bad = await call('PUT', '/scale', { body: '{"replicas": ', type: 'application/json' });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
     const auto = await json('PUT', '/autoscale', { enabled: true, min: 5, max: 2 });
     expect(auto).toMatchObject({ status: 400, body: { error: { details: [{ path: 'min' }] } } });
-    expect((await json('PUT', '/autoscale', { enabled: 'yes' })).body).toMatchObject({ error: { details: [{ path: 'enabled' }] } });
-    expect((await json('PUT', '/autoscale', { enabled: true, max: MAX_BOTS + 1 })).body).toMatchObject({ error: { details: [{ path: 'max' }] } });
+    expect((await json('PUT', '/autoscale', { enabled: 'yes' })).body).toMatchObject({
+      error: { details: [{ path: 'enabled' }] },
+    });
+    expect((await json('PUT', '/autoscale', { enabled: true, max: MAX_BOTS + 1 })).body).toMatchObject({
+      error: { details: [{ path: 'max' }] },
+    });
   });
 
   it('answers 415 for a body that is not JSON and 413 (not a reset connection) for one over the limit', async () => {
-    expect(await call('PUT', '/scale', { body: 'replicas=3', type: 'application/x-www-form-urlencoded' })).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
+    expect(
+      await call('PUT', '/scale', { body: 'replicas=3', type: 'application/x-www-form-urlencoded' }),
+    ).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
     const big = JSON.stringify({ replicas: 1, pad: 'x'.repeat(200_000) });
-    expect(await call('PUT', '/scale', { body: big, type: 'application/json' })).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
+    expect(await call('PUT', '/scale', { body: big, type: 'application/json' })).toMatchObject({
+      status: 413,
+      body: { error: { code: 'payload_too_large' } },
+    });
   });
 
   it('answers 404 for an unknown route and 405 for a known route with the wrong method, both as JSON', async () => {
@@ -124,9 +178,15 @@ describe('controller HTTP API', () => {
   });
 
   it('adds and removes one bot at a time within 0..MAX_BOTS, 409 beyond', async () => {
-    expect((await json('PUT', '/scale', { replicas: MAX_BOTS - 1 })).body).toMatchObject({ desired: MAX_BOTS - 1, current: MAX_BOTS - 1 });
+    expect((await json('PUT', '/scale', { replicas: MAX_BOTS - 1 })).body).toMatchObject({
+      desired: MAX_BOTS - 1,
+      current: MAX_BOTS - 1,
+    });
     expect((await call('POST', '/scale/add')).body).toMatchObject({ desired: MAX_BOTS, current: MAX_BOTS });
-    expect(await call('POST', '/scale/add')).toMatchObject({ status: 409, body: { error: { code: 'max_bots_reached' } } });
+    expect(await call('POST', '/scale/add')).toMatchObject({
+      status: 409,
+      body: { error: { code: 'max_bots_reached' } },
+    });
     expect(kube.replicas()).toBe(MAX_BOTS);
     expect((await json('PUT', '/scale', { replicas: 1 })).body).toMatchObject({ desired: 1 });
     expect((await call('POST', '/scale/remove')).body).toMatchObject({ desired: 0, current: 0 });

@@ -36,7 +36,11 @@ async function call(method: string, path: string, body?: unknown, token: string 
   const headers: Record<string, string> = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -57,10 +61,38 @@ beforeAll(async () => {
   const logger = silentLogger();
   const serverClient = new HttpServerClient(server.url, 3000);
   const kc = loadKubeConfig({ kubeconfigFile: kube.kubeconfigPath, inCluster: false });
-  const driver = new KubernetesScaleDriver(kc, { namespace: kube.namespace, deployment: kube.deploymentName, server: serverClient, logger });
-  const store = new ConfigMapStateStore(new KubernetesConfigMapAccess(kc, kube.namespace), CONFIGMAP, HARD_MAX_BOTS, defaults);
-  loop = new ReconcileLoop({ store, driver, server: serverClient, autoscaler: new Autoscaler(clock, COOLDOWN_MS), defaults, maxBots: 10, intervalMs: 3_600_000, logger });
-  http_ = http.createServer(createControllerApp({ loop, driver, adminToken: ADMIN_TOKEN, maxBots: 10, bodyLimitBytes: 4096, logger }).callback());
+  const driver = new KubernetesScaleDriver(kc, {
+    namespace: kube.namespace,
+    deployment: kube.deploymentName,
+    server: serverClient,
+    logger,
+  });
+  const store = new ConfigMapStateStore(
+    new KubernetesConfigMapAccess(kc, kube.namespace),
+    CONFIGMAP,
+    HARD_MAX_BOTS,
+    defaults,
+  );
+  loop = new ReconcileLoop({
+    store,
+    driver,
+    server: serverClient,
+    autoscaler: new Autoscaler(clock, COOLDOWN_MS),
+    defaults,
+    maxBots: 10,
+    intervalMs: 3_600_000,
+    logger,
+  });
+  http_ = http.createServer(
+    createControllerApp({
+      loop,
+      driver,
+      adminToken: ADMIN_TOKEN,
+      maxBots: 10,
+      bodyLimitBytes: 4096,
+      logger,
+    }).callback(),
+  );
   await new Promise<void>((r) => http_.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(http_.address() as AddressInfo).port}`;
   fs.rmSync(dir, { recursive: true, force: true }); // the client has read the kubeconfig
@@ -79,20 +111,34 @@ afterAll(async () => {
 describe('kubernetes driver against a fake Kubernetes API server', () => {
   it('creates the missing ConfigMap from the defaults and scales the Deployment through a merge patch of its scale subresource', async () => {
     await loop.start();
-    expect(kube.configMap(CONFIGMAP)).toEqual({ replicas: '3', 'autoscale.enabled': 'false', 'autoscale.min': '1', 'autoscale.max': '6', 'autoscale.jobsPerBot': '2' });
+    expect(kube.configMap(CONFIGMAP)).toEqual({
+      replicas: '3',
+      'autoscale.enabled': 'false',
+      'autoscale.min': '1',
+      'autoscale.max': '6',
+      'autoscale.jobsPerBot': '2',
+    });
     expect(kube.replicas()).toBe(3);
     expect(kube.pods()).toHaveLength(3);
     expect(scalePatches()).toHaveLength(1);
-    expect(scalePatches()[0]).toMatchObject({ contentType: 'application/merge-patch+json', body: { spec: { replicas: 3 } } });
+    expect(scalePatches()[0]).toMatchObject({
+      contentType: 'application/merge-patch+json',
+      body: { spec: { replicas: 3 } },
+    });
     // The Deployment itself is never replaced or patched (helm owns it).
-    expect(kube.requests.filter((r) => r.path.endsWith(`/deployments/${kube.deploymentName}`) && r.method !== 'GET')).toEqual([]);
+    expect(
+      kube.requests.filter((r) => r.path.endsWith(`/deployments/${kube.deploymentName}`) && r.method !== 'GET'),
+    ).toEqual([]);
     // Scaling up needs no drain: no pod was touched.
     expect(kube.requests.filter((r) => r.path.includes('/pods'))).toEqual([]);
   });
 
   it('answers GET /scale with desired, current and ready from the Deployment', async () => {
     const r = await call('GET', '/scale', undefined, null);
-    expect(r).toEqual({ status: 200, body: { driver: 'kubernetes', desired: 3, current: 3, ready: 3, autoscale: defaults.autoscale } });
+    expect(r).toEqual({
+      status: 200,
+      body: { driver: 'kubernetes', desired: 3, current: 3, ready: 3, autoscale: defaults.autoscale },
+    });
   });
 
   it('drains first: marks the busy bot’s pod expensive to delete before lowering replicas, so it survives', async () => {
@@ -114,8 +160,17 @@ describe('kubernetes driver against a fake Kubernetes API server', () => {
     const podPatches = during.filter((x) => x.path.includes('/pods/'));
     expect(podPatches).toHaveLength(3);
     for (const p of podPatches) expect(p.contentType).toBe('application/merge-patch+json');
-    const costs = Object.fromEntries(podPatches.map((p) => [p.path.split('/').pop(), (p.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations[POD_DELETION_COST_ANNOTATION]]));
-    expect(costs).toEqual(Object.fromEntries(pods.map((id) => [id, String(id === busyPod ? DELETION_COST.busy : DELETION_COST.idle)])));
+    const costs = Object.fromEntries(
+      podPatches.map((p) => [
+        p.path.split('/').pop(),
+        (p.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations[
+          POD_DELETION_COST_ANNOTATION
+        ],
+      ]),
+    );
+    expect(costs).toEqual(
+      Object.fromEntries(pods.map((id) => [id, String(id === busyPod ? DELETION_COST.busy : DELETION_COST.idle)])),
+    );
     // Annotations first, then the scale patch.
     expect(during.at(-1)!.path.endsWith('/scale')).toBe(true);
     expect(kube.configMap(CONFIGMAP)!.replicas).toBe('1');
@@ -151,11 +206,16 @@ describe('kubernetes driver against a fake Kubernetes API server', () => {
     expect(created.status).toBe(201);
     const r = await call('PUT', '/autoscale', { enabled: true });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ desired: 4, current: 4, autoscale: { enabled: true, min: 1, max: 6, jobsPerBot: 2 } });
+    expect(r.body).toMatchObject({
+      desired: 4,
+      current: 4,
+      autoscale: { enabled: true, min: 1, max: 6, jobsPerBot: 2 },
+    });
     expect(kube.configMap(CONFIGMAP)).toMatchObject({ replicas: '4', 'autoscale.enabled': 'true' });
 
     // The queue empties (cancelled by an admin): 1 outstanding → 1 bot, but only after the cool-down.
-    for (const job of (created.body as { items: { id: string }[] }).items) expect((await serverCall('POST', `/jobs/${job.id}/cancel`)).status).toBe(200);
+    for (const job of (created.body as { items: { id: string }[] }).items)
+      expect((await serverCall('POST', `/jobs/${job.id}/cancel`)).status).toBe(200);
     clock.advance(COOLDOWN_MS - 1000);
     await loop.resync();
     expect(kube.replicas()).toBe(4);
@@ -165,7 +225,10 @@ describe('kubernetes driver against a fake Kubernetes API server', () => {
     expect(loop.getDesired()).toMatchObject({ replicas: 1, autoscale: { enabled: true } });
 
     // A manual scale takes over: autoscale is switched off so it cannot undo the admin's choice.
-    expect((await call('PUT', '/scale', { replicas: 2 })).body).toMatchObject({ desired: 2, autoscale: { enabled: false } });
+    expect((await call('PUT', '/scale', { replicas: 2 })).body).toMatchObject({
+      desired: 2,
+      autoscale: { enabled: false },
+    });
   });
 
   it('answers 503 when the ConfigMap cannot be written, and GET /scale keeps showing the last observation', async () => {
@@ -188,7 +251,10 @@ describe('kubernetes driver against a fake Kubernetes API server', () => {
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ desired: 0, current: 2 });
       expect(kube.replicas()).toBe(2);
-      expect((await call('GET', '/healthz', undefined, null)).body).toMatchObject({ status: 'ok', lastReconcile: { error: expect.stringContaining('postponed') } });
+      expect((await call('GET', '/healthz', undefined, null)).body).toMatchObject({
+        status: 'ok',
+        lastReconcile: { error: expect.stringContaining('postponed') },
+      });
     } finally {
       await server.restart();
     }

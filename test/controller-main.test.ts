@@ -13,9 +13,16 @@ import { testTime } from './helpers/time';
 
 const MAIN = path.join(ROOT, 'controller', 'main.ts');
 
-function run(env: Record<string, string>, args: string[] = []): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function run(
+  env: Record<string, string>,
+  args: string[] = [],
+): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
   let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -55,34 +62,38 @@ describe('controller main', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it('seeds its ConfigMap, scales the Deployment, serves /scale and /metrics, and exits 0 on SIGTERM', async () => {
-      const port = await freePort();
-      ctl = run({
-        SCALE_DRIVER: 'kubernetes',
-        KUBECONFIG: kube.kubeconfigPath,
-        KUBE_NAMESPACE: 'jobs',
-        BOTS_DEPLOYMENT: 'fleet-bots',
-        CONTROLLER_CONFIGMAP: 'fleet-controller',
-        BOT_REPLICAS: '4',
-        CONTROLLER_PORT: String(port),
-        CONTROLLER_HOST: '127.0.0.1',
-        SERVER_URL: 'http://127.0.0.1:9', // no job server needed for scaling up
-        ADMIN_TOKEN,
-      });
-      await waitFor(() => kube.replicas() === 4, 30000, 100).catch((e) => {
-        throw new Error(`${(e as Error).message}\n${ctl!.output()}`);
-      });
-      expect(kube.configMap('fleet-controller')).toMatchObject({ replicas: '4' });
-      const res = await fetch(`http://127.0.0.1:${port}/scale`);
-      expect(await res.json()).toMatchObject({ driver: 'kubernetes', desired: 4, current: 4, ready: 4 });
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(metrics).toMatch(/^botfleet_controller_desired_bots 4$/m);
-      expect(metrics).toMatch(/^botfleet_controller_current_bots 4$/m);
-      expect(metrics).toMatch(/^botfleet_controller_scale_actions_total\{direction="up"\} 1$/m);
-      expect(metrics).toMatch(/^botfleet_controller_reconcile_total\{result="ok"\} [1-9]/m);
-      ctl.proc.kill('SIGTERM');
-      expect(await ctl.exited).toBe(0);
-      expect(ctl.output()).toContain('"msg":"stopped"');
-    }, testTime(40000));
+    it(
+      'seeds its ConfigMap, scales the Deployment, serves /scale and /metrics, and exits 0 on SIGTERM',
+      async () => {
+        const port = await freePort();
+        ctl = run({
+          SCALE_DRIVER: 'kubernetes',
+          KUBECONFIG: kube.kubeconfigPath,
+          KUBE_NAMESPACE: 'jobs',
+          BOTS_DEPLOYMENT: 'fleet-bots',
+          CONTROLLER_CONFIGMAP: 'fleet-controller',
+          BOT_REPLICAS: '4',
+          CONTROLLER_PORT: String(port),
+          CONTROLLER_HOST: '127.0.0.1',
+          SERVER_URL: 'http://127.0.0.1:9', // no job server needed for scaling up
+          ADMIN_TOKEN,
+        });
+        await waitFor(() => kube.replicas() === 4, 30000, 100).catch((e) => {
+          throw new Error(`${(e as Error).message}\n${ctl!.output()}`);
+        });
+        expect(kube.configMap('fleet-controller')).toMatchObject({ replicas: '4' });
+        const res = await fetch(`http://127.0.0.1:${port}/scale`);
+        expect(await res.json()).toMatchObject({ driver: 'kubernetes', desired: 4, current: 4, ready: 4 });
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        expect(metrics).toMatch(/^botfleet_controller_desired_bots 4$/m);
+        expect(metrics).toMatch(/^botfleet_controller_current_bots 4$/m);
+        expect(metrics).toMatch(/^botfleet_controller_scale_actions_total\{direction="up"\} 1$/m);
+        expect(metrics).toMatch(/^botfleet_controller_reconcile_total\{result="ok"\} [1-9]/m);
+        ctl.proc.kill('SIGTERM');
+        expect(await ctl.exited).toBe(0);
+        expect(ctl.output()).toContain('"msg":"stopped"');
+      },
+      testTime(40000),
+    );
   });
 });

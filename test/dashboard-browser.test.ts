@@ -9,7 +9,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
+import {
+  ADMIN_TOKEN,
+  ROOT,
+  freePort,
+  startServer,
+  tempDir,
+  waitFor,
+  type ServerProcess,
+} from './helpers/server-process';
 import { startDashboard, type RunningDashboard } from '../dashboard/test-support';
 import { testTime } from './helpers/time';
 
@@ -78,7 +86,12 @@ async function stopController(): Promise<void> {
 beforeAll(async () => {
   server = await startServer({ env: { SWEEP_INTERVAL_MS: '500' } });
   controllerUrl = await startController(server.url);
-  dash = await startDashboard({ SERVER_URL: server.url, CONTROLLER_URL: controllerUrl, ADMIN_TOKEN, DASHBOARD_REFRESH_MS: '500' });
+  dash = await startDashboard({
+    SERVER_URL: server.url,
+    CONTROLLER_URL: controllerUrl,
+    ADMIN_TOKEN,
+    DASHBOARD_REFRESH_MS: '500',
+  });
   browser = await chromium.launch({
     timeout: testTime(30_000),
     executablePath: CHROMIUM,
@@ -104,95 +117,122 @@ const text = (selector: string) => page.locator(selector).first().innerText();
 // Debian's chromium is installed by .ci/run; under CI=true it must be there, elsewhere the test
 // skips with one line (apt-get install chromium to run it).
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM && process.env.CI !== 'true') console.log(`skipping the browser test: no ${CHROMIUM} (apt-get install chromium)`);
+if (!HAVE_CHROMIUM && process.env.CI !== 'true')
+  console.log(`skipping the browser test: no ${CHROMIUM} (apt-get install chromium)`);
 const itWithBrowser = HAVE_CHROMIUM || process.env.CI === 'true' ? it : it.skip;
 
-itWithBrowser('signs in, adds a bot, sees it live on /bots, follows a job and screenshots the overview', async () => {
-  // Sign in with the keyboard: the first Tab reaches the skip link.
-  await page.goto(`${dash.url}/signin?next=/`);
-  await page.fill('#token', ADMIN_TOKEN);
-  await page.keyboard.press('Enter');
-  await page.waitForURL(`${dash.url}/`);
-  expect(await text('[data-flash]')).toBe('Signed in.');
-  await page.keyboard.press('Tab');
-  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+itWithBrowser(
+  'signs in, adds a bot, sees it live on /bots, follows a job and screenshots the overview',
+  async () => {
+    // Sign in with the keyboard: the first Tab reaches the skip link.
+    await page.goto(`${dash.url}/signin?next=/`);
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${dash.url}/`);
+    expect(await text('[data-flash]')).toBe('Signed in.');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
 
-  // The controller is up: its numbers show, no "unreachable".
-  expect(await page.locator('[data-controller-error]').isHidden()).toBe(true);
-  expect(await text('[data-controller="desired"]')).toBe('0');
+    // The controller is up: its numbers show, no "unreachable".
+    expect(await page.locator('[data-controller-error]').isHidden()).toBe(true);
+    expect(await text('[data-controller="desired"]')).toBe('0');
 
-  // Open /bots first, then Add Bot from there: the new bot must appear by the live refresh alone.
-  await page.goto(`${dash.url}/bots`);
-  expect(await page.locator('tr[data-bot-id]').count()).toBe(0);
-  await page.click('button[data-action="add-bot"]');
-  await page.waitForURL(`${dash.url}/bots`);
-  expect(await text('[data-flash]')).toMatch(/^Added a bot: the controller now wants 1/);
-  const reloads: string[] = [];
-  page.on('framenavigated', (f) => reloads.push(f.url()));
-  await page.locator('tr[data-bot-id]').first().waitFor({ timeout: testTime(30_000) });
-  expect(reloads).toEqual([]); // it came in by the live refresh, not a reload
-  const botId = await page.locator('tr[data-bot-id]').first().getAttribute('data-bot-id');
-  expect(botId).toBeTruthy();
-  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '1', undefined, { timeout: testTime(15_000) });
+    // Open /bots first, then Add Bot from there: the new bot must appear by the live refresh alone.
+    await page.goto(`${dash.url}/bots`);
+    expect(await page.locator('tr[data-bot-id]').count()).toBe(0);
+    await page.click('button[data-action="add-bot"]');
+    await page.waitForURL(`${dash.url}/bots`);
+    expect(await text('[data-flash]')).toMatch(/^Added a bot: the controller now wants 1/);
+    const reloads: string[] = [];
+    page.on('framenavigated', (f) => reloads.push(f.url()));
+    await page
+      .locator('tr[data-bot-id]')
+      .first()
+      .waitFor({ timeout: testTime(30_000) });
+    expect(reloads).toEqual([]); // it came in by the live refresh, not a reload
+    const botId = await page.locator('tr[data-bot-id]').first().getAttribute('data-bot-id');
+    expect(botId).toBeTruthy();
+    await page.waitForFunction(
+      () => document.querySelector('[data-controller="current"]')?.textContent === '1',
+      undefined,
+      { timeout: testTime(15_000) },
+    );
 
-  // Populate a batch from the overview; the bot works through it.
-  await page.goto(`${dash.url}/`);
-  await page.fill('#populate-count', '3');
-  await page.click('form[action="/actions/populate"] button[type="submit"]');
-  await page.waitForURL(`${dash.url}/`);
-  expect(await text('[data-flash]')).toBe('Created 3 jobs.');
+    // Populate a batch from the overview; the bot works through it.
+    await page.goto(`${dash.url}/`);
+    await page.fill('#populate-count', '3');
+    await page.click('form[action="/actions/populate"] button[type="submit"]');
+    await page.waitForURL(`${dash.url}/`);
+    expect(await text('[data-flash]')).toBe('Created 3 jobs.');
 
-  // Open a job's page from the list and watch it finish there without reloading.
-  await page.goto(`${dash.url}/jobs?type=simulated`);
-  const firstJob = page.locator('table a[href^="/jobs/"]').first();
-  await firstJob.waitFor();
-  const jobHref = await firstJob.getAttribute('href');
-  await firstJob.click();
-  await page.waitForURL(`${dash.url}${jobHref}`);
-  expect(await text('[data-payload]')).toContain('{');
-  await page.waitForFunction(() => document.querySelector('[data-job-status]')?.textContent === 'completed', undefined, { timeout: testTime(30_000) });
-  expect(await page.locator('[data-events] li').count()).toBeGreaterThanOrEqual(4);
-  expect(await page.locator(`[data-events] a[href="/bots/${botId}"]`).count()).toBeGreaterThan(0);
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: path.join(ARTIFACTS, 'job.png'), fullPage: true });
+    // Open a job's page from the list and watch it finish there without reloading.
+    await page.goto(`${dash.url}/jobs?type=simulated`);
+    const firstJob = page.locator('table a[href^="/jobs/"]').first();
+    await firstJob.waitFor();
+    const jobHref = await firstJob.getAttribute('href');
+    await firstJob.click();
+    await page.waitForURL(`${dash.url}${jobHref}`);
+    expect(await text('[data-payload]')).toContain('{');
+    await page.waitForFunction(
+      () => document.querySelector('[data-job-status]')?.textContent === 'completed',
+      undefined,
+      { timeout: testTime(30_000) },
+    );
+    expect(await page.locator('[data-events] li').count()).toBeGreaterThanOrEqual(4);
+    expect(await page.locator(`[data-events] a[href="/bots/${botId}"]`).count()).toBeGreaterThan(0);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'job.png'), fullPage: true });
 
-  // The bot's page lists the job it ran.
-  await page.goto(`${dash.url}/bots/${botId}`);
-  await page.locator(`table a[href="${jobHref}"]`).first().waitFor({ timeout: testTime(10_000) });
-  await page.screenshot({ path: path.join(ARTIFACTS, 'bot.png'), fullPage: true });
+    // The bot's page lists the job it ran.
+    await page.goto(`${dash.url}/bots/${botId}`);
+    await page
+      .locator(`table a[href="${jobHref}"]`)
+      .first()
+      .waitFor({ timeout: testTime(10_000) });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'bot.png'), fullPage: true });
 
-  // Overview: counts and chart update by themselves once all three are done.
-  await page.goto(`${dash.url}/`);
-  await page.waitForFunction(() => document.querySelector('[data-count="completed"]')?.textContent === '3', undefined, { timeout: testTime(30_000) });
-  await page.waitForFunction(() => document.querySelectorAll('svg[data-chart] rect').length > 0);
-  expect(await text('[data-success-rate]')).toBe('100.0 %');
-  expect(await text('[data-bots="total"]')).toBe('1');
-  await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
+    // Overview: counts and chart update by themselves once all three are done.
+    await page.goto(`${dash.url}/`);
+    await page.waitForFunction(
+      () => document.querySelector('[data-count="completed"]')?.textContent === '3',
+      undefined,
+      { timeout: testTime(30_000) },
+    );
+    await page.waitForFunction(() => document.querySelectorAll('svg[data-chart] rect').length > 0);
+    expect(await text('[data-success-rate]')).toBe('100.0 %');
+    expect(await text('[data-bots="total"]')).toBe('1');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
-  // Phone width: nothing wider than the screen.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`${dash.url}/`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
-  await page.screenshot({ path: path.join(ARTIFACTS, 'overview-phone.png'), fullPage: true });
+    // Phone width: nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${dash.url}/`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'overview-phone.png'), fullPage: true });
 
-  // Autoscale settings and scale-to-N reach the real controller.
-  await page.setViewportSize({ width: 1280, height: 1000 });
-  await page.goto(`${dash.url}/bots`);
-  await page.fill('input[name="min"]', '0');
-  await page.fill('input[name="max"]', '4');
-  await page.fill('input[name="jobsPerBot"]', '7');
-  await page.click('form[action="/actions/autoscale"] button[type="submit"]');
-  await page.waitForURL(`${dash.url}/bots`);
-  expect(await text('[data-flash]')).toBe('Autoscale off.');
-  const scale = await (await fetch(`${controllerUrl}/scale`)).json();
-  expect(scale.autoscale).toEqual({ enabled: false, min: 0, max: 4, jobsPerBot: 7 });
-  await page.fill('#replicas', '0');
-  await page.click('form[action="/actions/scale"] button[type="submit"]');
-  await page.waitForURL(`${dash.url}/bots`);
-  expect(await text('[data-flash]')).toMatch(/^Scaling to 0 bots/);
-  await page.waitForFunction(() => document.querySelector('[data-controller="current"]')?.textContent === '0', undefined, { timeout: testTime(20_000) });
+    // Autoscale settings and scale-to-N reach the real controller.
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await page.goto(`${dash.url}/bots`);
+    await page.fill('input[name="min"]', '0');
+    await page.fill('input[name="max"]', '4');
+    await page.fill('input[name="jobsPerBot"]', '7');
+    await page.click('form[action="/actions/autoscale"] button[type="submit"]');
+    await page.waitForURL(`${dash.url}/bots`);
+    expect(await text('[data-flash]')).toBe('Autoscale off.');
+    const scale = await (await fetch(`${controllerUrl}/scale`)).json();
+    expect(scale.autoscale).toEqual({ enabled: false, min: 0, max: 4, jobsPerBot: 7 });
+    await page.fill('#replicas', '0');
+    await page.click('form[action="/actions/scale"] button[type="submit"]');
+    await page.waitForURL(`${dash.url}/bots`);
+    expect(await text('[data-flash]')).toMatch(/^Scaling to 0 bots/);
+    await page.waitForFunction(
+      () => document.querySelector('[data-controller="current"]')?.textContent === '0',
+      undefined,
+      { timeout: testTime(20_000) },
+    );
 
-  expect(consoleErrors).toEqual([]);
-  expect(fs.statSync(path.join(ARTIFACTS, 'overview.png')).size).toBeGreaterThan(10_000);
-}, testTime(120_000));
+    expect(consoleErrors).toEqual([]);
+    expect(fs.statSync(path.join(ARTIFACTS, 'overview.png')).size).toBeGreaterThan(10_000);
+  },
+  testTime(120_000),
+);

@@ -6,7 +6,12 @@ import { testTime } from './helpers/time';
 
 const MAIN = path.join(ROOT, 'dashboard', 'main.ts');
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: testTime(20_000) });
+  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: testTime(20_000),
+  });
 
 it('prints --help and exits 0', () => {
   const r = run(['--help']);
@@ -25,7 +30,15 @@ it('serves /healthz, logs JSON and stops cleanly on SIGTERM', async () => {
   const port = await freePort();
   const p = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
-    env: { ...process.env, DASHBOARD_PORT: String(port), DASHBOARD_HOST: '127.0.0.1', LOG_PRETTY: 'false', LOG_LEVEL: 'info', SERVER_URL: 'http://127.0.0.1:9', CONTROLLER_URL: 'http://127.0.0.1:9' },
+    env: {
+      ...process.env,
+      DASHBOARD_PORT: String(port),
+      DASHBOARD_HOST: '127.0.0.1',
+      LOG_PRETTY: 'false',
+      LOG_LEVEL: 'info',
+      SERVER_URL: 'http://127.0.0.1:9',
+      CONTROLLER_URL: 'http://127.0.0.1:9',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -40,8 +53,14 @@ it('serves /healthz, logs JSON and stops cleanly on SIGTERM', async () => {
       p.kill('SIGTERM');
     });
     expect(code).toBe(0);
-    const lines = out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['dashboard listening', 'dashboard stopping', 'dashboard stopped']));
+    const lines = out
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['dashboard listening', 'dashboard stopping', 'dashboard stopped']),
+    );
     expect(lines.some((l) => /ADMIN_TOKEN is the default/.test(l.msg))).toBe(true);
   } finally {
     if (p.exitCode === null) p.kill('SIGKILL');

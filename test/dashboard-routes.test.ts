@@ -12,8 +12,16 @@ let server: ServerProcess;
 let dash: RunningDashboard;
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-async function api<T = Record<string, unknown>>(path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(server.url + path, { method, headers: admin, body: body === undefined ? undefined : JSON.stringify(body) });
+async function api<T = Record<string, unknown>>(
+  path: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(server.url + path, {
+    method,
+    headers: admin,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
@@ -111,7 +119,9 @@ describe('pages are readable without signing in', () => {
     expect(p1.nextHref).toMatch(/^\/jobs\?type=paging.test&limit=2&cursor=/);
     const p2 = await (await c.get(p1.nextHref.replace('/jobs', '/api/jobs'), 'application/json')).json();
     expect(p2.rows).toHaveLength(2);
-    expect(p2.rows.map((r: { id: string }) => r.id)).not.toEqual(expect.arrayContaining(p1.rows.map((r: { id: string }) => r.id)));
+    expect(p2.rows.map((r: { id: string }) => r.id)).not.toEqual(
+      expect.arrayContaining(p1.rows.map((r: { id: string }) => r.id)),
+    );
     const html = await (await c.get('/jobs?status=pending&type=paging.test&limit=2')).text();
     expect(html).toContain('data-next-page href="/jobs?status=pending&amp;type=paging.test&amp;limit=2&amp;cursor=');
     expect((await c.get('/jobs?status=bogus')).status).toBe(400);
@@ -193,7 +203,11 @@ describe('controls are guarded', () => {
     const res = await c.post(path, { returnTo: '/bots' }, { csrf: null });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/signin?next=%2Fbots');
-    const json = await c.request(path, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: '{}' });
+    const json = await c.request(path, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(json.status).toBe(401);
   });
 
@@ -237,11 +251,17 @@ describe('controls work after signing in', () => {
     expect(text).toBe('Created 3 jobs.');
     expect((await api<{ items: unknown[] }>('/jobs?type=simulated&limit=500')).body.items.length).toBe(before + 3);
 
-    const res = await c.post('/actions/jobs', { type: 'email.send', payload: '{"to":"a@example.com"}', maxAttempts: '3', priority: '5' });
+    const res = await c.post('/actions/jobs', {
+      type: 'email.send',
+      payload: '{"to":"a@example.com"}',
+      maxAttempts: '3',
+      priority: '5',
+    });
     const [k2, t2] = await flashOf(res);
     expect(k2).toBe('ok');
     const id = /Enqueued job (\S+) /.exec(t2)![1];
-    const job = (await api<{ type: string; payload: unknown; maxAttempts: number; priority: number }>(`/jobs/${id}`)).body;
+    const job = (await api<{ type: string; payload: unknown; maxAttempts: number; priority: number }>(`/jobs/${id}`))
+      .body;
     expect(job).toMatchObject({ type: 'email.send', payload: { to: 'a@example.com' }, maxAttempts: 3, priority: 5 });
   });
 
@@ -306,15 +326,24 @@ describe('controls work after signing in', () => {
     });
     const j = claimed!;
     expect((await api(`/jobs/${j.id}/start`, 'POST', { botId: 'dash-bot-worker' })).status).toBe(200);
-    expect((await api(`/jobs/${j.id}/complete`, 'POST', { botId: 'dash-bot-worker', result: { ok: 1 } })).status).toBe(200);
+    expect((await api(`/jobs/${j.id}/complete`, 'POST', { botId: 'dash-bot-worker', result: { ok: 1 } })).status).toBe(
+      200,
+    );
     const day = new Date().toISOString().slice(0, 10);
-    await waitFor(async () => (await (await c.get('/api/datalake', 'application/json')).json()).total.results >= 1, 15_000, 100);
+    await waitFor(
+      async () => (await (await c.get('/api/datalake', 'application/json')).json()).total.results >= 1,
+      15_000,
+      100,
+    );
     const page = await (await c.get('/datalake')).text();
     expect(page).toContain(`href="/datalake/export/${day}"`);
     const res = await c.get(`/datalake/export/${day}`, '*/*');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/x-ndjson');
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.some((l) => l.jobId === j.id && l.status === 'completed')).toBe(true);
     expect((await c.get('/datalake/export/2001-01-01', '*/*')).status).toBe(404);
     expect((await c.get('/datalake/export/2001-02-30', '*/*')).status).toBe(400);

@@ -10,7 +10,21 @@ import Database from 'better-sqlite3';
 import type { ResultLine } from '../core/types';
 import { ADMIN_TOKEN, startServer, waitFor, type ServerProcess } from './helpers/server-process';
 
-const KEY_ORDER = ['resultId', 'jobId', 'attempt', 'botId', 'type', 'status', 'result', 'error', 'createdAt', 'claimedAt', 'startedAt', 'finishedAt', 'durationMs'];
+const KEY_ORDER = [
+  'resultId',
+  'jobId',
+  'attempt',
+  'botId',
+  'type',
+  'status',
+  'result',
+  'error',
+  'createdAt',
+  'claimedAt',
+  'startedAt',
+  'finishedAt',
+  'durationMs',
+];
 
 let srv: ServerProcess;
 afterEach(async () => {
@@ -37,10 +51,14 @@ async function finishJobs(count: number, botId: string): Promise<{ completed: st
     const job = (await claim.json()) as { id: string; attempts: number };
     expect((await call('POST', `/jobs/${job.id}/start`, { botId, attempt: job.attempts })).status).toBe(200);
     if (i % 3 === 2) {
-      expect((await call('POST', `/jobs/${job.id}/fail`, { botId, attempt: job.attempts, error: 'boom' })).status).toBe(200);
+      expect((await call('POST', `/jobs/${job.id}/fail`, { botId, attempt: job.attempts, error: 'boom' })).status).toBe(
+        200,
+      );
       out.failed.push(job.id);
     } else {
-      expect((await call('POST', `/jobs/${job.id}/complete`, { botId, attempt: job.attempts, result: { i } })).status).toBe(200);
+      expect(
+        (await call('POST', `/jobs/${job.id}/complete`, { botId, attempt: job.attempts, result: { i } })).status,
+      ).toBe(200);
       out.completed.push(job.id);
     }
   }
@@ -90,13 +108,20 @@ describe('datalake end to end', () => {
       days: { date: string; results: number; completed: number; failed: number; bytes: number }[];
       total: { results: number; completed: number; failed: number; successRate: number; days: number };
     };
-    expect(stats.total).toMatchObject({ results: 9, completed: completed.length, failed: failed.length, successRate: completed.length / 9 });
+    expect(stats.total).toMatchObject({
+      results: 9,
+      completed: completed.length,
+      failed: failed.length,
+      successRate: completed.length / 9,
+    });
 
     const day = lines[0].day;
     const exp = await call('GET', `/datalake/export/${day}`);
     expect(exp.status).toBe(200);
     expect(exp.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-    expect(Buffer.from(await exp.arrayBuffer()).equals(fs.readFileSync(path.join(datalakeDir(), `results-${day}.ndjson`)))).toBe(true);
+    expect(
+      Buffer.from(await exp.arrayBuffer()).equals(fs.readFileSync(path.join(datalakeDir(), `results-${day}.ndjson`))),
+    ).toBe(true);
     expect((await call('GET', '/datalake/export/2001-01-01')).status).toBe(404);
     expect((await call('GET', '/datalake/export/not-a-day')).status).toBe(400);
   });
@@ -111,7 +136,11 @@ describe('datalake end to end', () => {
     const file = path.join(datalakeDir(), `results-${lines[0].day}.ndjson`);
     // A crash between append and markWritten: the lines are in the file but their rows unwritten.
     const db = new Database(path.join(srv.dir, 'jobs.db'));
-    expect(db.prepare('UPDATE results SET written = 0 WHERE seq IN (SELECT seq FROM results ORDER BY seq DESC LIMIT 2)').run().changes).toBe(2);
+    expect(
+      db
+        .prepare('UPDATE results SET written = 0 WHERE seq IN (SELECT seq FROM results ORDER BY seq DESC LIMIT 2)')
+        .run().changes,
+    ).toBe(2);
     db.close();
     // A duplicated line and a torn last line (a crash in the middle of an append).
     fs.appendFileSync(file, `${lines[1].raw}\n${lines[2].raw.slice(0, 25)}`);

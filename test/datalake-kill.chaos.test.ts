@@ -23,7 +23,12 @@ afterAll(async () => {
 async function post(route: string, body: unknown, admin = false): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
-  return fetch(`${srv.url}${route}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(testTime(5000)) });
+  return fetch(`${srv.url}${route}`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(testTime(5000)),
+  });
 }
 
 /** One bot: claim, start, complete or fail, until told to stop; every error (the server died) is ignored. */
@@ -62,7 +67,11 @@ it(`exactly one line per result across ${ROUNDS} SIGKILLs`, async () => {
   expect(await srv.stop()).toBe(0); // SIGTERM flushes what is left
 
   const db = new Database(path.join(srv.dir, 'jobs.db'), { readonly: true });
-  const rows = db.prepare('SELECT result_id AS id, day, written FROM results').all() as { id: string; day: string; written: number }[];
+  const rows = db.prepare('SELECT result_id AS id, day, written FROM results').all() as {
+    id: string;
+    day: string;
+    written: number;
+  }[];
   db.close();
   expect(rows.length).toBeGreaterThan(ROUNDS); // the bots got work done between kills
   expect(rows.filter((r) => r.written !== 1)).toEqual([]);
@@ -78,7 +87,9 @@ it(`exactly one line per result across ${ROUNDS} SIGKILLs`, async () => {
       seen.set(line.resultId, name.slice(8, 18));
     }
   }
-  process.stderr.write(`chaos: ${rows.length} results; repairs: ${(srv.output().match(/datalake repaired/g) ?? []).length}\n`);
+  process.stderr.write(
+    `chaos: ${rows.length} results; repairs: ${(srv.output().match(/datalake repaired/g) ?? []).length}\n`,
+  );
   expect(seen.size).toBe(rows.length);
   for (const r of rows) expect(seen.get(r.id)).toBe(r.day);
 });

@@ -19,7 +19,16 @@ export const VALUES = readYaml(path.join(CHART, 'values.yaml'));
 export const CI_VALUES = fs.readdirSync(path.join(CHART, 'ci')).map((f) => path.join(CHART, 'ci', f));
 
 export const MODELS: Record<string, new (d: never) => { validate(): void }> = {
-  Deployment, StatefulSet, Service, ConfigMap, Secret, ServiceAccount, Role, RoleBinding, NetworkPolicy, Pod,
+  Deployment,
+  StatefulSet,
+  Service,
+  ConfigMap,
+  Secret,
+  ServiceAccount,
+  Role,
+  RoleBinding,
+  NetworkPolicy,
+  Pod,
 };
 
 export function render(opts: RenderOptions = {}): Manifest[] {
@@ -32,8 +41,10 @@ export function find(docs: Manifest[], kind: string, name: string): Manifest {
 }
 export const workloads = (docs: Manifest[]) => docs.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
 /** Workloads and bare pods (the `helm test` pod): everything that runs a container. */
-export const podOwners = (docs: Manifest[]) => docs.filter((d) => ['Deployment', 'StatefulSet', 'Pod'].includes(d.kind));
-export const podSpec = (w: Manifest) => (w.kind === 'Pod' ? (w.spec as IPodSpec) : (w.spec as { template: { spec: IPodSpec } }).template.spec);
+export const podOwners = (docs: Manifest[]) =>
+  docs.filter((d) => ['Deployment', 'StatefulSet', 'Pod'].includes(d.kind));
+export const podSpec = (w: Manifest) =>
+  w.kind === 'Pod' ? (w.spec as IPodSpec) : (w.spec as { template: { spec: IPodSpec } }).template.spec;
 export const container = (w: Manifest) => podSpec(w).containers[0];
 export const envOf = (c: IContainer) => new Map((c.env ?? []).map((e) => [e.name, e]));
 

@@ -24,7 +24,20 @@ import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { deepMerge, renderChart } from './deploy-helm-renderer';
 import { typecheckManifests } from './deploy-k8s-typecheck';
 import {
-  CHART, CI_VALUES, MODELS, ROOT, VALUES, container, envForLoader, envOf, find, podOwners, podSpec, readYaml, render, workloads,
+  CHART,
+  CI_VALUES,
+  MODELS,
+  ROOT,
+  VALUES,
+  container,
+  envForLoader,
+  envOf,
+  find,
+  podOwners,
+  podSpec,
+  readYaml,
+  render,
+  workloads,
 } from './deploy-chart-helpers';
 
 describe('chart files and values', () => {
@@ -60,7 +73,8 @@ describe('chart files and values', () => {
   test('values.yaml and every ci/*.yaml pass values.schema.json; wrong values are rejected', () => {
     const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
     const validate = ajv.compile(JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')));
-    const ok = (v: unknown) => (validate(v) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+    const ok = (v: unknown) =>
+      validate(v) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
     expect(ok(VALUES)).toEqual([]);
     expect(CI_VALUES.length).toBeGreaterThanOrEqual(2);
     for (const f of CI_VALUES) expect({ f, errors: ok(deepMerge(VALUES, readYaml(f))) }).toEqual({ f, errors: [] });
@@ -86,13 +100,18 @@ describe('chart files and values', () => {
     const tplDir = path.join(CHART, 'templates');
     const missing: string[] = [];
     let refs = 0;
-    for (const f of fs.readdirSync(tplDir, { recursive: true, encoding: 'utf8' }).filter((x) => /\.(ya?ml|tpl|txt)$/.test(x))) {
+    for (const f of fs
+      .readdirSync(tplDir, { recursive: true, encoding: 'utf8' })
+      .filter((x) => /\.(ya?ml|tpl|txt)$/.test(x))) {
       const text = fs.readFileSync(path.join(tplDir, f), 'utf8');
       for (const m of text.matchAll(/\$?\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
         refs++;
         let v: unknown = VALUES;
         for (const key of m[1].slice(1).split('.')) {
-          if (v === null || typeof v !== 'object' || !(key in (v as object))) { missing.push(`${f}: .Values${m[1]}`); break; }
+          if (v === null || typeof v !== 'object' || !(key in (v as object))) {
+            missing.push(`${f}: .Values${m[1]}`);
+            break;
+          }
           v = (v as Record<string, unknown>)[key];
         }
       }
@@ -107,10 +126,19 @@ describe('chart rendered with default values', () => {
 
   test('renders the expected objects, each valid for kubernetes-models, names unique', () => {
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
-      'ConfigMap/botfleet-controller', 'Deployment/botfleet-bots', 'Deployment/botfleet-controller',
-      'Deployment/botfleet-dashboard', 'Pod/botfleet-test-connection', 'Role/botfleet-controller', 'RoleBinding/botfleet-controller',
-      'Secret/botfleet-admin-token', 'Service/botfleet-controller', 'Service/botfleet-dashboard',
-      'Service/botfleet-server', 'Service/botfleet-server-headless', 'ServiceAccount/botfleet-controller',
+      'ConfigMap/botfleet-controller',
+      'Deployment/botfleet-bots',
+      'Deployment/botfleet-controller',
+      'Deployment/botfleet-dashboard',
+      'Pod/botfleet-test-connection',
+      'Role/botfleet-controller',
+      'RoleBinding/botfleet-controller',
+      'Secret/botfleet-admin-token',
+      'Service/botfleet-controller',
+      'Service/botfleet-dashboard',
+      'Service/botfleet-server',
+      'Service/botfleet-server-headless',
+      'ServiceAccount/botfleet-controller',
       'StatefulSet/botfleet-server',
     ]);
     for (const d of docs) {
@@ -126,12 +154,19 @@ describe('chart rendered with default values', () => {
       ...docs,
       ...render({ values: readYaml(path.join(CHART, 'ci', 'postgres-values.yaml')) }),
       ...render({ values: readYaml(path.join(CHART, 'ci', 'kind-values.yaml')) }),
-      ...render({ values: { controller: { enabled: false }, postgresql: { url: 'postgres://a@b/c' }, server: { persistence: { existingClaim: 'x' } } } }),
+      ...render({
+        values: {
+          controller: { enabled: false },
+          postgresql: { url: 'postgres://a@b/c' },
+          server: { persistence: { existingClaim: 'x' } },
+        },
+      }),
     ];
     // One planted typo shows the check catches what kubernetes-models' validate() lets through.
     const typo = structuredClone(find(docs, 'Deployment', 'botfleet-dashboard'));
     typo.metadata.name = 'planted-typo';
-    const c = (typo.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers[0];
+    const c = (typo.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec
+      .containers[0];
     c.readinessProbes = c.readinessProbe;
     expect(() => new Deployment(typo as never).validate()).not.toThrow();
     const problems = typecheckManifests([...all, typo]);
@@ -149,8 +184,11 @@ describe('chart rendered with default values', () => {
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         expect({ w: w.metadata.name, sc: c.securityContext }).toMatchObject({
           sc: {
-            runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,
-            capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+            runAsNonRoot: true,
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+            seccompProfile: { type: 'RuntimeDefault' },
           },
         });
         expect(c.securityContext?.capabilities?.add ?? []).toEqual([]);
@@ -167,7 +205,10 @@ describe('chart rendered with default values', () => {
         expect(spec.serviceAccountName).toBe('botfleet-controller');
         expect(spec.automountServiceAccountToken).toBe(true);
       } else {
-        expect({ w: w.metadata.name, automount: spec.automountServiceAccountToken }).toEqual({ w: w.metadata.name, automount: false });
+        expect({ w: w.metadata.name, automount: spec.automountServiceAccountToken }).toEqual({
+          w: w.metadata.name,
+          automount: false,
+        });
         expect(spec.serviceAccountName).toBeUndefined();
       }
     }
@@ -177,17 +218,34 @@ describe('chart rendered with default values', () => {
   test('the controller Role is exactly the least-privilege set, bound to its ServiceAccount only', () => {
     const role = find(docs, 'Role', 'botfleet-controller') as unknown as Role;
     const norm = (role.rules ?? []).map((r) => ({
-      apiGroups: r.apiGroups, resources: r.resources, resourceNames: r.resourceNames, verbs: [...r.verbs].sort(),
+      apiGroups: r.apiGroups,
+      resources: r.resources,
+      resourceNames: r.resourceNames,
+      verbs: [...r.verbs].sort(),
     }));
     expect(norm).toEqual([
-      { apiGroups: ['apps'], resources: ['deployments/scale'], resourceNames: ['botfleet-bots'], verbs: ['get', 'patch'] },
+      {
+        apiGroups: ['apps'],
+        resources: ['deployments/scale'],
+        resourceNames: ['botfleet-bots'],
+        verbs: ['get', 'patch'],
+      },
       { apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['botfleet-bots'], verbs: ['get', 'watch'] },
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['botfleet-controller'], verbs: ['get', 'patch', 'update', 'watch'] },
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['botfleet-controller'],
+        verbs: ['get', 'patch', 'update', 'watch'],
+      },
       { apiGroups: [''], resources: ['pods'], resourceNames: undefined, verbs: ['list', 'patch'] },
     ]);
     expect(docs.some((d) => d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding')).toBe(false);
     const binding = find(docs, 'RoleBinding', 'botfleet-controller') as unknown as RoleBinding;
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'botfleet-controller' });
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'botfleet-controller',
+    });
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'botfleet-controller', namespace: 'default' }]);
     // The names the Role allows are the names the controller is told to manage.
     const env = envOf(container(find(docs, 'Deployment', 'botfleet-controller')));
@@ -201,8 +259,16 @@ describe('chart rendered with default values', () => {
     const secret = find(docs, 'Secret', 'botfleet-admin-token') as unknown as Secret;
     const token = Buffer.from(secret.data?.['admin-token'] ?? '', 'base64').toString();
     expect(token).toMatch(/^[A-Za-z0-9]{40}$/);
-    expect(Buffer.from((render().find((d) => d.kind === 'Secret') as unknown as Secret).data!['admin-token'], 'base64').toString()).not.toBe(token);
-    const users = workloads(docs).filter((w) => envOf(container(w)).has('ADMIN_TOKEN')).map((w) => w.metadata.name).sort();
+    expect(
+      Buffer.from(
+        (render().find((d) => d.kind === 'Secret') as unknown as Secret).data!['admin-token'],
+        'base64',
+      ).toString(),
+    ).not.toBe(token);
+    const users = workloads(docs)
+      .filter((w) => envOf(container(w)).has('ADMIN_TOKEN'))
+      .map((w) => w.metadata.name)
+      .sort();
     expect(users).toEqual(['botfleet-controller', 'botfleet-dashboard', 'botfleet-server']);
     for (const w of workloads(docs)) {
       const e: IEnvVar | undefined = envOf(container(w)).get('ADMIN_TOKEN');
@@ -210,7 +276,10 @@ describe('chart rendered with default values', () => {
       expect(e.value).toBeUndefined();
       expect(e.valueFrom?.secretKeyRef).toEqual({ name: 'botfleet-admin-token', key: 'admin-token' });
     }
-    const text = [...renderChart(CHART).entries()].filter(([f]) => f !== 'secrets.yaml').map(([, t]) => t).join('\n');
+    const text = [...renderChart(CHART).entries()]
+      .filter(([f]) => f !== 'secrets.yaml')
+      .map(([, t]) => t)
+      .join('\n');
     expect(text).not.toContain(token);
     for (const cm of docs.filter((d) => d.kind === 'ConfigMap')) {
       expect(JSON.stringify(cm)).not.toMatch(/token|admin-secret/i);
@@ -221,14 +290,17 @@ describe('chart rendered with default values', () => {
     const sts = find(docs, 'StatefulSet', 'botfleet-server') as unknown as StatefulSet;
     expect(sts.spec?.replicas).toBe(1);
     expect(sts.spec?.serviceName).toBe('botfleet-server-headless');
-    expect(sts.spec?.volumeClaimTemplates?.map((v) => [v.metadata?.name, v.spec?.resources?.requests?.storage])).toEqual([['data', '1Gi']]);
+    expect(
+      sts.spec?.volumeClaimTemplates?.map((v) => [v.metadata?.name, v.spec?.resources?.requests?.storage]),
+    ).toEqual([['data', '1Gi']]);
     const c = sts.spec!.template.spec!.containers[0];
     expect(c.command).toEqual(['node', ...SERVER_NODE_FLAGS, 'dist/server/main.js']);
     expect(c.volumeMounts).toEqual(expect.arrayContaining([{ name: 'data', mountPath: '/data' }]));
     const env = envOf(c);
     expect(env.get('DATABASE_URL')?.value).toBe('sqlite:///data/jobs.db');
     expect(env.get('DATALAKE_DIR')?.value).toBe('/data/datalake');
-    for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe]) expect(p?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe])
+      expect(p?.httpGet).toEqual({ path: '/healthz', port: 'http' });
     const svc = find(docs, 'Service', 'botfleet-server') as unknown as Service;
     expect(svc.spec?.selector).toEqual(sts.spec?.selector.matchLabels);
     expect(find(docs, 'Service', 'botfleet-server-headless').spec).toMatchObject({ clusterIP: 'None' });
@@ -253,7 +325,8 @@ describe('chart rendered with default values', () => {
     expect(Object.keys(cm.data ?? {}).sort()).toEqual(Object.values(CONFIGMAP_KEYS).sort());
     const defaults = { replicas: 0, autoscale: { enabled: true, min: 0, max: 0, jobsPerBot: 1 } };
     expect(fromConfigMapData(cm.data!, defaults, 50, 'chart')).toEqual({
-      replicas: 3, autoscale: { enabled: false, min: 1, max: 10, jobsPerBot: 5 },
+      replicas: 3,
+      autoscale: { enabled: false, min: 1, max: 10, jobsPerBot: 5 },
     });
   });
 
@@ -264,11 +337,16 @@ describe('chart rendered with default values', () => {
       'botfleet-dashboard': ['dashboard/config.ts', loadDashboardConfig],
       'botfleet-controller': ['controller/config.ts', loadControllerConfig],
     };
-    for (const w of workloads(render({ values: readYaml(path.join(CHART, 'ci', 'postgres-values.yaml')) })).concat(workloads(docs))) {
+    for (const w of workloads(render({ values: readYaml(path.join(CHART, 'ci', 'postgres-values.yaml')) })).concat(
+      workloads(docs),
+    )) {
       const [source, load] = loaders[w.metadata.name];
       const env = envForLoader(container(w));
       const known = fs.readFileSync(path.join(ROOT, source), 'utf8');
-      expect({ w: w.metadata.name, unknown: Object.keys(env).filter((k) => !new RegExp(`\\b${k}\\b`).test(known)) }).toEqual({ w: w.metadata.name, unknown: [] });
+      expect({
+        w: w.metadata.name,
+        unknown: Object.keys(env).filter((k) => !new RegExp(`\\b${k}\\b`).test(known)),
+      }).toEqual({ w: w.metadata.name, unknown: [] });
       expect(() => load(env)).not.toThrow();
     }
   });

@@ -24,10 +24,20 @@ const HAS_COMPOSE = spawnSync('sh', ['-c', 'command -v docker-compose'], { encod
 const describeCompose = HAS_COMPOSE || process.env.CI ? describe : describe.skip;
 
 interface Service {
-  command: string[]; environment?: Record<string, string>; ports?: { target: number; published: number | string }[] | string[];
-  volumes?: ({ type: string; source: string; target: string } | string)[]; healthcheck?: { test: string[] };
-  depends_on?: Record<string, { condition: string }>; deploy?: { replicas?: number }; container_name?: string;
-  read_only?: boolean; user?: string; cap_drop?: string[]; security_opt?: string[]; tmpfs?: string[] | string; init?: boolean;
+  command: string[];
+  environment?: Record<string, string>;
+  ports?: { target: number; published: number | string }[] | string[];
+  volumes?: ({ type: string; source: string; target: string } | string)[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number };
+  container_name?: string;
+  read_only?: boolean;
+  user?: string;
+  cap_drop?: string[];
+  security_opt?: string[];
+  tmpfs?: string[] | string;
+  init?: boolean;
 }
 
 /** `docker-compose config` with a clean environment and an empty env file, so a local .env cannot leak in. */
@@ -36,7 +46,10 @@ function composeConfig(env: Record<string, string> = {}, ...extra: string[]) {
   const envFile = path.join(dir, 'empty.env');
   fs.writeFileSync(envFile, '');
   const r = spawnSync('docker-compose', ['--env-file', envFile, '-f', 'docker-compose.yml', 'config', ...extra], {
-    cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env }, timeout: testTime(20000),
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env },
+    timeout: testTime(20000),
   });
   fs.rmSync(dir, { recursive: true, force: true });
   return r;
@@ -71,13 +84,18 @@ describeCompose('docker-compose.yml', () => {
   test('bots can be scaled with --scale: no container_name and no published port on any replicated service', () => {
     for (const s of Object.values(services)) expect(s.container_name).toBeUndefined();
     expect(services.bot.ports ?? []).toEqual([]);
-    for (const dep of ['dashboard', 'controller', 'bot']) expect(services[dep].depends_on?.server).toEqual({ condition: 'service_healthy' });
+    for (const dep of ['dashboard', 'controller', 'bot'])
+      expect(services[dep].depends_on?.server).toEqual({ condition: 'service_healthy' });
   });
 
   test('every container is hardened: read-only root, uid 10001, no capabilities, no privilege gain, init', () => {
     for (const [name, s] of Object.entries(services)) {
       expect({ name, read_only: s.read_only, user: s.user, cap_drop: s.cap_drop, init: s.init }).toEqual({
-        name, read_only: true, user: '10001:10001', cap_drop: ['ALL'], init: true,
+        name,
+        read_only: true,
+        user: '10001:10001',
+        cap_drop: ['ALL'],
+        init: true,
       });
       expect(s.security_opt).toContain('no-new-privileges:true');
       expect([s.tmpfs].flat()).toContain('/tmp');
@@ -86,11 +104,12 @@ describeCompose('docker-compose.yml', () => {
 
   test('server and controller keep their state in named volumes at /data', () => {
     // docker-compose 1.x prints "name:/target:rw", compose v2 the long form: accept both.
-    const mount = (s: Service) => s.volumes?.map((v) => {
-      if (typeof v !== 'string') return [v.type, v.source, v.target];
-      const [source, target] = (v as string).split(':');
-      return [/^[\w-]+$/.test(source) ? 'volume' : 'bind', source, target];
-    });
+    const mount = (s: Service) =>
+      s.volumes?.map((v) => {
+        if (typeof v !== 'string') return [v.type, v.source, v.target];
+        const [source, target] = (v as string).split(':');
+        return [/^[\w-]+$/.test(source) ? 'volume' : 'bind', source, target];
+      });
     expect(mount(services.server)).toEqual([['volume', 'server-data', '/data']]);
     expect(mount(services.controller)).toEqual([['volume', 'controller-data', '/data']]);
     expect(Object.keys(top.volumes ?? {}).sort()).toEqual(['controller-data', 'server-data']);
@@ -118,7 +137,10 @@ describeCompose('docker-compose.yml', () => {
     ];
     for (const [name, known, load] of cases) {
       const env = services[name].environment ?? {};
-      expect({ name, unknown: Object.keys(env).filter((k) => !new RegExp(`\\b${k}\\b`).test(known)) }).toEqual({ name, unknown: [] });
+      expect({ name, unknown: Object.keys(env).filter((k) => !new RegExp(`\\b${k}\\b`).test(known)) }).toEqual({
+        name,
+        unknown: [],
+      });
       expect(() => load(env)).not.toThrow();
     }
     expect(services.bot.environment?.ADMIN_TOKEN).toBeUndefined(); // bots need no admin rights
@@ -127,20 +149,29 @@ describeCompose('docker-compose.yml', () => {
   test('settings come from the environment or .env (ADMIN_TOKEN, durations)', () => {
     const r = composeConfig({ ADMIN_TOKEN: 'a-token-from-the-shell', PROCESSING_DURATION_MS: '1234' });
     const s = (yaml.load(r.stdout) as { services: Record<string, Service> }).services;
-    for (const name of ['server', 'dashboard', 'controller']) expect(s[name].environment?.ADMIN_TOKEN).toBe('a-token-from-the-shell');
+    for (const name of ['server', 'dashboard', 'controller'])
+      expect(s[name].environment?.ADMIN_TOKEN).toBe('a-token-from-the-shell');
     expect(s.bot.environment?.PROCESSING_DURATION_MS).toBe('1234');
     expect(s.controller.environment?.PROCESSING_DURATION_MS).toBe('1234');
   });
 
   test('each health check is node fetching its own /healthz, and it exits 0 on 200 and 1 otherwise', async () => {
-    const portEnv: Record<string, string> = { server: 'SERVER_PORT', dashboard: 'DASHBOARD_PORT', controller: 'CONTROLLER_PORT' };
+    const portEnv: Record<string, string> = {
+      server: 'SERVER_PORT',
+      dashboard: 'DASHBOARD_PORT',
+      controller: 'CONTROLLER_PORT',
+    };
     let status = 200;
-    const fake = http.createServer((req, res) => { res.statusCode = req.url === '/healthz' ? status : 404; res.end(); });
+    const fake = http.createServer((req, res) => {
+      res.statusCode = req.url === '/healthz' ? status : 404;
+      res.end();
+    });
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     const port = (fake.address() as AddressInfo).port;
-    const run = (argv: string[]) => new Promise<number | null>((resolve) => {
-      spawn(argv[0] === 'node' ? process.execPath : argv[0], argv.slice(1), { stdio: 'ignore' }).on('exit', resolve);
-    });
+    const run = (argv: string[]) =>
+      new Promise<number | null>((resolve) => {
+        spawn(argv[0] === 'node' ? process.execPath : argv[0], argv.slice(1), { stdio: 'ignore' }).on('exit', resolve);
+      });
     try {
       for (const [name, envName] of Object.entries(portEnv)) {
         const test = services[name].healthcheck!.test;

@@ -3,8 +3,16 @@
  * stage, `\` continuations joined, comments dropped, global ARGs substituted into FROM, and ENV
  * lines split into variables.
  */
-export interface Instruction { op: string; args: string; line: number }
-export interface Stage { from: string; name: string; body: Instruction[] }
+export interface Instruction {
+  op: string;
+  args: string;
+  line: number;
+}
+export interface Stage {
+  from: string;
+  name: string;
+  body: Instruction[];
+}
 
 /** Parses a Dockerfile: joins `\` continuations, drops comments, groups instructions by stage. */
 export function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
@@ -39,6 +47,7 @@ export function parseDockerfile(text: string): { args: Map<string, string>; stag
 /** The variables of one ENV instruction (`K=V K2="v w"`). */
 export function envOfInstruction(args: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of args.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) out[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
+  for (const m of args.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g))
+    out[m[1]] = m[2].startsWith('"') ? (JSON.parse(m[2]) as string) : m[2];
   return out;
 }

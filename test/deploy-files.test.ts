@@ -26,7 +26,19 @@ function ignored(patterns: string[], p: string): boolean {
   for (const raw of patterns) {
     const neg = raw.startsWith('!');
     const pat = neg ? raw.slice(1) : raw;
-    const re = new RegExp('^' + pat.split('**').map((s) => s.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')).join('.*') + '$');
+    const re = new RegExp(
+      '^' +
+        pat
+          .split('**')
+          .map((s) =>
+            s
+              .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*/g, '[^/]*')
+              .replace(/\?/g, '[^/]'),
+          )
+          .join('.*') +
+        '$',
+    );
     if (candidates.some((c) => re.test(c))) out = !neg;
   }
   return out;
@@ -34,13 +46,21 @@ function ignored(patterns: string[], p: string): boolean {
 
 /** The .js files `npm run build` produces: tsc's file list mapped into outDir under the common root. */
 function buildOutputs(): Set<string> {
-  const cfg = JSON.parse(execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--showConfig'], { cwd: ROOT, encoding: 'utf8' })) as {
-    files: string[]; compilerOptions: { outDir: string; rootDir?: string };
+  const cfg = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--showConfig'],
+      { cwd: ROOT, encoding: 'utf8' },
+    ),
+  ) as {
+    files: string[];
+    compilerOptions: { outDir: string; rootDir?: string };
   };
   const files = cfg.files.map((f) => path.normalize(f)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
   // tsc's rootDir defaults to the longest common folder of the inputs.
   let common = cfg.compilerOptions.rootDir ?? path.dirname(files[0]);
-  for (const f of files) while (!(f + '/').startsWith(common === '.' ? '' : common + '/')) common = path.dirname(common);
+  for (const f of files)
+    while (!(f + '/').startsWith(common === '.' ? '' : common + '/')) common = path.dirname(common);
   const out = path.normalize(cfg.compilerOptions.outDir);
   return new Set(files.map((f) => path.join(out, path.relative(common, f)).replace(/\.ts$/, '.js')));
 }
@@ -57,7 +77,9 @@ describe('Dockerfile', () => {
       ['build', 'node:20-bookworm-slim'],
       ['runtime', 'node:20-bookworm-slim'],
     ]);
-    const buildRuns = ops(build, 'RUN').map((i) => i.args).join('\n');
+    const buildRuns = ops(build, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(buildRuns).toMatch(/apt-get install[^\n]*\bpython3\b/);
     expect(buildRuns).toMatch(/apt-get install[^\n]*\bmake\b/);
     expect(buildRuns).toMatch(/apt-get install[^\n]*\bg\+\+/);
@@ -76,12 +98,18 @@ describe('Dockerfile', () => {
     const users = ops(runtime, 'USER');
     expect(users.map((u) => u.args)).toEqual(['10001:10001']);
     expect(runtime.body[runtime.body.length - 1].op).toBe('CMD');
-    expect(runtime.body.indexOf(users[0])).toBeGreaterThan(Math.max(...ops(runtime, 'RUN').map((r) => runtime.body.indexOf(r))));
-    const runs = ops(runtime, 'RUN').map((i) => i.args).join('\n');
+    expect(runtime.body.indexOf(users[0])).toBeGreaterThan(
+      Math.max(...ops(runtime, 'RUN').map((r) => runtime.body.indexOf(r))),
+    );
+    const runs = ops(runtime, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(runs).toMatch(/useradd [^\n]*--uid 10001/);
     expect(runs).toMatch(/chown botfleet:botfleet \/data/);
     expect(runs).not.toMatch(/apt-get install/);
-    const env = ops(runtime, 'ENV').map((i) => i.args).join(' ');
+    const env = ops(runtime, 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     expect(env).toContain('DATABASE_URL=sqlite:///data/jobs.db');
     expect(env).toContain('DATALAKE_DIR=/data/datalake');
     expect(env).toContain('CONTROLLER_STATE_FILE=/data/controller-state.json');
@@ -94,9 +122,12 @@ describe('Dockerfile', () => {
     for (const c of copies) expect(c[0]).toBe('--from=build');
     const sources = copies.map((c) => c[1].replace(/^\/app\//, ''));
     expect(sources).toEqual(['package.json', 'node_modules', 'dist', 'dashboard/views', 'dashboard/public']);
-    for (const s of ['package.json', 'dashboard/views', 'dashboard/public']) expect(fs.existsSync(path.join(ROOT, s))).toBe(true);
+    for (const s of ['package.json', 'dashboard/views', 'dashboard/public'])
+      expect(fs.existsSync(path.join(ROOT, s))).toBe(true);
     // The dashboard finds views and assets next to its compiled code (__dirname).
-    expect(copies.map((c) => c[2])).toEqual(expect.arrayContaining(['./dist/dashboard/views', './dist/dashboard/public']));
+    expect(copies.map((c) => c[2])).toEqual(
+      expect.arrayContaining(['./dist/dashboard/views', './dist/dashboard/public']),
+    );
     expect(read('dashboard/render.ts')).toMatch(/path\.join\(__dirname, 'views'\)/);
 
     const outputs = buildOutputs();
@@ -104,20 +135,51 @@ describe('Dockerfile', () => {
     const commands = new Set<string>();
     const compose = yaml.load(read('docker-compose.yml')) as { services: Record<string, { command: string[] }> };
     for (const s of Object.values(compose.services)) commands.add(s.command[s.command.length - 1]);
-    for (const f of fs.readdirSync(path.join(ROOT, 'charts/botfleet/templates'), { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.yaml'))) {
-      for (const m of read(`charts/botfleet/templates/${f}`).matchAll(/command: \["node", (?:"--[^"]+", )*"([^"]+)"\]/g)) commands.add(m[1]);
+    for (const f of fs
+      .readdirSync(path.join(ROOT, 'charts/botfleet/templates'), { recursive: true, encoding: 'utf8' })
+      .filter((x) => x.endsWith('.yaml'))) {
+      for (const m of read(`charts/botfleet/templates/${f}`).matchAll(
+        /command: \["node", (?:"--[^"]+", )*"([^"]+)"\]/g,
+      ))
+        commands.add(m[1]);
     }
-    expect([...commands].sort()).toEqual(['dist/bot/main.js', 'dist/controller/main.js', 'dist/dashboard/main.js', 'dist/server/main.js']);
+    expect([...commands].sort()).toEqual([
+      'dist/bot/main.js',
+      'dist/controller/main.js',
+      'dist/dashboard/main.js',
+      'dist/server/main.js',
+    ]);
     for (const c of commands) expect({ c, built: outputs.has(c) }).toEqual({ c, built: true });
   });
 
   test('.dockerignore keeps local state out and everything the build needs in', () => {
-    const patterns = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    for (const p of ['node_modules/x/index.js', '.git/HEAD', 'dist/server/main.js', 'data/jobs.db', 'datalake/data/results-2026-01-01.ndjson', '.env', 'server/app.test.ts']) {
+    const patterns = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const p of [
+      'node_modules/x/index.js',
+      '.git/HEAD',
+      'dist/server/main.js',
+      'data/jobs.db',
+      'datalake/data/results-2026-01-01.ndjson',
+      '.env',
+      'server/app.test.ts',
+    ]) {
       expect({ p, ignored: ignored(patterns, p) }).toEqual({ p, ignored: true });
     }
     const build = JSON.parse(read('tsconfig.build.json')) as { include: string[] };
-    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build-css.js', 'dashboard/views/layout.eta', 'dashboard/styles/input.css', 'dashboard/public/dashboard.js', ...build.include.map((d) => `${d}/x.ts`)];
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'scripts/build-css.js',
+      'dashboard/views/layout.eta',
+      'dashboard/styles/input.css',
+      'dashboard/public/dashboard.js',
+      ...build.include.map((d) => `${d}/x.ts`),
+    ];
     for (const p of needed) expect({ p, ignored: ignored(patterns, p) }).toEqual({ p, ignored: false });
   });
 });
@@ -125,8 +187,13 @@ describe('Dockerfile', () => {
 describe('YAML files', () => {
   test('every plain YAML file of the deployment parses (chart templates are rendered in deploy-chart.test.ts)', () => {
     const chartDir = path.join(ROOT, 'charts/botfleet');
-    const files = ['docker-compose.yml', 'kind-config.yaml', 'charts/botfleet/Chart.yaml', 'charts/botfleet/values.yaml',
-      ...fs.readdirSync(path.join(chartDir, 'ci')).map((f) => `charts/botfleet/ci/${f}`)];
+    const files = [
+      'docker-compose.yml',
+      'kind-config.yaml',
+      'charts/botfleet/Chart.yaml',
+      'charts/botfleet/values.yaml',
+      ...fs.readdirSync(path.join(chartDir, 'ci')).map((f) => `charts/botfleet/ci/${f}`),
+    ];
     for (const f of files) {
       const docs = yaml.loadAll(read(f), undefined, { filename: f });
       expect({ f, docs: docs.length }).toEqual({ f, docs: 1 });
@@ -140,20 +207,33 @@ describe('kind-config.yaml', () => {
     // kind's Cluster is not a Kubernetes API object, so kubernetes-models has no model for it: this
     // schema covers the fields the file uses, and rejects unknown ones (kind does too).
     const schema = {
-      type: 'object', additionalProperties: false, required: ['kind', 'apiVersion', 'nodes'],
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', 'apiVersion', 'nodes'],
       properties: {
-        kind: { const: 'Cluster' }, apiVersion: { const: 'kind.x-k8s.io/v1alpha4' }, name: { type: 'string', pattern: '^[a-z0-9-]+$' },
+        kind: { const: 'Cluster' },
+        apiVersion: { const: 'kind.x-k8s.io/v1alpha4' },
+        name: { type: 'string', pattern: '^[a-z0-9-]+$' },
         nodes: {
-          type: 'array', minItems: 1, items: {
-            type: 'object', additionalProperties: false, required: ['role'],
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['role'],
             properties: {
               role: { enum: ['control-plane', 'worker'] },
               extraPortMappings: {
-                type: 'array', items: {
-                  type: 'object', additionalProperties: false, required: ['containerPort', 'hostPort'],
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['containerPort', 'hostPort'],
                   properties: {
-                    containerPort: { type: 'integer', minimum: 1, maximum: 65535 }, hostPort: { type: 'integer', minimum: 1, maximum: 65535 },
-                    listenAddress: { type: 'string' }, protocol: { enum: ['TCP', 'UDP', 'SCTP'] },
+                    containerPort: { type: 'integer', minimum: 1, maximum: 65535 },
+                    hostPort: { type: 'integer', minimum: 1, maximum: 65535 },
+                    listenAddress: { type: 'string' },
+                    protocol: { enum: ['TCP', 'UDP', 'SCTP'] },
                   },
                 },
               },
@@ -171,8 +251,23 @@ describe('kind-config.yaml', () => {
 });
 
 describe('Makefile', () => {
-  const make = (...a: string[]) => spawnSync('make', ['--no-print-directory', ...a], { cwd: ROOT, encoding: 'utf8', timeout: testTime(20000) });
-  const TARGETS = ['help', 'up', 'down', 'logs', 'ps', 'dev', 'test', 'kind-up', 'kind-load', 'helm-install', 'helm-uninstall', 'bot-logs', 'test-deploy'];
+  const make = (...a: string[]) =>
+    spawnSync('make', ['--no-print-directory', ...a], { cwd: ROOT, encoding: 'utf8', timeout: testTime(20000) });
+  const TARGETS = [
+    'help',
+    'up',
+    'down',
+    'logs',
+    'ps',
+    'dev',
+    'test',
+    'kind-up',
+    'kind-load',
+    'helm-install',
+    'helm-uninstall',
+    'bot-logs',
+    'test-deploy',
+  ];
 
   test('`make` alone prints help listing every target with a description', () => {
     const r = make();
@@ -190,13 +285,19 @@ describe('Makefile', () => {
     expect(dry('up', 'BOTS=5')).toContain('--scale bot=5');
     expect(dry('down', 'V=1')).toContain('docker compose down --volumes');
     expect(dry('kind-up')).toContain('kind create cluster --name botfleet --config kind-config.yaml');
-    const kindValues = yaml.load(read('charts/botfleet/ci/kind-values.yaml')) as { image: { repository: string; tag: string } };
+    const kindValues = yaml.load(read('charts/botfleet/ci/kind-values.yaml')) as {
+      image: { repository: string; tag: string };
+    };
     const load = dry('kind-load');
     expect(load).toContain(`docker build -t ${kindValues.image.repository}:${kindValues.image.tag} .`);
-    expect(load).toContain(`kind load docker-image ${kindValues.image.repository}:${kindValues.image.tag} --name botfleet`);
+    expect(load).toContain(
+      `kind load docker-image ${kindValues.image.repository}:${kindValues.image.tag} --name botfleet`,
+    );
     const install = dry('helm-install');
     expect(install).toContain('pod-security.kubernetes.io/enforce=restricted');
-    expect(install).toContain('helm upgrade --install botfleet charts/botfleet --namespace botfleet -f charts/botfleet/ci/kind-values.yaml');
+    expect(install).toContain(
+      'helm upgrade --install botfleet charts/botfleet --namespace botfleet -f charts/botfleet/ci/kind-values.yaml',
+    );
     expect(dry('helm-test')).toContain('helm test botfleet --namespace botfleet');
     expect(dry('bot-logs')).toContain('-l app.kubernetes.io/instance=botfleet,app.kubernetes.io/component=bot');
     for (const t of ['logs', 'ps', 'dev', 'test', 'helm-uninstall']) expect(dry(t).trim()).not.toBe('');

@@ -5,7 +5,14 @@
  */
 import { goString, renderString, TemplateError } from './deploy-helm-renderer';
 
-const root = { Values: { a: { b: 'x', n: 3, big: 1000000, rate: 0.15, list: ['p', 'q'], map: { z: 1, b: 2 } }, empty: '', off: false }, Release: { Name: 'rel' } };
+const root = {
+  Values: {
+    a: { b: 'x', n: 3, big: 1000000, rate: 0.15, list: ['p', 'q'], map: { z: 1, b: 2 } },
+    empty: '',
+    off: false,
+  },
+  Release: { Name: 'rel' },
+};
 
 describe('helm template subset renderer', () => {
   test('whitespace trimming with {{- and -}}', () => {
@@ -31,13 +38,20 @@ describe('helm template subset renderer', () => {
   });
 
   test('define, include, template, pipelines, parentheses and the Helm functions the chart uses', () => {
-    const partials = '{{- define "name" -}}{{ printf "%s-%s" .Release.Name "app" | trunc 63 | trimSuffix "-" }}{{- end }}';
+    const partials =
+      '{{- define "name" -}}{{ printf "%s-%s" .Release.Name "app" | trunc 63 | trimSuffix "-" }}{{- end }}';
     expect(renderString('n: {{ include "name" . }}', root, partials)).toBe('n: rel-app');
     expect(renderString('{{ template "name" . }}', root, partials)).toBe('rel-app');
     expect(renderString('m:{{ .Values.a.map | toYaml | nindent 2 }}', root)).toBe('m:\n  b: 2\n  z: 1');
-    expect(renderString('{{ .Values.a.b | quote }} {{ default "d" .Values.empty }} {{ default "d" .Values.a.b }}', root)).toBe('"x" d x');
-    expect(renderString('{{ (include "name" .) | b64enc }}', root, partials)).toBe(Buffer.from('rel-app').toString('base64'));
-    expect(renderString('{{ gt (int .Values.a.n) 1 }} {{ eq .Values.a.b "x" "y" }} {{ not .Values.off }}', root)).toBe('true true true');
+    expect(
+      renderString('{{ .Values.a.b | quote }} {{ default "d" .Values.empty }} {{ default "d" .Values.a.b }}', root),
+    ).toBe('"x" d x');
+    expect(renderString('{{ (include "name" .) | b64enc }}', root, partials)).toBe(
+      Buffer.from('rel-app').toString('base64'),
+    );
+    expect(renderString('{{ gt (int .Values.a.n) 1 }} {{ eq .Values.a.b "x" "y" }} {{ not .Values.off }}', root)).toBe(
+      'true true true',
+    );
     expect(renderString('{{ randAlphaNum 32 }}', root)).toMatch(/^[A-Za-z0-9]{32}$/);
   });
 
@@ -46,7 +60,9 @@ describe('helm template subset renderer', () => {
     expect(goString(1000000)).toBe('1e+06');
     expect(goString(1048576)).toBe('1.048576e+06');
     expect(goString(0.15)).toBe('0.15');
-    expect(renderString('{{ .Values.a.big | quote }} {{ .Values.a.big | int64 | quote }}', root)).toBe('"1e+06" "1000000"');
+    expect(renderString('{{ .Values.a.big | quote }} {{ .Values.a.big | int64 | quote }}', root)).toBe(
+      '"1e+06" "1000000"',
+    );
   });
 
   test('errors instead of silent wrong output', () => {

@@ -19,7 +19,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { parseTemplate, TemplateError, type Node, type Operand, type Pipeline, type Value } from './deploy-helm-template-parser';
+import {
+  parseTemplate,
+  TemplateError,
+  type Node,
+  type Operand,
+  type Pipeline,
+  type Value,
+} from './deploy-helm-template-parser';
 
 export { TemplateError };
 
@@ -39,7 +46,10 @@ export function goString(v: Value): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(goString).join(' ')}]`;
-  return `map[${Object.keys(v as object).sort().map((k) => `${k}:${goString((v as Record<string, Value>)[k])}`).join(' ')}]`;
+  return `map[${Object.keys(v as object)
+    .sort()
+    .map((k) => `${k}:${goString((v as Record<string, Value>)[k])}`)
+    .join(' ')}]`;
 }
 
 export function truthy(v: Value): boolean {
@@ -63,7 +73,8 @@ const comparable = (a: Value, b: Value): [Value, Value] => {
   }
   return [a, b];
 };
-const toPlain = (v: Value): Value => JSON.parse(JSON.stringify(v, (_k, x: Value) => (typeof x === 'bigint' ? Number(x) : x)));
+const toPlain = (v: Value): Value =>
+  JSON.parse(JSON.stringify(v, (_k, x: Value) => (typeof x === 'bigint' ? Number(x) : x)));
 const indent = (n: number, s: Value) => {
   const pad = ' '.repeat(n);
   return pad + goString(s).replace(/\n/g, '\n' + pad);
@@ -74,19 +85,32 @@ const randomAlphaNum = (n: number) => {
 };
 
 const FUNCS: Record<string, (...a: Value[]) => Value> = {
-  toYaml: (v) => (v === undefined || v === null ? 'null' : yaml.dump(toPlain(v), { lineWidth: -1, noRefs: true, sortKeys: true }).replace(/\n$/, '')),
+  toYaml: (v) =>
+    v === undefined || v === null
+      ? 'null'
+      : yaml.dump(toPlain(v), { lineWidth: -1, noRefs: true, sortKeys: true }).replace(/\n$/, ''),
   indent: (n, s) => indent(Number(toInt(n)), s),
   nindent: (n, s) => '\n' + indent(Number(toInt(n)), s),
-  quote: (...a) => a.filter((v) => v !== undefined && v !== null).map((v) => JSON.stringify(goString(v))).join(' '),
+  quote: (...a) =>
+    a
+      .filter((v) => v !== undefined && v !== null)
+      .map((v) => JSON.stringify(goString(v)))
+      .join(' '),
   default: (d, v) => (truthy(v) ? v : d),
   empty: (v) => !truthy(v),
   required: (msg, v) => {
     if (v === undefined || v === null || v === '') throw new TemplateError(`required: ${goString(msg)}`);
     return v;
   },
-  fail: (msg) => { throw new TemplateError(`fail: ${goString(msg)}`); },
+  fail: (msg) => {
+    throw new TemplateError(`fail: ${goString(msg)}`);
+  },
   trunc: (n, s) => goString(s).slice(0, Number(toInt(n))),
-  trimSuffix: (suf, s) => { const str = goString(s); const x = goString(suf); return x && str.endsWith(x) ? str.slice(0, -x.length) : str; },
+  trimSuffix: (suf, s) => {
+    const str = goString(s);
+    const x = goString(suf);
+    return x && str.endsWith(x) ? str.slice(0, -x.length) : str;
+  },
   contains: (sub, s) => goString(s).includes(goString(sub)),
   replace: (a, b, s) => goString(s).split(goString(a)).join(goString(b)),
   printf: (fmt, ...args) => {
@@ -101,12 +125,31 @@ const FUNCS: Record<string, (...a: Value[]) => Value> = {
   toString: (v: Value) => goString(v),
   int: toInt,
   int64: toInt,
-  eq: (a, ...bs) => bs.some((b) => { comparable(a, b); return a === b; }),
-  ne: (a, b) => { comparable(a, b); return a !== b; },
-  lt: (a, b) => { comparable(a, b); return (a as number) < (b as number); },
-  gt: (a, b) => { comparable(a, b); return (a as number) > (b as number); },
-  le: (a, b) => { comparable(a, b); return (a as number) <= (b as number); },
-  ge: (a, b) => { comparable(a, b); return (a as number) >= (b as number); },
+  eq: (a, ...bs) =>
+    bs.some((b) => {
+      comparable(a, b);
+      return a === b;
+    }),
+  ne: (a, b) => {
+    comparable(a, b);
+    return a !== b;
+  },
+  lt: (a, b) => {
+    comparable(a, b);
+    return (a as number) < (b as number);
+  },
+  gt: (a, b) => {
+    comparable(a, b);
+    return (a as number) > (b as number);
+  },
+  le: (a, b) => {
+    comparable(a, b);
+    return (a as number) <= (b as number);
+  },
+  ge: (a, b) => {
+    comparable(a, b);
+    return (a as number) >= (b as number);
+  },
   not: (v) => !truthy(v),
   b64enc: (s) => Buffer.from(goString(s)).toString('base64'),
   randAlphaNum: (n) => randomAlphaNum(Number(toInt(n))),
@@ -114,11 +157,13 @@ const FUNCS: Record<string, (...a: Value[]) => Value> = {
   // `helm template` and `helm install --dry-run` have no cluster: lookup returns an empty map.
   lookup: () => ({}),
   list: (...a) => a,
-  dict: (...a) => Object.fromEntries(Array.from({ length: a.length / 2 }, (_x, i) => [goString(a[2 * i]), a[2 * i + 1]])),
-  index: (m, ...keys) => keys.reduce((v: Value, k) => {
-    if (v === undefined || v === null) throw new TemplateError('index of a nil value');
-    return Array.isArray(v) ? v[Number(k)] : (v as Record<string, Value>)[goString(k)];
-  }, m),
+  dict: (...a) =>
+    Object.fromEntries(Array.from({ length: a.length / 2 }, (_x, i) => [goString(a[2 * i]), a[2 * i + 1]])),
+  index: (m, ...keys) =>
+    keys.reduce((v: Value, k) => {
+      if (v === undefined || v === null) throw new TemplateError('index of a nil value');
+      return Array.isArray(v) ? v[Number(k)] : (v as Record<string, Value>)[goString(k)];
+    }, m),
   hasKey: (m, k) => typeof m === 'object' && m !== null && Object.prototype.hasOwnProperty.call(m, goString(k)),
 };
 
@@ -127,7 +172,9 @@ const FUNCS: Record<string, (...a: Value[]) => Value> = {
 class Scope {
   private vars = new Map<string, Value>();
   constructor(private parent?: Scope) {}
-  declare(name: string, v: Value) { this.vars.set(name, v); }
+  declare(name: string, v: Value) {
+    this.vars.set(name, v);
+  }
   assign(name: string, v: Value) {
     if (this.vars.has(name)) this.vars.set(name, v);
     else if (this.parent) this.parent.assign(name, v);
@@ -142,14 +189,19 @@ class Scope {
 
 class Renderer {
   /** strict: a missing map key is an error, like `helm lint --strict` / `helm template --strict`. */
-  constructor(private defines: Map<string, Node[]>, private strict = false) {}
+  constructor(
+    private defines: Map<string, Node[]>,
+    private strict = false,
+  ) {}
 
   run(nodes: Node[], dot: Value, scope: Scope): string {
     let out = '';
     for (const n of nodes) {
       if (n.t === 'text') out += n.s;
-      else if (n.t === 'out') { const v = this.pipe(n.pipe, dot, scope); if (!n.pipe.decl) out += goString(v); }
-      else if (n.t === 'if') {
+      else if (n.t === 'out') {
+        const v = this.pipe(n.pipe, dot, scope);
+        if (!n.pipe.decl) out += goString(v);
+      } else if (n.t === 'if') {
         const inner = new Scope(scope);
         const b = n.branches.find((br) => truthy(this.pipe(br.pipe, dot, inner)));
         out += this.run(b ? b.body : n.els, dot, inner);
@@ -163,13 +215,20 @@ class Renderer {
         const v = this.pipe(rest, dot, inner);
         const entries: [Value, Value][] = Array.isArray(v)
           ? v.map((x, i) => [BigInt(i), x])
-          : v && typeof v === 'object' ? Object.keys(v).sort().map((k) => [k, (v as Record<string, Value>)[k]]) : [];
+          : v && typeof v === 'object'
+            ? Object.keys(v)
+                .sort()
+                .map((k) => [k, (v as Record<string, Value>)[k]])
+            : [];
         if (v !== undefined && v !== null && typeof v !== 'object') throw new TemplateError(`range over ${typeof v}`);
         if (entries.length === 0) out += this.run(n.els, dot, inner);
         for (const [k, x] of entries) {
           const s = new Scope(inner);
           if (decl?.names.length === 1) s.declare(decl.names[0], x);
-          if (decl?.names.length === 2) { s.declare(decl.names[0], k); s.declare(decl.names[1], x); }
+          if (decl?.names.length === 2) {
+            s.declare(decl.names[0], k);
+            s.declare(decl.names[1], x);
+          }
           out += this.run(n.body, x, s);
         }
       } else if (n.t === 'template') {
@@ -189,7 +248,9 @@ class Renderer {
 
   pipe(p: Pipeline, dot: Value, scope: Scope): Value {
     let v: Value;
-    p.cmds.forEach((cmd, i) => { v = this.command(cmd, dot, scope, i > 0, v); });
+    p.cmds.forEach((cmd, i) => {
+      v = this.command(cmd, dot, scope, i > 0, v);
+    });
     if (p.decl) {
       if (p.decl.names.length !== 1) throw new TemplateError('only one variable may be declared outside range');
       if (p.decl.assign) scope.assign(p.decl.names[0], v);
@@ -234,8 +295,10 @@ class Renderer {
     }
     let v = o.base === '.' ? dot : scope.get(o.base);
     for (const [i, key] of o.path.entries()) {
-      if (v === undefined || v === null) throw new TemplateError(`nil pointer evaluating ${[o.base, ...o.path.slice(0, i)].join('.')}.${key}`);
-      if (typeof v !== 'object' || Array.isArray(v)) throw new TemplateError(`can't evaluate field ${key} in ${typeof v}`);
+      if (v === undefined || v === null)
+        throw new TemplateError(`nil pointer evaluating ${[o.base, ...o.path.slice(0, i)].join('.')}.${key}`);
+      if (typeof v !== 'object' || Array.isArray(v))
+        throw new TemplateError(`can't evaluate field ${key} in ${typeof v}`);
       if (this.strict && !Object.prototype.hasOwnProperty.call(v, key)) {
         throw new TemplateError(`map has no entry for key "${key}" in ${[o.base, ...o.path.slice(0, i)].join('.')}`);
       }
@@ -257,7 +320,14 @@ export interface RenderOptions {
 
 export function deepMerge(base: Value, over: Value): Value {
   if (over === undefined) return base;
-  if (base && over && typeof base === 'object' && typeof over === 'object' && !Array.isArray(base) && !Array.isArray(over)) {
+  if (
+    base &&
+    over &&
+    typeof base === 'object' &&
+    typeof over === 'object' &&
+    !Array.isArray(base) &&
+    !Array.isArray(over)
+  ) {
     const out: Record<string, Value> = { ...(base as Record<string, Value>) };
     for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
     return out;
@@ -286,15 +356,25 @@ export function renderChart(chartDir: string, opts: RenderOptions = {}): Map<str
   const values = deepMerge(defaults, opts.values ?? {});
   const tplDir = path.join(chartDir, 'templates');
   // Like helm: every file below templates/ (tests/ included), named by its path relative to it.
-  const files = fs.readdirSync(tplDir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f)).sort();
+  const files = fs
+    .readdirSync(tplDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.(ya?ml|tpl|txt)$/.test(f))
+    .sort();
   const defines = new Map<string, Node[]>();
-  const parsed = files.map((f) => ({ f, nodes: parseTemplate(fs.readFileSync(path.join(tplDir, f), 'utf8'), f, defines) }));
+  const parsed = files.map((f) => ({
+    f,
+    nodes: parseTemplate(fs.readFileSync(path.join(tplDir, f), 'utf8'), f, defines),
+  }));
   const data = {
     Values: values,
     Chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
     Release: {
-      Name: opts.releaseName ?? 'botfleet', Namespace: opts.namespace ?? 'default', Service: 'Helm',
-      IsInstall: !opts.isUpgrade, IsUpgrade: !!opts.isUpgrade, Revision: 1,
+      Name: opts.releaseName ?? 'botfleet',
+      Namespace: opts.namespace ?? 'default',
+      Service: 'Helm',
+      IsInstall: !opts.isUpgrade,
+      IsUpgrade: !!opts.isUpgrade,
+      Revision: 1,
     },
     Capabilities: {},
     Template: { BasePath: `${chart.name}/templates` },
@@ -313,7 +393,12 @@ export function renderChart(chartDir: string, opts: RenderOptions = {}): Map<str
   return out;
 }
 
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; [k: string]: unknown }; [k: string]: unknown };
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; [k: string]: unknown };
+  [k: string]: unknown;
+};
 
 /** Renders the chart and parses every YAML document (NOTES.txt excluded), dropping empty ones. */
 export function renderManifests(chartDir: string, opts: RenderOptions = {}): Manifest[] {

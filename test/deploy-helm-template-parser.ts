@@ -9,7 +9,10 @@ export type Operand =
   | { k: 'field'; base: string; path: string[] } // base: '.', '$' or '$name'
   | { k: 'ident'; name: string }
   | { k: 'pipe'; pipe: Pipeline };
-export interface Pipeline { decl?: { names: string[]; assign: boolean }; cmds: Operand[][] }
+export interface Pipeline {
+  decl?: { names: string[]; assign: boolean };
+  cmds: Operand[][];
+}
 export type Node =
   | { t: 'text'; s: string }
   | { t: 'out'; pipe: Pipeline }
@@ -19,7 +22,10 @@ export type Node =
 
 export class TemplateError extends Error {}
 
-interface Piece { text?: string; action?: string }
+interface Piece {
+  text?: string;
+  action?: string;
+}
 
 /** Splits source into text and action pieces, applying the `{{-` / `-}}` whitespace trimming. */
 function splitActions(src: string, file: string): Piece[] {
@@ -30,7 +36,10 @@ function splitActions(src: string, file: string): Piece[] {
     const open = src.indexOf('{{', i);
     let text = src.slice(i, open < 0 ? src.length : open);
     if (trimNext) text = text.replace(/^\s+/, '');
-    if (open < 0) { out.push({ text }); break; }
+    if (open < 0) {
+      out.push({ text });
+      break;
+    }
     const trimLeft = /^\{\{-\s/.test(src.slice(open, open + 4));
     if (trimLeft) text = text.replace(/\s+$/, '');
     out.push({ text });
@@ -74,7 +83,10 @@ function lexAction(s: string, file: string): Tok[] {
   };
   while (i < s.length) {
     const c = s[i];
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === '"') {
       let j = i + 1;
       while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
@@ -84,9 +96,13 @@ function lexAction(s: string, file: string): Tok[] {
       const j = s.indexOf('`', i + 1);
       toks.push({ k: 'str', v: s.slice(i + 1, j) });
       i = j + 1;
-    } else if (s.startsWith(':=', i)) { toks.push({ k: 'punct', v: ':=' }); i += 2; }
-    else if ('()|,='.includes(c)) { toks.push({ k: 'punct', v: c }); i++; }
-    else if (c === '$') {
+    } else if (s.startsWith(':=', i)) {
+      toks.push({ k: 'punct', v: ':=' });
+      i += 2;
+    } else if ('()|,='.includes(c)) {
+      toks.push({ k: 'punct', v: c });
+      i++;
+    } else if (c === '$') {
       ident.lastIndex = i + 1;
       const m = ident.exec(s);
       const name = m && m.index === i + 1 ? '$' + m[0] : '$';
@@ -121,7 +137,13 @@ function parsePipeline(toks: Tok[], file: string): Pipeline {
   const pipe: Pipeline = { cmds: [] };
   const declEnd = toks.findIndex((t) => t.k === 'punct' && (t.v === ':=' || t.v === '='));
   if (declEnd > 0 && toks.slice(0, declEnd).every((t) => t.k === 'var' || t.v === ',')) {
-    pipe.decl = { names: toks.slice(0, declEnd).filter((t) => t.k === 'var').map((t) => t.v), assign: toks[declEnd].v === '=' };
+    pipe.decl = {
+      names: toks
+        .slice(0, declEnd)
+        .filter((t) => t.k === 'var')
+        .map((t) => t.v),
+      assign: toks[declEnd].v === '=',
+    };
     pos = declEnd + 1;
   }
   const operand = (): Operand => {
@@ -144,7 +166,11 @@ function parsePipeline(toks: Tok[], file: string): Pipeline {
   const pipelineUntil = (close: string | null): Pipeline => {
     const p: Pipeline = { cmds: [[]] };
     while (pos < toks.length && !(close && toks[pos].v === close && toks[pos].k === 'punct')) {
-      if (toks[pos].k === 'punct' && toks[pos].v === '|') { p.cmds.push([]); pos++; continue; }
+      if (toks[pos].k === 'punct' && toks[pos].v === '|') {
+        p.cmds.push([]);
+        pos++;
+        continue;
+      }
       p.cmds[p.cmds.length - 1].push(operand());
     }
     if (close && pos >= toks.length) throw new TemplateError(`${file}: missing "${close}"`);
@@ -163,7 +189,10 @@ export function parseTemplate(src: string, file: string, defines: Map<string, No
     const nodes: Node[] = [];
     while (i < pieces.length) {
       const p = pieces[i++];
-      if (p.text !== undefined) { if (p.text) nodes.push({ t: 'text', s: p.text }); continue; }
+      if (p.text !== undefined) {
+        if (p.text) nodes.push({ t: 'text', s: p.text });
+        continue;
+      }
       const a = p.action!;
       if (a.startsWith('/*')) {
         if (!a.endsWith('*/')) throw new TemplateError(`${file}: unclosed comment`);
@@ -180,7 +209,10 @@ export function parseTemplate(src: string, file: string, defines: Map<string, No
           branches[branches.length - 1].body = r.nodes;
           const stop = need(r.stop);
           if (stop[0].v === 'end') break;
-          if (stop[1]?.v === 'if') { branches.push({ pipe: parsePipeline(stop.slice(2), file), body: [] }); continue; }
+          if (stop[1]?.v === 'if') {
+            branches.push({ pipe: parsePipeline(stop.slice(2), file), body: [] });
+            continue;
+          }
           const e = parseList();
           els = e.nodes;
           if (need(e.stop)[0].v !== 'end') throw new TemplateError(`${file}: else after else`);
@@ -204,7 +236,11 @@ export function parseTemplate(src: string, file: string, defines: Map<string, No
         if (need(r.stop)[0].v !== 'end') throw new TemplateError(`${file}: else in define`);
         defines.set(String(toks[1].v), r.nodes);
       } else if (kw === 'template') {
-        nodes.push({ t: 'template', name: toks[1].v, pipe: toks.length > 2 ? parsePipeline(toks.slice(2), file) : undefined });
+        nodes.push({
+          t: 'template',
+          name: toks[1].v,
+          pipe: toks.length > 2 ? parsePipeline(toks.slice(2), file) : undefined,
+        });
       } else if (kw === 'block' || kw === 'break' || kw === 'continue') {
         throw new TemplateError(`${file}: "${kw}" is not supported by this renderer`);
       } else {

@@ -20,7 +20,8 @@ const ROOT = path.resolve(__dirname, '..');
 
 /** Every file below dir, relative to it. */
 function listFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile())
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
     .sort();
@@ -38,17 +39,26 @@ function assembleImage(base: string): string {
   const build = path.join(base, 'build');
   const image = path.join(base, 'app');
   fs.mkdirSync(image);
-  const cfg = JSON.parse(execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--showConfig'], { cwd: ROOT, encoding: 'utf8' })) as { files: string[] };
+  const cfg = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--showConfig'],
+      { cwd: ROOT, encoding: 'utf8' },
+    ),
+  ) as { files: string[] };
   for (const f of cfg.files.filter((x) => x.endsWith('.ts') && !x.endsWith('.d.ts'))) {
     const out = path.join(build, 'dist', f.replace(/\.ts$/, '.js'));
     fs.mkdirSync(path.dirname(out), { recursive: true });
     const { code } = transformFileSync(path.join(ROOT, f), {
-      swcrc: false, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' },
+      swcrc: false,
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'commonjs' },
     });
     fs.writeFileSync(out, code);
   }
   // `npm run build` also builds the stylesheet into dashboard/public (git-ignored).
-  if (!fs.existsSync(path.join(ROOT, 'dashboard/public/app.css'))) execFileSync(process.execPath, ['scripts/build-css.js'], { cwd: ROOT, stdio: 'ignore' });
+  if (!fs.existsSync(path.join(ROOT, 'dashboard/public/app.css')))
+    execFileSync(process.execPath, ['scripts/build-css.js'], { cwd: ROOT, stdio: 'ignore' });
   const workdir = runtimeStage.body.filter((i) => i.op === 'WORKDIR').pop()?.args;
   expect(workdir).toBe('/app');
   for (const copy of runtimeStage.body.filter((i) => i.op === 'COPY')) {
@@ -68,7 +78,8 @@ function assembleImage(base: string): string {
 function imageEnv(image: string, data: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const i of runtimeStage.body.filter((x) => x.op === 'ENV')) Object.assign(env, envOfInstruction(i.args));
-  for (const k of Object.keys(env)) env[k] = env[k].replace(/(^|\/\/|=)\/data\b/g, `$1${data}`).replace(/^\/app$/, image);
+  for (const k of Object.keys(env))
+    env[k] = env[k].replace(/(^|\/\/|=)\/data\b/g, `$1${data}`).replace(/^\/app$/, image);
   return env;
 }
 
@@ -92,11 +103,12 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
     procs.push({ name: role, proc, out });
     return proc;
   };
-  const stop = (p: ChildProcess) => new Promise<number | null>((resolve) => {
-    if (p.exitCode !== null) return resolve(p.exitCode);
-    p.once('exit', (code) => resolve(code));
-    p.kill('SIGTERM');
-  });
+  const stop = (p: ChildProcess) =>
+    new Promise<number | null>((resolve) => {
+      if (p.exitCode !== null) return resolve(p.exitCode);
+      p.once('exit', (code) => resolve(code));
+      p.kill('SIGTERM');
+    });
   const logs = () => procs.map((p) => `--- ${p.name}\n${p.out.join('').slice(-2000)}`).join('\n');
 
   beforeAll(() => {
@@ -110,7 +122,10 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
 
   afterAll(async () => {
     for (const p of procs.reverse()) {
-      if (p.proc.exitCode === null) { p.proc.kill('SIGKILL'); await new Promise((r) => p.proc.once('exit', r)); }
+      if (p.proc.exitCode === null) {
+        p.proc.kill('SIGKILL');
+        await new Promise((r) => p.proc.once('exit', r));
+      }
     }
     // rm -r removes the node_modules link, never what it points to.
     fs.rmSync(base, { recursive: true, force: true });
@@ -118,15 +133,22 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
 
   test('the image ENV points every write at /data and bots at the compiled command', () => {
     expect(baseEnv).toMatchObject({
-      DATABASE_URL: `sqlite://${data}/jobs.db`, DATALAKE_DIR: `${data}/datalake`,
-      CONTROLLER_STATE_FILE: `${data}/controller-state.json`, BOT_COMMAND: ['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js'].join(' '), BOT_CWD: image,
+      DATABASE_URL: `sqlite://${data}/jobs.db`,
+      DATALAKE_DIR: `${data}/datalake`,
+      CONTROLLER_STATE_FILE: `${data}/controller-state.json`,
+      BOT_COMMAND: ['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js'].join(' '),
+      BOT_CWD: image,
     });
   });
 
   test('each role command exists in dist/ and answers --help', () => {
     for (const role of ['server', 'bot', 'controller', 'dashboard']) {
       expect(fs.existsSync(path.join(image, 'dist', role, 'main.js'))).toBe(true);
-      const help = execFileSync(process.execPath, [`dist/${role}/main.js`, '--help'], { cwd: image, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+      const help = execFileSync(process.execPath, [`dist/${role}/main.js`, '--help'], {
+        cwd: image,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '' },
+      });
       expect(help.length).toBeGreaterThan(50);
     }
   });
@@ -135,20 +157,37 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
     const [serverPort, dashPort, ctlPort] = [await freePort(), await freePort(), await freePort()];
     const server = `http://127.0.0.1:${serverPort}`;
     start('server', {
-      SERVER_PORT: String(serverPort), SERVER_HOST: '127.0.0.1', POPULATE_INTERVAL_MS: '0',
+      SERVER_PORT: String(serverPort),
+      SERVER_HOST: '127.0.0.1',
+      POPULATE_INTERVAL_MS: '0',
     });
-    await waitFor(async () => (await fetch(`${server}/healthz`)).ok, 20000).catch((e) => { throw new Error(`${e}\n${logs()}`); });
+    await waitFor(async () => (await fetch(`${server}/healthz`)).ok, 20000).catch((e) => {
+      throw new Error(`${e}\n${logs()}`);
+    });
 
     start('controller', {
-      CONTROLLER_PORT: String(ctlPort), CONTROLLER_HOST: '127.0.0.1', SERVER_URL: server, SCALE_DRIVER: 'process',
-      BOT_REPLICAS: '1', BOT_ID_PREFIX: 'layout-bot', HEARTBEAT_INTERVAL_MS: '1000', PROCESSING_DURATION_MS: '10',
+      CONTROLLER_PORT: String(ctlPort),
+      CONTROLLER_HOST: '127.0.0.1',
+      SERVER_URL: server,
+      SCALE_DRIVER: 'process',
+      BOT_REPLICAS: '1',
+      BOT_ID_PREFIX: 'layout-bot',
+      HEARTBEAT_INTERVAL_MS: '1000',
+      PROCESSING_DURATION_MS: '10',
     });
     start('dashboard', {
-      DASHBOARD_PORT: String(dashPort), DASHBOARD_HOST: '127.0.0.1', SERVER_URL: server, CONTROLLER_URL: `http://127.0.0.1:${ctlPort}`,
+      DASHBOARD_PORT: String(dashPort),
+      DASHBOARD_HOST: '127.0.0.1',
+      SERVER_URL: server,
+      CONTROLLER_URL: `http://127.0.0.1:${ctlPort}`,
     });
     const dash = `http://127.0.0.1:${dashPort}`;
-    await waitFor(async () => (await fetch(`${dash}/healthz`)).ok && (await fetch(`http://127.0.0.1:${ctlPort}/healthz`)).ok, 20000)
-      .catch((e) => { throw new Error(`${e}\n${logs()}`); });
+    await waitFor(
+      async () => (await fetch(`${dash}/healthz`)).ok && (await fetch(`http://127.0.0.1:${ctlPort}/healthz`)).ok,
+      20000,
+    ).catch((e) => {
+      throw new Error(`${e}\n${logs()}`);
+    });
 
     // Views and the stylesheet are found where the Dockerfile puts them.
     const page = await fetch(`${dash}/`);
@@ -162,11 +201,17 @@ describe('runtime image layout (dist/ as the Dockerfile assembles it)', () => {
     await waitFor(async () => {
       const bots = (await (await fetch(`${server}/bots`)).json()) as { items: { id: string; status: string }[] };
       return bots.items.some((b) => b.id.startsWith('layout-bot') && b.status !== 'down');
-    }, 20000).catch((e) => { throw new Error(`${e}\n${logs()}`); });
+    }, 20000).catch((e) => {
+      throw new Error(`${e}\n${logs()}`);
+    });
 
     const codes = [];
     for (const p of [...procs].reverse()) codes.push([p.name, await stop(p.proc)]);
-    expect(codes).toEqual([['dashboard', 0], ['controller', 0], ['server', 0]]);
+    expect(codes).toEqual([
+      ['dashboard', 0],
+      ['controller', 0],
+      ['server', 0],
+    ]);
 
     expect(listFiles(image)).toEqual(before);
     expect(fs.existsSync(path.join(data, 'jobs.db'))).toBe(true);

@@ -100,7 +100,11 @@ async function devAll(env: Record<string, string>) {
   const exited = new Promise<number | null>((resolve) => proc!.once('exit', (code) => resolve(code)));
   const api = serverApi(`http://127.0.0.1:${serverPort}`);
   const upWithBots = async () => {
-    await waitFor(async () => (await api.bots()).items.filter((b) => b.status !== 'down').length === 3, 60000, 250).catch(() => {
+    await waitFor(
+      async () => (await api.bots()).items.filter((b) => b.status !== 'down').length === 3,
+      60000,
+      250,
+    ).catch(() => {
       throw new Error(`three bots did not register; dev:all output:\n${out}`);
     });
   };
@@ -108,7 +112,9 @@ async function devAll(env: Record<string, string>) {
 }
 
 async function processesWork(api: ReturnType<typeof serverApi>) {
-  const { items } = await api.call<{ items: { id: string }[] }>('POST', '/jobs/populate', { count: 6 }).then((r) => r.body);
+  const { items } = await api
+    .call<{ items: { id: string }[] }>('POST', '/jobs/populate', { count: 6 })
+    .then((r) => r.body);
   const done = await Promise.all(items.map((j) => api.waitForJob(j.id, ['completed'], 20000)));
   return new Set(done.map((j) => j.botId));
 }
@@ -153,7 +159,9 @@ test('DEV_ALL_BOTS=self: dev:all runs bot-1..bot-3 itself and reports one that d
   const d = await devAll({ DEV_ALL_BOTS: 'self' });
   await d.upWithBots();
   expect((await d.api.bots()).items.map((b) => b.id).sort()).toEqual(['bot-1', 'bot-2', 'bot-3']);
-  const bot2 = descendants(proc!.pid!).find((p) => p.cmd.includes('bot/main.ts') && d.output().includes(`started bot-2 (pid ${p.pid})`));
+  const bot2 = descendants(proc!.pid!).find(
+    (p) => p.cmd.includes('bot/main.ts') && d.output().includes(`started bot-2 (pid ${p.pid})`),
+  );
   expect(bot2).toBeDefined();
   process.kill(bot2!.pid, 'SIGKILL');
   await waitFor(() => d.output().includes(`bot-2 (pid ${bot2!.pid}) exited unexpectedly (signal SIGKILL)`), 5000);

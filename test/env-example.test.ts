@@ -10,7 +10,9 @@ const listed = example
   .filter((v): v is string => Boolean(v));
 
 test('every variable of every config.ts is in ops/.env.example, with a comment above it', () => {
-  const configs = ['server', 'bot', 'controller', 'dashboard'].map((c) => path.join(ROOT, c, 'config.ts')).filter((f) => fs.existsSync(f));
+  const configs = ['server', 'bot', 'controller', 'dashboard']
+    .map((c) => path.join(ROOT, c, 'config.ts'))
+    .filter((f) => fs.existsSync(f));
   expect(configs.length).toBeGreaterThanOrEqual(2);
   const read = new Set<string>();
   for (const f of configs) {

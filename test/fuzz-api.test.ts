@@ -24,7 +24,15 @@ const CONCURRENCY = 16;
 jest.setTimeout(testTime(120_000));
 
 /** Markers of a leaked stack trace or file path. */
-const LEAKS: RegExp[] = [/\/work\//, /node_modules/, /\.ts:\d/, /\.js:\d/, /\n\s*at /, /\bat \S+ \(/, /\bat (?:async )?\S+:\d+:\d+/];
+const LEAKS: RegExp[] = [
+  /\/work\//,
+  /node_modules/,
+  /\.ts:\d/,
+  /\.js:\d/,
+  /\n\s*at /,
+  /\bat \S+ \(/,
+  /\bat (?:async )?\S+:\d+:\d+/,
+];
 /** Inputs carrying a marker are not sent: an error message may quote the input (JSON.parse does). */
 const MARKERS = ['/work/', 'node_modules', '.ts:', '.js:', 'at '];
 
@@ -40,10 +48,33 @@ interface FuzzRequest {
 
 // ---------------------------------------------------------------------------------------- pieces
 
-const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 80 });
+const printable = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  maxLength: 80,
+});
 const unicode = fc.string({ unit: 'grapheme', maxLength: 60 });
-const hugeNumber = fc.constantFrom(1e308, -1e308, 2 ** 53 + 1, -(2 ** 63), 1e21, 0.5, -1, -0, 4294967296, Number.MAX_SAFE_INTEGER + 2);
-const hugeNumberText = fc.constantFrom('1e400', '-1e400', '123456789012345678901234567890', '1.0000000000000000001', '-0', '0x10', 'NaN', 'Infinity');
+const hugeNumber = fc.constantFrom(
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  -(2 ** 63),
+  1e21,
+  0.5,
+  -1,
+  -0,
+  4294967296,
+  Number.MAX_SAFE_INTEGER + 2,
+);
+const hugeNumberText = fc.constantFrom(
+  '1e400',
+  '-1e400',
+  '123456789012345678901234567890',
+  '1.0000000000000000001',
+  '-0',
+  '0x10',
+  'NaN',
+  'Infinity',
+);
 
 /** Any JSON value, biased towards the nasty ones. */
 const junk: fc.Arbitrary<unknown> = fc.oneof(
@@ -68,20 +99,37 @@ const intValue = (lo: number, hi: number) => fc.oneof(fc.integer({ min: lo, max:
  */
 function shaped(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> {
   const obj = fc
-    .tuple(fc.record(fields, { requiredKeys: [] }), fc.option(fc.dictionary(printable, junk, { maxKeys: 3 }), { nil: undefined }))
+    .tuple(
+      fc.record(fields, { requiredKeys: [] }),
+      fc.option(fc.dictionary(printable, junk, { maxKeys: 3 }), { nil: undefined }),
+    )
     .map(([o, extra]) => ({ ...o, ...(extra ?? {}) }));
-  return fc.oneof({ weight: 4, arbitrary: obj }, { weight: 1, arbitrary: junk }, { weight: 1, arbitrary: obj.map((o) => [o]) });
+  return fc.oneof(
+    { weight: 4, arbitrary: obj },
+    { weight: 1, arbitrary: junk },
+    { weight: 1, arbitrary: obj.map((o) => [o]) },
+  );
 }
 
 function bodyFields(route: Route, known: Known): Record<string, fc.Arbitrary<unknown>> {
   const job = {
-    type: fc.oneof(fc.constantFrom('simulated', 'fib', 'Bad Type', ''), fc.stringMatching(/^[a-z][a-z0-9_.-]{0,70}$/), junk),
+    type: fc.oneof(
+      fc.constantFrom('simulated', 'fib', 'Bad Type', ''),
+      fc.stringMatching(/^[a-z][a-z0-9_.-]{0,70}$/),
+      junk,
+    ),
     payload: junk,
     maxAttempts: intValue(-5, 200),
     priority: intValue(-2000, 2000),
     runAt: fc.oneof(
       fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => d.toISOString()),
-      fc.constantFrom('+275760-09-13T00:00:00.000Z', '2026-02-30T00:00:00Z', '2026-11-29T25:61:61Z', '2026-11-29T10:00:00+14:00', 'yesterday'),
+      fc.constantFrom(
+        '+275760-09-13T00:00:00.000Z',
+        '2026-02-30T00:00:00Z',
+        '2026-11-29T25:61:61Z',
+        '2026-11-29T10:00:00+14:00',
+        'yesterday',
+      ),
       junk,
     ),
     key: fc.oneof(unicode, junk),
@@ -133,7 +181,23 @@ function pathValue(route: Route, known: Known): fc.Arbitrary<string> {
     printable.filter((s) => s.length > 0).map(encodeURIComponent),
     fc.string({ minLength: 129, maxLength: 400 }).map(encodeURIComponent),
     // Raw, not encoded: broken percent-encoding, dots, encoded slashes and NULs.
-    fc.constantFrom('%', '%ZZ', '%E0%A4%A', '%C0%AF', '..', '.', '%2F', '%00', 'a%2Fb', '%FF%FE', '0', '-1', '1e999', '__proto__', 'constructor'),
+    fc.constantFrom(
+      '%',
+      '%ZZ',
+      '%E0%A4%A',
+      '%C0%AF',
+      '..',
+      '.',
+      '%2F',
+      '%00',
+      'a%2Fb',
+      '%FF%FE',
+      '0',
+      '-1',
+      '1e999',
+      '__proto__',
+      'constructor',
+    ),
   );
   const date = fc.oneof(
     fc.date({ noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
@@ -155,7 +219,22 @@ const queryArb = fc.oneof(
         fc.tuple(
           fc.oneof(fc.constantFrom('status', 'botId', 'type', 'limit', 'cursor', 'waitMs', '__proto__'), printable),
           fc.oneof(
-            fc.constantFrom('pending', 'running', 'nope', '0', '-1', '501', '1e3', '1.5', 'NaN', '', '%ZZ', 'eyJ4IjoxfQ', 'not-base64!!', 'x'.repeat(300)),
+            fc.constantFrom(
+              'pending',
+              'running',
+              'nope',
+              '0',
+              '-1',
+              '501',
+              '1e3',
+              '1.5',
+              'NaN',
+              '',
+              '%ZZ',
+              'eyJ4IjoxfQ',
+              'not-base64!!',
+              'x'.repeat(300),
+            ),
             printable,
             unicode,
             hugeNumberText,
@@ -165,7 +244,18 @@ const queryArb = fc.oneof(
       )
       .map((pairs) => '?' + pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')),
   },
-  { weight: 1, arbitrary: fc.constantFrom('?limit=1&limit=2', '?status[]=pending', '?%ZZ=1', '?limit=%ZZ', '?cursor=%00', '?&&&=', '?limit') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '?limit=1&limit=2',
+      '?status[]=pending',
+      '?%ZZ=1',
+      '?limit=%ZZ',
+      '?cursor=%00',
+      '?&&&=',
+      '?limit',
+    ),
+  },
 );
 
 function bodyArb(route: Route, known: Known): fc.Arbitrary<string | Uint8Array<ArrayBuffer> | undefined> {
@@ -176,20 +266,53 @@ function bodyArb(route: Route, known: Known): fc.Arbitrary<string | Uint8Array<A
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array(b)) },
     { weight: 1, arbitrary: hugeNumberText },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 200 }).map((n) => '['.repeat(n) + ']'.repeat(n)) },
-    { weight: 1, arbitrary: fc.constantFrom('{', '{"a":', '{"botId":"x",}', "{'a':1}", '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', 'null', 'true', '""', '\uFEFF{}') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '{',
+        '{"a":',
+        '{"botId":"x",}',
+        "{'a':1}",
+        '{"__proto__":{"x":1}}',
+        '{"constructor":{"prototype":{}}}',
+        'null',
+        'true',
+        '""',
+        '\uFEFF{}',
+      ),
+    },
   );
 }
 
 const contentType = fc.oneof(
   { weight: 6, arbitrary: fc.constant('application/json') },
-  { weight: 3, arbitrary: fc.constantFrom('', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/merge-patch+json', 'application/JSON', 'application/xml') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+      'application/merge-patch+json',
+      'application/JSON',
+      'application/xml',
+    ),
+  },
   { weight: 1, arbitrary: printable },
 );
 
 const authorization = fc.oneof(
   fc.constant(`Bearer ${ADMIN_TOKEN}`),
   fc.constant(undefined),
-  fc.constantFrom('Bearer', 'Bearer ', `bearer ${ADMIN_TOKEN}`, `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(1)}`),
+  fc.constantFrom(
+    'Bearer',
+    'Bearer ',
+    `bearer ${ADMIN_TOKEN}`,
+    `Basic ${ADMIN_TOKEN}`,
+    `Bearer ${ADMIN_TOKEN}x`,
+    `Bearer ${ADMIN_TOKEN.slice(1)}`,
+  ),
   fc.integer({ min: 0, max: 512 }).map((n) => `Bearer ${'a'.repeat(n)}`),
   printable.map((s) => `Bearer ${s}`),
 );
@@ -198,7 +321,10 @@ function requestArb(base: string, route: Route, known: Known): fc.Arbitrary<Fuzz
   const other = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => m !== route.method);
   return fc
     .record({
-      method: fc.oneof({ weight: 9, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...other) }),
+      method: fc.oneof(
+        { weight: 9, arbitrary: fc.constant(route.method) },
+        { weight: 1, arbitrary: fc.constantFrom(...other) },
+      ),
       path: pathValue(route, known),
       query: queryArb,
       body: bodyArb(route, known),
@@ -233,11 +359,18 @@ interface Answer {
 function rawRequest(r: FuzzRequest): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // Always frame the body: node:http sends a DELETE body unframed unless content-length is set.
-    const headers = r.body === undefined ? r.headers : { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) };
+    const headers =
+      r.body === undefined ? r.headers : { ...r.headers, 'content-length': String(Buffer.byteLength(r.body)) };
     const req = http.request(r.url, { method: r.method, headers, agent, timeout: testTime(10_000) }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(parts).toString('utf8') }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          text: Buffer.concat(parts).toString('utf8'),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
@@ -260,13 +393,17 @@ function sentJson(body: FuzzRequest['body']): unknown {
 const ajv = new Ajv2020({ strict: false, validateFormats: false });
 
 /** Validators of each route's request body, from GET /openapi.json; a POST without one takes only {}. */
-function bodyContract(method: string, op: { requestBody?: { content?: Record<string, { schema?: object }> } }): ((b: unknown) => boolean) | undefined {
+function bodyContract(
+  method: string,
+  op: { requestBody?: { content?: Record<string, { schema?: object }> } },
+): ((b: unknown) => boolean) | undefined {
   const schema = op.requestBody?.content?.['application/json']?.schema;
   if (schema) {
     const validate = ajv.compile(schema);
     return (b) => validate(b) === true;
   }
-  if (method === 'POST') return (b) => typeof b === 'object' && b !== null && !Array.isArray(b) && Object.keys(b).length === 0;
+  if (method === 'POST')
+    return (b) => typeof b === 'object' && b !== null && !Array.isArray(b) && Object.keys(b).length === 0;
   return undefined;
 }
 
@@ -289,8 +426,10 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
   // An admin route never does anything for a caller without the exact token.
   const sameRoute = r.method === route.method;
   // A 2xx means the server took the input as valid: it must be valid by the contract it publishes.
-  if (sameRoute && route.accepts && res.status < 300 && !route.accepts(sentJson(r.body))) return `${res.status} for a body the published schema refuses`;
-  if (route.admin && sameRoute && !carriesToken(r.headers.authorization) && res.status < 300) return `${res.status} on an admin route without the token`;
+  if (sameRoute && route.accepts && res.status < 300 && !route.accepts(sentJson(r.body)))
+    return `${res.status} for a body the published schema refuses`;
+  if (route.admin && sameRoute && !carriesToken(r.headers.authorization) && res.status < 300)
+    return `${res.status} on an admin route without the token`;
   const leak = LEAKS.find((re) => re.test(text));
   if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
   if (res.status >= 400) {
@@ -301,7 +440,8 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
     } catch {
       return `${res.status} body is not JSON: ${text.slice(0, 200)}`;
     }
-    if (typeof body.error?.code !== 'string' || typeof body.error?.message !== 'string') return `${res.status} body is not {error:{code,message}}: ${text.slice(0, 200)}`;
+    if (typeof body.error?.code !== 'string' || typeof body.error?.message !== 'string')
+      return `${res.status} body is not {error:{code,message}}: ${text.slice(0, 200)}`;
   } else if (res.status < 200 || res.status >= 300) {
     return `unexpected status ${res.status}`;
   }
@@ -309,7 +449,8 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
 }
 
 function describeRequest(r: FuzzRequest): string {
-  const body = r.body === undefined ? '' : typeof r.body === 'string' ? r.body.slice(0, 200) : `<${r.body.length} bytes>`;
+  const body =
+    r.body === undefined ? '' : typeof r.body === 'string' ? r.body.slice(0, 200) : `<${r.body.length} bytes>`;
   return `${r.method} ${r.url.replace(/^http:\/\/[^/]+/, '')} ${JSON.stringify(r.headers)} ${body}`;
 }
 
@@ -319,11 +460,17 @@ test('the leak check recognises a real stack trace and a file path', () => {
   const stack = new Error('boom').stack ?? '';
   expect(LEAKS.some((re) => re.test(stack))).toBe(true);
   expect(LEAKS.some((re) => re.test('{"error":{"message":"cannot open /work/main/data/jobs.db"}}'))).toBe(true);
-  expect(LEAKS.some((re) => re.test('{"error":{"code":"validation_failed","message":"must be at least 8 characters"}}'))).toBe(false);
+  expect(
+    LEAKS.some((re) => re.test('{"error":{"code":"validation_failed","message":"must be at least 8 characters"}}')),
+  ).toBe(false);
 });
 
 /** The fuzz tests against one server; `env` picks its database. */
-function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () => Promise<void> = async () => {}): void {
+function fuzzSuite(
+  runs: number,
+  env: () => Record<string, string>,
+  cleanup: () => Promise<void> = async () => {},
+): void {
   let srv: Awaited<ReturnType<typeof startInProcess>>;
   const known: Known = { jobs: [], bots: [] };
   let routes: Route[] = [];
@@ -332,17 +479,33 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
     srv = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0', ...env() });
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
     // Real ids, so that generated requests also reach the code behind "found".
-    const reg = await fetch(`${srv.url}/bots/register`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'fuzz-bot-1' }) });
+    const reg = await fetch(`${srv.url}/bots/register`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ id: 'fuzz-bot-1' }),
+    });
     known.bots.push(((await reg.json()) as { id: string }).id);
-    const created = await fetch(`${srv.url}/jobs/populate`, { method: 'POST', headers: admin, body: JSON.stringify({ count: 3 }) });
+    const created = await fetch(`${srv.url}/jobs/populate`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ count: 3 }),
+    });
     known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
     type Op = { security?: unknown; requestBody?: { content?: Record<string, { schema?: object }> } };
-    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Op>> };
+    const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, Op>>;
+    };
     routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
-      Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), path: p, admin: op.security !== undefined, accepts: bodyContract(m.toUpperCase(), op) })),
+      Object.entries(ops).map(([m, op]) => ({
+        method: m.toUpperCase(),
+        path: p,
+        admin: op.security !== undefined,
+        accepts: bodyContract(m.toUpperCase(), op),
+      })),
     );
     // The document itself, and paths that are no route at all (404 JSON, never a crash).
-    if (!routes.some((r) => r.path === '/openapi.json')) routes.push({ method: 'GET', path: '/openapi.json', admin: false });
+    if (!routes.some((r) => r.path === '/openapi.json'))
+      routes.push({ method: 'GET', path: '/openapi.json', admin: false });
     routes.push({ method: 'POST', path: '/no-such-route/{id}', admin: false });
   });
 
@@ -354,32 +517,56 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
 
   test('GET /openapi.json lists the routes of docs/api.md', () => {
     const names = routes.map((r) => `${r.method} ${r.path}`);
-    for (const r of ['POST /jobs', 'GET /jobs', 'GET /jobs/{id}', 'POST /jobs/claim', 'POST /jobs/{id}/complete', 'POST /bots/register', 'DELETE /bots/{id}', 'GET /datalake/export/{date}', 'GET /healthz']) {
+    for (const r of [
+      'POST /jobs',
+      'GET /jobs',
+      'GET /jobs/{id}',
+      'POST /jobs/claim',
+      'POST /jobs/{id}/complete',
+      'POST /bots/register',
+      'DELETE /bots/{id}',
+      'GET /datalake/export/{date}',
+      'GET /healthz',
+    ]) {
       expect(names).toContain(r);
     }
     // The body contracts the fuzz holds 2xx answers to really tell valid from invalid.
-    const accepts = (path: string, body: unknown) => routes.find((r) => r.path === path && r.method === 'POST')!.accepts!(body);
-    expect([accepts('/jobs/claim', { botId: 'a' }), accepts('/jobs/claim', { botId: 5 }), accepts('/queue/pause', {}), accepts('/queue/pause', { x: 1 })]).toEqual([true, false, true, false]);
+    const accepts = (path: string, body: unknown) =>
+      routes.find((r) => r.path === path && r.method === 'POST')!.accepts!(body);
+    expect([
+      accepts('/jobs/claim', { botId: 'a' }),
+      accepts('/jobs/claim', { botId: 5 }),
+      accepts('/queue/pause', {}),
+      accepts('/queue/pause', { x: 1 }),
+    ]).toEqual([true, false, true, false]);
   });
 
   test('an admin token of any length 0-512 that is not the token: 401 JSON on every admin route', async () => {
     const admin = routes.filter((r) => r.admin);
     expect(admin.length).toBeGreaterThanOrEqual(6);
     const wrong: string[] = [];
-    const tokens = Array.from({ length: 513 }, (_, n) => (n === ADMIN_TOKEN.length ? ADMIN_TOKEN.slice(0, -1) + 'X' : 'x'.repeat(n)));
+    const tokens = Array.from({ length: 513 }, (_, n) =>
+      n === ADMIN_TOKEN.length ? ADMIN_TOKEN.slice(0, -1) + 'X' : 'x'.repeat(n),
+    );
     for (let i = 0; i < tokens.length; i += CONCURRENCY) {
       await Promise.all(
         tokens.slice(i, i + CONCURRENCY).map(async (token, k) => {
           const route = admin[(i + k) % admin.length];
           const url = `${srv.url}${route.path.replace('{id}', known.jobs[0])}`;
-          const res = await rawRequest({ method: route.method, url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: route.method === 'POST' ? '{}' : undefined });
+          const res = await rawRequest({
+            method: route.method,
+            url,
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: route.method === 'POST' ? '{}' : undefined,
+          });
           let code: unknown;
           try {
             code = (JSON.parse(res.text) as { error?: { code?: unknown } }).error?.code;
           } catch {
             code = undefined;
           }
-          if (res.status !== 401 || typeof code !== 'string') wrong.push(`${route.method} ${route.path} token length ${token.length}: ${res.status}`);
+          if (res.status !== 401 || typeof code !== 'string')
+            wrong.push(`${route.method} ${route.path} token length ${token.length}: ${res.status}`);
         }),
       );
     }
@@ -397,14 +584,23 @@ function fuzzSuite(runs: number, env: () => Record<string, string>, cleanup: () 
         const batch = reqs.slice(i, i + CONCURRENCY);
         const out = await Promise.all(batch.map((r) => send(r, statuses, route)));
         out.forEach((problem, k) => {
-          if (problem) failures.push(`${route.method} ${route.path}: ${problem}\n    request: ${describeRequest(batch[k])}`);
+          if (problem)
+            failures.push(`${route.method} ${route.path}: ${problem}\n    request: ${describeRequest(batch[k])}`);
         });
         sent += batch.length;
       }
     }
-    const tally = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
-    process.stderr.write(`fuzz ${srv.store.dialect}: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`);
-    if (failures.length) throw new Error(`FUZZ_SEED=${SEED}: ${failures.length} bad answers, first ones:\n${failures.slice(0, 8).join('\n')}`);
+    const tally = [...statuses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' ');
+    process.stderr.write(
+      `fuzz ${srv.store.dialect}: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`,
+    );
+    if (failures.length)
+      throw new Error(
+        `FUZZ_SEED=${SEED}: ${failures.length} bad answers, first ones:\n${failures.slice(0, 8).join('\n')}`,
+      );
     // The server is still up and well.
     expect((await rawRequest({ method: 'GET', url: `${srv.url}/healthz`, headers: {} })).status).toBe(200);
     expect(sent).toBeGreaterThanOrEqual(routes.length * runs * 0.95); // the marker filter drops only a few
@@ -417,5 +613,9 @@ describe('fuzz [sqlite]', () => fuzzSuite(RUNS, () => ({})));
 
 describePostgres('fuzz [postgres]', () => {
   const { url, schema } = freshSchemaUrl('fuzz');
-  fuzzSuite(RUNS_PG, () => ({ DATABASE_URL: url }), () => dropSchema(schema));
+  fuzzSuite(
+    RUNS_PG,
+    () => ({ DATABASE_URL: url }),
+    () => dropSchema(schema),
+  );
 });

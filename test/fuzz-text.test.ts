@@ -22,7 +22,11 @@ const HARD = ['\u0000', '\uD800', '\uDFFF', '\uFFFF', '\u202E', '😀', 'e\u0301
 /** 1..maxLength characters with at least one hard one somewhere. */
 const hardText = (maxLength: number) =>
   fc
-    .tuple(fc.string({ unit: 'grapheme', maxLength: maxLength / 2 }), fc.constantFrom(...HARD), fc.string({ maxLength: maxLength / 2 }))
+    .tuple(
+      fc.string({ unit: 'grapheme', maxLength: maxLength / 2 }),
+      fc.constantFrom(...HARD),
+      fc.string({ maxLength: maxLength / 2 }),
+    )
     .map(([a, h, b]) => `${a}${h}${b}`);
 
 /** No lone surrogate: such text cannot be stored as UTF-8 by either database, so it may change. */
@@ -37,7 +41,11 @@ function textSuite(env: () => Record<string, string>, cleanup: () => Promise<voi
   beforeAll(async () => {
     srv = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0', ...env() });
     post = async (route, body) => {
-      const res = await fetch(`${srv.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${srv.url}${route}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const text = await res.text();
       return { status: res.status, json: text ? JSON.parse(text) : null };
     };
@@ -95,7 +103,11 @@ function textSuite(env: () => Record<string, string>, cleanup: () => Promise<voi
       run: async (s) => {
         const botId = `text-next-${++seq}`;
         const job = await runningJob(botId);
-        const r = await post('/jobs/next', { botId, waitMs: 0, fail: { jobId: job.id, attempt: job.attempts, error: s } });
+        const r = await post('/jobs/next', {
+          botId,
+          waitMs: 0,
+          fail: { jobId: job.id, attempt: job.attempts, error: s },
+        });
         return { status: r.status, stored: r.json?.finished?.error };
       },
     },
@@ -114,13 +126,20 @@ function textSuite(env: () => Record<string, string>, cleanup: () => Promise<voi
     test(`${c.field}: hard characters never give a 5xx; accepted well-formed text comes back unchanged`, async () => {
       const problems: string[] = [];
       // Each hard character alone first, so every one is tried whatever the seed; then generated text.
-      for (const s of [...HARD, ...fc.sample(hardText(c.field.includes('name') ? 120 : 200), { numRuns: RUNS, seed: SEED })]) {
+      for (const s of [
+        ...HARD,
+        ...fc.sample(hardText(c.field.includes('name') ? 120 : 200), { numRuns: RUNS, seed: SEED }),
+      ]) {
         const { status, stored } = await c.run(s);
         const sent = c.field === 'bot name' ? s.slice(0, 128) : c.field === 'job key' ? s.slice(0, 256) : s;
         if (status >= 500) problems.push(`${status} for ${JSON.stringify(sent)}`);
-        else if (status < 300 && wellFormed(sent) && stored !== sent) problems.push(`stored ${JSON.stringify(stored)} for ${JSON.stringify(sent)}`);
+        else if (status < 300 && wellFormed(sent) && stored !== sent)
+          problems.push(`stored ${JSON.stringify(stored)} for ${JSON.stringify(sent)}`);
       }
-      if (problems.length) throw new Error(`FUZZ_SEED=${SEED}: ${problems.length} of ${RUNS + HARD.length}, e.g.\n${[...new Set(problems)].slice(0, 4).join('\n')}`);
+      if (problems.length)
+        throw new Error(
+          `FUZZ_SEED=${SEED}: ${problems.length} of ${RUNS + HARD.length}, e.g.\n${[...new Set(problems)].slice(0, 4).join('\n')}`,
+        );
     });
   }
 }
@@ -129,5 +148,8 @@ describe('free text [sqlite]', () => textSuite(() => ({})));
 
 describePostgres('free text [postgres]', () => {
   const { url, schema } = freshSchemaUrl('fuzztext');
-  textSuite(() => ({ DATABASE_URL: url }), () => dropSchema(schema));
+  textSuite(
+    () => ({ DATABASE_URL: url }),
+    () => dropSchema(schema),
+  );
 });

@@ -20,14 +20,25 @@ afterAll(async () => {
   await s.close();
 });
 
-function post(agent: http.Agent, p: string, body: unknown): Promise<{ status: number; json: any; at: bigint }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function post(agent: http.Agent, p: string, body: unknown): Promise<{ status: number; json: any; at: bigint }> {
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
+    const headers = {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(data),
+    };
     const req = http.request(`${s.url}${p}`, { method: 'POST', agent, headers }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(parts).toString() || 'null'), at: process.hrtime.bigint() }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          json: JSON.parse(Buffer.concat(parts).toString() || 'null'),
+          at: process.hrtime.bigint(),
+        }),
+      );
     });
     req.on('error', reject);
     req.end(data);
@@ -41,7 +52,11 @@ test('with a bot waiting, POST /jobs answers after the woken claim has answered 
   let claimFirst = 0;
   const rounds = 20;
   for (let i = 0; i < rounds; i++) {
-    const claim = post(poller, '/jobs/next', { botId: 'order', waitMs: 20000, ...(held ? { complete: { ...held, result: null } } : {}) });
+    const claim = post(poller, '/jobs/next', {
+      botId: 'order',
+      waitMs: 20000,
+      ...(held ? { complete: { ...held, result: null } } : {}),
+    });
     await new Promise((r) => setTimeout(r, testTime(10))); // the claim finds nothing and waits
     const body = i % 2 === 0 ? { type: 'simulated' } : { jobs: [{ type: 'simulated' }] };
     const created = await post(enqueuer, '/jobs', body);
@@ -68,9 +83,15 @@ test('three bots waiting, two new jobs: two bots get one each at once, the third
   try {
     for (const i of [0, 1, 2]) expect((await post(own[i], '/bots/register', { id: `herd-${i}` })).status).toBe(201);
     const answers: (string | null)[] = [null, null, null];
-    const claims = [0, 1, 2].map((i) => post(own[i], '/jobs/next', { botId: `herd-${i}`, waitMs: 20000 }).then((r) => (answers[i] = r.json.job?.id ?? 'none')));
+    const claims = [0, 1, 2].map((i) =>
+      post(own[i], '/jobs/next', { botId: `herd-${i}`, waitMs: 20000 }).then(
+        (r) => (answers[i] = r.json.job?.id ?? 'none'),
+      ),
+    );
     await new Promise((r) => setTimeout(r, testTime(20)));
-    const made = (await post(agents[1], '/jobs', { jobs: [{ type: 'simulated' }, { type: 'simulated' }] })).json.items.map((j: { id: string }) => j.id);
+    const made = (
+      await post(agents[1], '/jobs', { jobs: [{ type: 'simulated' }, { type: 'simulated' }] })
+    ).json.items.map((j: { id: string }) => j.id);
     await waitFor(() => answers.filter((a) => a !== null).length >= 2, 5000, 5);
     expect(answers.filter((a) => a !== null).sort()).toEqual([...made].sort());
     const third = (await post(agents[1], '/jobs', { type: 'simulated' })).json.id;

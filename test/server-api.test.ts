@@ -8,7 +8,8 @@ import path from 'node:path';
 import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
 
 let s: Awaited<ReturnType<typeof startInProcess>>;
-const api = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => call(s.url, method, p, body, headers);
+const api = (method: string, p: string, body?: unknown, headers?: Record<string, string>) =>
+  call(s.url, method, p, body, headers);
 
 beforeAll(async () => {
   s = await startInProcess({ BATCH_SIZE: '3', MAX_ATTEMPTS: '2' });
@@ -17,7 +18,8 @@ afterAll(async () => {
   await s.close();
 });
 
-function expectError(r: { status: number; json: any }, status: number, code?: string) { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function expectError(r: { status: number; json: any }, status: number, code?: string) {
   expect(r.status).toBe(status);
   expect(r.json).toHaveProperty('error.message');
   if (code) expect(r.json.error.code).toBe(code);
@@ -38,13 +40,42 @@ describe('jobs', () => {
   });
 
   test('POST /jobs: 201, key de-duplication 200, every option, batch form', async () => {
-    const r = await api('POST', '/jobs', { type: 'hash', payload: { input: 'a', iterations: 2 }, priority: 5, key: 'k-1', maxAttempts: 3, timeoutMs: 1000 }, adminHeaders);
+    const r = await api(
+      'POST',
+      '/jobs',
+      {
+        type: 'hash',
+        payload: { input: 'a', iterations: 2 },
+        priority: 5,
+        key: 'k-1',
+        maxAttempts: 3,
+        timeoutMs: 1000,
+      },
+      adminHeaders,
+    );
     expect(r.status).toBe(201);
-    expect(r.json).toMatchObject({ type: 'hash', priority: 5, key: 'k-1', maxAttempts: 3, timeoutMs: 1000, payload: { input: 'a', iterations: 2 } });
+    expect(r.json).toMatchObject({
+      type: 'hash',
+      priority: 5,
+      key: 'k-1',
+      maxAttempts: 3,
+      timeoutMs: 1000,
+      payload: { input: 'a', iterations: 2 },
+    });
     const again = await api('POST', '/jobs', { type: 'hash', payload: {}, key: 'k-1' }, adminHeaders);
     expect(again.status).toBe(200);
     expect(again.json.id).toBe(r.json.id);
-    const batch = await api('POST', '/jobs', { jobs: [{ type: 'primes', payload: { n: 10 } }, { type: 'primes', payload: { n: 20 } }] }, adminHeaders);
+    const batch = await api(
+      'POST',
+      '/jobs',
+      {
+        jobs: [
+          { type: 'primes', payload: { n: 10 } },
+          { type: 'primes', payload: { n: 20 } },
+        ],
+      },
+      adminHeaders,
+    );
     expect(batch.status).toBe(201);
     expect(batch.json.items).toHaveLength(2);
     const later = await api('POST', '/jobs', { type: 'simulated', runAt: '2099-01-01T00:00:00Z' }, adminHeaders);
@@ -78,7 +109,11 @@ describe('jobs', () => {
     expect(new Set([...first.json.items, ...second.json.items].map((j: { id: string }) => j.id)).size).toBe(8);
     const hashes = await api('GET', '/jobs?type=hash');
     expect(hashes.json.items.every((j: { type: string }) => j.type === 'hash')).toBe(true);
-    expect((await api('GET', '/jobs?status=pending&limit=500')).json.items.every((j: { status: string }) => j.status === 'pending')).toBe(true);
+    expect(
+      (await api('GET', '/jobs?status=pending&limit=500')).json.items.every(
+        (j: { status: string }) => j.status === 'pending',
+      ),
+    ).toBe(true);
     expectError(await api('GET', '/jobs?limit=501'), 400);
     expectError(await api('GET', '/jobs?limit=0'), 400);
     expectError(await api('GET', '/jobs?status=weird'), 400);
@@ -120,13 +155,21 @@ describe('a bot’s life over HTTP', () => {
     expectError(await api('POST', `/jobs/${job.id}/complete`, { botId: 'api-bot', attempt: 2 }), 409);
     const done = await api('POST', `/jobs/${job.id}/complete`, { botId: 'api-bot', attempt: 1, result: { ok: true } });
     expect(done.json).toMatchObject({ status: 'completed', result: { ok: true } });
-    const repeat = await api('POST', `/jobs/${job.id}/complete`, { botId: 'api-bot', attempt: 1, result: { ok: true } });
+    const repeat = await api('POST', `/jobs/${job.id}/complete`, {
+      botId: 'api-bot',
+      attempt: 1,
+      result: { ok: true },
+    });
     expect(repeat.status).toBe(200);
     expectError(await api('POST', '/jobs/nope/complete', { botId: 'api-bot' }), 404);
     expectError(await api('POST', `/jobs/${job.id}/fail`, { botId: 'api-bot' }), 400); // error missing
 
     const next = (await api('POST', '/jobs/claim', { botId: 'api-bot' })).json;
-    const failed = await api('POST', `/jobs/${next.id}/fail`, { botId: 'api-bot', attempt: next.attempts, error: 'broke' });
+    const failed = await api('POST', `/jobs/${next.id}/fail`, {
+      botId: 'api-bot',
+      attempt: next.attempts,
+      error: 'broke',
+    });
     expect(failed.json.status).toBe(next.maxAttempts > 1 ? 'pending' : 'failed');
     const hb = await api('POST', '/bots/heartbeat', { botId: 'api-bot' });
     expect(hb.json).toMatchObject({ id: 'api-bot', status: 'idle' });
@@ -142,22 +185,44 @@ describe('a bot’s life over HTTP', () => {
     await api('POST', '/bots/register', { id: 'lean-bot' });
     const made = (await api('POST', '/jobs', { jobs: [{ type: 'lean' }, { type: 'lean' }] }, adminHeaders)).json.items;
     await api('POST', '/queue/pause', undefined, adminHeaders); // let only our jobs through below
-    const pending = (await api('GET', '/jobs?status=pending&limit=500')).json.items.filter((j: { type: string }) => j.type !== 'lean');
+    const pending = (await api('GET', '/jobs?status=pending&limit=500')).json.items.filter(
+      (j: { type: string }) => j.type !== 'lean',
+    );
     for (const j of pending) await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders);
     await api('POST', '/queue/resume', undefined, adminHeaders);
     const first = await api('POST', '/jobs/next', { botId: 'lean-bot' });
     expect(first.status).toBe(200);
     expect(first.json.finished).toBeNull();
     expect(first.json.job).toMatchObject({ id: made[0].id, status: 'running', attempts: 1 });
-    const second = await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: made[0].id, attempt: 1, result: 7 } });
+    const second = await api('POST', '/jobs/next', {
+      botId: 'lean-bot',
+      complete: { jobId: made[0].id, attempt: 1, result: 7 },
+    });
     expect(second.json.finished).toMatchObject({ id: made[0].id, status: 'completed', result: 7 });
     expect(second.json.job.id).toBe(made[1].id);
-    const last = await api('POST', '/jobs/next', { botId: 'lean-bot', fail: { jobId: made[1].id, attempt: 1, error: 'x' }, waitMs: 50 });
+    const last = await api('POST', '/jobs/next', {
+      botId: 'lean-bot',
+      fail: { jobId: made[1].id, attempt: 1, error: 'x' },
+      waitMs: 50,
+    });
     expect(last.json.finished.id).toBe(made[1].id);
     expect(last.json.job === null || last.json.job.id === made[1].id).toBe(true);
-    expectError(await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: made[0].id, attempt: 9 } }), 409);
-    expectError(await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: 'a', attempt: 1 }, fail: { jobId: 'a', attempt: 1, error: 'e' } }), 400);
-    expectError(await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: 'a', attempt: 1, status: 'completed' } }), 400);
+    expectError(
+      await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: made[0].id, attempt: 9 } }),
+      409,
+    );
+    expectError(
+      await api('POST', '/jobs/next', {
+        botId: 'lean-bot',
+        complete: { jobId: 'a', attempt: 1 },
+        fail: { jobId: 'a', attempt: 1, error: 'e' },
+      }),
+      400,
+    );
+    expectError(
+      await api('POST', '/jobs/next', { botId: 'lean-bot', complete: { jobId: 'a', attempt: 1, status: 'completed' } }),
+      400,
+    );
   });
 
   test('long-poll claim: waits, then takes a job created meanwhile within milliseconds', async () => {
@@ -237,14 +302,25 @@ describe('queue, metrics, datalake, health, docs', () => {
     expect(sum.json.throughput).toHaveLength(60);
     const prom = await api('GET', '/metrics');
     expect(prom.headers.get('content-type')).toMatch(/text\/plain/);
-    for (const name of ['botfleet_jobs{status="pending"}', 'botfleet_claims_total', 'botfleet_completions_total', 'botfleet_failures_total', 'botfleet_lease_expiries_total', 'botfleet_bots{status="idle"}', 'botfleet_http_request_duration_seconds_bucket', 'botfleet_datalake_writer 1']) {
+    for (const name of [
+      'botfleet_jobs{status="pending"}',
+      'botfleet_claims_total',
+      'botfleet_completions_total',
+      'botfleet_failures_total',
+      'botfleet_lease_expiries_total',
+      'botfleet_bots{status="idle"}',
+      'botfleet_http_request_duration_seconds_bucket',
+      'botfleet_datalake_writer 1',
+    ]) {
       expect(prom.text).toContain(name);
     }
   });
 
   test('datalake: stats count the finished attempts; export streams NDJSON; 400 bad date; 404 no data', async () => {
     const sum = (await api('GET', '/metrics/summary')).json;
-    const finished = (await api('GET', '/jobs?limit=500')).json.items.filter((j: { attempts: number }) => j.attempts > 0);
+    const finished = (await api('GET', '/jobs?limit=500')).json.items.filter(
+      (j: { attempts: number }) => j.attempts > 0,
+    );
     expect(finished.length).toBeGreaterThan(0);
     // Wait for the writer to drain (it runs on notify and every second).
     let stats: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -258,9 +334,26 @@ describe('queue, metrics, datalake, health, docs', () => {
     const exp = await api('GET', `/datalake/export/${day}`);
     expect(exp.status).toBe(200);
     expect(exp.headers.get('content-type')).toMatch(/application\/x-ndjson/);
-    const lines = exp.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = exp.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBe(stats.days[0].results);
-    expect(Object.keys(lines[0])).toEqual(['resultId', 'jobId', 'attempt', 'botId', 'type', 'status', 'result', 'error', 'createdAt', 'claimedAt', 'startedAt', 'finishedAt', 'durationMs']);
+    expect(Object.keys(lines[0])).toEqual([
+      'resultId',
+      'jobId',
+      'attempt',
+      'botId',
+      'type',
+      'status',
+      'result',
+      'error',
+      'createdAt',
+      'claimedAt',
+      'startedAt',
+      'finishedAt',
+      'durationMs',
+    ]);
     expect(fs.readFileSync(path.join(s.dir, 'datalake', `results-${day}.ndjson`), 'utf8')).toBe(exp.text);
     expectError(await api('GET', '/datalake/export/2026-02-30'), 400);
     expectError(await api('GET', '/datalake/export/yesterday'), 400);
@@ -268,7 +361,10 @@ describe('queue, metrics, datalake, health, docs', () => {
   });
 
   test('no CORS: a cross-origin preflight gets no Access-Control-Allow-Origin; nosniff on every answer', async () => {
-    const pre = await fetch(`${s.url}/jobs/populate`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const pre = await fetch(`${s.url}/jobs/populate`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();
     const get = await fetch(`${s.url}/jobs`, { headers: { origin: 'https://evil.example' } });
     expect(get.headers.get('access-control-allow-origin')).toBeNull();
@@ -279,15 +375,22 @@ describe('queue, metrics, datalake, health, docs', () => {
     expect((await api('GET', '/healthz')).json).toEqual({ status: 'ok' });
     const doc = (await api('GET', '/openapi.json')).json;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/jobs', '/jobs/claim', '/bots/register', '/datalake/export/{date}', '/queue/pause']));
-    expect(doc.paths['/jobs/claim'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('botId');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/jobs', '/jobs/claim', '/bots/register', '/datalake/export/{date}', '/queue/pause']),
+    );
+    expect(doc.paths['/jobs/claim'].post.requestBody.content['application/json'].schema.properties).toHaveProperty(
+      'botId',
+    );
   });
 });
 
 describe('bad input never gets a 5xx', () => {
   test('malformed JSON 400, wrong content type 415, unknown route 404, wrong method 405', async () => {
     expectError(await api('POST', '/bots/register', '{"id": "x",'), 400, 'validation_failed');
-    expectError(await api('POST', '/bots/register', 'id=x', { 'content-type': 'application/x-www-form-urlencoded' }), 415);
+    expectError(
+      await api('POST', '/bots/register', 'id=x', { 'content-type': 'application/x-www-form-urlencoded' }),
+      415,
+    );
     expectError(await api('POST', '/bots/register', '{"id":"x"}', { 'content-type': 'text/plain' }), 415);
     expectError(await api('GET', '/no/such/route'), 404);
     expectError(await api('PUT', '/jobs'), 405);
@@ -320,10 +423,14 @@ describe('bad input never gets a 5xx', () => {
 
   test('a 413 also reaches a client that streams the body without Content-Length', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${s.url}/jobs`, { method: 'POST', headers: { ...adminHeaders, 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      });
+      const req = http.request(
+        `${s.url}/jobs`,
+        { method: 'POST', headers: { ...adminHeaders, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 20; i++) req.write('x'.repeat(100000));
       req.end();
@@ -334,7 +441,10 @@ describe('bad input never gets a 5xx', () => {
   test('admin token missing, wrong, or of any length 0..512 is a 401, never a 500', async () => {
     expectError(await api('POST', '/jobs/populate', undefined, jsonHeaders), 401, 'unauthorized');
     for (const len of [0, 1, 7, 16, 17, 31, 64, 255, 512]) {
-      const r = await api('POST', '/jobs/populate', undefined, { ...jsonHeaders, authorization: `Bearer ${'a'.repeat(len)}` });
+      const r = await api('POST', '/jobs/populate', undefined, {
+        ...jsonHeaders,
+        authorization: `Bearer ${'a'.repeat(len)}`,
+      });
       expectError(r, 401);
     }
     expectError(await api('POST', '/jobs/populate', undefined, { ...jsonHeaders, authorization: 'Basic abc' }), 401);

@@ -10,7 +10,10 @@ import { testTime } from './helpers/time';
 
 const run = promisify(execFile);
 const backupCli = (args: string[], env: Record<string, string>) =>
-  run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'backup.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+  run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'backup.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+  });
 
 jest.setTimeout(testTime(60_000));
 
@@ -18,7 +21,11 @@ test('online backup of a running server, then a restore drill', async () => {
   const sp = await startServer();
   const db = `sqlite://${path.join(sp.dir, 'jobs.db')}`;
   const post = (p: string, body: unknown, admin = false) =>
-    fetch(`${sp.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: r.status === 204 ? null : await r.json() }));
+    fetch(`${sp.url}${p}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, json: r.status === 204 ? null : await r.json() }));
   await post('/jobs', { jobs: Array.from({ length: 300 }, (_, i) => ({ type: 'simulated', payload: { i } })) }, true);
   await post('/bots/register', { id: 'b' });
   let prev: { jobId: string; attempt: number } | undefined;
@@ -34,7 +41,10 @@ test('online backup of a running server, then a restore drill', async () => {
   expect(report).toMatchObject({ file: out, integrity: 'ok', counts: { jobs: 300, bots: 1, results: 119 } });
 
   // Restoring over a database in use is refused.
-  await expect(backupCli(['--restore', out], { DATABASE_URL: db })).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/another server is already using/) });
+  await expect(backupCli(['--restore', out], { DATABASE_URL: db })).rejects.toMatchObject({
+    code: 1,
+    stderr: expect.stringMatching(/another server is already using/),
+  });
 
   // Later work that the backup does not have, then the drill: stop, restore, start, compare.
   await post('/jobs/next', { botId: 'b', complete: { ...prev!, result: 'after' } });
@@ -54,5 +64,7 @@ test('online backup of a running server, then a restore drill', async () => {
 
 test('--help, and PostgreSQL is pointed at pg_dump', async () => {
   expect((await backupCli(['--help'], {})).stdout).toMatch(/npm run backup -- --restore/);
-  await expect(backupCli([], { DATABASE_URL: 'postgres://x@127.0.0.1:1/db' })).rejects.toMatchObject({ stderr: expect.stringMatching(/pg_dump/) });
+  await expect(backupCli([], { DATABASE_URL: 'postgres://x@127.0.0.1:1/db' })).rejects.toMatchObject({
+    stderr: expect.stringMatching(/pg_dump/),
+  });
 });

@@ -26,7 +26,11 @@ test('kill -9 mid-run: nothing acknowledged is lost and the datalake has exactly
     return { status: res.status, json: text ? JSON.parse(text) : null };
   };
   for (let i = 0; i < JOBS; i += 500) {
-    const r = await post('/jobs', { jobs: Array.from({ length: 500 }, (_, k) => ({ type: 'simulated', payload: { n: i + k } })) }, true);
+    const r = await post(
+      '/jobs',
+      { jobs: Array.from({ length: 500 }, (_, k) => ({ type: 'simulated', payload: { n: i + k } })) },
+      true,
+    );
     expect(r.status).toBe(201);
   }
 
@@ -59,7 +63,9 @@ test('kill -9 mid-run: nothing acknowledged is lost and the datalake has exactly
       const job = c.json;
       const s = await retry(() => post(`/jobs/${job.id}/start`, { botId, attempt: job.attempts }));
       if (s.status !== 200) continue;
-      const done = await retry(() => post(`/jobs/${job.id}/complete`, { botId, attempt: job.attempts, result: { n: job.payload.n } }));
+      const done = await retry(() =>
+        post(`/jobs/${job.id}/complete`, { botId, attempt: job.attempts, result: { n: job.payload.n } }),
+      );
       if (done.status === 200) acknowledged.set(job.id, job.attempts);
     }
   };
@@ -81,10 +87,17 @@ test('kill -9 mid-run: nothing acknowledged is lost and the datalake has exactly
   const db = new Database(path.join(sp.dir, 'jobs.db'), { readonly: true });
   try {
     expect((db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check).toBe('ok');
-    const byStatus = Object.fromEntries((db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]));
+    const byStatus = Object.fromEntries(
+      (
+        db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: string; n: number }[]
+      ).map((r) => [r.status, r.n]),
+    );
     expect(byStatus.completed + (byStatus.failed ?? 0)).toBe(JOBS); // none vanished, none left behind
     for (const [jobId, attempt] of acknowledged) {
-      const row = db.prepare('SELECT status, attempts FROM jobs WHERE id = ?').get(jobId) as { status: string; attempts: number };
+      const row = db.prepare('SELECT status, attempts FROM jobs WHERE id = ?').get(jobId) as {
+        status: string;
+        attempts: number;
+      };
       expect(row).toEqual({ status: 'completed', attempts: attempt });
     }
     const results = db.prepare('SELECT result_id FROM results').all() as { result_id: string }[];

@@ -24,7 +24,10 @@ const backends: Backend[] = [
     name: 'SQLite',
     env: () => {
       const dir = tempDir('guar-');
-      return { env: { DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`, DATALAKE_DIR: path.join(dir, 'lake') }, cleanup: async () => {} };
+      return {
+        env: { DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`, DATALAKE_DIR: path.join(dir, 'lake') },
+        cleanup: async () => {},
+      };
     },
   },
 ];
@@ -33,13 +36,23 @@ if (PG_AVAILABLE || process.env.CI === 'true') {
     name: 'PostgreSQL',
     env: () => {
       const { url, schema } = freshSchemaUrl('guar');
-      return { env: { DATABASE_URL: url, DATALAKE_DIR: path.join(tempDir('guar-'), 'lake') }, cleanup: () => dropSchema(schema) };
+      return {
+        env: { DATABASE_URL: url, DATALAKE_DIR: path.join(tempDir('guar-'), 'lake') },
+        cleanup: () => dropSchema(schema),
+      };
     },
   });
 }
 
 async function serverWith(env: Record<string, string>, clock?: ManualClock): Promise<RunningServer> {
-  const config = loadServerConfig({ SERVER_PORT: '0', SERVER_HOST: '127.0.0.1', ADMIN_TOKEN, POPULATE_INTERVAL_MS: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0', ...env });
+  const config = loadServerConfig({
+    SERVER_PORT: '0',
+    SERVER_HOST: '127.0.0.1',
+    ADMIN_TOKEN,
+    POPULATE_INTERVAL_MS: '0',
+    RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0',
+    ...env,
+  });
   return runServer(config, silentLogger(), clock);
 }
 
@@ -48,7 +61,13 @@ function lakeLines(dir: string): { resultId: string }[] {
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.ndjson'))
-    .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
 }
 
 describe.each(backends)('$name', ({ env: makeEnv }) => {
@@ -56,7 +75,13 @@ describe.each(backends)('$name', ({ env: makeEnv }) => {
     const { env, cleanup } = makeEnv();
     const s = await serverWith(env);
     try {
-      await call(s.url, 'POST', '/jobs', { jobs: Array.from({ length: 1000 }, () => ({ type: 'simulated' })) }, adminHeaders);
+      await call(
+        s.url,
+        'POST',
+        '/jobs',
+        { jobs: Array.from({ length: 1000 }, () => ({ type: 'simulated' })) },
+        adminHeaders,
+      );
       const claimedBy = new Map<string, string>();
       const twice: string[] = [];
       const bad: string[] = [];
@@ -90,7 +115,10 @@ describe.each(backends)('$name', ({ env: makeEnv }) => {
   test('a stale bot completing after its lease expired and the job was claimed again: 409, the newer attempt untouched, one result and one line', async () => {
     const { env, cleanup } = makeEnv();
     const clock = new ManualClock(Date.now());
-    const s = await serverWith({ ...env, BOT_DOWN_AFTER_MS: '1000', SWEEP_INTERVAL_MS: '20', MAX_ATTEMPTS: '3' }, clock);
+    const s = await serverWith(
+      { ...env, BOT_DOWN_AFTER_MS: '1000', SWEEP_INTERVAL_MS: '20', MAX_ATTEMPTS: '3' },
+      clock,
+    );
     try {
       const job = (await call(s.url, 'POST', '/jobs', { type: 'simulated' }, adminHeaders)).json;
       await call(s.url, 'POST', '/bots/register', { id: 'stale' });
@@ -102,10 +130,23 @@ describe.each(backends)('$name', ({ env: makeEnv }) => {
       await waitFor(async () => (await call(s.url, 'GET', `/jobs/${job.id}`)).json.status === 'pending', 5000, 20);
       const second = await call(s.url, 'POST', '/jobs/next', { botId: 'fresh' });
       expect(second.json.job).toMatchObject({ id: job.id, attempts: 2, botId: 'fresh' });
-      const late = await call(s.url, 'POST', `/jobs/${job.id}/complete`, { botId: 'stale', attempt: 1, result: 'stale' });
+      const late = await call(s.url, 'POST', `/jobs/${job.id}/complete`, {
+        botId: 'stale',
+        attempt: 1,
+        result: 'stale',
+      });
       expect(late.status).toBe(409);
-      expect((await call(s.url, 'GET', `/jobs/${job.id}`)).json).toMatchObject({ status: 'running', botId: 'fresh', attempts: 2, result: null });
-      const done = await call(s.url, 'POST', `/jobs/${job.id}/complete`, { botId: 'fresh', attempt: 2, result: 'fresh' });
+      expect((await call(s.url, 'GET', `/jobs/${job.id}`)).json).toMatchObject({
+        status: 'running',
+        botId: 'fresh',
+        attempts: 2,
+        result: null,
+      });
+      const done = await call(s.url, 'POST', `/jobs/${job.id}/complete`, {
+        botId: 'fresh',
+        attempt: 2,
+        result: 'fresh',
+      });
       expect(done.json).toMatchObject({ status: 'completed', result: 'fresh' });
       // Attempt 1 ended as "lease expired", attempt 2 completed: one line each, none from the stale bot's answer.
       await waitFor(() => lakeLines(env.DATALAKE_DIR).length === 2, 5000, 20);
@@ -128,7 +169,10 @@ describe.each(backends)('$name', ({ env: makeEnv }) => {
       await call(s.url, 'POST', '/bots/register', { id: 'repeater' });
       await call(s.url, 'POST', '/jobs/next', { botId: 'repeater' });
       const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await call(s.url, 'POST', `/jobs/${job.id}/complete`, { botId: 'repeater', attempt: 1, result: { v: 1 } }));
+      for (let i = 0; i < 5; i++)
+        answers.push(
+          await call(s.url, 'POST', `/jobs/${job.id}/complete`, { botId: 'repeater', attempt: 1, result: { v: 1 } }),
+        );
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
       expect(new Set(answers.map((a) => a.text)).size).toBe(1);
       await waitFor(() => lakeLines(env.DATALAKE_DIR).length >= 1, 5000, 20);
@@ -144,10 +188,19 @@ describe.each(backends)('$name', ({ env: makeEnv }) => {
 test('a second server on the same SQLite file refuses to start, with a clear message and a non-zero exit', async () => {
   const first = await startServer();
   try {
-    const second = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: `sqlite://${path.join(first.dir, 'jobs.db')}`, SERVER_PORT: '0', LOG_PRETTY: 'false' },
-    }).then(
+    const second = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: `sqlite://${path.join(first.dir, 'jobs.db')}`,
+          SERVER_PORT: '0',
+          LOG_PRETTY: 'false',
+        },
+      },
+    ).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

@@ -9,7 +9,10 @@ afterAll(() => s.close());
 
 test('admin routes: the burst passes, then 429 JSON with Retry-After; wrong tokens count too', async () => {
   const statuses: number[] = [];
-  for (let i = 0; i < 3; i++) statuses.push((await call(s.url, 'POST', '/queue/pause', undefined, { authorization: 'Bearer wrong-token' })).status);
+  for (let i = 0; i < 3; i++)
+    statuses.push(
+      (await call(s.url, 'POST', '/queue/pause', undefined, { authorization: 'Bearer wrong-token' })).status,
+    );
   statuses.push((await call(s.url, 'POST', '/queue/resume', undefined, adminHeaders)).status);
   const limited = await call(s.url, 'POST', '/queue/resume', undefined, adminHeaders);
   expect(statuses).toEqual([401, 401, 401, 200]);
@@ -32,7 +35,10 @@ test('claims: empty answers are limited per bot; claims that get a job are not',
   let done = 0;
   let prev: { jobId: string; attempt: number } | undefined;
   for (;;) {
-    const r = await call(s.url, 'POST', '/jobs/next', { botId: 'greedy', ...(prev ? { complete: { ...prev, result: null } } : {}) });
+    const r = await call(s.url, 'POST', '/jobs/next', {
+      botId: 'greedy',
+      ...(prev ? { complete: { ...prev, result: null } } : {}),
+    });
     expect(r.status).toBe(200);
     if (prev) done++;
     if (!r.json.job) break;

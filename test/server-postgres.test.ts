@@ -43,7 +43,13 @@ describePostgres('two servers on one PostgreSQL database', () => {
     const fresh = freshSchemaUrl('two');
     schema = fresh.schema;
     lake = path.join(tempDir('two-lake-'), 'datalake');
-    const env = { DATABASE_URL: fresh.url, DATALAKE_DIR: lake, POPULATE_INTERVAL_MS: '1000', BATCH_SIZE: '3', MAX_ATTEMPTS: '1' };
+    const env = {
+      DATABASE_URL: fresh.url,
+      DATALAKE_DIR: lake,
+      POPULATE_INTERVAL_MS: '1000',
+      BATCH_SIZE: '3',
+      MAX_ATTEMPTS: '1',
+    };
     servers.push(await startServer({ env }));
     servers.push(await startServer({ env }));
   });
@@ -87,7 +93,12 @@ describePostgres('two servers on one PostgreSQL database', () => {
     expect(dup).toEqual([]);
     const bulkDone = [...seen.keys()].length;
     expect(bulkDone).toBeGreaterThanOrEqual(500);
-    await waitFor(async () => (await query<{ n: string }>(schema, 'SELECT COUNT(*) AS n FROM results WHERE written = 0'))[0].n === '0', 15_000, 100);
+    await waitFor(
+      async () =>
+        (await query<{ n: string }>(schema, 'SELECT COUNT(*) AS n FROM results WHERE written = 0'))[0].n === '0',
+      15_000,
+      100,
+    );
     const lines = fs
       .readdirSync(lake)
       .filter((f) => f.endsWith('.ndjson'))
@@ -118,7 +129,8 @@ function startProxy(target: { host: string; port: number }) {
     client.pipe(upstream).pipe(client);
   });
   return {
-    listen: () => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port))),
+    listen: () =>
+      new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port))),
     cut() {
       accepting = false;
       for (const s of sockets) s.destroy();

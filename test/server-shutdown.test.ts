@@ -26,23 +26,41 @@ test('close(): a waiting long-poll gets 204 (not a 5xx), close waits for it, not
 test('close() with the datalake: everything finished before the signal is in the files', async () => {
   const s = await startInProcess();
   await call(s.url, 'POST', '/bots/register', { id: 'b' });
-  await call(s.url, 'POST', '/jobs', { jobs: Array.from({ length: 50 }, () => ({ type: 'simulated' })) }, { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' });
+  await call(
+    s.url,
+    'POST',
+    '/jobs',
+    { jobs: Array.from({ length: 50 }, () => ({ type: 'simulated' })) },
+    { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' },
+  );
   let prev: { jobId: string; attempt: number } | undefined;
   for (let i = 0; i < 51; i++) {
-    const r = await call(s.url, 'POST', '/jobs/next', { botId: 'b', ...(prev ? { complete: { ...prev, result: i } } : {}) });
+    const r = await call(s.url, 'POST', '/jobs/next', {
+      botId: 'b',
+      ...(prev ? { complete: { ...prev, result: i } } : {}),
+    });
     prev = r.json.job ? { jobId: r.json.job.id, attempt: r.json.job.attempts } : undefined;
   }
   await s.close();
   const fs = await import('node:fs');
   const path = await import('node:path');
   const dir = path.join(s.dir, 'datalake');
-  const lines = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean));
+  const lines = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ndjson'))
+    .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean));
   expect(lines).toHaveLength(50);
 });
 
 test('SIGTERM on the real server process: exit 0 after logging "stopped", the SQLite file closed cleanly (no WAL left)', async () => {
   const sp = await startServer({ env: { LOG_LEVEL: 'info' } });
-  await call(sp.url, 'POST', '/jobs', { type: 'simulated' }, { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' });
+  await call(
+    sp.url,
+    'POST',
+    '/jobs',
+    { type: 'simulated' },
+    { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+  );
   expect(fs.existsSync(path.join(sp.dir, 'jobs.db-wal'))).toBe(true);
   expect(await sp.stop()).toBe(0);
   // Before the checkpoint thread was waited for, the process ran out of work while stopping it and

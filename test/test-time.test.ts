@@ -6,9 +6,13 @@ const TIME = path.join(__dirname, 'helpers', 'time.js');
 
 function scaled(env: string | undefined, ms: number): number {
   const { TEST_TIME_SCALE: _drop, ...rest } = process.env;
-  const out = execFileSync(process.execPath, ['-e', `process.stdout.write(String(require(${JSON.stringify(TIME)}).testTime(${ms})))`], {
-    env: env === undefined ? rest : { ...rest, TEST_TIME_SCALE: env },
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['-e', `process.stdout.write(String(require(${JSON.stringify(TIME)}).testTime(${ms})))`],
+    {
+      env: env === undefined ? rest : { ...rest, TEST_TIME_SCALE: env },
+    },
+  );
   return Number(out.toString());
 }
 

@@ -25,12 +25,18 @@ describe('hash (iterated SHA-256)', () => {
       iterations: 1,
       hex: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
     });
-    expect(await run('hash', { input: '' })).toMatchObject({ hex: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+    expect(await run('hash', { input: '' })).toMatchObject({
+      hex: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    });
   });
 
   it('hashes the raw digest in later rounds (openssl dgst -binary piped twice and three times)', async () => {
-    expect(await run('hash', { input: 'abc', iterations: 2 })).toMatchObject({ hex: '4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358' });
-    expect(await run('hash', { input: 'abc', iterations: 3 })).toMatchObject({ hex: 'f2a778f1a6ed3d5bc59a5d79104c598f3f07093f240ca4e91333fb09ed4f36da' });
+    expect(await run('hash', { input: 'abc', iterations: 2 })).toMatchObject({
+      hex: '4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358',
+    });
+    expect(await run('hash', { input: 'abc', iterations: 3 })).toMatchObject({
+      hex: 'f2a778f1a6ed3d5bc59a5d79104c598f3f07093f240ca4e91333fb09ed4f36da',
+    });
   });
 
   it('runs 100,000 rounds across event-loop yields (value from Python hashlib)', async () => {
@@ -40,7 +46,9 @@ describe('hash (iterated SHA-256)', () => {
   });
 
   it('rejects bad payloads with the field named', async () => {
-    await expect(run('hash', { input: 'x', iterations: 0 })).rejects.toThrow(/invalid payload for job type "hash": iterations/);
+    await expect(run('hash', { input: 'x', iterations: 0 })).rejects.toThrow(
+      /invalid payload for job type "hash": iterations/,
+    );
     await expect(run('hash', { iterations: 5 })).rejects.toThrow(InvalidPayloadError);
     await expect(run('hash', { input: 'x', iterations: 1_000_001 })).rejects.toThrow(/iterations/);
     await expect(run('hash', { input: 'x', extra: 1 })).rejects.toThrow(/extra/);
@@ -57,8 +65,21 @@ describe('hash (iterated SHA-256)', () => {
 describe('primes (count below n)', () => {
   // Known values of the prime-counting function pi(x); pi(n-1) counts primes below n.
   it.each([
-    [2, 0], [3, 1], [4, 2], [5, 2], [6, 3], [8, 4], [10, 4], [11, 4], [12, 5], [100, 25], [101, 25], [102, 26],
-    [1000, 168], [1_000_000, 78498], [10_000_000, 664_579],
+    [2, 0],
+    [3, 1],
+    [4, 2],
+    [5, 2],
+    [6, 3],
+    [8, 4],
+    [10, 4],
+    [11, 4],
+    [12, 5],
+    [100, 25],
+    [101, 25],
+    [102, 26],
+    [1000, 168],
+    [1_000_000, 78498],
+    [10_000_000, 664_579],
   ])('pi(n-1) for n = %i is %i', async (n, count) => {
     expect(await run('primes', { n })).toEqual({ n, count });
   });
@@ -110,7 +131,12 @@ function countNaive(n: number): number {
 
 describe('fib (exact Fibonacci numbers)', () => {
   it.each([
-    [0, '0'], [1, '1'], [2, '1'], [10, '55'], [50, '12586269025'], [93, '12200160415121876738'],
+    [0, '0'],
+    [1, '1'],
+    [2, '1'],
+    [10, '55'],
+    [50, '12586269025'],
+    [93, '12200160415121876738'],
     [100, '354224848179261915075'],
   ])('F(%i) = %s', async (n, value) => {
     expect(await run('fib', { n })).toEqual({ n, value, digits: value.length });
@@ -133,21 +159,36 @@ describe('simulated', () => {
   it('fails exactly when the random draw is below FAILURE_RATE', async () => {
     const settings = { processingDurationMs: 0, failureRate: 0.15 };
     await expect(run('simulated', {}, ctx({ random: () => 0.1499, settings }))).rejects.toThrow(JobFailure);
-    await expect(run('simulated', {}, ctx({ random: () => 0.15, settings }))).resolves.toEqual({ simulated: true, durationMs: 0 });
+    await expect(run('simulated', {}, ctx({ random: () => 0.15, settings }))).resolves.toEqual({
+      simulated: true,
+      durationMs: 0,
+    });
   });
 
   it('waits PROCESSING_DURATION_MS, or payload.durationMs, through the injected sleep', async () => {
     const waits: number[] = [];
     const sleep = async (ms: number) => void waits.push(ms);
     await run('simulated', { batch: 3 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
-    await run('simulated', { durationMs: 42 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
-    await run('simulated', { durationMs: 0 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
+    await run(
+      'simulated',
+      { durationMs: 42 },
+      ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }),
+    );
+    await run(
+      'simulated',
+      { durationMs: 0 },
+      ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }),
+    );
     expect(waits).toEqual([300000, 42]); // 0 ms needs no timer
   });
 
   it('is cut short by the signal', async () => {
     const ac = new AbortController();
-    const p = run('simulated', {}, ctx({ signal: ac.signal, settings: { processingDurationMs: 60000, failureRate: 0 } }));
+    const p = run(
+      'simulated',
+      {},
+      ctx({ signal: ac.signal, settings: { processingDurationMs: 60000, failureRate: 0 } }),
+    );
     ac.abort(new Error('shutting down'));
     await expect(p).rejects.toThrow('shutting down');
   });

@@ -97,7 +97,10 @@ export function serverApi(url: string) {
   const call = async <T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${url}${p}`, {
       method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -110,9 +113,14 @@ export function serverApi(url: string) {
   };
   return {
     call,
-    createJob: (type: string, payload: Json = {}, extra: Record<string, unknown> = {}) => ok<Job>('POST', '/jobs', { type, payload, ...extra }),
+    createJob: (type: string, payload: Json = {}, extra: Record<string, unknown> = {}) =>
+      ok<Job>('POST', '/jobs', { type, payload, ...extra }),
     createJobs: (jobs: { type: string; payload?: Json }[]) => ok<{ items: Job[] }>('POST', '/jobs', { jobs }),
-    job: (id: string) => ok<Job & { events: { from: string | null; to: string; botId: string | null; note: string | null }[] }>('GET', `/jobs/${id}`),
+    job: (id: string) =>
+      ok<Job & { events: { from: string | null; to: string; botId: string | null; note: string | null }[] }>(
+        'GET',
+        `/jobs/${id}`,
+      ),
     bot: (id: string) => call<Bot>('GET', `/bots/${id}`),
     bots: () => ok<{ items: Bot[] }>('GET', '/bots'),
     deleteBot: (id: string) => call<null>('DELETE', `/bots/${id}`),
@@ -124,7 +132,9 @@ export function serverApi(url: string) {
         last = await ok<Job>('GET', `/jobs/${id}`);
         return statuses.includes(last.status);
       }, timeoutMs).catch(() => {
-        throw new Error(`job ${id} not in ${statuses.join('|')} within ${testTime(timeoutMs)} ms; last: ${JSON.stringify(last)}`);
+        throw new Error(
+          `job ${id} not in ${statuses.join('|')} within ${testTime(timeoutMs)} ms; last: ${JSON.stringify(last)}`,
+        );
       });
       return last!;
     },

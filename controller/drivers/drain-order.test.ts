@@ -1,10 +1,19 @@
 import type { BotActivity } from '../server-client';
 import { chooseBotsToStop, DELETION_COST, podDeletionCost } from './drain-order';
 
-const act = (id: string, status: BotActivity['status'], currentJobId: string | null = null): [string, BotActivity] => [id, { id, status, currentJobId }];
+const act = (id: string, status: BotActivity['status'], currentJobId: string | null = null): [string, BotActivity] => [
+  id,
+  { id, status, currentJobId },
+];
 
 describe('drain-first order', () => {
-  const activity = new Map([act('b-1', 'busy', 'j1'), act('b-2', 'idle'), act('b-3', 'busy', 'j3'), act('b-4', 'idle'), act('b-5', 'down')]);
+  const activity = new Map([
+    act('b-1', 'busy', 'j1'),
+    act('b-2', 'idle'),
+    act('b-3', 'busy', 'j3'),
+    act('b-4', 'idle'),
+    act('b-5', 'down'),
+  ]);
   const candidates = ['b-6', 'b-5', 'b-4', 'b-3', 'b-2', 'b-1']; // highest number first
 
   it('stops unknown and down bots first, then idle ones, keeping the driver’s order among equals', () => {

@@ -9,7 +9,11 @@ import { isBusy, type BotActivity } from '../server-client';
  * equal, e.g. highest number first). Bots the server does not know or sees as down go first (they
  * do no work), then idle ones, and busy ones only when nothing else is left.
  */
-export function chooseBotsToStop(candidates: readonly string[], activity: ReadonlyMap<string, BotActivity>, count: number): string[] {
+export function chooseBotsToStop(
+  candidates: readonly string[],
+  activity: ReadonlyMap<string, BotActivity>,
+  count: number,
+): string[] {
   const rank = (id: string): number => {
     const a = activity.get(id);
     if (a === undefined || a.status === 'down') return 0;

@@ -62,8 +62,14 @@ export class KubernetesScaleDriver implements ScaleDriver {
   }
 
   async observe(): Promise<ObservedState> {
-    const scale = await this.apps.readNamespacedDeploymentScale({ name: this.opts.deployment, namespace: this.opts.namespace });
-    const dep = await this.apps.readNamespacedDeployment({ name: this.opts.deployment, namespace: this.opts.namespace });
+    const scale = await this.apps.readNamespacedDeploymentScale({
+      name: this.opts.deployment,
+      namespace: this.opts.namespace,
+    });
+    const dep = await this.apps.readNamespacedDeployment({
+      name: this.opts.deployment,
+      namespace: this.opts.namespace,
+    });
     return { current: scale.spec?.replicas ?? 0, ready: dep.status?.readyReplicas ?? 0 };
   }
 
@@ -88,7 +94,10 @@ export class KubernetesScaleDriver implements ScaleDriver {
       throw new DrainUnknownError((err as Error).message);
     }
     const byId = new Map(activity.map((a) => [a.id, a]));
-    const dep = await this.apps.readNamespacedDeployment({ name: this.opts.deployment, namespace: this.opts.namespace });
+    const dep = await this.apps.readNamespacedDeployment({
+      name: this.opts.deployment,
+      namespace: this.opts.namespace,
+    });
     const labels = dep.spec?.selector?.matchLabels ?? {};
     const labelSelector = Object.entries(labels)
       .map(([k, v]) => `${k}=${v}`)
@@ -102,7 +111,11 @@ export class KubernetesScaleDriver implements ScaleDriver {
       if (pod.metadata?.annotations?.[POD_DELETION_COST_ANNOTATION] === cost) continue;
       try {
         await this.core.patchNamespacedPod(
-          { name, namespace: this.opts.namespace, body: { metadata: { annotations: { [POD_DELETION_COST_ANNOTATION]: cost } } } },
+          {
+            name,
+            namespace: this.opts.namespace,
+            body: { metadata: { annotations: { [POD_DELETION_COST_ANNOTATION]: cost } } },
+          },
           mergePatch(),
         );
       } catch (err) {
@@ -139,7 +152,12 @@ export class KubernetesConfigMapAccess implements ConfigMapAccess {
     try {
       await this.core.createNamespacedConfigMap({
         namespace: this.namespace,
-        body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'botfleet-controller' } }, data },
+        body: {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'botfleet-controller' } },
+          data,
+        },
       });
       return true;
     } catch (err) {

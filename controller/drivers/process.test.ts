@@ -56,7 +56,9 @@ const alive = (pid: number | undefined) => {
 
 describe('process driver', () => {
   it('gives each child BOT_ID, SERVER_URL and its own environment, and prefixes each output line with the bot id', async () => {
-    const { d, out } = driver(`console.log([process.env.BOT_ID, process.env.SERVER_URL, process.env.EXTRA_SETTING].join(' ')); console.error('second line'); ${IDLE_FOREVER}`);
+    const { d, out } = driver(
+      `console.log([process.env.BOT_ID, process.env.SERVER_URL, process.env.EXTRA_SETTING].join(' ')); console.error('second line'); ${IDLE_FOREVER}`,
+    );
     await d.scale(0, 2);
     expect(d.botIds()).toEqual(['unit-1', 'unit-2']);
     await waitFor(() => out().split('\n').filter(Boolean).length === 4, 10000);
@@ -70,16 +72,27 @@ describe('process driver', () => {
   it('counts a child as ready once its id is registered and not down at the server', async () => {
     const { d } = driver(IDLE_FOREVER, { idPrefix: 'ready' });
     await d.scale(0, 2);
-    await fetch(`${server.url}/bots/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'ready-2' }) });
+    await fetch(`${server.url}/bots/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'ready-2' }),
+    });
     expect(await d.observe()).toEqual({ current: 2, ready: 1 });
     await d.shutdown();
   });
 
   it('SIGKILLs a bot that ignores SIGTERM once the grace period is over, and removes it from the server', async () => {
-    const { d, out } = driver(`process.on('SIGTERM', () => console.log('ignoring SIGTERM')); ${IDLE_FOREVER}`, { idPrefix: 'stubborn', stopGraceMs: 700 });
+    const { d, out } = driver(`process.on('SIGTERM', () => console.log('ignoring SIGTERM')); ${IDLE_FOREVER}`, {
+      idPrefix: 'stubborn',
+      stopGraceMs: 700,
+    });
     await d.scale(0, 1);
     const pid = d.pidOf('stubborn-1');
-    await fetch(`${server.url}/bots/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'stubborn-1' }) });
+    await fetch(`${server.url}/bots/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'stubborn-1' }),
+    });
     await new Promise((r) => setTimeout(r, 300)); // let the child install its handler
     const t0 = Date.now();
     await d.scale(1, 0);
@@ -94,9 +107,16 @@ describe('process driver', () => {
   });
 
   it('restarts a child that keeps dying, with a growing delay', async () => {
-    const { d, out } = driver(`console.log('up'); process.exit(3)`, { idPrefix: 'crashy', restartBackoffMs: 50, restartBackoffMaxMs: 400 });
+    const { d, out } = driver(`console.log('up'); process.exit(3)`, {
+      idPrefix: 'crashy',
+      restartBackoffMs: 50,
+      restartBackoffMaxMs: 400,
+    });
     await d.scale(0, 1);
-    const starts = () => out().split('\n').filter((l) => l === 'crashy-1 | up').length;
+    const starts = () =>
+      out()
+        .split('\n')
+        .filter((l) => l === 'crashy-1 | up').length;
     await waitFor(() => starts() >= 3, 10000); // it is restarted...
     await new Promise((r) => setTimeout(r, 1200));
     // ...with delays of 50, 100, 200, 400, 400 ... plus start-up time: a few more, not hundreds.

@@ -78,7 +78,8 @@ export class ProcessDriver implements ScaleDriver {
     }
     const up = new Set(activity.filter((a) => a.status !== 'down').map((a) => a.id));
     let ready = 0;
-    for (const b of this.bots.values()) if (b.child && b.child.exitCode === null && b.child.signalCode === null && up.has(b.id)) ready++;
+    for (const b of this.bots.values())
+      if (b.child && b.child.exitCode === null && b.child.signalCode === null && up.has(b.id)) ready++;
     return { current, ready };
   }
 
@@ -103,7 +104,10 @@ export class ProcessDriver implements ScaleDriver {
       const bot = this.bots.get(id)!;
       this.bots.delete(id);
       const a = activity.find((x) => x.id === id);
-      this.opts.logger.info({ botId: id, serverStatus: a?.status ?? 'unknown', currentJobId: a?.currentJobId ?? null }, 'stopping bot');
+      this.opts.logger.info(
+        { botId: id, serverStatus: a?.status ?? 'unknown', currentJobId: a?.currentJobId ?? null },
+        'stopping bot',
+      );
       this.stopBot(bot);
     }
   }
@@ -121,7 +125,16 @@ export class ProcessDriver implements ScaleDriver {
   private startNew(): void {
     let n = 1;
     while (this.bots.has(this.idFor(n)) || this.stopping.has(this.idFor(n))) n++;
-    const bot: ManagedBot = { id: this.idFor(n), n, child: null, startedAt: 0, crashes: 0, restartTimer: null, exited: Promise.resolve(), stopped: null };
+    const bot: ManagedBot = {
+      id: this.idFor(n),
+      n,
+      child: null,
+      startedAt: 0,
+      crashes: 0,
+      restartTimer: null,
+      exited: Promise.resolve(),
+      stopped: null,
+    };
     this.bots.set(bot.id, bot);
     this.spawnChild(bot);
   }
@@ -168,7 +181,9 @@ export class ProcessDriver implements ScaleDriver {
     const out = this.opts.output ?? process.stdout;
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
-      readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`${id} | ${line}\n`));
+      readline
+        .createInterface({ input: stream, crlfDelay: Infinity })
+        .on('line', (line) => out.write(`${id} | ${line}\n`));
     }
   }
 
@@ -213,7 +228,10 @@ export class ProcessDriver implements ScaleDriver {
         await this.opts.server.deleteBot(bot.id);
       } catch (err) {
         // Not fatal: the server marks a silent bot down after BOT_DOWN_AFTER_MS anyway.
-        this.opts.logger.warn({ botId: bot.id, err: (err as Error).message }, 'could not remove the stopped bot from the server');
+        this.opts.logger.warn(
+          { botId: bot.id, err: (err as Error).message },
+          'could not remove the stopped bot from the server',
+        );
       }
       if (this.stopping.get(bot.id) === bot) this.stopping.delete(bot.id);
     });

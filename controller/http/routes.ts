@@ -55,9 +55,16 @@ export function controllerRouter(deps: RouteDeps): Router {
     try {
       observed = await driver.observe();
     } catch (err) {
-      if (observed === null) throw new UnavailableError(`the ${driver.name} driver cannot be read: ${(err as Error).message}`);
+      if (observed === null)
+        throw new UnavailableError(`the ${driver.name} driver cannot be read: ${(err as Error).message}`);
     }
-    return { driver: driver.name, desired: desired.replicas, current: observed!.current, ready: observed!.ready, autoscale: { ...desired.autoscale } };
+    return {
+      driver: driver.name,
+      desired: desired.replicas,
+      current: observed!.current,
+      ready: observed!.ready,
+      autoscale: { ...desired.autoscale },
+    };
   };
 
   // Parsed by core/http/json-body (size limit, JSON only, depth limit); {} when there is none.
@@ -114,7 +121,10 @@ export function controllerRouter(deps: RouteDeps): Router {
         max: input.max ?? d.autoscale.max,
         jobsPerBot: input.jobsPerBot ?? d.autoscale.jobsPerBot,
       };
-      if (next.min > next.max) throw new ValidationError('min must be at most max', [{ path: 'min', message: `min (${next.min}) must be at most max (${next.max})` }]);
+      if (next.min > next.max)
+        throw new ValidationError('min must be at most max', [
+          { path: 'min', message: `min (${next.min}) must be at most max (${next.max})` },
+        ]);
       return { replicas: d.replicas, autoscale: next };
     });
     ctx.body = await view();

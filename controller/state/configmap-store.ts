@@ -8,7 +8,12 @@
  * file that imports the client.
  */
 import { zodDetails } from '../../core/errors';
-import { desiredStateSchema, InvalidStoredStateError, type DesiredState, type DesiredStateStore } from '../desired-state';
+import {
+  desiredStateSchema,
+  InvalidStoredStateError,
+  type DesiredState,
+  type DesiredStateStore,
+} from '../desired-state';
 
 export interface ConfigMapAccess {
   readonly namespace: string;
@@ -39,7 +44,12 @@ export function toConfigMapData(s: DesiredState): Record<string, string> {
 }
 
 /** Parses ConfigMap data (strings) into a desired state; throws InvalidStoredStateError naming each bad key. */
-export function fromConfigMapData(data: Record<string, string>, defaults: DesiredState, limit: number, location: string): DesiredState {
+export function fromConfigMapData(
+  data: Record<string, string>,
+  defaults: DesiredState,
+  limit: number,
+  location: string,
+): DesiredState {
   const problems: string[] = [];
   const int = (key: string, def: number): number => {
     const v = data[key];
@@ -69,7 +79,10 @@ export function fromConfigMapData(data: Record<string, string>, defaults: Desire
   const r = desiredStateSchema(limit).safeParse(candidate);
   if (!r.success) {
     // The schema's paths (autoscale.min, ...) are the ConfigMap keys a person would edit.
-    throw new InvalidStoredStateError(location, zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`));
+    throw new InvalidStoredStateError(
+      location,
+      zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`),
+    );
   }
   return r.data;
 }

@@ -6,7 +6,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { zodDetails } from '../../core/errors';
-import { desiredStateSchema, InvalidStoredStateError, type DesiredState, type DesiredStateStore } from '../desired-state';
+import {
+  desiredStateSchema,
+  InvalidStoredStateError,
+  type DesiredState,
+  type DesiredStateStore,
+} from '../desired-state';
 
 export class JsonFileStateStore implements DesiredStateStore {
   readonly location: string;
@@ -35,15 +40,21 @@ export class JsonFileStateStore implements DesiredStateStore {
     } catch (err) {
       throw new InvalidStoredStateError(this.location, [`not JSON: ${(err as Error).message}`]);
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidStoredStateError(this.location, ['not a JSON object']);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new InvalidStoredStateError(this.location, ['not a JSON object']);
     const obj = raw as Record<string, unknown>;
-    const auto = typeof obj.autoscale === 'object' && obj.autoscale !== null ? (obj.autoscale as Record<string, unknown>) : {};
+    const auto =
+      typeof obj.autoscale === 'object' && obj.autoscale !== null ? (obj.autoscale as Record<string, unknown>) : {};
     const merged = {
       replicas: obj.replicas ?? this.defaults.replicas,
       autoscale: { ...this.defaults.autoscale, ...auto },
     };
     const r = desiredStateSchema(this.limit).safeParse(merged);
-    if (!r.success) throw new InvalidStoredStateError(this.location, zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`));
+    if (!r.success)
+      throw new InvalidStoredStateError(
+        this.location,
+        zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`),
+      );
     return r.data;
   }
 

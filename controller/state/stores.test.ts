@@ -27,7 +27,10 @@ describe('JsonFileStateStore (real files)', () => {
   it('fills fields a person left out of a hand-written file', async () => {
     const file = path.join(dir, 'state.json');
     fs.writeFileSync(file, '{"replicas": 5, "autoscale": {"enabled": true}}');
-    expect(await new JsonFileStateStore(file, 50, defaults).load()).toEqual({ replicas: 5, autoscale: { ...defaults.autoscale, enabled: true } });
+    expect(await new JsonFileStateStore(file, 50, defaults).load()).toEqual({
+      replicas: 5,
+      autoscale: { ...defaults.autoscale, enabled: true },
+    });
   });
 
   it('rejects garbage and out-of-range counts with a message naming the field', async () => {
@@ -50,7 +53,13 @@ describe('ConfigMap data (what kubectl edit sees)', () => {
   it('round-trips through plain string keys', () => {
     const s: DesiredState = { replicas: 4, autoscale: { enabled: true, min: 0, max: 12, jobsPerBot: 2 } };
     const data = toConfigMapData(s);
-    expect(data).toEqual({ replicas: '4', 'autoscale.enabled': 'true', 'autoscale.min': '0', 'autoscale.max': '12', 'autoscale.jobsPerBot': '2' });
+    expect(data).toEqual({
+      replicas: '4',
+      'autoscale.enabled': 'true',
+      'autoscale.min': '0',
+      'autoscale.max': '12',
+      'autoscale.jobsPerBot': '2',
+    });
     expect(fromConfigMapData(data, defaults, 50, loc)).toEqual(s);
   });
 
@@ -59,8 +68,12 @@ describe('ConfigMap data (what kubectl edit sees)', () => {
   });
 
   it('names each bad key', () => {
-    expect(() => fromConfigMapData({ replicas: 'three', 'autoscale.enabled': 'yes' }, defaults, 50, loc)).toThrow(/replicas.*autoscale\.enabled|autoscale\.enabled.*replicas/);
+    expect(() => fromConfigMapData({ replicas: 'three', 'autoscale.enabled': 'yes' }, defaults, 50, loc)).toThrow(
+      /replicas.*autoscale\.enabled|autoscale\.enabled.*replicas/,
+    );
     expect(() => fromConfigMapData({ replicas: '60' }, defaults, 50, loc)).toThrow(/replicas/);
-    expect(() => fromConfigMapData({ 'autoscale.jobsPerBot': '0' }, defaults, 50, loc)).toThrow(/autoscale\.jobsPerBot/);
+    expect(() => fromConfigMapData({ 'autoscale.jobsPerBot': '0' }, defaults, 50, loc)).toThrow(
+      /autoscale\.jobsPerBot/,
+    );
   });
 });

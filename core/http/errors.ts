@@ -10,9 +10,26 @@ import type Koa from 'koa';
 import { AppError, NotFoundError, UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 
-const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN',
+const DB_DOWN_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  'SQLITE_BUSY',
+  'SQLITE_IOERR',
+  'SQLITE_CANTOPEN',
   // Still deadlocked or unserializable after the store's retries, too many connections: try again.
-  '40P01', '40001', '53300']);
+  '40P01',
+  '40001',
+  '53300',
+]);
 
 /** True for errors that mean the database is not answering rather than a bug. */
 export function isDatabaseUnavailable(err: unknown): boolean {
@@ -20,7 +37,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (!e) return false;
   if (e.code && DB_DOWN_CODES.has(e.code)) return true;
   if (e.name === 'KnexTimeoutError') return true;
-  return /Connection terminated|Knex: Timeout acquiring|connection is closed|Client has encountered a connection error/i.test(e.message ?? '');
+  return /Connection terminated|Knex: Timeout acquiring|connection is closed|Client has encountered a connection error/i.test(
+    e.message ?? '',
+  );
 }
 
 export function errorBody(err: AppError) {
@@ -33,7 +52,12 @@ export function errorMiddleware(log: Logger): Koa.Middleware {
       await next();
       if (ctx.body === undefined || ctx.body === null) {
         if (ctx.status === 404) throw new NotFoundError(`no route ${ctx.method} ${ctx.path}`);
-        if (ctx.status === 405) throw new AppError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
+        if (ctx.status === 405)
+          throw new AppError(
+            405,
+            'method_not_allowed',
+            `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`,
+          );
         if (ctx.status === 501) throw new AppError(501, 'not_implemented', `method ${ctx.method} is not implemented`);
       }
     } catch (raw) {

@@ -31,7 +31,8 @@ async function readBody(req: NodeJS.ReadableStream, limit: number): Promise<Buff
   for await (const chunk of req) {
     const b = chunk as Buffer;
     size += b.length;
-    if (size > limit) over = true; // keep reading and discarding: the client gets its 413
+    if (size > limit)
+      over = true; // keep reading and discarding: the client gets its 413
     else parts.push(b);
     // ...but not forever: past 8x the limit the client is not listening for a 413; drop it.
     if (size > limit * 8) {
@@ -62,10 +63,13 @@ export function jsonBody(limit: number): Koa.Middleware {
     const raw = await readBody(ctx.req, limit);
     if (raw.length === 0) return next();
     const type = (ctx.get('content-type') || '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type)) throw new UnsupportedMediaTypeError();
+    if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type))
+      throw new UnsupportedMediaTypeError();
     const text = raw.toString('utf8');
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-      throw new ValidationError(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '(root)', message: 'too deeply nested' }]);
+      throw new ValidationError(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`, [
+        { path: '(root)', message: 'too deeply nested' },
+      ]);
     }
     let protoKey = false;
     try {
@@ -78,9 +82,14 @@ export function jsonBody(limit: number): Koa.Middleware {
           })
         : JSON.parse(text);
     } catch (err) {
-      throw new ValidationError('the body is not valid JSON', [{ path: '(root)', message: (err as Error).message.slice(0, 200) }]);
+      throw new ValidationError('the body is not valid JSON', [
+        { path: '(root)', message: (err as Error).message.slice(0, 200) },
+      ]);
     }
-    if (protoKey) throw new ValidationError('the key "__proto__" is not allowed in a body', [{ path: '(root)', message: 'key "__proto__" not allowed' }]);
+    if (protoKey)
+      throw new ValidationError('the key "__proto__" is not allowed in a body', [
+        { path: '(root)', message: 'key "__proto__" not allowed' },
+      ]);
     return next();
   };
 }

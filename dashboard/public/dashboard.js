@@ -46,8 +46,10 @@
     var fresh = document.createElementNS(SVG_NS, 'g');
     fresh.setAttribute('data-chart-bars', '');
     chart.bars.forEach(function (b) {
-      if (b.completedHeight > 0) fresh.appendChild(rect('fill-emerald-500', b.x, b.completedY, b.width, b.completedHeight, b.label));
-      if (b.failedHeight > 0) fresh.appendChild(rect('fill-rose-500', b.x, b.failedY, b.width, b.failedHeight, b.label));
+      if (b.completedHeight > 0)
+        fresh.appendChild(rect('fill-emerald-500', b.x, b.completedY, b.width, b.completedHeight, b.label));
+      if (b.failedHeight > 0)
+        fresh.appendChild(rect('fill-rose-500', b.x, b.failedY, b.width, b.failedHeight, b.label));
     });
     if (group) svg.replaceChild(fresh, group);
     else svg.appendChild(fresh);

@@ -53,7 +53,11 @@ class FormInvalid extends Error {}
 function parseForm<S extends z.ZodType>(schema: S, form: Form): z.output<S> {
   const r = schema.safeParse(form);
   if (!r.success) {
-    throw new FormInvalid(zodDetails(r.error.issues).map((d) => `${d.path}: ${d.message}`).join('; '));
+    throw new FormInvalid(
+      zodDetails(r.error.issues)
+        .map((d) => `${d.path}: ${d.message}`)
+        .join('; '),
+    );
   }
   return r.data;
 }
@@ -103,66 +107,96 @@ export function actionRoutes(d: DashboardDeps): Router {
     ctx.status = 303;
   };
 
-  r.post('/actions/bots/add', control(async () => {
-    const s = await d.controller.addBot();
-    return `Added a bot: the controller now wants ${s.desired} (running ${s.current}).`;
-  }));
+  r.post(
+    '/actions/bots/add',
+    control(async () => {
+      const s = await d.controller.addBot();
+      return `Added a bot: the controller now wants ${s.desired} (running ${s.current}).`;
+    }),
+  );
 
-  r.post('/actions/scale', control(async (form) => {
-    const { replicas } = parseForm(ScaleForm, form);
-    const s = await d.controller.setReplicas(replicas);
-    return `Scaling to ${s.desired} bots (running ${s.current}).`;
-  }));
+  r.post(
+    '/actions/scale',
+    control(async (form) => {
+      const { replicas } = parseForm(ScaleForm, form);
+      const s = await d.controller.setReplicas(replicas);
+      return `Scaling to ${s.desired} bots (running ${s.current}).`;
+    }),
+  );
 
-  r.post('/actions/autoscale', control(async (form) => {
-    const a = parseForm(AutoscaleForm, form);
-    const enabled = a.enabled === 'on' || a.enabled === 'true';
-    await d.controller.setAutoscale({ enabled, min: a.min, max: a.max, jobsPerBot: a.jobsPerBot });
-    return enabled ? `Autoscale on: ${a.min}–${a.max} bots, ${a.jobsPerBot} jobs per bot.` : 'Autoscale off.';
-  }));
+  r.post(
+    '/actions/autoscale',
+    control(async (form) => {
+      const a = parseForm(AutoscaleForm, form);
+      const enabled = a.enabled === 'on' || a.enabled === 'true';
+      await d.controller.setAutoscale({ enabled, min: a.min, max: a.max, jobsPerBot: a.jobsPerBot });
+      return enabled ? `Autoscale on: ${a.min}–${a.max} bots, ${a.jobsPerBot} jobs per bot.` : 'Autoscale off.';
+    }),
+  );
 
-  r.post('/actions/populate', control(async (form) => {
-    const { count } = parseForm(PopulateForm, form);
-    const res = await d.server.populate(count);
-    return `Created ${res.items.length} jobs.`;
-  }));
+  r.post(
+    '/actions/populate',
+    control(async (form) => {
+      const { count } = parseForm(PopulateForm, form);
+      const res = await d.server.populate(count);
+      return `Created ${res.items.length} jobs.`;
+    }),
+  );
 
-  r.post('/actions/jobs', control(async (form) => {
-    const e = parseForm(EnqueueForm, form);
-    const job = await d.server.enqueue({
-      type: e.type,
-      payload: e.payload,
-      ...(e.maxAttempts !== undefined ? { maxAttempts: e.maxAttempts } : {}),
-      ...(e.priority !== undefined ? { priority: e.priority } : {}),
-    });
-    return `Enqueued job ${job.id} (${job.type}).`;
-  }));
+  r.post(
+    '/actions/jobs',
+    control(async (form) => {
+      const e = parseForm(EnqueueForm, form);
+      const job = await d.server.enqueue({
+        type: e.type,
+        payload: e.payload,
+        ...(e.maxAttempts !== undefined ? { maxAttempts: e.maxAttempts } : {}),
+        ...(e.priority !== undefined ? { priority: e.priority } : {}),
+      });
+      return `Enqueued job ${job.id} (${job.type}).`;
+    }),
+  );
 
-  r.post('/actions/queue/pause', control(async () => {
-    await d.server.pauseQueue();
-    return 'Claiming paused: bots get no new jobs until you resume.';
-  }));
+  r.post(
+    '/actions/queue/pause',
+    control(async () => {
+      await d.server.pauseQueue();
+      return 'Claiming paused: bots get no new jobs until you resume.';
+    }),
+  );
 
-  r.post('/actions/queue/resume', control(async () => {
-    await d.server.resumeQueue();
-    return 'Claiming resumed.';
-  }));
+  r.post(
+    '/actions/queue/resume',
+    control(async () => {
+      await d.server.resumeQueue();
+      return 'Claiming resumed.';
+    }),
+  );
 
-  r.post('/actions/bots/:id/delete', control(async (_form, ctx) => {
-    const id = parseId(ctx.params.id, 'id');
-    await d.server.deleteBot(id);
-    return `Deleted bot ${id}; its job, if any, went back to pending.`;
-  }));
+  r.post(
+    '/actions/bots/:id/delete',
+    control(async (_form, ctx) => {
+      const id = parseId(ctx.params.id, 'id');
+      await d.server.deleteBot(id);
+      return `Deleted bot ${id}; its job, if any, went back to pending.`;
+    }),
+  );
 
-  r.post('/actions/jobs/:id/retry', control(async (_form, ctx) => {
-    const job = await d.server.retryJob(parseId(ctx.params.id, 'id'));
-    return `Job ${job.id} is ${job.status} again.`;
-  }));
+  r.post(
+    '/actions/jobs/:id/retry',
+    control(async (_form, ctx) => {
+      const job = await d.server.retryJob(parseId(ctx.params.id, 'id'));
+      return `Job ${job.id} is ${job.status} again.`;
+    }),
+  );
 
-  r.post('/actions/jobs/:id/cancel', control(async (_form, ctx) => {
-    const job = await d.server.cancelJob(parseId(ctx.params.id, 'id'));
-    return `Job ${job.id} is ${job.status}.`;
-  }));
+  r.post(
+    '/actions/jobs/:id/cancel',
+    control(async (_form, ctx) => {
+      const job = await d.server.cancelJob(parseId(ctx.params.id, 'id'));
+      return `Job ${job.id} is ${job.status}.`;
+    }),
+  );
 
   return r;
 }

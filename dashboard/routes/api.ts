@@ -49,7 +49,8 @@ export function apiRoutes(d: DashboardDeps): Router {
       clearTimeout(timer);
     }
     if (res.status === 404) throw new NotFoundError(`the datalake has no results for ${date}`);
-    if (!res.ok || !res.body) throw new UpstreamHttpError('server', res.status, 'upstream_error', `the server answered ${res.status}`);
+    if (!res.ok || !res.body)
+      throw new UpstreamHttpError('server', res.status, 'upstream_error', `the server answered ${res.status}`);
     ctx.type = 'application/x-ndjson';
     ctx.set('Content-Disposition', `attachment; filename="results-${date}.ndjson"`);
     ctx.body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);

@@ -34,7 +34,13 @@ export function authRoutes(d: DashboardDeps): Router {
   };
 
   r.get('/signin', (ctx) => {
-    d.render(ctx, 'signin', { title: 'Sign in', nav: 'signin', live: false, next: safeReturnTo(ctx.query.next), error: '' });
+    d.render(ctx, 'signin', {
+      title: 'Sign in',
+      nav: 'signin',
+      live: false,
+      next: safeReturnTo(ctx.query.next),
+      error: '',
+    });
   });
 
   r.post('/signin', async (ctx) => {
@@ -44,7 +50,12 @@ export function authRoutes(d: DashboardDeps): Router {
     if (!tokenMatches(form.token ?? '', d.config.adminToken)) {
       recordFailure(ctx);
       d.logger.warn({ ip: ctx.ip }, 'dashboard sign-in with a wrong token');
-      d.render(ctx, 'signin', { title: 'Sign in', nav: 'signin', live: false, next, error: 'That is not the admin token.' }, 401);
+      d.render(
+        ctx,
+        'signin',
+        { title: 'Sign in', nav: 'signin', live: false, next, error: 'That is not the admin token.' },
+        401,
+      );
       return;
     }
     // A fresh session on every sign-in; an old one on this browser is dropped.
@@ -62,10 +73,18 @@ export function authRoutes(d: DashboardDeps): Router {
     const form = await readForm(ctx);
     const session = ctx.state.session as Session | null;
     if (session) {
-      if (!csrfMatches(session, form._csrf ?? ctx.get('x-csrf-token'))) throw new ForbiddenError('the CSRF token is missing or wrong; reload the page');
+      if (!csrfMatches(session, form._csrf ?? ctx.get('x-csrf-token')))
+        throw new ForbiddenError('the CSRF token is missing or wrong; reload the page');
       d.sessions.destroy(session.id);
     }
-    ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', secure: ctx.secure, path: '/', maxAge: 0, overwrite: true });
+    ctx.cookies.set(SESSION_COOKIE, '', {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: ctx.secure,
+      path: '/',
+      maxAge: 0,
+      overwrite: true,
+    });
     ctx.redirect('/');
     ctx.status = 303;
   });

@@ -52,7 +52,8 @@ export class RateLimiter {
 
   private prune(now: number): void {
     this.lastPrune = now;
-    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(k);
+    for (const [k, b] of this.buckets)
+      if (b.tokens + ((now - b.at) / 1000) * this.perSecond >= this.burst) this.buckets.delete(k);
   }
 
   get size(): number {

@@ -17,7 +17,10 @@ export interface Limits {
 
 export interface AppDeps {
   store: Store;
-  config: Pick<ServerConfig, 'ADMIN_TOKEN' | 'BATCH_SIZE' | 'BODY_LIMIT_BYTES' | 'RATE_LIMIT_ADMIN_PER_S' | 'RATE_LIMIT_EMPTY_CLAIMS_PER_S'>;
+  config: Pick<
+    ServerConfig,
+    'ADMIN_TOKEN' | 'BATCH_SIZE' | 'BODY_LIMIT_BYTES' | 'RATE_LIMIT_ADMIN_PER_S' | 'RATE_LIMIT_EMPTY_CLAIMS_PER_S'
+  >;
   clock: Clock;
   log: Logger;
   reader: DatalakeReader;

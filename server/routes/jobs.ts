@@ -179,7 +179,11 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
   router.post('/jobs/:id/complete', async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     const body = parse(CompleteSchema, ctx.request.json, 'body');
-    const job = await store.completeJob({ jobId: id, botId: body.botId, attempt: body.attempt }, body.result, clock.now());
+    const job = await store.completeJob(
+      { jobId: id, botId: body.botId, attempt: body.attempt },
+      body.result,
+      clock.now(),
+    );
     d.metrics.completions.inc();
     d.onResult();
     ctx.body = job;

@@ -22,13 +22,20 @@ function openAndClose(file: string): Promise<string> {
       process.stdout.write('closed');
     })();`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', '-e', code], { cwd: ROOT, timeout: testTime(30_000) }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '-e', code],
+      { cwd: ROOT, timeout: testTime(30_000) },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
     );
   });
 }
 
-test('store.close() returns in a process with nothing else to do (5 times in a row)', async () => {
-  const dir = tempDir('botfleet-checkpointer-');
-  for (let i = 0; i < 5; i++) expect(await openAndClose(path.join(dir, `jobs-${i}.db`))).toBe('closed');
-}, testTime(5 * 30_000));
+test(
+  'store.close() returns in a process with nothing else to do (5 times in a row)',
+  async () => {
+    const dir = tempDir('botfleet-checkpointer-');
+    for (let i = 0; i < 5; i++) expect(await openAndClose(path.join(dir, `jobs-${i}.db`))).toBe('closed');
+  },
+  testTime(5 * 30_000),
+);

@@ -39,10 +39,18 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(file: string, o: { intervalMs: number; synchronous: 'NORMAL' | 'FULL'; onError?: (message: string) => void }): Checkpointer {
+export function startCheckpointer(
+  file: string,
+  o: { intervalMs: number; synchronous: 'NORMAL' | 'FULL'; onError?: (message: string) => void },
+): Checkpointer {
   const worker = new Worker(WORKER_CODE, {
     eval: true,
-    workerData: { file, intervalMs: o.intervalMs, synchronous: o.synchronous, sqlitePath: require.resolve('better-sqlite3') },
+    workerData: {
+      file,
+      intervalMs: o.intervalMs,
+      synchronous: o.synchronous,
+      sqlitePath: require.resolve('better-sqlite3'),
+    },
   });
   worker.unref(); // never what keeps the process alive
   // A failing checkpoint is reported once until one succeeds again; the fallback keeps the WAL bounded.

@@ -46,7 +46,15 @@ export async function insertEvents(db: Db, events: EventInput[]): Promise<void> 
   for (const part of chunks(events, 500)) {
     const q = insertSql(
       'job_events',
-      part.map((e) => ({ job_id: e.jobId, at: e.at, from_status: e.from, to_status: e.to, bot_id: e.botId, attempt: e.attempt, note: e.note })),
+      part.map((e) => ({
+        job_id: e.jobId,
+        at: e.at,
+        from_status: e.from,
+        to_status: e.to,
+        bot_id: e.botId,
+        attempt: e.attempt,
+        note: e.note,
+      })),
     );
     await run(db, q.sql, q.bindings);
   }
@@ -93,7 +101,12 @@ export async function getJobRow(db: Db, id: string): Promise<JobRow | undefined>
  * "created" events bind only the job id: a bulk of 10,000 binds 100,000 values instead of 260,000
  * (docs/performance.md, goal 3).
  */
-export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opts: StoreOptions): Promise<{ job: Job; created: boolean }[]> {
+export async function insertJobs(
+  db: Db,
+  inputs: CreateJob[],
+  nowMs: number,
+  opts: StoreOptions,
+): Promise<{ job: Job; created: boolean }[]> {
   const out: { job: Job; created: boolean }[] = new Array(inputs.length);
   const plain: unknown[][] = []; // the bound values of each plain job, in NEW_JOB_COLUMNS order
   const createdIds: string[] = [];
@@ -121,7 +134,16 @@ export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opt
       result: null,
       error: null,
     };
-    const values = [job.id, job.type, JSON.stringify(job.payload), job.maxAttempts, job.priority, runAtMs, job.timeoutMs, nowMs];
+    const values = [
+      job.id,
+      job.type,
+      JSON.stringify(job.payload),
+      job.maxAttempts,
+      job.priority,
+      runAtMs,
+      job.timeoutMs,
+      nowMs,
+    ];
     if (job.key === null) {
       plain.push(values);
       createdIds.push(job.id);
@@ -129,22 +151,40 @@ export async function insertJobs(db: Db, inputs: CreateJob[], nowMs: number, opt
       continue;
     }
     // Keyed: the partial unique index on open keys decides, even across servers.
-    const ins = await run<JobRow>(db, `INSERT INTO jobs (${NEW_JOB_COLUMNS}, key) VALUES (${NEW_JOB_VALUES}, ?) ON CONFLICT DO NOTHING RETURNING *`, [...values, job.key]);
+    const ins = await run<JobRow>(
+      db,
+      `INSERT INTO jobs (${NEW_JOB_COLUMNS}, key) VALUES (${NEW_JOB_VALUES}, ?) ON CONFLICT DO NOTHING RETURNING *`,
+      [...values, job.key],
+    );
     if (ins.rows.length === 1) {
       createdIds.push(job.id);
       out[i] = { job: toJob(ins.rows[0]), created: true };
     } else {
-      const existing = await one<JobRow>(db, `SELECT * FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`, [job.key]);
+      const existing = await one<JobRow>(
+        db,
+        `SELECT * FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`,
+        [job.key],
+      );
       if (!existing) throw new ConflictError(`a job with key "${job.key}" is being changed; retry`);
       out[i] = { job: toJob(existing), created: false };
     }
   }
   for (const part of chunks(plain, 1000)) {
-    const sql = sqlByShape(`new jobs|${part.length}`, () => `INSERT INTO jobs (${NEW_JOB_COLUMNS}) VALUES ${valuesList(NEW_JOB_VALUES, part.length)}`);
+    const sql = sqlByShape(
+      `new jobs|${part.length}`,
+      () => `INSERT INTO jobs (${NEW_JOB_COLUMNS}) VALUES ${valuesList(NEW_JOB_VALUES, part.length)}`,
+    );
     await run(db, sql, part.flat());
   }
   for (const part of chunks(createdIds, 1000)) {
-    await run(db, sqlByShape(`created events|${part.length}`, () => `${CREATED_EVENTS_INSERT} FROM (VALUES ${valuesList('?', part.length)}) AS v`), [nowMs, ...part]);
+    await run(
+      db,
+      sqlByShape(
+        `created events|${part.length}`,
+        () => `${CREATED_EVENTS_INSERT} FROM (VALUES ${valuesList('?', part.length)}) AS v`,
+      ),
+      [nowMs, ...part],
+    );
   }
   return out;
 }
@@ -162,7 +202,13 @@ const CREATED_EVENTS_INSERT =
  * `loaded` is the row the caller already read in this transaction (null: it does not exist), which
  * saves reading it twice on the hot path.
  */
-export async function fencedRow(db: Db, call: FencedCall, allowed: readonly JobStatus[], verb: string, loaded?: JobRow | null): Promise<JobRow> {
+export async function fencedRow(
+  db: Db,
+  call: FencedCall,
+  allowed: readonly JobStatus[],
+  verb: string,
+  loaded?: JobRow | null,
+): Promise<JobRow> {
   const row = loaded !== undefined ? loaded : await getJobRow(db, call.jobId);
   if (!row) throw new NotFoundError(`job ${call.jobId} does not exist`);
   const attemptOk = call.attempt === undefined || Number(row.attempts) === call.attempt;
@@ -196,7 +242,13 @@ export async function guardedUpdate(db: Db, row: JobRow, set: Partial<JobRow>): 
   return res.rows[0];
 }
 
-async function bumpMinute(db: Db, dialect: 'sqlite' | 'postgres', finishedAt: number, completed: boolean, durationMs: number | null): Promise<void> {
+async function bumpMinute(
+  db: Db,
+  dialect: 'sqlite' | 'postgres',
+  finishedAt: number,
+  completed: boolean,
+  durationMs: number | null,
+): Promise<void> {
   const shard = dialect === 'sqlite' ? 0 : Math.floor(Math.random() * 16);
   await run(
     db,
@@ -204,7 +256,14 @@ async function bumpMinute(db: Db, dialect: 'sqlite' | 'postgres', finishedAt: nu
      ON CONFLICT (minute, shard) DO UPDATE SET
        completed = finished_minutes.completed + excluded.completed, failed = finished_minutes.failed + excluded.failed,
        duration_sum = finished_minutes.duration_sum + excluded.duration_sum, duration_n = finished_minutes.duration_n + excluded.duration_n`,
-    [Math.floor(finishedAt / 60000), shard, completed ? 1 : 0, completed ? 0 : 1, durationMs ?? 0, durationMs === null ? 0 : 1],
+    [
+      Math.floor(finishedAt / 60000),
+      shard,
+      completed ? 1 : 0,
+      completed ? 0 : 1,
+      durationMs ?? 0,
+      durationMs === null ? 0 : 1,
+    ],
   );
 }
 
@@ -219,8 +278,12 @@ export interface FinishPlan {
 }
 
 export function planFinish(row: JobRow, outcome: Outcome): FinishPlan {
-  const next: JobStatus = outcome.kind === 'completed' ? 'completed' : statusAfterFailedAttempt(Number(row.attempts), Number(row.max_attempts));
-  if (next !== row.status && !canTransition(row.status, next)) throw new ConflictError(`job ${row.id} cannot go from ${row.status} to ${next}`);
+  const next: JobStatus =
+    outcome.kind === 'completed'
+      ? 'completed'
+      : statusAfterFailedAttempt(Number(row.attempts), Number(row.max_attempts));
+  if (next !== row.status && !canTransition(row.status, next))
+    throw new ConflictError(`job ${row.id} cannot go from ${row.status} to ${next}`);
   return {
     next,
     resultJson: outcome.kind === 'completed' ? JSON.stringify(outcome.result ?? null) : null,
@@ -233,10 +296,17 @@ export function planFinish(row: JobRow, outcome: Outcome): FinishPlan {
  * Ends the current attempt of a claimed or running job: the job's new state, its event, the outbox
  * row of the datalake, the minute counters and the bot, in the caller's transaction.
  */
-export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row: JobRow, outcome: Outcome, nowMs: number): Promise<JobRow> {
+export async function finishAttempt(
+  db: Db,
+  dialect: 'sqlite' | 'postgres',
+  row: JobRow,
+  outcome: Outcome,
+  nowMs: number,
+): Promise<JobRow> {
   // PostgreSQL row locks are taken bot first, then job, in every transaction (claim, heartbeat,
   // sweep, finish): the opposite orders deadlocked a heartbeat against a report of the same bot.
-  if (dialect === 'postgres' && row.bot_id !== null) await run(db, 'SELECT 1 FROM bots WHERE id = ? FOR UPDATE', [row.bot_id]);
+  if (dialect === 'postgres' && row.bot_id !== null)
+    await run(db, 'SELECT 1 FROM bots WHERE id = ? FOR UPDATE', [row.bot_id]);
   const attempts = Number(row.attempts);
   const { next, resultJson, error, note } = planFinish(row, outcome);
   const updated = await guardedUpdate(db, row, {
@@ -253,23 +323,25 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
   ]);
   const started = row.started_at === null ? null : Number(row.started_at);
   const durationMs = started === null ? null : Math.max(0, nowMs - started);
-  const q = insertSql('results', [{
-    result_id: `${row.id}:${attempts}`,
-    job_id: row.id,
-    attempt: attempts,
-    bot_id: row.bot_id,
-    type: row.type,
-    status: outcome.kind,
-    result: resultJson,
-    error,
-    created_at: row.created_at,
-    claimed_at: row.claimed_at,
-    started_at: row.started_at,
-    finished_at: nowMs,
-    duration_ms: durationMs,
-    day: utcDay(new Date(nowMs).toISOString()),
-    written: 0,
-  }]);
+  const q = insertSql('results', [
+    {
+      result_id: `${row.id}:${attempts}`,
+      job_id: row.id,
+      attempt: attempts,
+      bot_id: row.bot_id,
+      type: row.type,
+      status: outcome.kind,
+      result: resultJson,
+      error,
+      created_at: row.created_at,
+      claimed_at: row.claimed_at,
+      started_at: row.started_at,
+      finished_at: nowMs,
+      duration_ms: durationMs,
+      day: utcDay(new Date(nowMs).toISOString()),
+      written: 0,
+    },
+  ]);
   await run(db, q.sql, q.bindings);
   await bumpMinute(db, dialect, nowMs, outcome.kind === 'completed', durationMs);
   if (row.bot_id !== null) {
@@ -285,11 +357,20 @@ export async function finishAttempt(db: Db, dialect: 'sqlite' | 'postgres', row:
 }
 
 /** Takes back every job a bot holds (bot down, deleted or restarted). */
-export async function releaseBotJobs(db: Db, dialect: 'sqlite' | 'postgres', botId: string, reason: string, nowMs: number): Promise<{ row: JobRow; next: JobRow }[]> {
+export async function releaseBotJobs(
+  db: Db,
+  dialect: 'sqlite' | 'postgres',
+  botId: string,
+  reason: string,
+  nowMs: number,
+): Promise<{ row: JobRow; next: JobRow }[]> {
   const held = (await run<JobRow>(db, HELD_SQL.select, [botId])).rows;
   const out: { row: JobRow; next: JobRow }[] = [];
   for (const row of held) {
-    out.push({ row, next: await finishAttempt(db, dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs) });
+    out.push({
+      row,
+      next: await finishAttempt(db, dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs),
+    });
   }
   return out;
 }

@@ -151,7 +151,8 @@ function schemaV1(d: Dialect): string[] {
     // queue on one row lock. One transaction uses one shard (its transaction id) and each change takes
     // its two rows in status-name order: a shard drawn per row, or old-then-new order, let two
     // transactions take two counter rows in opposite orders and deadlock (found by the benchmark).
-    stmts.push(...countTriggerFunction(),
+    stmts.push(
+      ...countTriggerFunction(),
       `CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_count_trigger()`,
       `CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs FOR EACH ROW
          WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION jobs_count_trigger()`,
@@ -307,7 +308,10 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
   {
     version: 3,
     name: 'jobs_bot_seq over jobs that have a bot only',
-    statements: () => ['DROP INDEX jobs_bot_seq', 'CREATE INDEX jobs_bot_seq ON jobs (bot_id, seq) WHERE bot_id IS NOT NULL'],
+    statements: () => [
+      'DROP INDEX jobs_bot_seq',
+      'CREATE INDEX jobs_bot_seq ON jobs (bot_id, seq) WHERE bot_id IS NOT NULL',
+    ],
   },
   // The sweeper's three lookups had an index each, and every claim, report and heartbeat paid for
   // them: a lease moved in jobs_active_lease, a bot's heartbeat in bots_heartbeat (3-4 of 19 WAL
@@ -325,19 +329,25 @@ const MIGRATIONS: { version: number; name: string; statements: (d: Dialect) => s
   {
     version: 5,
     name: 'jobs_delayed: the next runAt of a pending job',
-    statements: () => ['CREATE INDEX jobs_delayed ON jobs (run_at) WHERE status = \'pending\' AND run_at IS NOT NULL'],
+    statements: () => ["CREATE INDEX jobs_delayed ON jobs (run_at) WHERE status = 'pending' AND run_at IS NOT NULL"],
   },
   // botfleet_next again (version 2 on a new database already creates the current one): a bare
   // claim that finds nothing takes no lock and no transaction id, so it commits without a flush.
   { version: 6, name: 'botfleet_next: an empty bare claim writes nothing (PostgreSQL)', statements: nextFunction },
   // And again: the report's fence no longer lets the planner walk the bot's history (heldBy).
-  { version: 7, name: 'botfleet_next: a report finds its job by id, not by the bot (PostgreSQL)', statements: nextFunction },
+  {
+    version: 7,
+    name: 'botfleet_next: a report finds its job by id, not by the bot (PostgreSQL)',
+    statements: nextFunction,
+  },
 ];
 
 /** Seeds one counter row per status (and shard), so new statuses need no migration. */
 async function seedCounts(db: Executor, d: Dialect): Promise<void> {
   const shards = d === 'sqlite' ? 1 : COUNT_SHARDS;
-  const rows = JOB_STATUSES.flatMap((status) => Array.from({ length: shards }, (_, shard) => ({ status, shard, n: 0 })));
+  const rows = JOB_STATUSES.flatMap((status) =>
+    Array.from({ length: shards }, (_, shard) => ({ status, shard, n: 0 })),
+  );
   const q = insertSql('job_counts', rows, 'ON CONFLICT (status, shard) DO NOTHING');
   await db.run(q.sql, q.bindings);
 }
@@ -346,12 +356,18 @@ export async function migrate(db: Executor): Promise<void> {
   const d = db.dialect;
   await db.transaction(async (trx) => {
     if (d === 'postgres') await trx.run('SELECT pg_advisory_xact_lock(727001)');
-    await trx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-    const done = new Set((await trx.run<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+    await trx.run(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    const done = new Set(
+      (await trx.run<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)),
+    );
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       for (const sql of m.statements(d)) await trx.run(sql);
-      const q = insertSql('schema_migrations', [{ version: m.version, name: m.name, applied_at: new Date().toISOString() }]);
+      const q = insertSql('schema_migrations', [
+        { version: m.version, name: m.name, applied_at: new Date().toISOString() },
+      ]);
       await trx.run(q.sql, q.bindings);
     }
     await seedCounts(trx, d);

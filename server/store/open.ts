@@ -16,7 +16,8 @@ export const MIN_SQLITE_VERSION = '3.51.3';
 
 export class StoreOpenError extends Error {}
 
-export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema: string | null };
+export type DatabaseTarget =
+  { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema: string | null };
 
 export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarget {
   if (url.startsWith('sqlite://')) {
@@ -28,7 +29,8 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarg
     const u = new URL(url);
     const schema = u.searchParams.get('schema');
     u.searchParams.delete('schema');
-    if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new StoreOpenError('DATABASE_URL ?schema= must be a plain lower-case identifier');
+    if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+      throw new StoreOpenError('DATABASE_URL ?schema= must be a plain lower-case identifier');
     return { kind: 'postgres', url: u.toString(), schema };
   }
   throw new StoreOpenError(`DATABASE_URL must start with sqlite:// or postgres://, got "${url.split(':')[0]}:"`);
@@ -95,14 +97,20 @@ export async function openStore(url: string, opts: OpenOptions): Promise<Store> 
     if (compareVersions(version, MIN_SQLITE_VERSION) < 0) {
       db.close();
       lock.close();
-      throw new StoreOpenError(`SQLite ${version} is older than ${MIN_SQLITE_VERSION} (WAL-reset corruption bug); upgrade better-sqlite3`);
+      throw new StoreOpenError(
+        `SQLite ${version} is older than ${MIN_SQLITE_VERSION} (WAL-reset corruption bug); upgrade better-sqlite3`,
+      );
     }
     const synchronous = opts.sqliteSynchronous ?? 'NORMAL';
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');
     db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     db.pragma(`synchronous = ${synchronous}`);
-    const checkpointer = startCheckpointer(target.file, { intervalMs: CHECKPOINT_INTERVAL_MS, synchronous, onError: opts.onCheckpointError });
+    const checkpointer = startCheckpointer(target.file, {
+      intervalMs: CHECKPOINT_INTERVAL_MS,
+      synchronous,
+      onError: opts.onCheckpointError,
+    });
     return new SqlStore(new SqliteExecutor(db), opts, async () => {
       await checkpointer.stop();
       db.close();

@@ -24,11 +24,16 @@ describePostgres('PostgreSQL store', () => {
       await store.db.run('DELETE FROM schema_migrations WHERE version = 2');
       await expect(store.claimJob('nobody', 0)).rejects.toThrow(/botfleet_next/);
       await store.migrate();
-      const versions = (await store.db.run<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version));
+      const versions = (
+        await store.db.run<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')
+      ).rows.map((r) => Number(r.version));
       expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7]);
       await store.createJobs([{ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1 }], 1000);
       await store.registerBot({ id: 'b' }, 1000);
-      expect(await store.finishAndClaim('b', null, 1000)).toMatchObject({ finished: null, job: { status: 'running', botId: 'b' } });
+      expect(await store.finishAndClaim('b', null, 1000)).toMatchObject({
+        finished: null,
+        job: { status: 'running', botId: 'b' },
+      });
     } finally {
       await store.close();
     }
@@ -39,11 +44,15 @@ describePostgres('PostgreSQL store', () => {
     try {
       await store.migrate();
       await store.registerBot({ id: 'poller' }, 1000);
-      const xmax = async () => (await store.db.run<{ x: string }>(`SELECT xmax::text AS x FROM bots WHERE id = 'poller'`)).rows[0].x;
+      const xmax = async () =>
+        (await store.db.run<{ x: string }>(`SELECT xmax::text AS x FROM bots WHERE id = 'poller'`)).rows[0].x;
       expect(await xmax()).toBe('0');
       expect(await store.claimJob('poller', 1000)).toBeNull();
       expect(await store.finishAndClaim('poller', null, 1000)).toEqual({ finished: null, job: null });
-      await store.createJobs([{ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1, runAt: new Date(5000).toISOString() }], 1000);
+      await store.createJobs(
+        [{ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1, runAt: new Date(5000).toISOString() }],
+        1000,
+      );
       expect(await store.claimJob('poller', 1000)).toBeNull(); // pending, but not due
       expect(await xmax()).toBe('0'); // FOR UPDATE on the bot's row would have left the locker's id here
       await expect(store.claimJob('nobody', 1000)).rejects.toMatchObject({ status: 404 });
@@ -62,14 +71,21 @@ describePostgres('PostgreSQL store', () => {
     try {
       await store.migrate();
       await store.registerBot({ id: 'b' }, 1000);
-      await store.createJobs(Array.from({ length: 3000 }, () => ({ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1 })), 1000);
+      await store.createJobs(
+        Array.from({ length: 3000 }, () => ({ type: 'simulated', payload: {}, priority: 0, maxAttempts: 1 })),
+        1000,
+      );
       // Statistics from right after a bulk enqueue, as autovacuum takes them: no job has a bot.
       await store.db.run('ANALYZE jobs');
       // Then the bot's history: 2,000 finished jobs in its jobs_bot_seq entries.
-      await store.db.run(`UPDATE jobs SET status = 'completed', bot_id = 'b', attempts = 1, finished_at = 1000 WHERE seq <= 2000`);
+      await store.db.run(
+        `UPDATE jobs SET status = 'completed', bot_id = 'b', attempts = 1, finished_at = 1000 WHERE seq <= 2000`,
+      );
       const historyReads = async () => {
         await store.db.run('SELECT pg_stat_force_next_flush()'); // flushed as the backend goes idle
-        const r = await store.db.run<{ n: string }>(`SELECT idx_tup_read::text AS n FROM pg_stat_user_indexes WHERE schemaname = current_schema() AND indexrelname = 'jobs_bot_seq'`);
+        const r = await store.db.run<{ n: string }>(
+          `SELECT idx_tup_read::text AS n FROM pg_stat_user_indexes WHERE schemaname = current_schema() AND indexrelname = 'jobs_bot_seq'`,
+        );
         return Number(r.rows[0].n);
       };
       const before = await historyReads();
@@ -98,7 +114,11 @@ describePostgres('PostgreSQL store', () => {
     try {
       await store.migrate();
       const indexes = async () =>
-        (await store.db.run<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`)).rows.length;
+        (
+          await store.db.run<{ indexname: string }>(
+            `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`,
+          )
+        ).rows.length;
       for (const ddl of PRE_V4_INDEXES) await store.db.run(ddl);
       await store.db.run('DELETE FROM schema_migrations WHERE version = 4');
       expect(await indexes()).toBe(3);

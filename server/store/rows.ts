@@ -64,7 +64,8 @@ export interface ResultRow {
   written: number;
 }
 
-const isoOrNull = (ms: number | string | null): string | null => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
+const isoOrNull = (ms: number | string | null): string | null =>
+  ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString();
 const iso = (ms: number | string): string => new Date(Number(ms)).toISOString();
 const parseJson = (s: string | null): Json => (s === null || s === undefined ? null : (JSON.parse(s) as Json));
 

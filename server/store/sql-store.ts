@@ -6,11 +6,34 @@ import { ConflictError, NotFoundError, ValidationError } from '../../core/errors
 import { RELEASE_REASONS, utcDay } from '../../core/job-state';
 import type { Bot, CreateJob, Job, ListJobsOptions, Page, Summary } from '../../core/types';
 import type { OutboxRecord } from '../../datalake/types';
-import { type EventInput, fencedRow, finishAttempt, getJobRow, guardedUpdate, HELD_SQL, heldBy, insertEvents, insertJobs, type FinishPlan, type Outcome, planFinish, releaseBotJobs } from './job-writes';
+import {
+  type EventInput,
+  fencedRow,
+  finishAttempt,
+  getJobRow,
+  guardedUpdate,
+  HELD_SQL,
+  heldBy,
+  insertEvents,
+  insertJobs,
+  type FinishPlan,
+  type Outcome,
+  planFinish,
+  releaseBotJobs,
+} from './job-writes';
 import { migrate } from './migrations';
 import { type BotRow, type EventRow, type JobRow, type ResultRow, toBot, toEvent, toJob, toResultLine } from './rows';
 import { chunks, type Executor, one, placeholders, retryRolledBack, run } from './sql';
-import type { BotWithJobs, CreateResult, FencedCall, FinishedAttempt, JobWithEvents, Store, StoreOptions, SweepResult } from './types';
+import type {
+  BotWithJobs,
+  CreateResult,
+  FencedCall,
+  FinishedAttempt,
+  JobWithEvents,
+  Store,
+  StoreOptions,
+  SweepResult,
+} from './types';
 import { compile, knexFor } from './knex-sql';
 import { readSummary } from './summary';
 
@@ -27,7 +50,10 @@ export const SWEEP_SQL = {
 const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString('base64url');
 function decodeCursor(cursor: string): number {
   const m = /^s:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!m) throw new ValidationError('cursor is not one this server gave out', [{ path: 'cursor', message: 'invalid cursor' }]);
+  if (!m)
+    throw new ValidationError('cursor is not one this server gave out', [
+      { path: 'cursor', message: 'invalid cursor' },
+    ]);
   return Number(m[1]);
 }
 
@@ -93,20 +119,33 @@ export class SqlStore implements Store {
   }
 
   async claimJob(botId: string, nowMs: number): Promise<Job | null> {
-    if (this.dialect === 'postgres') return retryRolledBack(async () => (await this.callNext(botId, null, false, nowMs)).job);
+    if (this.dialect === 'postgres')
+      return retryRolledBack(async () => (await this.callNext(botId, null, false, nowMs)).job);
     return this.tx(async (trx) => {
       const row = await this.claimIn(trx, botId, nowMs, false);
       return row ? toJob(row) : null;
     });
   }
 
-  async finishAndClaim(botId: string, finished: FinishedAttempt | null, nowMs: number): Promise<{ finished: Job | null; job: Job | null }> {
+  async finishAndClaim(
+    botId: string,
+    finished: FinishedAttempt | null,
+    nowMs: number,
+  ): Promise<{ finished: Job | null; job: Job | null }> {
     if (this.dialect === 'postgres') return retryRolledBack(() => this.finishAndClaimPg(botId, finished, nowMs));
     return this.tx(async (trx) => {
       let done: Job | null = null;
       if (finished) {
-        const report = await this.readReport(trx, { jobId: finished.jobId, botId, attempt: finished.attempt }, finished);
-        done = toJob('repeat' in report ? report.repeat : await finishAttempt(trx, this.dialect, report.row, report.outcome, nowMs));
+        const report = await this.readReport(
+          trx,
+          { jobId: finished.jobId, botId, attempt: finished.attempt },
+          finished,
+        );
+        done = toJob(
+          'repeat' in report
+            ? report.repeat
+            : await finishAttempt(trx, this.dialect, report.row, report.outcome, nowMs),
+        );
         const held = 'repeat' in report ? await this.heldJob(trx, botId) : undefined;
         if (held) return { finished: done, job: toJob(held) };
       }
@@ -121,13 +160,22 @@ export class SqlStore implements Store {
    * starts the next job: two round trips and one COMMIT instead of ~15 round trips in a transaction.
    * A job that moved between the read and the call fails the guard: 409, nothing written.
    */
-  private async finishAndClaimPg(botId: string, finished: FinishedAttempt | null, nowMs: number): Promise<{ finished: Job | null; job: Job | null }> {
+  private async finishAndClaimPg(
+    botId: string,
+    finished: FinishedAttempt | null,
+    nowMs: number,
+  ): Promise<{ finished: Job | null; job: Job | null }> {
     if (finished && 'result' in finished) {
       // The common report: a bot completing the running attempt it was handed. Assumed as read
       // (running, this bot, this attempt; core/job-state allows running → completed) and applied
       // by the guard in one round trip. Anything else fails the guard and takes the full path
       // below: read, judge, apply — the same answer, one round trip more.
-      const assumed = { id: finished.jobId, status: 'running', attempts: finished.attempt, max_attempts: finished.attempt } as JobRow;
+      const assumed = {
+        id: finished.jobId,
+        status: 'running',
+        attempts: finished.attempt,
+        max_attempts: finished.attempt,
+      } as JobRow;
       const plan = planFinish(assumed, { kind: 'completed', result: finished.result });
       try {
         return await this.callNext(botId, { row: assumed, plan }, true, nowMs);
@@ -135,16 +183,31 @@ export class SqlStore implements Store {
         if (!(err instanceof JobChangedError)) throw err;
       }
     }
-    const report = finished ? await this.readReport(this.db, { jobId: finished.jobId, botId, attempt: finished.attempt }, finished) : null;
+    const report = finished
+      ? await this.readReport(this.db, { jobId: finished.jobId, botId, attempt: finished.attempt }, finished)
+      : null;
     if (report && 'repeat' in report) {
       const held = await this.heldJob(this.db, botId);
-      return { finished: toJob(report.repeat), job: held ? toJob(held) : (await this.callNext(botId, null, true, nowMs)).job };
+      return {
+        finished: toJob(report.repeat),
+        job: held ? toJob(held) : (await this.callNext(botId, null, true, nowMs)).job,
+      };
     }
-    return this.callNext(botId, report ? { row: report.row, plan: planFinish(report.row, report.outcome) } : null, true, nowMs);
+    return this.callNext(
+      botId,
+      report ? { row: report.row, plan: planFinish(report.row, report.outcome) } : null,
+      true,
+      nowMs,
+    );
   }
 
   /** One call of botfleet_next: apply a judged report (if any), then claim (and start) the next job. */
-  private async callNext(botId: string, apply: { row: JobRow; plan: FinishPlan } | null, start: boolean, nowMs: number): Promise<{ finished: Job | null; job: Job | null }> {
+  private async callNext(
+    botId: string,
+    apply: { row: JobRow; plan: FinishPlan } | null,
+    start: boolean,
+    nowMs: number,
+  ): Promise<{ finished: Job | null; job: Job | null }> {
     let rows: JobRow[];
     try {
       rows = (
@@ -189,14 +252,22 @@ export class SqlStore implements Store {
    * repeated after a lost answer (the same bot, attempt and outcome already recorded) is `repeat`:
    * answered as before, nothing written twice.
    */
-  private async readReport(db: Executor, call: FencedCall, finished: { result: unknown } | { error: string }): Promise<{ repeat: JobRow } | { row: JobRow; outcome: Outcome }> {
+  private async readReport(
+    db: Executor,
+    call: FencedCall,
+    finished: { result: unknown } | { error: string },
+  ): Promise<{ repeat: JobRow } | { row: JobRow; outcome: Outcome }> {
     const botId = call.botId;
     const current = await getJobRow(db, call.jobId);
-    const sameAttempt = (r: JobRow) => r.bot_id === botId && (call.attempt ?? Number(r.attempts)) === Number(r.attempts);
+    const sameAttempt = (r: JobRow) =>
+      r.bot_id === botId && (call.attempt ?? Number(r.attempts)) === Number(r.attempts);
     if ('error' in finished) {
       if (current && call.attempt !== undefined) {
-        const prior = await one<ResultRow>(db, 'SELECT * FROM results WHERE result_id = ?', [`${call.jobId}:${call.attempt}`]);
-        if (prior && prior.status === 'failed' && prior.bot_id === botId && prior.error === finished.error) return { repeat: current };
+        const prior = await one<ResultRow>(db, 'SELECT * FROM results WHERE result_id = ?', [
+          `${call.jobId}:${call.attempt}`,
+        ]);
+        if (prior && prior.status === 'failed' && prior.bot_id === botId && prior.error === finished.error)
+          return { repeat: current };
       }
       const row = await fencedRow(db, call, ['claimed', 'running'], 'failed', current ?? null);
       return { row, outcome: { kind: 'failed', error: finished.error, note: null } };
@@ -227,20 +298,32 @@ export class SqlStore implements Store {
                     ORDER BY priority DESC, seq LIMIT 1)
          AND status = 'pending'
        RETURNING *`,
-      [start ? 'running' : 'claimed', botId, nowMs, start ? nowMs : null, nowMs + this.opts.botDownAfterMs, start ? 1 : 0, nowMs, nowMs],
+      [
+        start ? 'running' : 'claimed',
+        botId,
+        nowMs,
+        start ? nowMs : null,
+        nowMs + this.opts.botDownAfterMs,
+        start ? 1 : 0,
+        nowMs,
+        nowMs,
+      ],
     );
     if (!claimed) return null;
     // A bot that claims is alive: the claim counts as a heartbeat (a bot busy with jobs that take
     // less than a heartbeat interval, or a client that sends none, is not marked down).
-    const took = await run(trx, `UPDATE bots SET status = 'busy', current_job_id = ?, last_heartbeat_at = ? WHERE id = ? AND current_job_id IS NULL AND status <> 'down'`, [
-      claimed.id,
-      nowMs,
-      botId,
-    ]);
+    const took = await run(
+      trx,
+      `UPDATE bots SET status = 'busy', current_job_id = ?, last_heartbeat_at = ? WHERE id = ? AND current_job_id IS NULL AND status <> 'down'`,
+      [claimed.id, nowMs, botId],
+    );
     if (took.changes !== 1) throw new ConflictError(`bot ${botId} already holds a job`, 'bot_busy');
     const attempt = Number(claimed.attempts);
-    const events: EventInput[] = [{ jobId: claimed.id, at: nowMs, from: 'pending', to: 'claimed', botId, attempt, note: null }];
-    if (start) events.push({ jobId: claimed.id, at: nowMs, from: 'claimed', to: 'running', botId, attempt, note: null });
+    const events: EventInput[] = [
+      { jobId: claimed.id, at: nowMs, from: 'pending', to: 'claimed', botId, attempt, note: null },
+    ];
+    if (start)
+      events.push({ jobId: claimed.id, at: nowMs, from: 'claimed', to: 'running', botId, attempt, note: null });
     await insertEvents(trx, events);
     return claimed;
   }
@@ -249,13 +332,32 @@ export class SqlStore implements Store {
     return this.tx(async (trx) => {
       const current = await getJobRow(trx, call.jobId);
       // Repeated start after a lost response: same answer.
-      if (current && current.status === 'running' && current.bot_id === call.botId && (call.attempt ?? Number(current.attempts)) === Number(current.attempts)) {
+      if (
+        current &&
+        current.status === 'running' &&
+        current.bot_id === call.botId &&
+        (call.attempt ?? Number(current.attempts)) === Number(current.attempts)
+      ) {
         return toJob(current);
       }
       const row = await fencedRow(trx, call, ['claimed'], 'started', current ?? null);
       const timeout = Number(row.timeout_ms);
-      const next = await guardedUpdate(trx, row, { status: 'running', started_at: nowMs, deadline_at: timeout > 0 ? nowMs + timeout : null });
-      await insertEvents(trx, [{ jobId: row.id, at: nowMs, from: 'claimed', to: 'running', botId: call.botId, attempt: Number(row.attempts), note: null }]);
+      const next = await guardedUpdate(trx, row, {
+        status: 'running',
+        started_at: nowMs,
+        deadline_at: timeout > 0 ? nowMs + timeout : null,
+      });
+      await insertEvents(trx, [
+        {
+          jobId: row.id,
+          at: nowMs,
+          from: 'claimed',
+          to: 'running',
+          botId: call.botId,
+          attempt: Number(row.attempts),
+          note: null,
+        },
+      ]);
       return toJob(next);
     });
   }
@@ -263,14 +365,18 @@ export class SqlStore implements Store {
   async completeJob(call: FencedCall, result: unknown, nowMs: number): Promise<Job> {
     return this.tx(async (trx) => {
       const report = await this.readReport(trx, call, { result });
-      return toJob('repeat' in report ? report.repeat : await finishAttempt(trx, this.dialect, report.row, report.outcome, nowMs));
+      return toJob(
+        'repeat' in report ? report.repeat : await finishAttempt(trx, this.dialect, report.row, report.outcome, nowMs),
+      );
     });
   }
 
   async failJob(call: FencedCall, error: string, nowMs: number): Promise<Job> {
     return this.tx(async (trx) => {
       const report = await this.readReport(trx, call, { error });
-      return toJob('repeat' in report ? report.repeat : await finishAttempt(trx, this.dialect, report.row, report.outcome, nowMs));
+      return toJob(
+        'repeat' in report ? report.repeat : await finishAttempt(trx, this.dialect, report.row, report.outcome, nowMs),
+      );
     });
   }
 
@@ -279,11 +385,22 @@ export class SqlStore implements Store {
       const row = await getJobRow(trx, id);
       if (!row) throw new NotFoundError(`job ${id} does not exist`);
       if (row.status !== 'failed' && row.status !== 'cancelled') {
-        throw new ConflictError(`job ${id} is ${row.status}; only failed or cancelled jobs can be retried`, 'not_retryable');
+        throw new ConflictError(
+          `job ${id} is ${row.status}; only failed or cancelled jobs can be retried`,
+          'not_retryable',
+        );
       }
       if (row.key !== null) {
-        const open = await one<{ id: string }>(trx, `SELECT id FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`, [row.key]);
-        if (open) throw new ConflictError(`job ${id} has key "${row.key}", which job ${open.id} holds now; retry that one or wait until it finishes`, 'key_in_use');
+        const open = await one<{ id: string }>(
+          trx,
+          `SELECT id FROM jobs WHERE key = ? AND status IN ('pending', 'claimed', 'running')`,
+          [row.key],
+        );
+        if (open)
+          throw new ConflictError(
+            `job ${id} has key "${row.key}", which job ${open.id} holds now; retry that one or wait until it finishes`,
+            'key_in_use',
+          );
       }
       // One more attempt; attempts never go back, so every attempt keeps its own result line.
       const next = await guardedUpdate(trx, row, {
@@ -294,7 +411,17 @@ export class SqlStore implements Store {
         error: null,
         result: null,
       });
-      await insertEvents(trx, [{ jobId: id, at: nowMs, from: row.status, to: 'pending', botId: null, attempt: Number(row.attempts), note: 'retried by admin' }]);
+      await insertEvents(trx, [
+        {
+          jobId: id,
+          at: nowMs,
+          from: row.status,
+          to: 'pending',
+          botId: null,
+          attempt: Number(row.attempts),
+          note: 'retried by admin',
+        },
+      ]);
       return toJob(next);
     });
   }
@@ -303,9 +430,20 @@ export class SqlStore implements Store {
     return this.tx(async (trx) => {
       const row = await getJobRow(trx, id);
       if (!row) throw new NotFoundError(`job ${id} does not exist`);
-      if (row.status !== 'pending') throw new ConflictError(`job ${id} is ${row.status}; only pending jobs can be cancelled`, 'not_cancellable');
+      if (row.status !== 'pending')
+        throw new ConflictError(`job ${id} is ${row.status}; only pending jobs can be cancelled`, 'not_cancellable');
       const next = await guardedUpdate(trx, row, { status: 'cancelled', finished_at: nowMs });
-      await insertEvents(trx, [{ jobId: id, at: nowMs, from: 'pending', to: 'cancelled', botId: null, attempt: Number(row.attempts), note: 'cancelled by admin' }]);
+      await insertEvents(trx, [
+        {
+          jobId: id,
+          at: nowMs,
+          from: 'pending',
+          to: 'cancelled',
+          botId: null,
+          attempt: Number(row.attempts),
+          note: 'cancelled by admin',
+        },
+      ]);
       return toJob(next);
     });
   }
@@ -343,10 +481,7 @@ export class SqlStore implements Store {
       );
       if (!bot) throw new NotFoundError(`bot ${botId} is not registered; register again`);
       if (bot.current_job_id) {
-        await run(trx, HELD_SQL.extendLease, [
-          nowMs + this.opts.botDownAfterMs,
-          botId,
-        ]);
+        await run(trx, HELD_SQL.extendLease, [nowMs + this.opts.botDownAfterMs, botId]);
       }
       return toBot(bot);
     });
@@ -360,7 +495,8 @@ export class SqlStore implements Store {
   async getBot(id: string): Promise<BotWithJobs | null> {
     const bot = await one<BotRow>(this.db, 'SELECT * FROM bots WHERE id = ?', [id]);
     if (!bot) return null;
-    const jobs = (await run<JobRow>(this.db, 'SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', [id])).rows;
+    const jobs = (await run<JobRow>(this.db, 'SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', [id]))
+      .rows;
     const lost = (
       await run<EventRow>(
         this.db,
@@ -372,7 +508,12 @@ export class SqlStore implements Store {
     return {
       ...toBot(bot),
       recentJobs: jobs.map(toJob),
-      lostLeases: lost.map((e) => ({ jobId: e.job_id, attempt: Number(e.attempt), at: new Date(Number(e.at)).toISOString(), note: e.note })),
+      lostLeases: lost.map((e) => ({
+        jobId: e.job_id,
+        attempt: Number(e.attempt),
+        at: new Date(Number(e.at)).toISOString(),
+        note: e.note,
+      })),
     };
   }
 
@@ -388,27 +529,33 @@ export class SqlStore implements Store {
   async sweep(nowMs: number): Promise<SweepResult> {
     const out: SweepResult = { botsDown: [], released: [] };
     const record = (pairs: { row: JobRow; next: JobRow }[], reason: string) => {
-      for (const p of pairs) out.released.push({ jobId: p.row.id, botId: p.row.bot_id, to: p.next.status as 'pending' | 'failed', reason });
+      for (const p of pairs)
+        out.released.push({ jobId: p.row.id, botId: p.row.bot_id, to: p.next.status as 'pending' | 'failed', reason });
     };
     const cutoff = nowMs - this.opts.botDownAfterMs;
     const silent = (await run<{ id: string }>(this.db, SWEEP_SQL.silentBots, [cutoff])).rows;
     for (const { id } of silent) {
       await this.tx(async (trx) => {
-        const down = await run(trx, `UPDATE bots SET status = 'down' WHERE id = ? AND status <> 'down' AND last_heartbeat_at < ?`, [id, cutoff]);
+        const down = await run(
+          trx,
+          `UPDATE bots SET status = 'down' WHERE id = ? AND status <> 'down' AND last_heartbeat_at < ?`,
+          [id, cutoff],
+        );
         if (down.changes !== 1) return; // it spoke in the meantime
         out.botsDown.push(id);
-        record(await releaseBotJobs(trx, this.dialect, id, RELEASE_REASONS.leaseExpired, nowMs), RELEASE_REASONS.leaseExpired);
+        record(
+          await releaseBotJobs(trx, this.dialect, id, RELEASE_REASONS.leaseExpired, nowMs),
+          RELEASE_REASONS.leaseExpired,
+        );
       });
     }
-    const expired = (
-      await run<JobRow>(this.db, SWEEP_SQL.expiredLeases, [nowMs])
-    ).rows;
-    const overdue = (
-      await run<JobRow>(this.db, SWEEP_SQL.overdueJobs, [nowMs])
-    ).rows;
+    const expired = (await run<JobRow>(this.db, SWEEP_SQL.expiredLeases, [nowMs])).rows;
+    const overdue = (await run<JobRow>(this.db, SWEEP_SQL.overdueJobs, [nowMs])).rows;
     const take = async (row: JobRow, reason: string) => {
       try {
-        const next = await this.tx((trx) => finishAttempt(trx, this.dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs));
+        const next = await this.tx((trx) =>
+          finishAttempt(trx, this.dialect, row, { kind: 'failed', error: reason, note: reason }, nowMs),
+        );
         record([{ row, next }], reason);
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err; // moved on by its bot meanwhile: nothing to take back
@@ -446,9 +593,11 @@ export class SqlStore implements Store {
   }
 
   async setPaused(paused: boolean): Promise<void> {
-    await run(this.db, `INSERT INTO settings (name, value) VALUES ('paused', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, [
-      String(paused),
-    ]);
+    await run(
+      this.db,
+      `INSERT INTO settings (name, value) VALUES ('paused', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+      [String(paused)],
+    );
     if (this.dialect === 'sqlite') this.pausedCache = paused;
   }
 
@@ -478,7 +627,9 @@ export class SqlStore implements Store {
   // ---------------------------------------------------------------- datalake outbox
 
   async fetchUnwritten(limit: number): Promise<OutboxRecord[]> {
-    const rows = (await run<ResultRow>(this.db, 'SELECT * FROM results WHERE written = 0 ORDER BY seq LIMIT ?', [limit])).rows;
+    const rows = (
+      await run<ResultRow>(this.db, 'SELECT * FROM results WHERE written = 0 ORDER BY seq LIMIT ?', [limit])
+    ).rows;
     return rows.map((r) => ({ seq: Number(r.seq), line: toResultLine(r) }));
   }
 
@@ -500,7 +651,9 @@ export class SqlStore implements Store {
   }
 
   async days(): Promise<string[]> {
-    return (await run<{ day: string }>(this.db, 'SELECT DISTINCT day FROM results ORDER BY day')).rows.map((r) => r.day);
+    return (await run<{ day: string }>(this.db, 'SELECT DISTINCT day FROM results ORDER BY day')).rows.map(
+      (r) => r.day,
+    );
   }
 }
 

@@ -23,7 +23,11 @@ export interface Executor {
 
 export type Db = Executor;
 
-export async function run<T = Record<string, unknown>>(db: Executor, sql: string, bindings: readonly unknown[] = []): Promise<RawResult<T>> {
+export async function run<T = Record<string, unknown>>(
+  db: Executor,
+  sql: string,
+  bindings: readonly unknown[] = [],
+): Promise<RawResult<T>> {
   return db.run<T>(sql, bindings);
 }
 
@@ -41,7 +45,8 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 export const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 /** `(tuple), (tuple), …` n times: the VALUES list of a multi-row INSERT. */
-export const valuesList = (tuple: string, n: number): string => Array.from({ length: n }, () => `(${tuple})`).join(', ');
+export const valuesList = (tuple: string, n: number): string =>
+  Array.from({ length: n }, () => `(${tuple})`).join(', ');
 
 /** SQL texts by shape: a bulk insert of 1,000 rows x 8 columns is 8,000 placeholders to build. */
 const sqlTexts = new Map<string, string>();
@@ -58,10 +63,16 @@ export function sqlByShape(key: string, build: () => string): string {
 }
 
 /** INSERT of several rows with the same columns; returns SQL and bindings. */
-export function insertSql(table: string, rows: Record<string, unknown>[], suffix = ''): { sql: string; bindings: unknown[] } {
+export function insertSql(
+  table: string,
+  rows: Record<string, unknown>[],
+  suffix = '',
+): { sql: string; bindings: unknown[] } {
   const cols = Object.keys(rows[0]);
-  const sql = sqlByShape(`${table}|${cols.join(',')}|${rows.length}|${suffix}`, () =>
-    `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${valuesList(placeholders(cols.length), rows.length)}${suffix ? ` ${suffix}` : ''}`,
+  const sql = sqlByShape(
+    `${table}|${cols.join(',')}|${rows.length}|${suffix}`,
+    () =>
+      `INSERT INTO ${table} (${cols.join(', ')}) VALUES ${valuesList(placeholders(cols.length), rows.length)}${suffix ? ` ${suffix}` : ''}`,
   );
   const bindings = new Array<unknown>(rows.length * cols.length);
   let i = 0;
@@ -130,7 +141,8 @@ export class PgExecutor implements Executor {
     client.on('error', ignore);
     const inner: Executor = {
       dialect: 'postgres',
-      run: <R>(sql: string, bindings: readonly unknown[] = []) => this.runOn<R>(client.query.bind(client), sql, bindings),
+      run: <R>(sql: string, bindings: readonly unknown[] = []) =>
+        this.runOn<R>(client.query.bind(client), sql, bindings),
       transaction: () => Promise.reject(new Error('nested transactions are not supported')),
     };
     let broken: unknown = undefined;
@@ -186,7 +198,11 @@ export async function retryRolledBack<T>(work: () => Promise<T>): Promise<T> {
  */
 function asConnectionError(err: unknown): unknown {
   const e = err as { code?: string; message?: string } | null;
-  if (e && !e.code && /timeout exceeded when trying to connect|Connection terminated|connection is closed/i.test(e.message ?? '')) {
+  if (
+    e &&
+    !e.code &&
+    /timeout exceeded when trying to connect|Connection terminated|connection is closed/i.test(e.message ?? '')
+  ) {
     Object.assign(e, { code: '08006' });
   }
   return err;

@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PRE_V4_INDEXES, storeContract, STORE_OPTS } from './store.contract';
-import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES, openStore, parseDatabaseUrl, StoreOpenError } from './open';
+import {
+  CHECKPOINT_INTERVAL_MS,
+  FALLBACK_AUTOCHECKPOINT_PAGES,
+  openStore,
+  parseDatabaseUrl,
+  StoreOpenError,
+} from './open';
 import { HELD_SQL } from './job-writes';
 import { nextRunAtSql, SWEEP_SQL } from './sql-store';
 import { testTime } from '../../test/helpers/time';
@@ -46,15 +52,21 @@ describe('SQLite specifics', () => {
     await store.migrate();
     const ex = (store as unknown as { db: import('./sql').Executor }).db;
     // The server's own connection would checkpoint only past the fallback size, far above this test's WAL.
-    expect((await ex.run<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint')).rows[0].wal_autocheckpoint).toBe(FALLBACK_AUTOCHECKPOINT_PAGES);
+    expect((await ex.run<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint')).rows[0].wal_autocheckpoint).toBe(
+      FALLBACK_AUTOCHECKPOINT_PAGES,
+    );
     const before = fs.statSync(file).size;
-    await store.createJobs(Array.from({ length: 3000 }, () => ({ type: 'simulated', payload: { pad: 'x'.repeat(200) }, priority: 0 })), Date.now());
+    await store.createJobs(
+      Array.from({ length: 3000 }, () => ({ type: 'simulated', payload: { pad: 'x'.repeat(200) }, priority: 0 })),
+      Date.now(),
+    );
     const walFrames = Math.floor(fs.statSync(`${file}-wal`).size / 4120);
     expect(walFrames).toBeGreaterThan(100);
     expect(walFrames).toBeLessThan(FALLBACK_AUTOCHECKPOINT_PAGES);
     // Within a few intervals the thread has copied the pages back into the database file.
     const deadline = Date.now() + testTime(5000);
-    while (fs.statSync(file).size < before + 100 * 4096 && Date.now() < deadline) await new Promise((r) => setTimeout(r, CHECKPOINT_INTERVAL_MS));
+    while (fs.statSync(file).size < before + 100 * 4096 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, CHECKPOINT_INTERVAL_MS));
     expect(fs.statSync(file).size).toBeGreaterThan(before + 100 * 4096);
     await store.close();
     // Closed: the last connection checkpointed and removed the WAL, so the thread's connection is gone too.
@@ -66,7 +78,8 @@ describe('SQLite specifics', () => {
     dirs.push(dir);
     const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
     const ex = (store as unknown as { db: import('./sql').Executor }).db;
-    const indexSql = async () => (await ex.run<{ sql: string }>(`SELECT sql FROM sqlite_master WHERE name = 'jobs_bot_seq'`)).rows[0].sql;
+    const indexSql = async () =>
+      (await ex.run<{ sql: string }>(`SELECT sql FROM sqlite_master WHERE name = 'jobs_bot_seq'`)).rows[0].sql;
     await store.migrate();
     // As a file made before version 3: the full index, no record of version 3.
     await ex.run('DROP INDEX jobs_bot_seq');
@@ -74,11 +87,17 @@ describe('SQLite specifics', () => {
     await ex.run('DELETE FROM schema_migrations WHERE version = 3');
     await store.migrate();
     expect(await indexSql()).toMatch(/WHERE bot_id IS NOT NULL$/);
-    const plan = async (q: string, bindings: unknown[]) => (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, bindings)).rows.map((r) => r.detail).join('; ');
+    const plan = async (q: string, bindings: unknown[]) =>
+      (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, bindings)).rows.map((r) => r.detail).join('; ');
     // Listing a bot's jobs walks its entries, newest first.
-    expect(await plan('SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', ['b'])).toContain('USING INDEX jobs_bot_seq');
+    expect(await plan('SELECT * FROM jobs WHERE bot_id = ? ORDER BY seq DESC LIMIT 20', ['b'])).toContain(
+      'USING INDEX jobs_bot_seq',
+    );
     // Finding the jobs it holds (a release, a heartbeat's lease) does not: that would read its whole history.
-    for (const [q, bindings] of [[HELD_SQL.select, ['b']], [HELD_SQL.extendLease, [0, 'b']]] as const) {
+    for (const [q, bindings] of [
+      [HELD_SQL.select, ['b']],
+      [HELD_SQL.extendLease, [0, 'b']],
+    ] as const) {
       const p = await plan(q, [...bindings]);
       expect(p).toContain('USING INDEX jobs_status_seq');
       expect(p).not.toContain('jobs_bot_seq');
@@ -91,7 +110,12 @@ describe('SQLite specifics', () => {
     dirs.push(dir);
     const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
     const ex = (store as unknown as { db: import('./sql').Executor }).db;
-    const indexes = async () => (await ex.run<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`)).rows.map((r) => r.name);
+    const indexes = async () =>
+      (
+        await ex.run<{ name: string }>(
+          `SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('jobs_active_lease', 'jobs_active_deadline', 'bots_heartbeat')`,
+        )
+      ).rows.map((r) => r.name);
     await store.migrate();
     // As a file made before version 4: the three indexes, no record of version 4.
     for (const ddl of PRE_V4_INDEXES) await ex.run(ddl);
@@ -100,7 +124,9 @@ describe('SQLite specifics', () => {
     await store.migrate();
     expect(await indexes()).toEqual([]);
     for (const q of [SWEEP_SQL.expiredLeases, SWEEP_SQL.overdueJobs]) {
-      const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, [0])).rows.map((r) => r.detail).join('; ');
+      const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${q}`, [0])).rows
+        .map((r) => r.detail)
+        .join('; ');
       expect(plan).toContain('USING INDEX jobs_status_seq');
     }
     await store.close();
@@ -111,14 +137,17 @@ describe('SQLite specifics', () => {
     dirs.push(dir);
     const store = await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTS);
     const ex = (store as unknown as { db: import('./sql').Executor }).db;
-    const has = async () => (await ex.run(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_delayed'`)).rows.length === 1;
+    const has = async () =>
+      (await ex.run(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'jobs_delayed'`)).rows.length === 1;
     await store.migrate();
     await ex.run('DROP INDEX jobs_delayed');
     await ex.run('DELETE FROM schema_migrations WHERE version = 5');
     expect(await has()).toBe(false);
     await store.migrate();
     expect(await has()).toBe(true);
-    const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${nextRunAtSql('sqlite')}`, [0])).rows.map((r) => r.detail).join('; ');
+    const plan = (await ex.run<{ detail: string }>(`EXPLAIN QUERY PLAN ${nextRunAtSql('sqlite')}`, [0])).rows
+      .map((r) => r.detail)
+      .join('; ');
     expect(plan).toMatch(/SEARCH jobs USING (COVERING )?INDEX jobs_delayed \(run_at>\?\)/);
     expect(plan).not.toContain('TEMP B-TREE'); // no sort: the first entry is the answer
     await store.close();
@@ -127,7 +156,11 @@ describe('SQLite specifics', () => {
   test('DATABASE_URL parsing', () => {
     expect(parseDatabaseUrl('sqlite://./data/jobs.db', '/srv')).toEqual({ kind: 'sqlite', file: '/srv/data/jobs.db' });
     expect(parseDatabaseUrl('sqlite:///abs/x.db')).toEqual({ kind: 'sqlite', file: '/abs/x.db' });
-    expect(parseDatabaseUrl('postgres://u@h:5432/db?schema=s1')).toEqual({ kind: 'postgres', url: 'postgres://u@h:5432/db', schema: 's1' });
+    expect(parseDatabaseUrl('postgres://u@h:5432/db?schema=s1')).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@h:5432/db',
+      schema: 's1',
+    });
     expect(() => parseDatabaseUrl('mysql://x')).toThrow(/sqlite:\/\/ or postgres:\/\//);
   });
 });

@@ -16,7 +16,8 @@ export const PRE_V4_INDEXES = [
   `CREATE INDEX bots_heartbeat ON bots (last_heartbeat_at) WHERE status <> 'down'`,
 ];
 
-const job = (input: Partial<CreateJobInput> = {}) => CreateJobSchema.parse({ type: 'simulated', payload: {}, ...input });
+const job = (input: Partial<CreateJobInput> = {}) =>
+  CreateJobSchema.parse({ type: 'simulated', payload: {}, ...input });
 
 export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`store contract: ${name}`, () => {
@@ -50,10 +51,22 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const done = await store.completeJob({ jobId: j.id, botId: 'b1', attempt: 1 }, { answer: 42 }, now());
       expect(done).toMatchObject({ status: 'completed', result: { answer: 42 }, botId: 'b1' });
       const full = await store.getJob(j.id);
-      expect(full!.events.map((e) => `${e.from}->${e.to}`)).toEqual(['null->pending', 'pending->claimed', 'claimed->running', 'running->completed']);
+      expect(full!.events.map((e) => `${e.from}->${e.to}`)).toEqual([
+        'null->pending',
+        'pending->claimed',
+        'claimed->running',
+        'running->completed',
+      ]);
       const outbox = await store.fetchUnwritten(10);
       expect(outbox).toHaveLength(1);
-      expect(outbox[0].line).toMatchObject({ jobId: j.id, attempt: 1, botId: 'b1', status: 'completed', result: { answer: 42 }, durationMs: 250 });
+      expect(outbox[0].line).toMatchObject({
+        jobId: j.id,
+        attempt: 1,
+        botId: 'b1',
+        status: 'completed',
+        result: { answer: 42 },
+        durationMs: 250,
+      });
       await store.markWritten(outbox.map((o) => o.seq));
       expect(await store.fetchUnwritten(10)).toHaveLength(0);
       const b = await store.getBot('b1');
@@ -71,7 +84,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     test('createJobs answers each job exactly as it reads back, plain and keyed alike, in input order', async () => {
       const inputs = [
-        job({ payload: { n: 1, list: [1, 'two', null, { deep: true }] }, priority: 7, maxAttempts: 3, timeoutMs: 5000 }),
+        job({
+          payload: { n: 1, list: [1, 'two', null, { deep: true }] },
+          priority: 7,
+          maxAttempts: 3,
+          timeoutMs: 5000,
+        }),
         job({ runAt: '2030-01-02T03:04:05.678+02:00', payload: 'text' }),
         job({ key: 'k-create', payload: [1, 2] }),
         job({ type: 'other.kind', payload: null }),
@@ -89,7 +107,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     test('priority: higher first, then oldest first; runAt holds a job back until its time', async () => {
       const ids = (
         await store.createJobs(
-          [job({ priority: 0 }), job({ priority: 5 }), job({ priority: 0 }), job({ priority: 9, runAt: new Date(now() + 60_000).toISOString() })],
+          [
+            job({ priority: 0 }),
+            job({ priority: 5 }),
+            job({ priority: 0 }),
+            job({ priority: 9, runAt: new Date(now() + 60_000).toISOString() }),
+          ],
           now(),
         )
       ).map((r) => r.job.id);
@@ -105,7 +128,16 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     test('nextRunAt: the earliest runAt still to come of a pending job; null when none', async () => {
       expect(await store.nextRunAt(now())).toBeNull();
       const at = (ms: number) => new Date(now() + ms).toISOString();
-      const [, , , soon] = await store.createJobs([job({ runAt: at(60_000) }), job({ runAt: at(30_000) }), job({ runAt: at(-1000) }), job({ runAt: at(10_000) }), job()], now());
+      const [, , , soon] = await store.createJobs(
+        [
+          job({ runAt: at(60_000) }),
+          job({ runAt: at(30_000) }),
+          job({ runAt: at(-1000) }),
+          job({ runAt: at(10_000) }),
+          job(),
+        ],
+        now(),
+      );
       await store.cancelJob(soon.job.id, now()); // not pending: not waited for
       expect(await store.nextRunAt(now())).toBe(now() + 30_000);
       clock.advance(30_000);
@@ -139,17 +171,24 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await bot('b');
       await store.claimJob('a', now());
       await store.startJob({ jobId: j.id, botId: 'a', attempt: 1 }, now());
-      await expect(store.completeJob({ jobId: j.id, botId: 'b', attempt: 1 }, 'x', now())).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.completeJob({ jobId: j.id, botId: 'b', attempt: 1 }, 'x', now())).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       await store.failJob({ jobId: j.id, botId: 'a', attempt: 1 }, 'boom', now());
       expect((await store.getJob(j.id))!.status).toBe('pending');
       await store.claimJob('a', now()); // attempt 2, same bot
-      await expect(store.completeJob({ jobId: j.id, botId: 'a', attempt: 1 }, 'late', now())).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.completeJob({ jobId: j.id, botId: 'a', attempt: 1 }, 'late', now())).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       const after = await store.getJob(j.id);
       expect(after).toMatchObject({ status: 'claimed', attempts: 2, botId: 'a', result: null });
     });
 
     test('finishAndClaim: completes the previous attempt and claims-and-starts the next in one step', async () => {
-      const [{ job: a }, { job: b }] = await store.createJobs([job({ timeoutMs: 1000 }), job({ maxAttempts: 2 })], now());
+      const [{ job: a }, { job: b }] = await store.createJobs(
+        [job({ timeoutMs: 1000 }), job({ maxAttempts: 2 })],
+        now(),
+      );
       await bot('lean');
       const first = await store.finishAndClaim('lean', null, now());
       expect(first.finished).toBeNull();
@@ -163,7 +202,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(third.finished).toMatchObject({ id: b.id, status: 'pending' });
       expect(third.job).toMatchObject({ id: b.id, status: 'running', attempts: 2 });
       // A stale report is a 409 and claims nothing.
-      await expect(store.finishAndClaim('lean', { jobId: a.id, attempt: 2, result: null }, now())).rejects.toBeInstanceOf(ConflictError);
+      await expect(
+        store.finishAndClaim('lean', { jobId: a.id, attempt: 2, result: null }, now()),
+      ).rejects.toBeInstanceOf(ConflictError);
       expect((await store.getJob(b.id))!.status).toBe('running');
       const events = (await store.getJob(a.id))!.events.map((e) => e.to);
       expect(events).toEqual(['pending', 'claimed', 'running', 'completed']);
@@ -181,16 +222,25 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const first = await store.finishAndClaim('lean', null, now());
       expect(first.job!.id).toBe(a.id);
       // A bare claim while holding a job: 409 bot_busy naming the held job, nothing claimed.
-      await expect(store.finishAndClaim('lean', null, now())).rejects.toMatchObject({ status: 409, code: 'bot_busy', message: expect.stringContaining(a.id) });
+      await expect(store.finishAndClaim('lean', null, now())).rejects.toMatchObject({
+        status: 409,
+        code: 'bot_busy',
+        message: expect.stringContaining(a.id),
+      });
       // A report of a job the bot does not hold: 409, and its own job is still running.
-      await expect(store.finishAndClaim('lean', { jobId: b.id, attempt: 1, result: 1 }, now())).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.finishAndClaim('lean', { jobId: b.id, attempt: 1, result: 1 }, now())).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       expect((await store.getJob(a.id))!.status).toBe('running');
       clock.advance(7);
       const second = await store.finishAndClaim('lean', { jobId: a.id, attempt: 1, result: 'x' }, now());
       expect(second.job!.id).toBe(b.id);
       // The same report again (its answer was lost): the same answer, the job it handed out included.
       const again = await store.finishAndClaim('lean', { jobId: a.id, attempt: 1, result: 'x' }, now());
-      expect(again).toMatchObject({ finished: { id: a.id, status: 'completed', result: 'x' }, job: { id: b.id, status: 'running', attempts: 1 } });
+      expect(again).toMatchObject({
+        finished: { id: a.id, status: 'completed', result: 'x' },
+        job: { id: b.id, status: 'running', attempts: 1 },
+      });
       // Paused: the report is applied, nothing is claimed.
       await store.setPaused(true);
       const third = await store.finishAndClaim('lean', { jobId: b.id, attempt: 1, error: 'boom' }, now());
@@ -206,7 +256,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       // A bot that went down cannot report: 409 bot_down, its job is taken back by the sweep only.
       clock.advance(STORE_OPTS.botDownAfterMs + 1);
       await store.sweep(now());
-      await expect(store.finishAndClaim('lean', { jobId: c.id, attempt: 1, result: 1 }, now())).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.finishAndClaim('lean', { jobId: c.id, attempt: 1, result: 1 }, now())).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       const s = await store.summary(now());
       expect(s.jobs).toMatchObject({ completed: 1, failed: 2, pending: 0, running: 0, total: 3 });
       const bot1 = await store.getBot('lean');
@@ -269,7 +321,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.getBot('a'))!.status).toBe('down');
       const ev = (await store.getJob(j.id))!.events.at(-1)!;
       expect(ev).toMatchObject({ from: 'running', to: 'pending', botId: 'a', note: 'lease expired' });
-      await expect(store.completeJob({ jobId: j.id, botId: 'a', attempt: 1 }, 'late', now())).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.completeJob({ jobId: j.id, botId: 'a', attempt: 1 }, 'late', now())).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       await expect(store.claimJob('a', now())).rejects.toBeInstanceOf(ConflictError); // down
       expect((await store.claimJob('b', now()))!.attempts).toBe(2);
       expect((await store.getBot('a'))!.lostLeases).toHaveLength(1);
@@ -300,7 +354,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.sweep(now())).released).toEqual([]);
       clock.advance(1);
       await store.heartbeat('a', now());
-      expect((await store.sweep(now())).released).toEqual([{ jobId: j.id, botId: 'a', to: 'failed', reason: 'timed out' }]);
+      expect((await store.sweep(now())).released).toEqual([
+        { jobId: j.id, botId: 'a', to: 'failed', reason: 'timed out' },
+      ]);
       await expect(store.completeJob({ jobId: j.id, botId: 'a' }, 'late', now())).rejects.toBeInstanceOf(ConflictError);
       expect((await store.getBot('a'))!.status).toBe('idle');
     });
@@ -316,7 +372,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
 
     test('deleting a bot releases its job; re-registering a known bot releases what it held', async () => {
-      const [{ job: j }, { job: k }] = await store.createJobs([job({ maxAttempts: 3 }), job({ maxAttempts: 3 })], now());
+      const [{ job: j }, { job: k }] = await store.createJobs(
+        [job({ maxAttempts: 3 }), job({ maxAttempts: 3 })],
+        now(),
+      );
       await bot('a');
       await store.claimJob('a', now());
       expect(await store.deleteBot('a', now())).toBe(true);
@@ -355,7 +414,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
 
     test('listJobs: newest first, keyset pages that cover every job once, filters', async () => {
-      const created = (await store.createJobs(Array.from({ length: 25 }, (_, i) => job({ type: i % 2 ? 'hash' : 'simulated' })), now())).map((r) => r.job.id);
+      const created = (
+        await store.createJobs(
+          Array.from({ length: 25 }, (_, i) => job({ type: i % 2 ? 'hash' : 'simulated' })),
+          now(),
+        )
+      ).map((r) => r.job.id);
       const seen: string[] = [];
       let cursor: string | undefined;
       do {
@@ -369,7 +433,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
 
     test('summary counts by status without scanning, throughput per minute and success rate', async () => {
-      await store.createJobs(Array.from({ length: 4 }, () => job()), now());
+      await store.createJobs(
+        Array.from({ length: 4 }, () => job()),
+        now(),
+      );
       await bot('a');
       for (let i = 0; i < 3; i++) {
         const c = await store.claimJob('a', now());
@@ -401,7 +468,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
 
     test('concurrency: 50 bots claiming 500 jobs at once claim each job exactly once', async () => {
-      await store.createJobs(Array.from({ length: 500 }, () => job()), now());
+      await store.createJobs(
+        Array.from({ length: 500 }, () => job()),
+        now(),
+      );
       const bots = Array.from({ length: 50 }, (_, i) => `c${i}`);
       for (const b of bots) await bot(b);
       const claimedBy = new Map<string, string>();
@@ -423,7 +493,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     });
 
     test('bulk create keeps order and makes each job once', async () => {
-      const res = await store.createJobs(Array.from({ length: 1200 }, (_, i) => job({ payload: { i } })), now());
+      const res = await store.createJobs(
+        Array.from({ length: 1200 }, (_, i) => job({ payload: { i } })),
+        now(),
+      );
       expect(res.map((r) => (r.job.payload as { i: number }).i)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
       expect((await store.summary(now())).jobs.pending).toBe(1200);
     });

@@ -8,10 +8,14 @@ import { BOT_STATUSES, JOB_STATUSES } from '../../core/types';
 import { type Executor, run } from './sql';
 
 export async function readSummary(db: Executor, nowMs: number): Promise<Summary> {
-  const counts = (await run<{ status: JobStatus; n: number }>(db, 'SELECT status, SUM(n) AS n FROM job_counts GROUP BY status')).rows;
+  const counts = (
+    await run<{ status: JobStatus; n: number }>(db, 'SELECT status, SUM(n) AS n FROM job_counts GROUP BY status')
+  ).rows;
   const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
   for (const c of counts) if (c.status in jobs) jobs[c.status] = Number(c.n);
-  const botRows = (await run<{ status: BotStatus; n: number }>(db, 'SELECT status, COUNT(*) AS n FROM bots GROUP BY status')).rows;
+  const botRows = (
+    await run<{ status: BotStatus; n: number }>(db, 'SELECT status, COUNT(*) AS n FROM bots GROUP BY status')
+  ).rows;
   const bots = Object.fromEntries(BOT_STATUSES.map((s) => [s, 0])) as Record<BotStatus, number>;
   for (const b of botRows) if (b.status in bots) bots[b.status] = Number(b.n);
   const nowMinute = Math.floor(nowMs / 60000);

@@ -44,7 +44,8 @@ export interface FencedCall {
 }
 
 /** What a bot reports about the attempt it just ran, in the same call that asks for the next job. */
-export type FinishedAttempt = { jobId: string; attempt: number; result: unknown } | { jobId: string; attempt: number; error: string };
+export type FinishedAttempt =
+  { jobId: string; attempt: number; result: unknown } | { jobId: string; attempt: number; error: string };
 
 export interface Store extends OutboxSource {
   readonly dialect: 'sqlite' | 'postgres';
@@ -62,7 +63,11 @@ export interface Store extends OutboxSource {
    * The lean bot path, one transaction: completes or fails the bot's previous attempt (fenced, like
    * completeJob/failJob), then claims AND starts its next job (null when nothing is claimable).
    */
-  finishAndClaim(botId: string, finished: FinishedAttempt | null, nowMs: number): Promise<{ finished: Job | null; job: Job | null }>;
+  finishAndClaim(
+    botId: string,
+    finished: FinishedAttempt | null,
+    nowMs: number,
+  ): Promise<{ finished: Job | null; job: Job | null }>;
   startJob(call: FencedCall, nowMs: number): Promise<Job>;
   completeJob(call: FencedCall, result: unknown, nowMs: number): Promise<Job>;
   failJob(call: FencedCall, error: string, nowMs: number): Promise<Job>;

@@ -7,7 +7,21 @@
  */
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, type DbView, describeEachBackend, discardServer, jobWithEvents, knob, printSummary, randomInt, request, sleep } from '../helpers/chaos';
+import {
+  BotPool,
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  type DbView,
+  describeEachBackend,
+  discardServer,
+  jobWithEvents,
+  knob,
+  printSummary,
+  randomInt,
+  request,
+  sleep,
+} from '../helpers/chaos';
 import { testTime } from '../helpers/time';
 
 const KILLS = knob('BOT_KILLS', 100);
@@ -54,7 +68,10 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
         const pending = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs.pending as number;
         if (pending < 60) jobIds.push(...(await createJobs(sp.url, 100)));
       }
-      const running = (await request(sp.url, 'GET', '/jobs?status=running&limit=100')).json.items as { id: string; botId: string }[];
+      const running = (await request(sp.url, 'GET', '/jobs?status=running&limit=100')).json.items as {
+        id: string;
+        botId: string;
+      }[];
       const candidates = running.filter((j) => pool.live.has(j.botId));
       if (candidates.length === 0) {
         await sleep(30);
@@ -72,10 +89,14 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
     }
 
     // Every job gets done by the survivors and replacements.
-    await waitFor(async () => {
-      const s = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs;
-      return s.completed + s.failed === jobIds.length;
-    }, 90_000, 200);
+    await waitFor(
+      async () => {
+        const s = (await request(sp.url, 'GET', '/metrics/summary')).json.jobs;
+        return s.completed + s.failed === jobIds.length;
+      },
+      90_000,
+      200,
+    );
   } finally {
     const exits = await pool.terminateAll();
     const bad = exits.filter((e) => e.code !== 0);
@@ -111,7 +132,10 @@ async function run(label: string, sp: ServerProcess, openView: () => Promise<DbV
   expect(await sp.stop()).toBe(0);
   const db = await openView();
   try {
-    const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), jobIds, { requireFinished: true, acknowledged: pool.acknowledged() });
+    const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), jobIds, {
+      requireFinished: true,
+      acknowledged: pool.acknowledged(),
+    });
     printSummary(`bot-kill ${label}`, {
       kills: kills.length + killsNotMidJob,
       midJob: kills.length,

@@ -9,7 +9,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, printSummary, readLake, request } from '../helpers/chaos';
+import {
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  describeEachBackend,
+  discardServer,
+  printSummary,
+  readLake,
+  request,
+} from '../helpers/chaos';
 import { testTime } from '../helpers/time';
 
 jest.setTimeout(testTime(60_000));
@@ -24,9 +33,10 @@ async function finishAll(url: string, botId: string): Promise<number> {
     expect(c.status).toBe(200);
     const { id, attempts } = c.json as { id: string; attempts: number };
     expect((await request(url, 'POST', `/jobs/${id}/start`, { botId, attempt: attempts })).status).toBe(200);
-    const r = ++n % 3 === 0
-      ? await request(url, 'POST', `/jobs/${id}/fail`, { botId, attempt: attempts, error: 'planted' })
-      : await request(url, 'POST', `/jobs/${id}/complete`, { botId, attempt: attempts, result: { n } });
+    const r =
+      ++n % 3 === 0
+        ? await request(url, 'POST', `/jobs/${id}/fail`, { botId, attempt: attempts, error: 'planted' })
+        : await request(url, 'POST', `/jobs/${id}/complete`, { botId, attempt: attempts, result: { n } });
     expect(r.status).toBe(200);
   }
 }
@@ -82,7 +92,13 @@ describeEachBackend('datalake planted with a missing, a duplicated and a torn li
     try {
       const inv = await checkInvariants(db, lakeDir, [...first, ...second], { requireFinished: true });
       expect(inv.problems).toEqual([]);
-      printSummary(`datalake-plant ${backend.name}`, { planted: 'missing+duplicate+torn', linesAfterRepair: 30, repairMs, results: inv.results, repairs: (server.output().match(/datalake repaired/g) ?? []).length });
+      printSummary(`datalake-plant ${backend.name}`, {
+        planted: 'missing+duplicate+torn',
+        linesAfterRepair: 30,
+        repairMs,
+        results: inv.results,
+        repairs: (server.output().match(/datalake repaired/g) ?? []).length,
+      });
     } finally {
       await db.close();
     }

@@ -7,7 +7,17 @@
  */
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, jobWithEvents, printSummary, sleep } from '../helpers/chaos';
+import {
+  BotPool,
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  describeEachBackend,
+  discardServer,
+  jobWithEvents,
+  printSummary,
+  sleep,
+} from '../helpers/chaos';
 import { testTime } from '../helpers/time';
 
 const MAX_ATTEMPTS = 3;
@@ -25,8 +35,22 @@ describeEachBackend('poison job that kills every bot running it', (backend) => {
   });
 
   it(`fails after exactly ${MAX_ATTEMPTS} attempts and is never claimed again`, async () => {
-    sp = await startServer({ env: { ...CHAOS_SERVER_ENV, BOT_DOWN_AFTER_MS: '1000', SWEEP_INTERVAL_MS: '100', MAX_ATTEMPTS: '5', ...backend.env } });
-    pool = new BotPool(sp.url, `poison-${backend.name}`, { HEARTBEAT_INTERVAL_MS: '200', PROCESSING_DURATION_MS: '1000', FAILURE_RATE: '0', CLAIM_WAIT_MS: '2000', LOG_LEVEL: 'warn' });
+    sp = await startServer({
+      env: {
+        ...CHAOS_SERVER_ENV,
+        BOT_DOWN_AFTER_MS: '1000',
+        SWEEP_INTERVAL_MS: '100',
+        MAX_ATTEMPTS: '5',
+        ...backend.env,
+      },
+    });
+    pool = new BotPool(sp.url, `poison-${backend.name}`, {
+      HEARTBEAT_INTERVAL_MS: '200',
+      PROCESSING_DURATION_MS: '1000',
+      FAILURE_RATE: '0',
+      CLAIM_WAIT_MS: '2000',
+      LOG_LEVEL: 'warn',
+    });
     // The poison first, so a bot takes it at once; ordinary jobs behind it (server default maxAttempts 5).
     const [poison] = await createJobs(sp.url, 1, { maxAttempts: MAX_ATTEMPTS, priority: 10 });
     const others = await createJobs(sp.url, 6);
@@ -54,19 +78,28 @@ describeEachBackend('poison job that kills every bot running it', (backend) => {
     }
 
     const claims = job.events.filter((e) => e.to === 'claimed');
-    const releases = job.events.filter((e) => (e.from === 'claimed' || e.from === 'running') && (e.to === 'pending' || e.to === 'failed'));
+    const releases = job.events.filter(
+      (e) => (e.from === 'claimed' || e.from === 'running') && (e.to === 'pending' || e.to === 'failed'),
+    );
     expect(killed.map((k) => k.attempt)).toEqual([1, 2, 3]);
     expect(claims.map((e) => e.botId)).toEqual(killed.map((k) => k.botId));
     expect(releases.map((e) => e.to)).toEqual(['pending', 'pending', 'failed']);
     expect(releases.every((e) => e.note === 'lease expired')).toBe(true);
 
     // The ordinary jobs were not held up by the poison.
-    await waitFor(async () => (await Promise.all(others.map((id) => jobWithEvents(sp!.url, id)))).every((j) => j.status === 'completed'), 30_000, 200);
+    await waitFor(
+      async () =>
+        (await Promise.all(others.map((id) => jobWithEvents(sp!.url, id)))).every((j) => j.status === 'completed'),
+      30_000,
+      200,
+    );
     await pool.terminateAll();
     expect(await sp.stop()).toBe(0);
     const db = await backend.view(sp);
     try {
-      const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), [poison, ...others], { requireFinished: true });
+      const inv = await checkInvariants(db, path.join(sp.dir, 'datalake'), [poison, ...others], {
+        requireFinished: true,
+      });
       expect(inv.problems).toEqual([]);
       const rows = (await db.results()).filter((r) => r.jobId === poison);
       expect(rows.map((r) => [r.attempt, r.status])).toEqual([
@@ -74,7 +107,13 @@ describeEachBackend('poison job that kills every bot running it', (backend) => {
         [2, 'failed'],
         [3, 'failed'],
       ]);
-      printSummary(`poison ${backend.name}`, { kills: killed.length, attempts: job.attempts, status: job.status, watchedMs: WATCH_AFTER_MS, otherJobsCompleted: others.length });
+      printSummary(`poison ${backend.name}`, {
+        kills: killed.length,
+        attempts: job.attempts,
+        status: job.status,
+        watchedMs: WATCH_AFTER_MS,
+        otherJobsCompleted: others.length,
+      });
     } finally {
       await db.close();
     }

@@ -13,7 +13,19 @@ import path from 'node:path';
 import pg from 'pg';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../helpers/postgres';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, discardServer, knob, postgresView, printSummary, request, serverErrors, sleep } from '../helpers/chaos';
+import {
+  BotPool,
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  discardServer,
+  knob,
+  postgresView,
+  printSummary,
+  request,
+  serverErrors,
+  sleep,
+} from '../helpers/chaos';
 import { testTime } from '../helpers/time';
 
 const ROUNDS = knob('PG_TERMINATE_ROUNDS', 6);
@@ -37,7 +49,13 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
 
   it(`${ROUNDS} rounds: never a 500, recovered within 10 s each time, 0 lost, 0 duplicated`, async () => {
     sp = await startServer({
-      env: { ...CHAOS_SERVER_ENV, DATABASE_URL: `${url}&application_name=${appName}`, MAX_ATTEMPTS: '5', BOT_DOWN_AFTER_MS: '5000', SWEEP_INTERVAL_MS: '200' },
+      env: {
+        ...CHAOS_SERVER_ENV,
+        DATABASE_URL: `${url}&application_name=${appName}`,
+        MAX_ATTEMPTS: '5',
+        BOT_DOWN_AFTER_MS: '5000',
+        SWEEP_INTERVAL_MS: '200',
+      },
     });
     const server = sp;
     admin = new pg.Client({ connectionString: PG_BASE_URL, application_name: 'chaos-terminator' });
@@ -50,11 +68,22 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
       return r.rows.filter((x: { ok: boolean }) => x.ok).length;
     };
     const sessions = async () =>
-      Number((await admin!.query('SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1', [appName])).rows[0].n);
+      Number(
+        (await admin!.query('SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1', [appName]))
+          .rows[0].n,
+      );
     expect(await sessions()).toBeGreaterThan(0); // the filter really finds this server's sessions
 
     const jobIds = await createJobs(server.url, JOBS);
-    pool = new BotPool(server.url, 'pgterm', { HEARTBEAT_INTERVAL_MS: '300', PROCESSING_DURATION_MS: '100', FAILURE_RATE: '0', CLAIM_WAIT_MS: '1000', BACKOFF_MIN_MS: '50', BACKOFF_MAX_MS: '500', LOG_LEVEL: 'warn' });
+    pool = new BotPool(server.url, 'pgterm', {
+      HEARTBEAT_INTERVAL_MS: '300',
+      PROCESSING_DURATION_MS: '100',
+      FAILURE_RATE: '0',
+      CLAIM_WAIT_MS: '1000',
+      BACKOFF_MIN_MS: '50',
+      BACKOFF_MAX_MS: '500',
+      LOG_LEVEL: 'warn',
+    });
     pool.fill(6);
 
     // The prober: reads and a write, all along; every answer is recorded.
@@ -70,9 +99,14 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
           ['GET', '/jobs?limit=5', undefined],
           ['POST', '/bots/register', { id: `pgterm-probe-${n++ % 3}` }],
         ] as const) {
-          const r = await request(server.url, method, route, body).catch((e: Error) => ({ status: 0, json: null, text: e.message }));
+          const r = await request(server.url, method, route, body).catch((e: Error) => ({
+            status: 0,
+            json: null,
+            text: e.message,
+          }));
           answers.set(r.status, (answers.get(r.status) ?? 0) + 1);
-          if (r.status >= 500 && (r.status !== 503 || typeof r.json?.error?.code !== 'string')) bad.push(`${method} ${route}: ${r.status} ${r.text.slice(0, 200)}`);
+          if (r.status >= 500 && (r.status !== 503 || typeof r.json?.error?.code !== 'string'))
+            bad.push(`${method} ${route}: ${r.status} ${r.text.slice(0, 200)}`);
           if (r.status === 0) bad.push(`${method} ${route}: no answer (${r.text})`);
         }
         await sleep(20);
@@ -89,12 +123,19 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
         const t0 = Date.now();
         // Recovered: healthy, and a write goes through. The last answers say why not, if it never is.
         let last = '';
-        const recovered = await waitFor(async () => {
-          const h = await request(server.url, 'GET', '/healthz');
-          const w = await request(server.url, 'POST', '/bots/register', { id: 'pgterm-recovery' });
-          last = `healthz ${h.status} ${h.text.slice(0, 120)}; register ${w.status} ${w.text.slice(0, 160)}`;
-          return h.status === 200 && w.status < 300;
-        }, RECOVERY_BOUND_MS + 5000, 50).then(() => true, () => false);
+        const recovered = await waitFor(
+          async () => {
+            const h = await request(server.url, 'GET', '/healthz');
+            const w = await request(server.url, 'POST', '/bots/register', { id: 'pgterm-recovery' });
+            last = `healthz ${h.status} ${h.text.slice(0, 120)}; register ${w.status} ${w.text.slice(0, 160)}`;
+            return h.status === 200 && w.status < 300;
+          },
+          RECOVERY_BOUND_MS + 5000,
+          50,
+        ).then(
+          () => true,
+          () => false,
+        );
         recoveryMs.push(Date.now() - t0);
         if (!recovered) {
           notRecovered.push(`round ${round + 1}: ${last}`);
@@ -102,17 +143,23 @@ describePostgres('pg_terminate_backend on the server sessions mid-run', () => {
         }
       }
       if (notRecovered.length === 0) {
-        await waitFor(async () => {
-          const j = (await request(server.url, 'GET', '/metrics/summary')).json.jobs;
-          return j.completed + j.failed === JOBS;
-        }, 90_000, 200);
+        await waitFor(
+          async () => {
+            const j = (await request(server.url, 'GET', '/metrics/summary')).json.jobs;
+            return j.completed + j.failed === JOBS;
+          },
+          90_000,
+          200,
+        );
       }
     } finally {
       probing = false; // a failed wait must not leave the prober running (jest would never exit)
       await probe;
     }
     if (notRecovered.length) {
-      throw new Error(`not recovered within ${testTime(RECOVERY_BOUND_MS + 5000)} ms after pg_terminate_backend: ${notRecovered.join('\n')}\nserver errors: ${[...new Set(serverErrors(server.output()))].slice(0, 10).join('\n')}`);
+      throw new Error(
+        `not recovered within ${testTime(RECOVERY_BOUND_MS + 5000)} ms after pg_terminate_backend: ${notRecovered.join('\n')}\nserver errors: ${[...new Set(serverErrors(server.output()))].slice(0, 10).join('\n')}`,
+      );
     }
     const exits = await pool.terminateAll();
     expect(exits.filter((e) => e.code !== 0).map((e) => e.id)).toEqual([]);

@@ -10,7 +10,19 @@
  */
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, knob, printSummary, request, serverErrors, sleep } from '../helpers/chaos';
+import {
+  BotPool,
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  describeEachBackend,
+  discardServer,
+  knob,
+  printSummary,
+  request,
+  serverErrors,
+  sleep,
+} from '../helpers/chaos';
 import { testTime } from '../helpers/time';
 
 // PostgreSQL runs a shorter course by default: each transaction is a network round trip away, and
@@ -22,7 +34,6 @@ const SIZES = {
 const BOTS = 8;
 
 jest.setTimeout(testTime(420_000));
-
 
 describeEachBackend('kill -9 of the server during a run worked by real bots', (backend) => {
   const { kills: KILLS, jobs: JOBS } = SIZES[backend.name];
@@ -36,20 +47,31 @@ describeEachBackend('kill -9 of the server during a run worked by real bots', (b
 
   it(`${KILLS} kills over ${JOBS} jobs: integrity ok, every job accounted for, database and datalake agree`, async () => {
     sp = await startServer({
-      env: { ...CHAOS_SERVER_ENV, MAX_ATTEMPTS: '3', BOT_DOWN_AFTER_MS: '5000', SWEEP_INTERVAL_MS: '200', ...backend.env },
+      env: {
+        ...CHAOS_SERVER_ENV,
+        MAX_ATTEMPTS: '3',
+        BOT_DOWN_AFTER_MS: '5000',
+        SWEEP_INTERVAL_MS: '200',
+        ...backend.env,
+      },
     });
     const server = sp;
     const jobIds = await createJobs(server.url, JOBS);
-    pool = new BotPool(server.url, `srvkill-${backend.name}`, {
-      HEARTBEAT_INTERVAL_MS: '500',
-      PROCESSING_DURATION_MS: '0',
-      FAILURE_RATE: '0.1',
-      CLAIM_WAIT_MS: '1000',
-      BACKOFF_MIN_MS: '20',
-      BACKOFF_MAX_MS: '200',
-      REQUEST_TIMEOUT_MS: '3000',
-      LOG_LEVEL: 'info', // their `completed` lines are the acknowledgements checked at the end
-    }, (n) => ({ CLAIM_MODE: n % 2 ? 'next' : 'classic' })); // both bot protocols at once
+    pool = new BotPool(
+      server.url,
+      `srvkill-${backend.name}`,
+      {
+        HEARTBEAT_INTERVAL_MS: '500',
+        PROCESSING_DURATION_MS: '0',
+        FAILURE_RATE: '0.1',
+        CLAIM_WAIT_MS: '1000',
+        BACKOFF_MIN_MS: '20',
+        BACKOFF_MAX_MS: '200',
+        REQUEST_TIMEOUT_MS: '3000',
+        LOG_LEVEL: 'info', // their `completed` lines are the acknowledgements checked at the end
+      },
+      (n) => ({ CLAIM_MODE: n % 2 ? 'next' : 'classic' }),
+    ); // both bot protocols at once
     pool.fill(BOTS);
 
     // Kill when the number of finished jobs crosses each of KILLS random points of the run.
@@ -78,13 +100,18 @@ describeEachBackend('kill -9 of the server during a run worked by real bots', (b
 
     await waitFor(async () => (await finished()) === JOBS, 240_000, 200);
     const exits = await pool.terminateAll();
-    expect(exits.filter((e) => e.code !== 0).map((e) => `${e.id} exited ${e.code}: ${e.output.slice(-500)}`)).toEqual([]);
+    expect(exits.filter((e) => e.code !== 0).map((e) => `${e.id} exited ${e.code}: ${e.output.slice(-500)}`)).toEqual(
+      [],
+    );
     expect(await server.stop()).toBe(0);
 
     const db = await backend.view(server);
     try {
       const acknowledged = pool.acknowledged();
-      const inv = await checkInvariants(db, path.join(server.dir, 'datalake'), jobIds, { requireFinished: true, acknowledged });
+      const inv = await checkInvariants(db, path.join(server.dir, 'datalake'), jobIds, {
+        requireFinished: true,
+        acknowledged,
+      });
       printSummary(`server-kill ${backend.name}`, {
         kills: KILLS,
         jobs: JOBS,

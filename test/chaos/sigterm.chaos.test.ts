@@ -11,7 +11,17 @@
  */
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import { BotPool, CHAOS_SERVER_ENV, checkInvariants, createJobs, describeEachBackend, discardServer, jobWithEvents, printSummary, request } from '../helpers/chaos';
+import {
+  BotPool,
+  CHAOS_SERVER_ENV,
+  checkInvariants,
+  createJobs,
+  describeEachBackend,
+  discardServer,
+  jobWithEvents,
+  printSummary,
+  request,
+} from '../helpers/chaos';
 import { testTime } from '../helpers/time';
 
 const GRACE_MS = 1500;
@@ -44,7 +54,9 @@ async function terminate(pool: BotPool): Promise<number> {
   const t0 = Date.now();
   const exits = await pool.terminateAll();
   const slowest = Date.now() - t0;
-  expect(exits.filter((e) => e.code !== 0).map((e) => `${e.id} exited ${e.code}/${e.signal}: ${e.output.slice(-600)}`)).toEqual([]);
+  expect(
+    exits.filter((e) => e.code !== 0).map((e) => `${e.id} exited ${e.code}/${e.signal}: ${e.output.slice(-600)}`),
+  ).toEqual([]);
   expect(slowest).toBeLessThanOrEqual(EXIT_BOUND_MS);
   return slowest;
 }
@@ -59,7 +71,15 @@ describeEachBackend('SIGTERM to bots and server mid-run', (backend) => {
   });
 
   it('every job finished or released within the grace period, the datalake flushed, every exit 0', async () => {
-    sp = await startServer({ env: { ...CHAOS_SERVER_ENV, MAX_ATTEMPTS: '5', BOT_DOWN_AFTER_MS: '2000', SWEEP_INTERVAL_MS: '100', ...backend.env } });
+    sp = await startServer({
+      env: {
+        ...CHAOS_SERVER_ENV,
+        MAX_ATTEMPTS: '5',
+        BOT_DOWN_AFTER_MS: '2000',
+        SWEEP_INTERVAL_MS: '100',
+        ...backend.env,
+      },
+    });
     const server = sp;
     const jobIds = await createJobs(server.url, JOBS);
 
@@ -71,11 +91,18 @@ describeEachBackend('SIGTERM to bots and server mid-run', (backend) => {
     slow.fill(2);
     const held = async () => {
       const items: { id: string; botId: string; status: string }[] = [];
-      for (const status of ['claimed', 'running']) items.push(...(await request(server.url, 'GET', `/jobs?status=${status}&limit=100`)).json.items);
+      for (const status of ['claimed', 'running'])
+        items.push(...(await request(server.url, 'GET', `/jobs?status=${status}&limit=100`)).json.items);
       return items;
     };
     // Wait until the slow bots are inside their long jobs and the fast ones have done some work.
-    await waitFor(async () => (await finishedCount(server.url)) >= 10 && (await held()).filter((j) => j.botId.startsWith('term-slow')).length === 2, 30_000, 50);
+    await waitFor(
+      async () =>
+        (await finishedCount(server.url)) >= 10 &&
+        (await held()).filter((j) => j.botId.startsWith('term-slow')).length === 2,
+      30_000,
+      50,
+    );
     const before = await held();
     const t0 = Date.now();
     const [fastExit, slowExit] = await Promise.all([terminate(fast), terminate(slow)]);
@@ -86,7 +113,13 @@ describeEachBackend('SIGTERM to bots and server mid-run', (backend) => {
     const outcome = { finished: 0, released: 0 };
     for (const j of before) {
       const job = await jobWithEvents(server.url, j.id);
-      const end = job.events.find((e) => e.botId === j.botId && (e.from === 'claimed' || e.from === 'running') && e.to !== 'running' && Date.parse(e.at) >= t0 - 50);
+      const end = job.events.find(
+        (e) =>
+          e.botId === j.botId &&
+          (e.from === 'claimed' || e.from === 'running') &&
+          e.to !== 'running' &&
+          Date.parse(e.at) >= t0 - 50,
+      );
       expect(end).toBeDefined();
       const ms = Date.parse(end!.at) - t0;
       settleMs.push(ms);
@@ -111,7 +144,10 @@ describeEachBackend('SIGTERM to bots and server mid-run', (backend) => {
     const serverStopMs = Date.now() - tStop;
     const mid = await backend.view(server);
     try {
-      const inv = await checkInvariants(mid, path.join(server.dir, 'datalake'), jobIds, { requireFinished: false, requireWritten: true });
+      const inv = await checkInvariants(mid, path.join(server.dir, 'datalake'), jobIds, {
+        requireFinished: false,
+        requireWritten: true,
+      });
       expect(inv.problems).toEqual([]); // flushed: every result row written, one line each, no torn tail
     } finally {
       await mid.close();

@@ -31,7 +31,9 @@ export function knob(name: string, fallback: number): number {
 
 /** One line per chaos test, on stderr so jest shows it even for a passing test. */
 export function printSummary(test: string, fields: Record<string, unknown>): void {
-  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`);
+  const parts = Object.entries(fields).map(
+    ([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(1) : String(v)}`,
+  );
   process.stderr.write(`chaos ${test}: ${parts.join(' ')}\n`);
 }
 
@@ -55,10 +57,24 @@ export function serverErrors(output: string): string[] {
   for (const line of output.split('\n')) {
     if (!/"level":(50|60)/.test(line)) continue;
     try {
-      const l = JSON.parse(line) as { msg?: string; path?: string; err?: { code?: string; message?: string; where?: string } | string };
+      const l = JSON.parse(line) as {
+        msg?: string;
+        path?: string;
+        err?: { code?: string; message?: string; where?: string } | string;
+      };
       const err = typeof l.err === 'object' ? l.err : { message: l.err };
       const route = l.path?.replace(/\/[0-9a-f]{8}-[0-9a-f-]{27}(?=\/|$)/g, '/:id');
-      out.push([l.msg, err.code, route, (err.message ?? '').slice(0, 80), (err.where ?? '').split('\n')[0].replace(/\(\d+,\d+\)/g, '(…)')].filter(Boolean).join(' | '));
+      out.push(
+        [
+          l.msg,
+          err.code,
+          route,
+          (err.message ?? '').slice(0, 80),
+          (err.where ?? '').split('\n')[0].replace(/\(\d+,\d+\)/g, '(…)'),
+        ]
+          .filter(Boolean)
+          .join(' | '),
+      );
     } catch {
       out.push(line.slice(0, 200));
     }
@@ -75,7 +91,13 @@ export interface Reply {
 }
 
 /** One request with a timeout; network errors reject (the caller decides whether the server is away). */
-export async function request(base: string, method: string, route: string, body?: unknown, opts: { admin?: boolean; timeoutMs?: number } = {}): Promise<Reply> {
+export async function request(
+  base: string,
+  method: string,
+  route: string,
+  body?: unknown,
+  opts: { admin?: boolean; timeoutMs?: number } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (opts.admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
@@ -100,7 +122,13 @@ export async function createJobs(base: string, count: number, extra: Record<stri
   const ids: string[] = [];
   for (let i = 0; i < count; i += 500) {
     const n = Math.min(500, count - i);
-    const r = await request(base, 'POST', '/jobs', { jobs: Array.from({ length: n }, (_, k) => ({ type: 'simulated', payload: { n: i + k }, ...extra })) }, { admin: true });
+    const r = await request(
+      base,
+      'POST',
+      '/jobs',
+      { jobs: Array.from({ length: n }, (_, k) => ({ type: 'simulated', payload: { n: i + k }, ...extra })) },
+      { admin: true },
+    );
     if (r.status !== 201) throw new Error(`POST /jobs answered ${r.status}: ${r.text}`);
     ids.push(...(r.json.items as { id: string }[]).map((j) => j.id));
   }
@@ -115,7 +143,10 @@ export interface JobEventView {
   note: string | null;
 }
 
-export async function jobWithEvents(base: string, id: string): Promise<{ id: string; status: string; attempts: number; botId: string | null; events: JobEventView[] }> {
+export async function jobWithEvents(
+  base: string,
+  id: string,
+): Promise<{ id: string; status: string; attempts: number; botId: string | null; events: JobEventView[] }> {
   const r = await request(base, 'GET', `/jobs/${id}`);
   if (r.status !== 200) throw new Error(`GET /jobs/${id} answered ${r.status}: ${r.text}`);
   return r.json;
@@ -209,11 +240,16 @@ export function sqliteView(file: string): DbView {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   return {
     async statusCounts() {
-      const rows = db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as { status: string; n: number }[];
+      const rows = db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status').all() as {
+        status: string;
+        n: number;
+      }[];
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
     async results() {
-      return db.prepare('SELECT result_id AS resultId, job_id AS jobId, attempt, status, written FROM results ORDER BY seq').all() as ResultRowView[];
+      return db
+        .prepare('SELECT result_id AS resultId, job_id AS jobId, attempt, status, written FROM results ORDER BY seq')
+        .all() as ResultRowView[];
     },
     async integrity() {
       return (db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
@@ -234,7 +270,9 @@ export async function postgresView(schema: string): Promise<DbView> {
       return Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)]));
     },
     async results() {
-      const r = await c.query('SELECT result_id AS "resultId", job_id AS "jobId", attempt, status, written FROM results ORDER BY seq');
+      const r = await c.query(
+        'SELECT result_id AS "resultId", job_id AS "jobId", attempt, status, written FROM results ORDER BY seq',
+      );
       return r.rows.map((x) => ({ ...x, attempt: Number(x.attempt), written: Number(x.written) })) as ResultRowView[];
     },
     async integrity() {
@@ -259,7 +297,10 @@ export interface LakeView {
 export function readLake(dir: string): LakeView {
   const out: LakeView = { lines: [], tornFiles: [], badLines: 0 };
   if (!fs.existsSync(dir)) return out;
-  for (const name of fs.readdirSync(dir).filter((n) => /^results-\d{4}-\d{2}-\d{2}\.ndjson$/.test(n)).sort()) {
+  for (const name of fs
+    .readdirSync(dir)
+    .filter((n) => /^results-\d{4}-\d{2}-\d{2}\.ndjson$/.test(n))
+    .sort()) {
     const text = fs.readFileSync(path.join(dir, name), 'utf8');
     if (text !== '' && !text.endsWith('\n')) out.tornFiles.push(name);
     for (const raw of text.split('\n').filter(Boolean)) {
@@ -312,11 +353,21 @@ export async function checkInvariants(
     if (r.status === 'completed') completions.set(r.jobId, (completions.get(r.jobId) ?? 0) + 1);
   }
   const rowStatus = new Map(rows.map((r) => [r.resultId, r.status]));
-  const lostAcks = [...(opts.acknowledged ?? [])].filter(([job, attempt]) => rowStatus.get(`${job}:${attempt}`) !== 'completed');
-  if (lostAcks.length) problems.push(`${lostAcks.length} acknowledged completions missing, e.g. ${lostAcks.slice(0, 3).map(([j, a]) => `${j}:${a}`).join(' ')}`);
+  const lostAcks = [...(opts.acknowledged ?? [])].filter(
+    ([job, attempt]) => rowStatus.get(`${job}:${attempt}`) !== 'completed',
+  );
+  if (lostAcks.length)
+    problems.push(
+      `${lostAcks.length} acknowledged completions missing, e.g. ${lostAcks
+        .slice(0, 3)
+        .map(([j, a]) => `${j}:${a}`)
+        .join(' ')}`,
+    );
   const doubles = [...completions].filter(([, n]) => n > 1);
-  if (doubles.length) problems.push(`${doubles.length} jobs completed more than once, e.g. ${doubles.slice(0, 3).join(' ')}`);
-  if ((counts.completed ?? 0) !== completions.size) problems.push(`completed jobs ${counts.completed ?? 0} but jobs with a completed result ${completions.size}`);
+  if (doubles.length)
+    problems.push(`${doubles.length} jobs completed more than once, e.g. ${doubles.slice(0, 3).join(' ')}`);
+  if ((counts.completed ?? 0) !== completions.size)
+    problems.push(`completed jobs ${counts.completed ?? 0} but jobs with a completed result ${completions.size}`);
   if (opts.requireWritten ?? true) {
     const unwritten = rows.filter((r) => r.written !== 1).length;
     if (unwritten) problems.push(`${unwritten} result rows not marked written`);
@@ -330,13 +381,19 @@ export async function checkInvariants(
   const rowIds = new Set(rows.map((r) => r.resultId));
   const missing = [...rowIds].filter((id) => !lakeSet.has(id));
   const extra = [...lakeSet].filter((id) => !rowIds.has(id));
-  if (missing.length) problems.push(`${missing.length} result rows without a datalake line, e.g. ${missing.slice(0, 3).join(' ')}`);
-  if (extra.length) problems.push(`${extra.length} datalake lines without a result row, e.g. ${extra.slice(0, 3).join(' ')}`);
+  if (missing.length)
+    problems.push(`${missing.length} result rows without a datalake line, e.g. ${missing.slice(0, 3).join(' ')}`);
+  if (extra.length)
+    problems.push(`${extra.length} datalake lines without a result row, e.g. ${extra.slice(0, 3).join(' ')}`);
   const rowById = new Map(rows.map((r) => [r.resultId, r]));
   const lakeCompletions = new Map<string, number>();
-  for (const l of lake.lines) if (l.status === 'completed') lakeCompletions.set(l.jobId, (lakeCompletions.get(l.jobId) ?? 0) + 1);
+  for (const l of lake.lines)
+    if (l.status === 'completed') lakeCompletions.set(l.jobId, (lakeCompletions.get(l.jobId) ?? 0) + 1);
   const lakeDoubles = [...lakeCompletions].filter(([, n]) => n > 1);
-  if (lakeDoubles.length) problems.push(`${lakeDoubles.length} jobs with more than one completed datalake line, e.g. ${lakeDoubles.slice(0, 3).join(' ')}`);
+  if (lakeDoubles.length)
+    problems.push(
+      `${lakeDoubles.length} jobs with more than one completed datalake line, e.g. ${lakeDoubles.slice(0, 3).join(' ')}`,
+    );
   for (const l of lake.lines) {
     const row = rowById.get(l.resultId);
     if (row && row.status !== l.status) problems.push(`line ${l.resultId} says ${l.status}, the row ${row.status}`);
@@ -358,10 +415,19 @@ export interface Backend {
 /** Runs `fn` in a describe block for SQLite and in one for PostgreSQL (skipped without it, outside CI). */
 export function describeEachBackend(title: string, fn: (backend: Backend) => void): void {
   describe(`${title} [sqlite]`, () =>
-    fn({ name: 'sqlite', env: {}, view: async (sp) => sqliteView(path.join(sp.dir, 'jobs.db')), cleanup: async () => {} }),
-  );
+    fn({
+      name: 'sqlite',
+      env: {},
+      view: async (sp) => sqliteView(path.join(sp.dir, 'jobs.db')),
+      cleanup: async () => {},
+    }));
   describePostgres(`${title} [postgres]`, () => {
     const { url, schema } = freshSchemaUrl('chaos');
-    fn({ name: 'postgres', env: { DATABASE_URL: url }, view: () => postgresView(schema), cleanup: () => dropSchema(schema) });
+    fn({
+      name: 'postgres',
+      env: { DATABASE_URL: url },
+      view: () => postgresView(schema),
+      cleanup: () => dropSchema(schema),
+    });
   });
 }

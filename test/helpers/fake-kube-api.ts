@@ -64,7 +64,8 @@ export interface FakeKubeApiOptions {
 /** RFC 7386 JSON merge patch. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out: Obj = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Obj) } : {};
+  const out: Obj =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Obj) } : {};
   for (const [k, v] of Object.entries(patch as Obj)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -84,12 +85,20 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
   let seq = 0;
   let unavailable = false;
   const pods: FakePod[] = [];
-  const configMaps = new Map<string, { data: Record<string, string>; labels: Record<string, string>; resourceVersion: number }>();
+  const configMaps = new Map<
+    string,
+    { data: Record<string, string>; labels: Record<string, string>; resourceVersion: number }
+  >();
   const requests: RecordedRequest[] = [];
 
   const addPod = () => {
     seq++;
-    pods.push({ name: `${deploymentName}-5f7c9-${randomBytes(3).toString('hex').slice(0, 5)}`, labels: { ...labels }, annotations: {}, createdSeq: seq });
+    pods.push({
+      name: `${deploymentName}-5f7c9-${randomBytes(3).toString('hex').slice(0, 5)}`,
+      labels: { ...labels },
+      annotations: {},
+      createdSeq: seq,
+    });
   };
   /** The ReplicaSet controller: lowest deletion cost first, then the newest pod. */
   const setReplicas = (n: number) => {
@@ -119,37 +128,63 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
       selector: { matchLabels: labels },
       template: { metadata: { labels }, spec: { containers: [{ name: 'bot', image: 'botfleet:dev' }] } },
     },
-    status: { replicas: pods.length, readyReplicas: pods.length, availableReplicas: pods.length, observedGeneration: 1 },
+    status: {
+      replicas: pods.length,
+      readyReplicas: pods.length,
+      availableReplicas: pods.length,
+      observedGeneration: 1,
+    },
   });
   const scaleJson = (): Obj => ({
     apiVersion: 'autoscaling/v1',
     kind: 'Scale',
     metadata: { name: deploymentName, namespace },
     spec: { replicas },
-    status: { replicas: pods.length, selector: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') },
+    status: {
+      replicas: pods.length,
+      selector: Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    },
   });
   const configMapJson = (name: string): Obj => {
     const cm = configMaps.get(name)!;
-    return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels: cm.labels, resourceVersion: String(cm.resourceVersion) }, data: cm.data };
+    return {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace, labels: cm.labels, resourceVersion: String(cm.resourceVersion) },
+      data: cm.data,
+    };
   };
 
-  const handle = (method: string, p: string, query: URLSearchParams, contentType: string | undefined, body: unknown): [number, Obj] => {
+  const handle = (
+    method: string,
+    p: string,
+    query: URLSearchParams,
+    contentType: string | undefined,
+    body: unknown,
+  ): [number, Obj] => {
     if (unavailable) return [503, status(503, 'ServiceUnavailable', 'the fake API server is down')];
     const isMerge = contentType?.split(';')[0].trim() === 'application/merge-patch+json';
     const deployBase = `/apis/apps/v1/namespaces/${namespace}/deployments/${deploymentName}`;
     const coreBase = `/api/v1/namespaces/${namespace}`;
-    if (method === 'PATCH' && !isMerge) return [415, status(415, 'UnsupportedMediaType', `this fake accepts merge patches only, got ${contentType}`)];
+    if (method === 'PATCH' && !isMerge)
+      return [415, status(415, 'UnsupportedMediaType', `this fake accepts merge patches only, got ${contentType}`)];
 
     if (p === deployBase && method === 'GET') return [200, deploymentJson()];
     if (p === `${deployBase}/scale` && method === 'GET') return [200, scaleJson()];
     if (p === `${deployBase}/scale` && method === 'PATCH') {
       const next = (mergePatch({ spec: { replicas } }, body) as { spec?: { replicas?: unknown } }).spec?.replicas;
-      if (typeof next !== 'number' || !Number.isInteger(next) || next < 0) return [422, status(422, 'Invalid', 'spec.replicas must be a non-negative integer')];
+      if (typeof next !== 'number' || !Number.isInteger(next) || next < 0)
+        return [422, status(422, 'Invalid', 'spec.replicas must be a non-negative integer')];
       setReplicas(next);
       return [200, scaleJson()];
     }
     if (p === `${coreBase}/pods` && method === 'GET') {
-      const want = (query.get('labelSelector') ?? '').split(',').filter(Boolean).map((kv) => kv.split('='));
+      const want = (query.get('labelSelector') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => kv.split('='));
       const items = pods.filter((pod) => want.every(([k, v]) => pod.labels[k] === v)).map(podJson);
       return [200, { apiVersion: 'v1', kind: 'PodList', metadata: {}, items }];
     }
@@ -157,12 +192,17 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     if (podMatch && method === 'PATCH') {
       const pod = pods.find((x) => x.name === podMatch[1]);
       if (!pod) return [404, status(404, 'NotFound', `pods "${podMatch[1]}" not found`)];
-      const patched = mergePatch({ metadata: { annotations: pod.annotations, labels: pod.labels } }, body) as { metadata: { annotations?: Record<string, string> } };
+      const patched = mergePatch({ metadata: { annotations: pod.annotations, labels: pod.labels } }, body) as {
+        metadata: { annotations?: Record<string, string> };
+      };
       pod.annotations = patched.metadata.annotations ?? {};
       return [200, podJson(pod)];
     }
     if (p === `${coreBase}/configmaps` && method === 'POST') {
-      const b = body as { metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string> };
+      const b = body as {
+        metadata?: { name?: string; labels?: Record<string, string> };
+        data?: Record<string, string>;
+      };
       const name = b.metadata?.name;
       if (!name) return [422, status(422, 'Invalid', 'metadata.name is required')];
       if (configMaps.has(name)) return [409, status(409, 'AlreadyExists', `configmaps "${name}" already exists`)];
@@ -196,10 +236,17 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
       } catch {
         body = text;
       }
-      requests.push({ method: req.method ?? '', path: u.pathname, query: u.search, contentType: req.headers['content-type'], body });
+      requests.push({
+        method: req.method ?? '',
+        path: u.pathname,
+        query: u.search,
+        contentType: req.headers['content-type'],
+        body,
+      });
       let code: number;
       let out: Obj;
-      if (req.headers.authorization !== `Bearer ${FAKE_TOKEN}`) [code, out] = [401, status(401, 'Unauthorized', 'Unauthorized')];
+      if (req.headers.authorization !== `Bearer ${FAKE_TOKEN}`)
+        [code, out] = [401, status(401, 'Unauthorized', 'Unauthorized')];
       else [code, out] = handle(req.method ?? '', u.pathname, u.searchParams, req.headers['content-type'], body);
       res.writeHead(code, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(out));

@@ -62,10 +62,17 @@ export function describePostgres(name: string, fn: () => void): void {
 /** Checked synchronously at module load, so describe blocks can decide (jest has no async describe). */
 function probeSync(): boolean {
   try {
-    execFileSync(process.execPath, ['-e', `const pg=require('pg');const c=new pg.Client({connectionString:${JSON.stringify(PG_BASE_URL)},connectionTimeoutMillis:${testTime(2000)}});c.connect().then(()=>c.query('select 1')).then(()=>process.exit(0),()=>process.exit(1))`], {
-      stdio: 'ignore',
-      timeout: testTime(5000),
-    });
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `const pg=require('pg');const c=new pg.Client({connectionString:${JSON.stringify(PG_BASE_URL)},connectionTimeoutMillis:${testTime(2000)}});c.connect().then(()=>c.query('select 1')).then(()=>process.exit(0),()=>process.exit(1))`,
+      ],
+      {
+        stdio: 'ignore',
+        timeout: testTime(5000),
+      },
+    );
     return true;
   } catch {
     return false;

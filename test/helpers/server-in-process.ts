@@ -24,8 +24,18 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 export const jsonHeaders = { 'content-type': 'application/json' };
 
-export async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = jsonHeaders) {
-  const res = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+export async function call(
+  base: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  headers: Record<string, string> = jsonHeaders,
+) {
+  const res = await fetch(`${base}${p}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   let json: unknown = null;
   try {
