@@ -1,14 +1,14 @@
 /**
  * `npm run dev:all` (and `npm run demo` = `--demo`): the whole system in one terminal. Starts the
- * server, waits for its /healthz, then the dashboard and the controller when their main.ts exists,
- * and the bots: the controller runs them itself (its process driver, so "Add Bot" works) or, with
- * no controller, this script starts BOT_REPLICAS bots (bot-1, bot-2, ...). Each output line is
- * prefixed with its process name. Ctrl-C / SIGTERM: SIGTERM to every child's process group, wait,
- * SIGKILL what is left, so no process (not even a bot the controller started) stays behind.
+ * server, waits for its /healthz, then the dashboard, the controller and the bots: the controller
+ * runs them itself (its process driver, so "Add Bot" works) or, with DEV_ALL_BOTS=self, this script
+ * starts BOT_REPLICAS bots (bot-1, bot-2, ...). Each output line is prefixed with its process name.
+ * Ctrl-C / SIGTERM: SIGTERM to every child's process group, wait, SIGKILL what is left, so no
+ * process (not even a bot the controller started) stays behind, also when the reader of this
+ * script's output (`| tee log`) was stopped by the same Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { z } from 'zod';
@@ -17,8 +17,7 @@ import { envInt, envString, handleHelp, loadOrExit, parseEnv } from '../core/con
 const HELP = `npm run dev:all [-- --demo]      (node --import tsx scripts/dev-all.ts)
 npm run demo                     (the same with --demo)
 
-Starts server, dashboard and controller (each when its main.ts exists) and the bots in one
-terminal; output is prefixed per process. Ctrl-C stops everything (twice: kill at once).
+Starts server, dashboard, controller and the bots in one terminal; output is prefixed per process. Ctrl-C stops everything (twice: kill at once).
 
 --demo sets, unless already set: POPULATE_INTERVAL_MS=10000 BATCH_SIZE=5 PROCESSING_DURATION_MS=3000
        HEARTBEAT_INTERVAL_MS=5000 BOT_DOWN_AFTER_MS=20000: a batch every 10 s, 3 s jobs.
@@ -27,7 +26,7 @@ Environment (defaults in brackets); everything else is passed on to the processe
   SERVER_PORT / CONTROLLER_PORT   ports, used to derive SERVER_URL and CONTROLLER_URL [3001 / 3003]
   BOT_REPLICAS                    bots to run [3]
   DEV_ALL_STOP_TIMEOUT_MS         wait after SIGTERM before SIGKILL [30000]
-  DEV_ALL_BOTS                    auto: the controller runs the bots when controller/main.ts exists;
+  DEV_ALL_BOTS                    auto: the controller runs the bots;
                                   self: this script starts them (bot-1..bot-N) [auto]
   DEV_ALL_PRETTY                  format JSON log lines: true|false [true when stdout is a terminal]
 `;
@@ -80,10 +79,16 @@ interface Child {
 const children: Child[] = [];
 const COLORS = [36, 35, 33, 32, 34, 91, 92, 93, 94, 95, 96];
 let stopping = false;
-const exists = (rel: string) => fs.existsSync(path.join(ROOT, rel));
+
+// Ctrl-C also stops whatever reads this output (`npm run dev:all | tee log`): writing to that closed
+// pipe must not end this script before it has stopped every child. Lines are dropped from then on.
+process.stdout.on('error', () => undefined);
+function write(text: string): void {
+  if (process.stdout.writable) process.stdout.write(text);
+}
 
 function say(line: string): void {
-  process.stdout.write(`${tag('dev-all', 0)} ${line}\n`);
+  write(`${tag('dev-all', 0)} ${line}\n`);
 }
 
 function tag(name: string, i: number): string {
@@ -130,7 +135,7 @@ function start(name: string, script: string, env: NodeJS.ProcessEnv = {}, nodeFl
   const prefix = tag(name, children.length + 1);
   children.push(child);
   for (const stream of [proc.stdout!, proc.stderr!]) {
-    readline.createInterface({ input: stream }).on('line', (l) => process.stdout.write(`${prefix} ${format(l)}\n`));
+    readline.createInterface({ input: stream }).on('line', (l) => write(`${prefix} ${format(l)}\n`));
   }
   proc.on('error', (err) => say(`${name} could not start: ${err.message}`));
   proc.on('exit', (code, signal) => {
@@ -230,10 +235,6 @@ async function waitForServer(server: Child, url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  if (!exists('server/main.ts')) {
-    say('server/main.ts does not exist; nothing to start');
-    process.exit(1);
-  }
   // Our server would die with EADDRINUSE while the health check happily found the other one.
   if (await answers(`${childEnv.SERVER_URL}/healthz`)) {
     say(`something already answers at ${childEnv.SERVER_URL} (another dev:all?); stop it or set SERVER_PORT`);
@@ -251,17 +252,14 @@ async function main(): Promise<void> {
     return;
   }
   say(`server healthy at ${childEnv.SERVER_URL}`);
-  if (exists('dashboard/main.ts')) start('dashboard', 'dashboard/main.ts');
-  const hasController = exists('controller/main.ts');
-  const controllerRunsBots = hasController && cfg.DEV_ALL_BOTS === 'auto';
-  if (hasController) {
-    if (controllerRunsBots) say(`the controller runs the bots (BOT_REPLICAS=${cfg.BOT_REPLICAS}, process driver)`);
-    // With DEV_ALL_BOTS=self the controller still serves the dashboard, but owns no bots.
-    start('controller', 'controller/main.ts', {
-      SCALE_DRIVER: process.env.SCALE_DRIVER || 'process',
-      ...(controllerRunsBots ? {} : { BOT_REPLICAS: '0' }),
-    });
-  }
+  start('dashboard', 'dashboard/main.ts');
+  const controllerRunsBots = cfg.DEV_ALL_BOTS === 'auto';
+  if (controllerRunsBots) say(`the controller runs the bots (BOT_REPLICAS=${cfg.BOT_REPLICAS}, process driver)`);
+  // With DEV_ALL_BOTS=self the controller still serves the dashboard, but owns no bots.
+  start('controller', 'controller/main.ts', {
+    SCALE_DRIVER: process.env.SCALE_DRIVER || 'process',
+    ...(controllerRunsBots ? {} : { BOT_REPLICAS: '0' }),
+  });
   if (!controllerRunsBots) {
     for (let i = 1; i <= cfg.BOT_REPLICAS; i++) start(`bot-${i}`, 'bot/main.ts', { BOT_ID: `bot-${i}` });
   }
