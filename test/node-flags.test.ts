@@ -1,106 +1,132 @@
 /**
- * The V8 flags of the bot and the server (bot/node-flags.ts, server/node-flags.ts) are valid node
- * options that size the heap as intended, and every way a bot or the server is started carries them:
- * npm scripts, the controller's default BOT_COMMAND, the Dockerfile, docker-compose.yml, the Helm
- * chart and the benchmark's compiled server.
+ * The V8 flags of ops/node-flags.env as bin/botfleet applies them (npm run server/bot, the image,
+ * compose and the chart all start through it): a real server and a real bot started by the launcher
+ * are node itself (same PID, so signals reach them), carry the flags, and run with a heap bounded by
+ * them: V8's heap limit, read from a diagnostic report of the running process, is the old space
+ * plus the young generation the flags set, far below V8's default on this machine.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import yaml from 'js-yaml';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
-import { loadConfig as loadControllerConfig } from '../controller/config';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
-import { startFleet } from '../bench/fleet';
-import { startBenchServer } from '../bench/processes';
+import { freePort, ROOT, tempDir, waitFor } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
-const ROOT = path.resolve(__dirname, '..');
-const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+const MB = 1024 * 1024;
+const sizeFlag = (flags: readonly string[], name: string) =>
+  Number(flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1]);
 
-/** heap_size_limit and the size of the young generation (both semi-spaces) under these flags, MB. */
-function heapUnder(flags: readonly string[]): { limitMb: number; youngMb: number } {
-  const out = execFileSync(
-    process.execPath,
-    [
-      ...flags,
-      '-e',
-      `
-    const v8 = require('v8');
-    // Allocate enough short-lived garbage for the young generation to grow to its maximum.
-    let keep = []; for (let i = 0; i < 3e6; i++) { keep.push({ i }); if (keep.length > 2e4) keep = []; }
-    const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-    console.log(JSON.stringify({ limitMb: v8.getHeapStatistics().heap_size_limit / 1048576, youngMb: s.space_size / 1048576 }));
-  `,
-    ],
-    { encoding: 'utf8' },
-  );
-  return JSON.parse(out) as { limitMb: number; youngMb: number };
+interface Report {
+  header: { commandLine: string[] };
+  javascriptHeap: { memoryLimit: number };
 }
 
-test.each([
-  ['bot', BOT_NODE_FLAGS, 2, 256],
-  ['server', SERVER_NODE_FLAGS, 8, 384],
-])('the %s flags are accepted by node and bound the heap', (_name, flags, semi, old) => {
-  const h = heapUnder(flags);
-  expect(h.youngMb).toBeLessThanOrEqual(2 * semi);
+/** Starts `bin/botfleet <component>`, waits for `ready`, asks the process for a diagnostic report. */
+async function reportOf(
+  component: 'server' | 'bot',
+  env: Record<string, string>,
+  ready: (output: string) => boolean | Promise<boolean>,
+): Promise<{ report: Report; argv: string[] }> {
+  const dir = tempDir(`node-flags-${component}-`);
+  let output = '';
+  const child: ChildProcess = spawn(path.join(ROOT, 'bin', 'botfleet'), [component], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...env,
+      LOG_PRETTY: 'false',
+      NODE_OPTIONS: `--report-on-signal --report-signal=SIGUSR2 --report-directory=${dir} --report-filename=report.json`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  try {
+    await waitFor(() => ready(output), 30_000, 100).catch((e: Error) => {
+      throw new Error(`${e.message}\n${output}`);
+    });
+    const argv = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    child.kill('SIGUSR2');
+    const file = path.join(dir, 'report.json');
+    await waitFor(() => fs.existsSync(file) && fs.statSync(file).size > 0, 10_000, 50);
+    await new Promise((r) => setTimeout(r, 200)); // the report is written in one go; let it finish
+    return { report: JSON.parse(fs.readFileSync(file, 'utf8')) as Report, argv };
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const defaultHeapLimit = () =>
+  Number(
+    execFileSync(process.execPath, ['-p', "require('v8').getHeapStatistics().heap_size_limit"], { encoding: 'utf8' }),
+  );
+
+function expectBoundedHeap({ report, argv }: { report: Report; argv: string[] }, flags: readonly string[]) {
+  expect(path.basename(argv[0])).toBe('node');
+  expect(argv.slice(1, 1 + flags.length)).toEqual([...flags]);
+  expect(report.header.commandLine.slice(1, 1 + flags.length)).toEqual([...flags]);
+  const oldMb = sizeFlag(flags, 'max-old-space-size');
+  const semiMb = sizeFlag(flags, 'max-semi-space-size');
   // heap_size_limit = old space + the young generation (3 semi-spaces' worth in V8's accounting).
-  expect(h.limitMb).toBeGreaterThanOrEqual(old);
-  expect(h.limitMb).toBeLessThanOrEqual(old + 3 * semi);
-  // Without them a long-running process may grow to 16 MB semi-spaces and a multi-GB old space.
-  expect(heapUnder([]).limitMb).toBeGreaterThan(old + 3 * semi);
-});
-
-test('npm run bot / npm run server start node with the flags', () => {
-  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-  expect(scripts.bot).toBe(['node', ...BOT_NODE_FLAGS, '--import tsx bot/main.ts'].join(' '));
-  expect(scripts.server).toBe(['node', ...SERVER_NODE_FLAGS, '--import tsx server/main.ts'].join(' '));
-});
-
-test("the controller's process driver starts bots with the flags, by default and in the image", () => {
-  expect(loadControllerConfig({}).botCommand).toEqual(['node', ...BOT_NODE_FLAGS, '--import', 'tsx', 'bot/main.ts']);
-  expect(read('Dockerfile')).toContain(`BOT_COMMAND="${['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js'].join(' ')}"`);
-  const compose = yaml.load(read('docker-compose.yml')) as {
-    services: Record<string, { command: string[]; environment?: Record<string, string> }>;
-  };
-  expect(compose.services.controller.environment?.BOT_COMMAND).toBe(
-    ['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js'].join(' '),
-  );
-});
-
-test('the image, compose and the chart start bot and server with the flags', () => {
-  const compose = yaml.load(read('docker-compose.yml')) as { services: Record<string, { command: string[] }> };
-  expect(compose.services.bot.command).toEqual(['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js']);
-  expect(compose.services.server.command).toEqual(['node', ...SERVER_NODE_FLAGS, 'dist/server/main.js']);
-  expect(read('Dockerfile')).toContain(
-    `CMD ${JSON.stringify(['node', ...SERVER_NODE_FLAGS, 'dist/server/main.js']).replace(/","/g, '", "')}`,
-  );
-  expect(read('charts/botfleet/templates/bots-deployment.yaml')).toContain(
-    `command: ${JSON.stringify(['node', ...BOT_NODE_FLAGS, 'dist/bot/main.js']).replace(/","/g, '", "')}`,
-  );
-  expect(read('charts/botfleet/templates/server-statefulset.yaml')).toContain(
-    `command: ${JSON.stringify(['node', ...SERVER_NODE_FLAGS, 'dist/server/main.js']).replace(/","/g, '", "')}`,
-  );
-});
-
-const argvOf = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  expect(report.javascriptHeap.memoryLimit).toBeGreaterThanOrEqual(oldMb * MB);
+  expect(report.javascriptHeap.memoryLimit).toBeLessThanOrEqual((oldMb + 3 * semiMb) * MB);
+  expect(defaultHeapLimit()).toBeGreaterThan((oldMb + 3 * semiMb) * MB);
+}
 
 test(
-  "the benchmark's compiled server and its fleets' bots run with their flags",
+  'bin/botfleet server: node with the server flags, its heap bounded by them',
   async () => {
-    const s = await startBenchServer();
+    const port = await freePort();
+    const dir = tempDir('node-flags-data-');
     try {
-      expect(argvOf(s.proc.pid!).slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual([...SERVER_NODE_FLAGS]);
-      const fleet = await startFleet('bot', [s.url], 1, 'node-flags');
-      try {
-        expect(argvOf(fleet.children[0].proc.pid!).slice(1, 1 + BOT_NODE_FLAGS.length)).toEqual([...BOT_NODE_FLAGS]);
-      } finally {
-        await fleet.stop();
-      }
+      const r = await reportOf(
+        'server',
+        {
+          SERVER_PORT: String(port),
+          SERVER_HOST: '127.0.0.1',
+          DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
+          DATALAKE_DIR: path.join(dir, 'datalake'),
+          POPULATE_INTERVAL_MS: '0',
+          LOG_LEVEL: 'warn',
+        },
+        async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok,
+      );
+      expectBoundedHeap(r, SERVER_NODE_FLAGS);
     } finally {
-      await s.stop();
-      fs.rmSync(s.dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   },
   testTime(60_000),
 );
+
+test(
+  'bin/botfleet bot: node with the bot flags (--single-threaded-gc too), its heap bounded by them',
+  async () => {
+    const port = await freePort(); // nothing listens: the bot keeps retrying, which is all we need
+    const r = await reportOf(
+      'bot',
+      { SERVER_URL: `http://127.0.0.1:${port}`, BOT_ID: 'node-flags-bot', LOG_LEVEL: 'info' },
+      (out) => out.includes('"event":"starting"'),
+    );
+    expect(BOT_NODE_FLAGS).toContain('--single-threaded-gc');
+    expectBoundedHeap(r, BOT_NODE_FLAGS);
+  },
+  testTime(60_000),
+);
+
+test('bin/botfleet refuses an unknown component with its usage', () => {
+  let status = 0;
+  let stderr = '';
+  try {
+    execFileSync(path.join(ROOT, 'bin', 'botfleet'), ['nope'], { stdio: 'pipe' });
+  } catch (err) {
+    status = (err as { status: number }).status;
+    stderr = String((err as { stderr: Buffer }).stderr);
+  }
+  expect(status).toBe(64);
+  expect(stderr).toContain('usage: botfleet server|bot|controller|dashboard');
+});
