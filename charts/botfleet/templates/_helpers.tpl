@@ -75,8 +75,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.adminToken.existingSecret }}{{ .Values.adminToken.existingSecret }}{{ else }}{{ include "botfleet.fullname" . }}-admin-token{{ end }}
 {{- end }}
 
+{{/*
+In-cluster URLs: through the Services, or on hostNetwork at 127.0.0.1 (server replica 0 for the
+server; every pod shares the node's loopback).
+*/}}
 {{- define "botfleet.serverUrl" -}}
-http://{{ include "botfleet.serverName" . }}:{{ .Values.server.port | int64 }}
+http://{{ if .Values.hostNetwork }}127.0.0.1{{ else }}{{ include "botfleet.serverName" . }}{{ end }}:{{ .Values.server.port | int64 }}
+{{- end }}
+
+{{- define "botfleet.controllerUrl" -}}
+http://{{ if .Values.hostNetwork }}127.0.0.1{{ else }}{{ include "botfleet.controllerName" . }}{{ end }}:{{ .Values.controller.port | int64 }}
+{{- end }}
+
+{{- define "botfleet.dashboardUrl" -}}
+http://{{ if .Values.hostNetwork }}127.0.0.1{{ else }}{{ include "botfleet.dashboardName" . }}{{ end }}:{{ .Values.dashboard.port | int64 }}
+{{- end }}
+
+{{/* The interface components listen on: every one, or loopback only on the node's network. */}}
+{{- define "botfleet.listenHost" -}}
+{{ if .Values.hostNetwork }}127.0.0.1{{ else }}0.0.0.0{{ end }}
 {{- end }}
 
 {{/* The admin token, always from the Secret: never a literal in values, env or a ConfigMap. */}}
@@ -94,6 +111,10 @@ variables such as <SERVICE>_PORT=tcp://…, which could shadow this app's own *_
 */}}
 {{- define "botfleet.podCommon" -}}
 enableServiceLinks: false
+{{- if .Values.hostNetwork }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.imagePullSecrets }}
@@ -136,4 +157,41 @@ livenessProbe:
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
+{{- end }}
+
+{{/* The /healthz URLs the `helm test` pod fetches. */}}
+{{- define "botfleet.testUrls" -}}
+{{- $urls := list (printf "%s/healthz" (include "botfleet.dashboardUrl" .)) }}
+{{- if .Values.hostNetwork }}
+{{- range $i := until (int .Values.server.replicas) }}
+{{- $urls = append $urls (printf "http://127.0.0.1:%d/healthz" (add (int $.Values.server.port) $i)) }}
+{{- end }}
+{{- else }}
+{{- $urls = append $urls (printf "%s/healthz" (include "botfleet.serverUrl" .)) }}
+{{- end }}
+{{- join " " $urls }}
+{{- end }}
+
+{{/*
+Probes of a server replica on hostNetwork, whose port (server.port + its ordinal) the pod template
+cannot name: node fetches /healthz on that port. Same timing as botfleet.httpProbes, with time for
+node to start.
+*/}}
+{{- define "botfleet.serverReplicaProbes" -}}
+{{- $check := printf "fetch('http://127.0.0.1:' + (%d + Number(process.env.POD_NAME.split('-').pop())) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" (int64 .Values.server.port) -}}
+startupProbe:
+  exec: { command: ["node", "-e", {{ $check | quote }}] }
+  periodSeconds: 2
+  timeoutSeconds: 5
+  failureThreshold: 30
+readinessProbe:
+  exec: { command: ["node", "-e", {{ $check | quote }}] }
+  periodSeconds: 5
+  timeoutSeconds: 5
+  failureThreshold: 2
+livenessProbe:
+  exec: { command: ["node", "-e", {{ $check | quote }}] }
+  periodSeconds: 10
+  timeoutSeconds: 5
+  failureThreshold: 6
 {{- end }}
