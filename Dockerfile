@@ -1,8 +1,7 @@
-# syntax=docker/dockerfile:1
 # One image for every component; the container command picks the role:
-#   node dist/server/main.js | node dist/bot/main.js | node dist/controller/main.js | node dist/dashboard/main.js
-# (server and bot with the V8 heap flags of server/node-flags.ts and bot/node-flags.ts)
-# Build: docker build -t botfleet:dev .     (make kind-load, make up)
+#   botfleet server | botfleet bot | botfleet controller | botfleet dashboard
+# (bin/botfleet starts node with the component's V8 flags from ops/node-flags.env)
+# Build: docker build -t botfleet:dev .     (make image; make up and make kind-load build it too)
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -30,7 +29,8 @@ ENV NODE_ENV=production \
     DATABASE_URL=sqlite:///data/jobs.db \
     DATALAKE_DIR=/data/datalake \
     CONTROLLER_STATE_FILE=/data/controller-state.json \
-    BOT_COMMAND="node --max-semi-space-size=2 --max-old-space-size=256 --single-threaded-gc dist/bot/main.js" \
+    PATH=/app/bin:$PATH \
+    BOT_COMMAND="botfleet bot" \
     BOT_CWD=/app
 # uid/gid 10001: above any system account of the base image, as the restricted policy expects.
 # /data is the only place the app writes (database, datalake, controller state); the root file
@@ -44,9 +44,11 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin/botfleet ./bin/botfleet
+COPY --from=build /app/ops/node-flags.env ./ops/node-flags.env
 # The dashboard resolves views and static files next to its compiled code (dist/dashboard/).
 COPY --from=build /app/dashboard/views ./dist/dashboard/views
 COPY --from=build /app/dashboard/public ./dist/dashboard/public
 USER 10001:10001
 EXPOSE 3001 3002 3003
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=384", "dist/server/main.js"]
+CMD ["botfleet", "server"]
