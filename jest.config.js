@@ -6,7 +6,8 @@ module.exports = {
   transform: { '^.+\\.(t|j)sx?$': ['@swc/jest'] },
   transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose)/)'],
   testMatch: ['<rootDir>/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.chaos\\.test\\.ts$'],
+  // Chaos tests: npm run test:chaos; deploy tests (real Docker and Kubernetes): npm run test:deploy.
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.chaos\\.test\\.ts$', '/test/deploy-'],
   testTimeout: testTime(30000), // a hang, not slowness: see test/helpers/time.js
   maxWorkers: 2,
 };

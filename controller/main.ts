@@ -31,6 +31,7 @@ async function buildDriver(
     const driver = new k8s.KubernetesScaleDriver(kc, {
       namespace: config.kubeNamespace,
       deployment: config.botsDeployment,
+      configMap: config.configMapName,
       server,
       logger,
     });
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
     'controller listening',
   );
   await loop.start();
+  driver.watch?.(() => void loop.resync());
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -15,6 +15,8 @@ export interface ScaleDriver {
    * DrainUnknownError (and changes nothing) when it cannot learn which bots are busy.
    */
   scale(from: number, to: number): Promise<void>;
+  /** When the driver can see outside changes (the kubernetes driver's watch): calls onChange on each. */
+  watch?(onChange: () => void): void;
   /** Releases what the driver holds; the process driver stops its children (SIGTERM, grace, SIGKILL). */
   shutdown(): Promise<void>;
 }

@@ -1,8 +1,8 @@
 /**
- * The controller's HTTP contract (../shared/API.md): admin token, error shapes, validation naming
+ * The controller's HTTP contract (docs/controller.md): admin token, error shapes, validation naming
  * fields, body limits, bounds, and that concurrent changes are serialised. The controller runs in
- * this process with its kubernetes driver against a fake Kubernetes API server (no cluster here)
- * and the real job server.
+ * this process with its kubernetes driver against the real API server of the local cluster, as the
+ * chart's ServiceAccount, and the real job server.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,19 +10,25 @@ import { systemClock } from '../core/clock';
 import { silentLogger } from '../core/logger';
 import { Autoscaler } from '../controller/autoscaler';
 import type { DesiredState } from '../controller/desired-state';
-import { KubernetesConfigMapAccess, KubernetesScaleDriver, loadKubeConfig } from '../controller/drivers/kubernetes';
+import { KubernetesConfigMapAccess, KubernetesScaleDriver } from '../controller/drivers/kubernetes';
 import { createControllerApp } from '../controller/http/app';
 import { ReconcileLoop } from '../controller/reconcile-loop';
 import { HttpServerClient } from '../controller/server-client';
 import { ConfigMapStateStore } from '../controller/state/configmap-store';
-import { startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api';
-import { ADMIN_TOKEN, startServer, tempDir, type ServerProcess } from './helpers/server-process';
+import {
+  BOTS_DEPLOYMENT,
+  CONTROLLER_CONFIGMAP as CONFIGMAP,
+  createControllerNamespace,
+  type ControllerNamespace,
+} from './deploy-kube';
+import { ADMIN_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const MAX_BOTS = 6;
 const defaults: DesiredState = { replicas: 2, autoscale: { enabled: false, min: 1, max: 4, jobsPerBot: 3 } };
 let server: ServerProcess;
-let kube: FakeKubeApi;
+let ns: ControllerNamespace;
+let driver: KubernetesScaleDriver;
 let loop: ReconcileLoop;
 let httpServer: http.Server;
 let base: string;
@@ -44,18 +50,22 @@ const json = (method: string, path: string, body: unknown, token?: string | null
   call(method, path, { body: JSON.stringify(body), type: 'application/json', token });
 
 beforeAll(async () => {
-  const dir = tempDir('controller-http-');
-  [server, kube] = await Promise.all([startServer(), startFakeKubeApi({ dir, replicas: 0 })]);
+  [server, ns] = await Promise.all([startServer(), createControllerNamespace('controller-http')]);
   const logger = silentLogger();
   const serverClient = new HttpServerClient(server.url, 3000);
-  const kc = loadKubeConfig({ kubeconfigFile: kube.kubeconfigPath, inCluster: false });
-  const driver = new KubernetesScaleDriver(kc, {
-    namespace: kube.namespace,
-    deployment: kube.deploymentName,
+  driver = new KubernetesScaleDriver(ns.serviceAccount, {
+    namespace: ns.namespace,
+    deployment: BOTS_DEPLOYMENT,
+    configMap: CONFIGMAP,
     server: serverClient,
     logger,
   });
-  const store = new ConfigMapStateStore(new KubernetesConfigMapAccess(kc, kube.namespace), 'ctl', MAX_BOTS, defaults);
+  const store = new ConfigMapStateStore(
+    new KubernetesConfigMapAccess(ns.serviceAccount, ns.namespace),
+    CONFIGMAP,
+    MAX_BOTS,
+    defaults,
+  );
   loop = new ReconcileLoop({
     store,
     driver,
@@ -67,6 +77,7 @@ beforeAll(async () => {
     logger,
   });
   await loop.start();
+  await ns.waitForReadyPods(2);
   httpServer = http.createServer(
     createControllerApp({
       loop,
@@ -79,7 +90,7 @@ beforeAll(async () => {
   );
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-}, testTime(60000));
+}, testTime(120_000));
 
 afterAll(async () => {
   await loop?.stop();
@@ -87,7 +98,8 @@ afterAll(async () => {
     httpServer.closeAllConnections();
     await new Promise((r) => httpServer.close(r));
   }
-  await kube?.close();
+  await driver?.shutdown();
+  await ns?.remove();
   await server?.stop();
 });
 
@@ -125,7 +137,7 @@ describe('controller HTTP API', () => {
       headers: { Authorization: `Basic ${ADMIN_TOKEN}` },
     });
     expect(basic.status).toBe(401);
-    expect(kube.replicas()).toBe(2);
+    expect(await ns.replicas()).toBe(2);
   });
 
   it('answers 400 naming the field for a bad body, and for malformed JSON', async () => {
@@ -187,7 +199,7 @@ describe('controller HTTP API', () => {
       status: 409,
       body: { error: { code: 'max_bots_reached' } },
     });
-    expect(kube.replicas()).toBe(MAX_BOTS);
+    expect(await ns.replicas()).toBe(MAX_BOTS);
     expect((await json('PUT', '/scale', { replicas: 1 })).body).toMatchObject({ desired: 1 });
     expect((await call('POST', '/scale/remove')).body).toMatchObject({ desired: 0, current: 0 });
     expect(await call('POST', '/scale/remove')).toMatchObject({ status: 409, body: { error: { code: 'no_bots' } } });
@@ -197,13 +209,13 @@ describe('controller HTTP API', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => call('POST', '/scale/add')));
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(results.map((r) => (r.body as { desired: number }).desired).sort()).toEqual([1, 2, 3, 4, 5]);
-    expect(kube.replicas()).toBe(5);
-    expect(kube.configMap('ctl')!.replicas).toBe('5');
+    expect(await ns.replicas()).toBe(5);
+    expect((await ns.configMap())!.replicas).toBe('5');
   });
 
   it('keeps autoscale fields that a PUT /autoscale leaves out', async () => {
     const r = await json('PUT', '/autoscale', { enabled: false, jobsPerBot: 7 });
     expect(r.body).toMatchObject({ autoscale: { enabled: false, min: 1, max: 4, jobsPerBot: 7 } });
-    expect(kube.configMap('ctl')!['autoscale.jobsPerBot']).toBe('7');
+    expect((await ns.configMap())!['autoscale.jobsPerBot']).toBe('7');
   });
 });
