@@ -1,195 +1,188 @@
 /**
- * docker-compose.yml, checked by docker-compose itself (`config -q` validates the file without a
- * Docker daemon) and then by reading the configuration compose resolves: scalable bots, health checks
- * that work, hardening, named volumes, and env each component's own config loader accepts.
+ * Docker Compose for real, on host networking (docker-compose.yml + docker-compose.host.yml, as
+ * `make up COMPOSE_NETWORK=host`): every container runs the image read-only as uid 10001; a job
+ * goes from the scheduler to a bot to the datalake volume; `--scale bot=5` gives 5 bots with 5
+ * distinct ids in the dashboard; the dashboard's Add Bot (in Chromium) makes the controller start
+ * one more; `make down` leaves no container. Needs the image (make image) and ports 3001-3003.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import yaml from 'js-yaml';
-import { loadBotConfig } from '../bot/config';
-import { BOT_NODE_FLAGS } from '../bot/node-flags';
-import { loadConfig as loadControllerConfig } from '../controller/config';
-import { loadDashboardConfig } from '../dashboard/config';
-import { loadServerConfig } from '../server/config';
-import { SERVER_NODE_FLAGS } from '../server/node-flags';
+import { ADMIN_TOKEN } from './helpers/server-process';
+import { dashboardBots, http, note, openDashboard, pressAddBot, run, waitUntil, type BotRow } from './deploy-helpers';
 import { testTime } from './helpers/time';
 
-const ROOT = path.resolve(__dirname, '..');
-const HAS_COMPOSE = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).status === 0;
-// CI installs docker-compose (.ci/run); elsewhere its absence skips these tests instead of failing them.
-const describeCompose = HAS_COMPOSE || process.env.CI ? describe : describe.skip;
+const PROJECT = 'botfleet-deploy-test';
+const IMAGE = process.env.BOTFLEET_IMAGE || 'botfleet:dev';
+const SERVER = 'http://127.0.0.1:3001';
+const DASHBOARD = 'http://127.0.0.1:3002';
+const CONTROLLER = 'http://127.0.0.1:3003';
+// Read by docker-compose.yml: quick batches and jobs that always succeed.
+const ENV = {
+  COMPOSE_PROJECT_NAME: PROJECT,
+  BOTFLEET_IMAGE: IMAGE,
+  ADMIN_TOKEN,
+  POPULATE_INTERVAL_MS: '3000',
+  BATCH_SIZE: '2',
+  PROCESSING_DURATION_MS: '1000',
+  FAILURE_RATE: '0',
+  HEARTBEAT_INTERVAL_MS: '2000',
+};
+const COMPOSE = ['-f', 'docker-compose.yml', '-f', 'docker-compose.host.yml'];
+const make = (...args: string[]) =>
+  run('make', ['-s', ...args, 'COMPOSE_NETWORK=host', `IMAGE=${IMAGE}`], { env: ENV, timeoutMs: 300_000 });
+const compose = (...args: string[]) => run('docker-compose', [...COMPOSE, ...args], { env: ENV });
 
-interface Service {
-  command: string[];
-  environment?: Record<string, string>;
-  ports?: { target: number; published: number | string }[] | string[];
-  volumes?: ({ type: string; source: string; target: string } | string)[];
-  healthcheck?: { test: string[] };
-  depends_on?: Record<string, { condition: string }>;
-  deploy?: { replicas?: number };
-  container_name?: string;
-  read_only?: boolean;
-  user?: string;
-  cap_drop?: string[];
-  security_opt?: string[];
-  tmpfs?: string[] | string;
-  init?: boolean;
-}
-
-/** `docker-compose config` with a clean environment and an empty env file, so a local .env cannot leak in. */
-function composeConfig(env: Record<string, string> = {}, ...extra: string[]) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-'));
-  const envFile = path.join(dir, 'empty.env');
-  fs.writeFileSync(envFile, '');
-  const r = spawnSync('docker-compose', ['--env-file', envFile, '-f', 'docker-compose.yml', 'config', ...extra], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env },
-    timeout: testTime(20000),
-  });
-  fs.rmSync(dir, { recursive: true, force: true });
-  return r;
-}
-
-describeCompose('docker-compose.yml', () => {
-  let services: Record<string, Service>;
-  let top: { volumes?: Record<string, unknown> };
-
-  beforeAll(() => {
-    const r = composeConfig();
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
-    top = yaml.load(r.stdout) as typeof top;
-    services = (top as { services: Record<string, Service> }).services;
-  });
-
-  test('docker-compose config -q accepts the file', () => {
-    const r = composeConfig({}, '-q');
-    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
-  });
-
-  test('server, dashboard, controller and 3 bots, each role chosen by its command', () => {
-    expect(Object.keys(services).sort()).toEqual(['bot', 'controller', 'dashboard', 'server']);
-    for (const [name, s] of Object.entries(services)) {
-      const role = name === 'bot' ? 'bot' : name;
-      const flags = role === 'bot' ? BOT_NODE_FLAGS : role === 'server' ? SERVER_NODE_FLAGS : [];
-      expect(s.command).toEqual(['node', ...flags, `dist/${role}/main.js`]);
-    }
-    expect(services.bot.deploy?.replicas).toBe(3);
-  });
-
-  test('bots can be scaled with --scale: no container_name and no published port on any replicated service', () => {
-    for (const s of Object.values(services)) expect(s.container_name).toBeUndefined();
-    expect(services.bot.ports ?? []).toEqual([]);
-    for (const dep of ['dashboard', 'controller', 'bot'])
-      expect(services[dep].depends_on?.server).toEqual({ condition: 'service_healthy' });
-  });
-
-  test('every container is hardened: read-only root, uid 10001, no capabilities, no privilege gain, init', () => {
-    for (const [name, s] of Object.entries(services)) {
-      expect({ name, read_only: s.read_only, user: s.user, cap_drop: s.cap_drop, init: s.init }).toEqual({
-        name,
-        read_only: true,
-        user: '10001:10001',
-        cap_drop: ['ALL'],
-        init: true,
-      });
-      expect(s.security_opt).toContain('no-new-privileges:true');
-      expect([s.tmpfs].flat()).toContain('/tmp');
-    }
-  });
-
-  test('server and controller keep their state in named volumes at /data', () => {
-    // docker-compose 1.x prints "name:/target:rw", compose v2 the long form: accept both.
-    const mount = (s: Service) =>
-      s.volumes?.map((v) => {
-        if (typeof v !== 'string') return [v.type, v.source, v.target];
-        const [source, target] = (v as string).split(':');
-        return [/^[\w-]+$/.test(source) ? 'volume' : 'bind', source, target];
-      });
-    expect(mount(services.server)).toEqual([['volume', 'server-data', '/data']]);
-    expect(mount(services.controller)).toEqual([['volume', 'controller-data', '/data']]);
-    expect(Object.keys(top.volumes ?? {}).sort()).toEqual(['controller-data', 'server-data']);
-    expect(services.server.environment?.DATABASE_URL).toBe('sqlite:///data/jobs.db');
-    expect(services.server.environment?.DATALAKE_DIR).toMatch(/^\/data\//);
-    expect(services.controller.environment?.CONTROLLER_STATE_FILE).toMatch(/^\/data\//);
-    for (const name of ['dashboard', 'bot']) expect(services[name].volumes ?? []).toEqual([]);
-  });
-
-  test('the controller runs its bots as processes with the same command as the bot service', () => {
-    const env = services.controller.environment!;
-    expect(env.SCALE_DRIVER).toBe('process');
-    expect(env.BOT_COMMAND.split(' ')).toEqual(services.bot.command);
-    expect(env.BOT_REPLICAS).toBe('0');
-  });
-
-  test("each service's env is accepted by that component's config loader and names only its variables", () => {
-    const source = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
-    const cases: [string, string, (e: NodeJS.ProcessEnv) => unknown][] = [
-      ['server', source('server/config.ts'), loadServerConfig],
-      ['dashboard', source('dashboard/config.ts'), loadDashboardConfig],
-      // The controller hands its environment to the bots it starts, so bot variables belong there too.
-      ['controller', source('controller/config.ts') + source('bot/config.ts'), loadControllerConfig],
-      ['bot', source('bot/config.ts'), loadBotConfig],
-    ];
-    for (const [name, known, load] of cases) {
-      const env = services[name].environment ?? {};
-      expect({ name, unknown: Object.keys(env).filter((k) => !new RegExp(`\\b${k}\\b`).test(known)) }).toEqual({
-        name,
-        unknown: [],
-      });
-      expect(() => load(env)).not.toThrow();
-    }
-    expect(services.bot.environment?.ADMIN_TOKEN).toBeUndefined(); // bots need no admin rights
-  });
-
-  test('settings come from the environment or .env (ADMIN_TOKEN, durations)', () => {
-    const r = composeConfig({ ADMIN_TOKEN: 'a-token-from-the-shell', PROCESSING_DURATION_MS: '1234' });
-    const s = (yaml.load(r.stdout) as { services: Record<string, Service> }).services;
-    for (const name of ['server', 'dashboard', 'controller'])
-      expect(s[name].environment?.ADMIN_TOKEN).toBe('a-token-from-the-shell');
-    expect(s.bot.environment?.PROCESSING_DURATION_MS).toBe('1234');
-    expect(s.controller.environment?.PROCESSING_DURATION_MS).toBe('1234');
-  });
-
-  test('each health check is node fetching its own /healthz, and it exits 0 on 200 and 1 otherwise', async () => {
-    const portEnv: Record<string, string> = {
-      server: 'SERVER_PORT',
-      dashboard: 'DASHBOARD_PORT',
-      controller: 'CONTROLLER_PORT',
-    };
-    let status = 200;
-    const fake = http.createServer((req, res) => {
-      res.statusCode = req.url === '/healthz' ? status : 404;
-      res.end();
+async function containers(all = false): Promise<{ id: string; service: string }[]> {
+  const r = await run('docker', [
+    'ps',
+    ...(all ? ['-a'] : []),
+    '--filter',
+    `label=com.docker.compose.project=${PROJECT}`,
+    '--format',
+    '{{.ID}} {{.Label "com.docker.compose.service"}}',
+  ]);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [id, service] = l.split(' ');
+      return { id, service };
     });
-    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
-    const port = (fake.address() as AddressInfo).port;
-    const run = (argv: string[]) =>
-      new Promise<number | null>((resolve) => {
-        spawn(argv[0] === 'node' ? process.execPath : argv[0], argv.slice(1), { stdio: 'ignore' }).on('exit', resolve);
-      });
-    try {
-      for (const [name, envName] of Object.entries(portEnv)) {
-        const test = services[name].healthcheck!.test;
-        const own = services[name].environment![envName];
-        expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
-        expect(test[3]).toContain(`http://localhost:${own}/healthz`);
-        // The same script pointed at a local HTTP server on a free port.
-        const argv = test.slice(1).map((a) => a.replace(`localhost:${own}`, `127.0.0.1:${port}`));
-        status = 200;
-        expect(await run(argv)).toBe(0);
-        status = 503;
-        expect(await run(argv)).toBe(1);
-      }
-      const closed = services.server.healthcheck!.test.slice(1).map((a) => a.replace('localhost:3001', '127.0.0.1:1'));
-      expect(await run(closed)).toBe(1);
-    } finally {
-      fake.closeAllConnections();
-      await new Promise((r) => fake.close(r));
+}
+
+const containerBots = (bots: BotRow[]) => bots.filter((b) => !b.id.startsWith('controller-bot-'));
+
+beforeAll(async () => {
+  // A run that was interrupted may have left its containers.
+  await make('down', 'V=1');
+}, testTime(120_000));
+
+afterAll(async () => {
+  await make('down', 'V=1').catch((err: Error) => note(`compose clean-up: ${err.message}`));
+}, testTime(120_000));
+
+test(
+  'make up: server, dashboard, controller and 3 bots, each read-only as uid 10001',
+  async () => {
+    await make('up', 'BOTS=3');
+    const services = await waitUntil('every service running', async () => {
+      const c = await containers();
+      return c.length === 6 ? c : undefined;
+    });
+    expect(services.map((c) => c.service).sort()).toEqual(['bot', 'bot', 'bot', 'controller', 'dashboard', 'server']);
+    await waitUntil('server, dashboard and controller healthy', async () => {
+      for (const url of [SERVER, DASHBOARD, CONTROLLER])
+        if ((await http('GET', `${url}/healthz`)).status !== 200) return;
+      return true;
+    });
+    for (const c of services) {
+      const inspect = await run('docker', [
+        'inspect',
+        '--format',
+        '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}',
+        c.id,
+      ]);
+      expect(inspect.stdout.trim()).toBe('true 10001:10001');
+      expect((await run('docker', ['exec', c.id, 'id', '-u'])).stdout.trim()).toBe('10001');
+      const write = await run('docker', ['exec', c.id, 'touch', '/app/x'], { allowFail: true });
+      expect(write.code).not.toBe(0);
+      expect(write.stderr).toContain('Read-only file system');
     }
-  });
-});
+    const ps = await compose('ps');
+    note(`compose stage: containers after make up\n${ps.stdout}`);
+  },
+  testTime(600_000),
+);
+
+test(
+  'a scheduled job goes to a bot and into the datalake on the server volume',
+  async () => {
+    const job = await waitUntil('a scheduled job completed by a bot', async () => {
+      const r = await http<{ items: { id: string; botId: string }[] }>(
+        'GET',
+        `${SERVER}/jobs?status=completed&limit=1`,
+      );
+      return r.body.items[0];
+    });
+    const server = (await containers()).find((c) => c.service === 'server')!;
+    const line = await waitUntil('the job in the datalake', async () => {
+      const r = await run('docker', ['exec', server.id, 'sh', '-c', 'cat /data/datalake/*.ndjson'], {
+        allowFail: true,
+      });
+      return r.stdout.split('\n').find((l) => l.includes(job.id));
+    });
+    expect(JSON.parse(line)).toMatchObject({ jobId: job.id, botId: job.botId, status: 'completed' });
+    note(`compose stage: job ${job.id} by bot ${job.botId} in /data/datalake: ${line.slice(0, 200)}`);
+  },
+  testTime(120_000),
+);
+
+test(
+  'docker-compose up --scale bot=5: five bot containers, five distinct bot ids in the dashboard',
+  async () => {
+    await compose('up', '-d', '--no-build', '--no-recreate', '--scale', 'bot=5');
+    const bots = await waitUntil('5 container bots alive in the dashboard', async () => {
+      const b = containerBots(await dashboardBots(DASHBOARD));
+      return b.length === 5 ? b : undefined;
+    });
+    expect((await containers()).filter((c) => c.service === 'bot')).toHaveLength(5);
+    expect(new Set(bots.map((b) => b.id)).size).toBe(5);
+    note(`compose stage: bots in the dashboard after --scale bot=5: ${bots.map((b) => b.id).join(', ')}`);
+  },
+  testTime(180_000),
+);
+
+test(
+  "the dashboard's Add Bot (Chromium) makes the controller run one more bot",
+  async () => {
+    const before = await dashboardBots(DASHBOARD);
+    const { browser, page } = await openDashboard(DASHBOARD, ADMIN_TOKEN);
+    try {
+      expect(await pressAddBot(page, DASHBOARD)).toMatch(/^Added a bot: the controller now wants 1/);
+    } finally {
+      await browser.close();
+    }
+    const after = await waitUntil('the controller’s bot in the dashboard', async () => {
+      const b = await dashboardBots(DASHBOARD);
+      return b.some((x) => x.id === 'controller-bot-1') ? b : undefined;
+    });
+    expect((await http('GET', `${CONTROLLER}/scale`)).body).toMatchObject({
+      driver: 'process',
+      desired: 1,
+      current: 1,
+    });
+    note(`compose stage: bots before Add Bot ${before.length}, after ${after.length} (+ controller-bot-1)`);
+  },
+  testTime(180_000),
+);
+
+test(
+  'make down leaves no container; the datalake stays in its volume until make down V=1',
+  async () => {
+    await make('down');
+    expect(await containers(true)).toEqual([]);
+    const volume = `${PROJECT}_server-data`;
+    const kept = await run('docker', [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '-v',
+      `${volume}:/data:ro`,
+      IMAGE,
+      'sh',
+      '-c',
+      'cat /data/datalake/*.ndjson | wc -l',
+    ]);
+    expect(Number(kept.stdout.trim())).toBeGreaterThan(0);
+    await make('down', 'V=1');
+    const volumes = await run('docker', [
+      'volume',
+      'ls',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${PROJECT}`,
+    ]);
+    expect(volumes.stdout.trim()).toBe('');
+    note(`compose stage: make down left no container; ${kept.stdout.trim()} datalake lines were in ${volume}`);
+  },
+  testTime(180_000),
+);
