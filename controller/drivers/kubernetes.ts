@@ -97,7 +97,10 @@ export class KubernetesScaleDriver implements ScaleDriver {
     if (this.stopped) return;
     let controller: AbortController | null = null;
     let healthy = false;
+    let over = false;
     const ended = (err: unknown) => {
+      if (over) return;
+      over = true;
       if (controller) this.watches.delete(controller);
       if (this.stopped) return;
       if (err) {
@@ -123,7 +126,7 @@ export class KubernetesScaleDriver implements ScaleDriver {
       .then((c) => {
         controller = c;
         if (this.stopped) c.abort();
-        else this.watches.add(c);
+        else if (!over) this.watches.add(c);
       }, ended);
   }
 
