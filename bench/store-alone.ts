@@ -11,8 +11,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { openStore, parseDatabaseUrl } from '../server/store/open';
-import type { SqlStore } from '../server/store/sql-store';
+import type { Store } from '../server/store/types';
 import { tempDir } from '../test/helpers/server-process';
 import { cpuByPid, cpuMs, cpuSince, postgresBackends } from './processes';
 
@@ -30,9 +31,9 @@ export const STORE_OPTIONS = { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDo
 /** Opens a store on `databaseUrl` (a fresh SQLite file when null), migrated. */
 export async function openBenchStore(
   databaseUrl: string | null,
-): Promise<{ store: SqlStore; dispose: () => Promise<void> }> {
+): Promise<{ store: Store; dispose: () => Promise<void> }> {
   const dir = databaseUrl === null ? tempDir('botfleet-store-alone-') : null;
-  const store = (await openStore(databaseUrl ?? `sqlite://${path.join(dir!, 'jobs.db')}`, STORE_OPTIONS)) as SqlStore;
+  const store = await openStore(databaseUrl ?? `sqlite://${path.join(dir!, 'jobs.db')}`, STORE_OPTIONS);
   await store.migrate();
   return {
     store,
@@ -44,7 +45,7 @@ export async function openBenchStore(
 }
 
 /** Each bot reports the job it holds and claims the next in one call, until none is left. Returns the jobs reported. */
-export async function reportAndClaimLoops(store: SqlStore, bots: readonly string[]): Promise<number> {
+export async function reportAndClaimLoops(store: Store, bots: readonly string[]): Promise<number> {
   let done = 0;
   await Promise.all(
     bots.map(async (b) => {
@@ -79,7 +80,7 @@ export async function storeAlone(databaseUrl: string | null, jobs: number, loops
         Date.now(),
       );
     }
-    if (onPostgres) await store.db.run('ANALYZE jobs'); // as autovacuum would after a bulk insert
+    if (onPostgres) await analyzeJobs(databaseUrl!); // as autovacuum would after a bulk insert
     const pg0 = onPostgres ? ownBackends() : null;
     const me0 = cpuMs(process.pid);
     const t0 = performance.now();
@@ -88,13 +89,24 @@ export async function storeAlone(databaseUrl: string | null, jobs: number, loops
     const me = ((cpuMs(process.pid) - me0) * 1000) / done;
     const pgMs = pg0 ? cpuSince(pg0, ownBackends()) : 0; // a backend opened during the drain counts whole
     const pgUs = pgMs > 0 ? (pgMs * 1000) / done : null;
-    const completed = (
-      await store.db.run<{ n: number | string }>(`SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'`)
-    ).rows[0].n;
-    if (done !== jobs || Number(completed) !== jobs)
+    const completed = (await store.summary(Date.now())).jobs.completed;
+    if (done !== jobs || completed !== jobs)
       throw new Error(`store alone: ${done} reports and ${completed} completed jobs for ${jobs} jobs`);
     return { jobs, jobsPerSecond: done / seconds, nodeCpuUs: me, postgresCpuUs: pgUs };
   } finally {
     await dispose();
+  }
+}
+
+/** ANALYZE of the jobs table of a PostgreSQL DATABASE_URL's schema, on a connection of its own. */
+async function analyzeJobs(databaseUrl: string): Promise<void> {
+  const t = parseDatabaseUrl(databaseUrl);
+  if (t.kind !== 'postgres') return;
+  const c = new pg.Client({ connectionString: t.url });
+  await c.connect();
+  try {
+    await c.query(`ANALYZE ${t.schema ?? 'public'}.jobs`);
+  } finally {
+    await c.end();
   }
 }

@@ -10,8 +10,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { tempDir } from '../test/helpers/server-process';
 import { openStore } from '../server/store/open';
-import type { SqlStore } from '../server/store/sql-store';
-import type { SqliteExecutor } from '../server/store/sql';
+import type { SqliteStore } from '../server/store/sqlite/store';
 import { countArg, scriptArgs } from './cli';
 import { reportAndClaimLoops, STORE_OPTIONS } from './store-alone';
 
@@ -21,38 +20,36 @@ async function main(): Promise<void> {
   const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const loops = countArg(usage, 'loops', loopsArg, 1);
   const dir = tempDir('botfleet-store-profile-');
-  const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTIONS)) as SqlStore;
+  const store = (await openStore(`sqlite://${path.join(dir, 'jobs.db')}`, STORE_OPTIONS)) as SqliteStore;
   await store.migrate();
   for (let i = 0; i < jobs; i += 10_000)
     await store.createJobs(
       Array.from({ length: Math.min(10_000, jobs - i) }, () => ({ type: 'simulated', payload: {}, priority: 0 })),
       Date.now(),
     );
-  const ex = store.db as SqliteExecutor;
+  const steps = store.steps;
   const bots = Array.from({ length: loops }, (_, i) => `profile-bot-${i}`);
-  for (const b of bots)
-    await ex.run(`INSERT INTO bots (id, name, status, registered_at, last_heartbeat_at) VALUES (?, ?, 'idle', 0, 0)`, [
-      b,
-      b,
-    ]);
-  ex.db.pragma('wal_checkpoint(TRUNCATE)');
-  ex.db.pragma('wal_autocheckpoint = 0'); // let the WAL grow so its size counts the frames
+  for (const b of bots) await store.registerBot({ id: b }, 0);
+  steps.db.pragma('wal_checkpoint(TRUNCATE)');
+  steps.db.pragma('wal_autocheckpoint = 0'); // let the WAL grow so its size counts the frames
   // The store's checkpoint thread would copy the WAL back and restart it; a read transaction kept
   // open from here on pins the WAL, so it only grows and its size counts the frames written.
   const pin = new Database(path.join(dir, 'jobs.db'));
   pin.exec('BEGIN');
   pin.prepare('SELECT count(*) FROM bots').get();
   const times = new Map<string, number>();
-  const exec = (ex as unknown as { exec: (sql: string, b: unknown[]) => unknown }).exec.bind(ex);
-  (ex as unknown as { exec: typeof exec }).exec = (sql, b) => {
-    const t = performance.now();
-    try {
-      return exec(sql, b);
-    } finally {
-      const k = sql.replace(/\s+/g, ' ').slice(0, 72);
-      times.set(k, (times.get(k) ?? 0) + performance.now() - t);
-    }
-  };
+  for (const method of ['rows', 'row', 'exec'] as const) {
+    const original = steps[method].bind(steps) as (sql: string, args?: readonly unknown[]) => unknown;
+    (steps as unknown as Record<string, typeof original>)[method] = (sql, args) => {
+      const t = performance.now();
+      try {
+        return original(sql, args);
+      } finally {
+        const k = sql.replace(/\s+/g, ' ').slice(0, 72);
+        times.set(k, (times.get(k) ?? 0) + performance.now() - t);
+      }
+    };
+  }
   const t0 = performance.now();
   const done = await reportAndClaimLoops(store, bots);
   const us = (ms: number) => ((ms * 1000) / done).toFixed(1).padStart(7);

@@ -6,6 +6,7 @@
  *      ▲                  │                  │
  *      └──── release ─────┴──── fail / lease expired / timed out ──► failed (attempts = maxAttempts)
  *   pending ──cancel──► cancelled;   failed | cancelled ──retry──► pending
+ *   claimed | running ──hand back──► pending, the attempt not counted
  */
 import { type CreateJob, CreateJobSchema, type JobStatus } from './types';
 
@@ -30,11 +31,24 @@ export function statusAfterFailedAttempt(attempts: number, maxAttempts: number):
   return attempts < maxAttempts ? 'pending' : 'failed';
 }
 
-/** Why an attempt ended without the bot saying so; written as the event note and the result error. */
+/**
+ * Why an attempt ended without the bot reporting it: the one list of release reasons. Each is written
+ * as the note of the job's event; all but `handedBack` are also the error of the attempt's failed
+ * result line. A handed-back attempt is not counted and writes no result line.
+ */
 export const RELEASE_REASONS = {
   leaseExpired: 'lease expired',
   timedOut: 'timed out',
   botDeleted: 'bot deleted',
+  botRestarted: 'bot restarted',
+  handedBack: 'handed back',
+} as const;
+
+/** The notes of the events that are not releases. */
+export const EVENT_NOTES = {
+  created: 'created',
+  retried: 'retried by admin',
+  cancelled: 'cancelled by admin',
 } as const;
 
 /** The UTC day (YYYY-MM-DD) of a time, which names its datalake partition. */

@@ -190,8 +190,11 @@ export const FailSchema = z.strictObject({
   error: Text(10000),
 });
 
+/** POST /jobs/:id/release: a bot hands back the job it holds at `attempt` (it is stopping); the attempt is exact. */
+export const ReleaseSchema = z.strictObject({ botId: IdSchema, attempt: AttemptSchema });
+
 /**
- * POST /jobs/next, the lean bot path: report the previous attempt (complete or fail) and get the
+ * POST /jobs/next, the bot path: report the previous attempt (complete or fail) and get the
  * next job, claimed and started, in one call and one transaction.
  */
 export const NextSchema = z

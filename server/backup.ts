@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { envString, handleHelp, loadOrExit, parseEnv } from '../core/config';
-import { parseDatabaseUrl, takeWriterLock } from './store/open';
+import { parseDatabaseUrl } from './store/open';
+import { takeWriterLock } from './store/sqlite/file';
 
 const HELP = `Usage:
   npm run backup                        back up DATABASE_URL to ./backups/jobs-<UTC time>.db (server may run)

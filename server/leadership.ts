@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../core/logger';
-import { parseDatabaseUrl } from './store/open';
+import type { PostgresTarget } from './store/open';
 
 const LOCK_KEY = 727002;
 
@@ -24,9 +24,7 @@ export function alwaysLeader(): Leadership {
   };
 }
 
-export function postgresLeadership(databaseUrl: string, log: Logger, retryMs = 2000): Leadership {
-  const target = parseDatabaseUrl(databaseUrl);
-  if (target.kind !== 'postgres') throw new Error('postgresLeadership needs a postgres:// DATABASE_URL');
+export function postgresLeadership(target: PostgresTarget, log: Logger, retryMs = 2000): Leadership {
   // The lock key is per schema, so test runs in separate schemas do not block each other.
   const keyText = target.schema ?? 'public';
   let client: pg.Client | null = null;

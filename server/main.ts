@@ -3,7 +3,7 @@ import { handleHelp, loadOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { DEFAULT_ADMIN_TOKEN, loadServerConfig, SERVER_HELP } from './config';
 import { runServer } from './runtime';
-import { StoreOpenError } from './store/open';
+import { StoreOpenError } from './store/types';
 
 async function main(): Promise<void> {
   handleHelp(process.argv.slice(2), SERVER_HELP);
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  log.info({ url: server.url, port: server.port, database: server.store.dialect }, 'server listening');
+  log.info({ url: server.url, port: server.port, database: server.database }, 'server listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

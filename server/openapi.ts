@@ -11,6 +11,7 @@ import {
   NextSchema,
   PopulateSchema,
   RegisterBotSchema,
+  ReleaseSchema,
   StartSchema,
 } from '../core/types';
 
@@ -86,6 +87,14 @@ const ops: Record<string, Record<string, Op>> = {
       summary: 'Fail an attempt: pending again while attempts < maxAttempts, else failed',
       body: FailSchema,
       responses: { 200: 'Job', 409: 'not running under this bot/attempt' },
+    },
+  },
+  '/jobs/{id}/release': {
+    post: {
+      summary:
+        'Hand back the job this bot holds at this attempt (it is stopping): pending again, the attempt not counted',
+      body: ReleaseSchema,
+      responses: { 200: 'Job (pending)', 404: 'unknown job', 409: 'not held by this bot at this attempt' },
     },
   },
   '/jobs/{id}/retry': {

@@ -3,8 +3,7 @@
  * claimable (creates, releases, retries, resumes) wakes its own waiting long-polls and tells the
  * others through NOTIFY on one channel; each wakes as many of its own. While a server listens, its
  * waiting claims need not look again every 250 ms for jobs another server created: they sleep like
- * SQLite's (routes/jobs.ts). An empty claim on PostgreSQL locks the bot's row, so it is a commit
- * with an fsync: 50 idle bots looking every 250 ms were 200 of them a second.
+ * SQLite's (routes/jobs.ts), so 50 idle bots do not make 200 empty claims a second.
  *
  * One dedicated connection listens; when it drops, hearsAll() is false (the claims poll again)
  * and it reconnects every `retryMs`. A notification names the schema and the sending server, so
@@ -13,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../core/logger';
-import { parseDatabaseUrl } from './store/open';
+import type { PostgresTarget } from './store/open';
 
 export const WAKE_CHANNEL = 'botfleet_jobs';
 
@@ -34,13 +33,11 @@ export function applicationName(schema: string): string {
 export const soleServer: Wakeups = { hearsAll: () => true, publish: () => {}, stop: async () => {} };
 
 export function postgresWakeups(
-  databaseUrl: string,
+  target: PostgresTarget,
   log: Logger,
   onWake: (count?: number) => void,
   retryMs = 1000,
 ): Wakeups {
-  const target = parseDatabaseUrl(databaseUrl);
-  if (target.kind !== 'postgres') throw new Error('postgresWakeups needs a postgres:// DATABASE_URL');
   const url = target.url;
   const schema = target.schema ?? 'public';
   const me = randomUUID();

@@ -12,18 +12,18 @@ import { createApp } from './app';
 import { ClaimWaiters } from './claim-waiters';
 import type { ServerConfig } from './config';
 import { LeaseSweeper } from './lease-sweeper';
-import { alwaysLeader, type Leadership, postgresLeadership } from './leadership';
 import { ServerMetrics } from './metrics';
-import { postgresWakeups, soleServer, type Wakeups } from './pg-wakeups';
 import { RateLimiter } from './http/rate-limit';
 import { Scheduler } from './scheduler';
-import { openStore } from './store/open';
+import { openStore, parseDatabaseUrl } from './store/open';
 import type { Store } from './store/types';
 
 export interface RunningServer {
   url: string;
   port: number;
   store: Store;
+  /** The kind of database DATABASE_URL names. */
+  database: 'sqlite' | 'postgres';
   /** Stops accepting, finishes in-flight requests (up to SHUTDOWN_TIMEOUT_MS), flushes the datalake. */
   close(): Promise<void>;
 }
@@ -44,19 +44,16 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       ),
   });
   await store.migrate();
-  log.info({ database: store.dialect }, 'database ready');
+  const database = parseDatabaseUrl(config.DATABASE_URL).kind;
+  log.info({ database }, 'database ready');
 
   const metrics = new ServerMetrics();
   const waiters = new ClaimWaiters();
   const reader = new DatalakeReader(config.DATALAKE_DIR);
   const datalake = new DatalakeDuty(config.DATALAKE_DIR, store, log, config.DATALAKE_VERIFY);
-  const leadership: Leadership =
-    store.dialect === 'postgres' ? postgresLeadership(config.DATABASE_URL, log) : alwaysLeader();
+  const leadership = store.leadership(log);
   let firstStart: Promise<void> = Promise.resolve();
-  const wakeups: Wakeups =
-    store.dialect === 'postgres'
-      ? postgresWakeups(config.DATABASE_URL, log, (count) => waiters.notify(count))
-      : soleServer;
+  const wakeups = store.wakeups(log, (count) => waiters.notify(count));
   const onJobsAvailable = (count?: number) => {
     waiters.notify(count);
     wakeups.publish(count);
@@ -166,5 +163,5 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       await store.close();
     })());
 
-  return { url, port, store, close };
+  return { url, port, store, database, close };
 }

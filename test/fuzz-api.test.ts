@@ -154,6 +154,7 @@ function bodyFields(route: Route, known: Known): Record<string, fc.Arbitrary<unk
         fail: shaped({ jobId: idValue(known.jobs), attempt, error: junk }),
       };
     case 'POST /jobs/{id}/start':
+    case 'POST /jobs/{id}/release':
       return { botId: bot, attempt };
     case 'POST /jobs/{id}/complete':
       return { botId: bot, attempt, result: junk };
@@ -523,6 +524,7 @@ function fuzzSuite(
       'GET /jobs/{id}',
       'POST /jobs/claim',
       'POST /jobs/{id}/complete',
+      'POST /jobs/{id}/release',
       'POST /bots/register',
       'DELETE /bots/{id}',
       'GET /datalake/export/{date}',
@@ -595,7 +597,7 @@ function fuzzSuite(
       .map(([s, n]) => `${s}:${n}`)
       .join(' ');
     process.stderr.write(
-      `fuzz ${srv.store.dialect}: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`,
+      `fuzz ${srv.database}: ${sent} requests over ${routes.length} routes in ${Date.now() - started} ms, seed ${SEED}, ${failures.length} failures; statuses ${tally}\n`,
     );
     if (failures.length)
       throw new Error(

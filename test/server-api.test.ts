@@ -272,6 +272,64 @@ describe('a bot’s life over HTTP', () => {
     expectError(await api('POST', `/jobs/${j.id}/complete`, { botId: 'doomed' }), 409);
   });
 
+  test('POST /jobs/:id/release: a bot hands back the job it holds, the attempt not counted; a waiting claim gets it at once', async () => {
+    await api('POST', '/bots/register', { id: 'leaving' });
+    await api('POST', '/bots/register', { id: 'taker' });
+    const pending = (await api('GET', '/jobs?status=pending&limit=500')).json.items;
+    for (const j of pending) await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders);
+    const made = (await api('POST', '/jobs', { type: 'simulated', maxAttempts: 1 }, adminHeaders)).json;
+    const held = (await api('POST', '/jobs/next', { botId: 'leaving' })).json.job;
+    expect(held).toMatchObject({ id: made.id, status: 'running', attempts: 1, botId: 'leaving' });
+    const url = `/jobs/${held.id}/release`;
+    for (const [body, field] of [
+      [{ botId: 'leaving' }, 'body.attempt'],
+      [{ botId: 'leaving', attempt: 0 }, 'body.attempt'],
+      [{ botId: 'leaving', attempt: '1' }, 'body.attempt'],
+      [{ attempt: 1 }, 'body.botId'],
+      [{ botId: 'bad id', attempt: 1 }, 'body.botId'],
+      [{ botId: 'leaving', attempt: 1, status: 'pending' }, 'body'],
+    ] as const) {
+      const r = await api('POST', url, body);
+      expectError(r, 400, 'validation_failed');
+      expect(r.json.error.details.map((d: { path: string }) => d.path)).toContain(field);
+    }
+    expectError(await api('POST', '/jobs/nope/release', { botId: 'leaving', attempt: 1 }), 404);
+    expectError(await api('POST', url, { botId: 'taker', attempt: 1 }), 409, 'not_your_job');
+    expectError(await api('POST', url, { botId: 'leaving', attempt: 2 }), 409, 'not_your_job');
+    expect((await api('GET', `/jobs/${held.id}`)).json).toMatchObject({ status: 'running', botId: 'leaving' });
+    // A claim waiting for work is woken by the hand-back, not by its 5 s re-check.
+    const waiting = api('POST', '/jobs/next', { botId: 'taker', waitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const back = await api('POST', url, { botId: 'leaving', attempt: 1 });
+    expect(back.status).toBe(200);
+    expect(back.json).toMatchObject({
+      id: held.id,
+      status: 'pending',
+      attempts: 0,
+      botId: null,
+      startedAt: null,
+      leaseExpiresAt: null,
+    });
+    const got = await waiting;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(got.json.job).toMatchObject({ id: held.id, status: 'running', attempts: 1, botId: 'taker' });
+    expect((await api('GET', '/bots/leaving')).json).toMatchObject({ status: 'idle', currentJobId: null });
+    const events = (await api('GET', `/jobs/${held.id}`)).json.events;
+    expect(events.find((e: { note: string | null }) => e.note === 'handed back')).toMatchObject({
+      from: 'running',
+      to: 'pending',
+      botId: 'leaving',
+      attempt: 1,
+    });
+    expectError(await api('POST', url, { botId: 'leaving', attempt: 1 }), 409, 'not_your_job'); // no longer its job
+    const done = await api('POST', '/jobs/next', {
+      botId: 'taker',
+      complete: { jobId: held.id, attempt: 1, result: 1 },
+    });
+    expect(done.json.finished).toMatchObject({ status: 'completed', attempts: 1, botId: 'taker' });
+  });
+
   test('retry and cancel: admin only, 409 in the wrong state', async () => {
     const j = (await api('POST', '/jobs', { type: 'simulated' }, adminHeaders)).json;
     expectError(await api('POST', `/jobs/${j.id}/retry`, undefined, adminHeaders), 409);

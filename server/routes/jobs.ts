@@ -14,6 +14,7 @@ import {
   ListJobsQuery,
   NextSchema,
   PopulateSchema,
+  ReleaseSchema,
   StartSchema,
 } from '../../core/types';
 import { parse, singleQuery } from '../../core/http/validate';
@@ -27,10 +28,9 @@ const POLL_RECHECK_MS = 250;
 const WOKEN_RECHECK_MS = 5000;
 
 /**
- * Aborts when the client's connection closes before the answer is sent: a long-poll claim must stop
- * claiming for a bot that is gone. The request's own 'close' is no use here: it fires as soon as the
- * body has been read, so a dead bot's claim kept polling and took a job nobody would run (found by
- * the benchmark: jobs stuck until the lease expired). The response's 'close' fires on disconnect.
+ * Aborts when the client's connection closes before the answer is sent: a long-poll claim stops
+ * claiming for a bot that is gone (a job claimed for it would wait for its lease to expire). The
+ * response's 'close' fires on disconnect; the request's fires as soon as its body has been read.
  */
 function clientGone(ctx: Koa.Context): AbortController {
   const abort = new AbortController();
@@ -164,8 +164,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     }
     if (out.job) d.metrics.claims.inc();
     // Only a bare claim that found nothing is polling. A report that finds the queue empty is a bot
-    // finishing work: counting it made a bot that works through jobs arriving one at a time hit 429
-    // and wait a second (found by the benchmark: pickup p99 of 1,000 ms).
+    // finishing work, which is never limited (a bot working through jobs that arrive one at a time).
     else if (!finished) d.limits.emptyClaims.take(limitKey);
     ctx.body = out;
   });
@@ -197,6 +196,13 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     d.onResult();
     if (job.status === 'pending') d.onJobsAvailable();
     ctx.body = job;
+  });
+
+  router.post('/jobs/:id/release', async (ctx) => {
+    const { id } = parse(JobIdParam, ctx.params, 'path');
+    const body = parse(ReleaseSchema, ctx.request.json, 'body');
+    ctx.body = await store.releaseJob({ jobId: id, botId: body.botId, attempt: body.attempt }, clock.now());
+    d.onJobsAvailable(1);
   });
 
   router.post('/jobs/:id/retry', admin, async (ctx) => {

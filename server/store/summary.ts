@@ -1,32 +1,29 @@
 /**
- * GET /metrics/summary from the counter tables, never from a count over jobs or results: counts by
- * status (kept by triggers), bots by status (a small table), and finished attempts per UTC minute
- * for the last hour (throughput, mean duration).
+ * GET /metrics/summary from the counter tables, never from a count over jobs or results: jobs by
+ * status (job_counts, kept by triggers), bots by status (a small table), and finished attempts per
+ * UTC minute for the last hour (finished_minutes, kept by a trigger on results).
  */
 import type { BotStatus, JobStatus, Summary } from '../../core/types';
 import { BOT_STATUSES, JOB_STATUSES } from '../../core/types';
-import { type Executor, run } from './sql';
+import type { All } from './queries';
 
-export async function readSummary(db: Executor, nowMs: number): Promise<Summary> {
-  const counts = (
-    await run<{ status: JobStatus; n: number }>(db, 'SELECT status, SUM(n) AS n FROM job_counts GROUP BY status')
-  ).rows;
-  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
-  for (const c of counts) if (c.status in jobs) jobs[c.status] = Number(c.n);
-  const botRows = (
-    await run<{ status: BotStatus; n: number }>(db, 'SELECT status, COUNT(*) AS n FROM bots GROUP BY status')
-  ).rows;
+type MinuteRow = { minute: number; completed: number; failed: number; duration_sum: number; duration_n: number };
+
+export async function readSummary(all: All, nowMs: number): Promise<Summary> {
+  const [counts] = await all<Record<JobStatus, number | null>>(
+    `SELECT ${JOB_STATUSES.map((s) => `SUM(${s}) AS ${s}`).join(', ')} FROM job_counts`,
+  );
+  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, Number(counts?.[s] ?? 0)])) as Record<JobStatus, number>;
+  const botRows = await all<{ status: BotStatus; n: number }>('SELECT status, COUNT(*) AS n FROM bots GROUP BY status');
   const bots = Object.fromEntries(BOT_STATUSES.map((s) => [s, 0])) as Record<BotStatus, number>;
   for (const b of botRows) if (b.status in bots) bots[b.status] = Number(b.n);
   const nowMinute = Math.floor(nowMs / 60000);
-  const minutes = (
-    await run<{ minute: number; completed: number; failed: number; duration_sum: number; duration_n: number }>(
-      db,
-      `SELECT minute, SUM(completed) AS completed, SUM(failed) AS failed, SUM(duration_sum) AS duration_sum, SUM(duration_n) AS duration_n
-       FROM finished_minutes WHERE minute > ? GROUP BY minute`,
-      [nowMinute - 60],
-    )
-  ).rows;
+  const minutes = await all<MinuteRow>(
+    `SELECT minute, SUM(completed) AS completed, SUM(failed) AS failed, SUM(duration_sum) AS duration_sum,
+       SUM(duration_n) AS duration_n
+     FROM finished_minutes WHERE minute > ? GROUP BY minute`,
+    [nowMinute - 60],
+  );
   const byMinute = new Map(minutes.map((m) => [Number(m.minute), m]));
   const throughput = [];
   let lastMinute = 0;

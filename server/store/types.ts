@@ -1,10 +1,13 @@
 /**
- * The store: every read and write of jobs, bots, results and events. Two backends (SQLite file,
- * PostgreSQL) behind this one interface pass one contract suite (store.contract.ts).
- * Times are ms since the epoch (the caller's clock); durations in ms.
+ * The store: every read and write of jobs, bots, results and events. One implementation per database
+ * (sqlite/store.ts, postgres/store.ts) behind this one interface, both held to one contract suite
+ * (contract/*.test.ts). Times are ms since the epoch (the caller's clock); durations in ms.
  */
+import type { Logger } from '../../core/logger';
 import type { Bot, CreateJob, Job, JobEvent, ListJobsOptions, Page, Summary } from '../../core/types';
-import type { OutboxSource } from '../../datalake/types';
+import type { CountingOutboxSource } from '../../datalake/repair';
+import type { Leadership } from '../leadership';
+import type { Wakeups } from '../pg-wakeups';
 
 export interface StoreOptions {
   /** Attempts a job gets when it names none (MAX_ATTEMPTS, default 1). */
@@ -27,7 +30,7 @@ export interface JobWithEvents extends Job {
 
 export interface BotWithJobs extends Bot {
   recentJobs: Job[];
-  /** Jobs taken back from this bot (lease expired, timed out, deleted), newest first. */
+  /** Jobs that left this bot without its report (a release reason of core/job-state), newest first. */
   lostLeases: { jobId: string; attempt: number; at: string; note: string | null }[];
 }
 
@@ -47,8 +50,8 @@ export interface FencedCall {
 export type FinishedAttempt =
   { jobId: string; attempt: number; result: unknown } | { jobId: string; attempt: number; error: string };
 
-export interface Store extends OutboxSource {
-  readonly dialect: 'sqlite' | 'postgres';
+export interface Store extends CountingOutboxSource {
+  /** Brings the schema to the latest migration (Knex's migrator). */
   migrate(): Promise<void>;
   close(): Promise<void>;
   /** Throws when the database does not answer. */
@@ -71,6 +74,11 @@ export interface Store extends OutboxSource {
   startJob(call: FencedCall, nowMs: number): Promise<Job>;
   completeJob(call: FencedCall, result: unknown, nowMs: number): Promise<Job>;
   failJob(call: FencedCall, error: string, nowMs: number): Promise<Job>;
+  /**
+   * A bot hands back the job it holds at `attempt` (it was stopped in the middle): pending again with
+   * the attempt not counted, no result line; the bot is idle. 404 unknown job, 409 `not_your_job`.
+   */
+  releaseJob(call: Required<FencedCall>, nowMs: number): Promise<Job>;
   /** Admin: failed or cancelled → pending with a fresh attempt budget. 409 otherwise. */
   retryJob(id: string, nowMs: number): Promise<Job>;
   /** Admin: pending → cancelled. 409 otherwise. */
@@ -102,4 +110,12 @@ export interface Store extends OutboxSource {
 
   /** Deletes result rows of days before `day` (YYYY-MM-DD), for datalake retention. */
   pruneResultsBefore(day: string): Promise<number>;
+
+  /** Which server of this database runs the background duties (the datalake writer, the sweeper, the scheduler). */
+  leadership(log: Logger): Leadership;
+  /** How servers of this database wake each other's waiting claims when jobs become claimable. */
+  wakeups(log: Logger, onWake: (count?: number) => void): Wakeups;
 }
+
+/** The database named by DATABASE_URL cannot be used (a bad URL, a file another server holds, an old SQLite). */
+export class StoreOpenError extends Error {}

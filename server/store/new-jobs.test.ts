@@ -1,4 +1,4 @@
-import { timeOrderedId } from './job-writes';
+import { timeOrderedId } from './new-jobs';
 
 describe('timeOrderedId (job ids)', () => {
   test('UUID version-7 layout, the time in front, increasing and unique within one millisecond and past the counter', () => {

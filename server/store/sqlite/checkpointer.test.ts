@@ -1,16 +1,14 @@
 /**
  * Closing a SQLite store finishes even when nothing else keeps the process alive: the checkpoint
- * thread is unref'd while it runs, but stopping it must be waited for. Found by bench/pickup-stages:
- * `await store.close()` (and so the server's `close()`) sometimes never returned, the process simply
- * ran out of work and exited with 0 before the thread did, leaving the connection open and, in the
- * server, the "stopped" log line unwritten.
+ * thread is unref'd while it runs, but stopping it is waited for, so `store.close()` (and the
+ * server's `close()`) returns rather than the process running out of work and exiting first.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { tempDir } from '../../test/helpers/server-process';
-import { testTime } from '../../test/helpers/time';
+import { tempDir } from '../../../test/helpers/server-process';
+import { testTime } from '../../../test/helpers/time';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 function openAndClose(file: string): Promise<string> {
   const code = `
