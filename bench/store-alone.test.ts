@@ -16,7 +16,8 @@ test('SQLite: 3 loops drain 250 jobs, each completed once; no PostgreSQL CPU is 
 test('the loops report exactly the jobs there are and leave every bot idle', async () => {
   const { store, dispose } = await openBenchStore(null);
   try {
-    for (const id of ['a', 'b']) await store.registerBot({ id }, Date.now());
+    const at = Date.now(); // one registration time: listBots orders ties by id
+    for (const id of ['a', 'b']) await store.registerBot({ id }, at);
     await store.createJobs(
       Array.from({ length: 7 }, () => ({ type: 'simulated', payload: {}, priority: 0 })),
       Date.now(),

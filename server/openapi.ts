@@ -52,14 +52,14 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/jobs/claim': {
     post: {
-      summary: 'Claim one job (long-poll with waitMs)',
+      summary: 'Claim one job (long-poll with waitMs); for clients other than the bots, which use /jobs/next',
       body: ClaimSchema,
       responses: { 200: 'Job (claimed)', 204: 'nothing claimable', 404: 'unknown bot', 409: 'bot down or busy' },
     },
   },
   '/jobs/next': {
     post: {
-      summary: 'Lean bot path: complete or fail the previous attempt and claim-and-start the next job in one call',
+      summary: 'The bot path: complete or fail the previous attempt and claim-and-start the next job in one call',
       body: NextSchema,
       responses: {
         200: '{finished: Job|null, job: Job (running)|null}',
@@ -70,7 +70,7 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/jobs/{id}/start': {
     post: {
-      summary: 'Start a claimed job',
+      summary: 'Start a claimed job (clients that claim with /jobs/claim)',
       body: StartSchema,
       responses: { 200: 'Job (running)', 409: 'not claimed by this bot/attempt' },
     },

@@ -7,7 +7,7 @@ import { silentLogger } from '../core/logger';
 import { describePostgres, freshSchemaUrl } from '../test/helpers/postgres';
 import { waitFor } from '../test/helpers/server-process';
 import { postgresWakeups, type Wakeups } from './pg-wakeups';
-import { postgresTarget } from './store/open';
+import { parseDatabaseUrl, type PostgresTarget } from './store/open';
 
 describePostgres('PostgreSQL wake-ups', () => {
   const started: Wakeups[] = [];
@@ -19,7 +19,7 @@ describePostgres('PostgreSQL wake-ups', () => {
     return { got, on: (count?: number) => void got.push(count) };
   };
   const start = (url: string, on: (count?: number) => void) => {
-    const w = postgresWakeups(postgresTarget(url), silentLogger(), on);
+    const w = postgresWakeups(parseDatabaseUrl(url) as PostgresTarget, silentLogger(), on);
     started.push(w);
     return w;
   };

@@ -17,7 +17,7 @@ let lastIdMs = 0;
 let idSeq = 0;
 /** "tttttttt-tttt-" of lastIdMs: a bulk insert makes thousands of ids in one millisecond. */
 let timePart = '';
-export function timeOrderedId(nowMs: number): string {
+function timeOrderedId(nowMs: number): string {
   let ms = Math.max(Math.floor(nowMs), lastIdMs);
   if (ms === lastIdMs && timePart !== '') {
     if (++idSeq > 0xfff) {
@@ -37,11 +37,9 @@ export function timeOrderedId(nowMs: number): string {
 /** A new job and the values of its row that vary from job to job (the rest is a pending job's constants). */
 export interface NewJob {
   job: Job;
-  /** id, type, payload, max_attempts, priority, run_at, timeout_ms, key: the order of NEW_JOB_COLUMNS. */
+  /** The columns id, type, payload, max_attempts, priority, run_at, timeout_ms, key, in this order. */
   values: [string, string, string, number, number, number | null, number, string | null];
 }
-
-export const NEW_JOB_COLUMNS = ['id', 'type', 'payload', 'max_attempts', 'priority', 'run_at', 'timeout_ms', 'key'];
 
 export function newJobs(inputs: readonly CreateJob[], nowMs: number, opts: StoreOptions): NewJob[] {
   const createdAt = new Date(nowMs).toISOString();

@@ -3,7 +3,8 @@
  * absolute) or `postgres://user@host:port/db[?schema=name]`. The one place that picks a database.
  */
 import path from 'node:path';
-import { openPostgresStore } from './postgres/store';
+import pg from 'pg';
+import { PostgresStore } from './postgres/store';
 import { openSqliteFile } from './sqlite/file';
 import { SqliteStore } from './sqlite/store';
 import { type Store, StoreOpenError, type StoreOptions } from './types';
@@ -14,7 +15,7 @@ export interface PostgresTarget {
   schema: string | null;
 }
 
-export type DatabaseTarget = { kind: 'sqlite'; file: string } | ({ kind: 'postgres' } & PostgresTarget);
+type DatabaseTarget = { kind: 'sqlite'; file: string } | ({ kind: 'postgres' } & PostgresTarget);
 
 export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarget {
   if (url.startsWith('sqlite://')) {
@@ -33,13 +34,6 @@ export function parseDatabaseUrl(url: string, cwd = process.cwd()): DatabaseTarg
   throw new StoreOpenError(`DATABASE_URL must start with sqlite:// or postgres://, got "${url.split(':')[0]}:"`);
 }
 
-/** The PostgreSQL database and schema of a postgres:// DATABASE_URL. */
-export function postgresTarget(url: string): PostgresTarget {
-  const t = parseDatabaseUrl(url);
-  if (t.kind !== 'postgres') throw new StoreOpenError(`not a postgres:// DATABASE_URL: ${url}`);
-  return { url: t.url, schema: t.schema };
-}
-
 export interface OpenOptions extends StoreOptions {
   /** SQLite synchronous pragma: NORMAL (default) or FULL. */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
@@ -56,10 +50,30 @@ export async function openStore(url: string, opts: OpenOptions): Promise<Store> 
     defaultTimeoutMs: opts.defaultTimeoutMs,
     botDownAfterMs: opts.botDownAfterMs,
   };
-  if (target.kind === 'postgres') return openPostgresStore(target, options, opts.poolMax);
+  if (target.kind === 'postgres') return new PostgresStore(postgresPool(target, opts.poolMax ?? 10), target, options);
   const { db, close } = openSqliteFile(target.file, {
     synchronous: opts.sqliteSynchronous,
     onCheckpointError: opts.onCheckpointError,
   });
   return new SqliteStore(db, target.file, options, close);
+}
+
+let typesSet = false;
+/** A pool on `target`: BIGINT and NUMERIC as numbers, the schema (made by migrate()) first on the search path. */
+function postgresPool(target: PostgresTarget, poolMax: number): pg.Pool {
+  if (!typesSet) {
+    pg.types.setTypeParser(20, (v) => Number(v)); // BIGINT: ms times and counts
+    pg.types.setTypeParser(1700, (v) => Number(v)); // NUMERIC: sums
+    typesSet = true;
+  }
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: poolMax,
+    connectionTimeoutMillis: 5000,
+    // The schema is a plain identifier (checked in parseDatabaseUrl).
+    ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
+  });
+  // An idle connection that dies (database restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
 }

@@ -48,28 +48,21 @@ const MIGRATION_LOCK = 727001;
 
 type Finished = { finished: Job | null; job: Job | null };
 
+/** The store's SQL with `?` placeholders as PostgreSQL's `$1, $2, …` (no `?` is inside a literal). */
+const numbered = (sql: string) => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
 export class PostgresStore implements Store {
-  private readonly texts = new Map<string, string>();
-  private readonly all: q.All = async (sql, args = []) => (await this.query(this.text(sql), args)).rows as never[];
-  private readonly run: q.Run = async (sql, args = []) => (await this.query(this.text(sql), args)).rowCount ?? 0;
+  private readonly all: q.All = async (sql, args = []) => (await this.query(numbered(sql), args)).rows as never[];
+  private readonly run: q.Run = async (sql, args = []) => (await this.query(numbered(sql), args)).rowCount ?? 0;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly target: PostgresTarget,
     private readonly opts: StoreOptions,
   ) {}
-
-  /** `?` placeholders to `$1, $2, …`, once per text (the store's SQL has no `?` inside literals). */
-  private text(sql: string): string {
-    let t = this.texts.get(sql);
-    if (t === undefined) {
-      let n = 0;
-      t = sql.replace(/\?/g, () => `$${++n}`);
-      if (this.texts.size > 500) this.texts.clear(); // IN lists of varying sizes
-      this.texts.set(sql, t);
-    }
-    return t;
-  }
 
   private async query(text: string, args: readonly unknown[]) {
     try {
@@ -83,7 +76,7 @@ export class PostgresStore implements Store {
     return (await this.all<T>(sql, args))[0];
   }
 
-  /** The rows of one call of a set-returning botfleet_* function. */
+  /** The rows of one call of a botfleet_* function. */
   private async call<T>(fn: string, args: readonly unknown[], botId = ''): Promise<T[]> {
     const text = `SELECT * FROM ${fn}(${args.map((_, i) => `$${i + 1}`).join(', ')})`;
     try {
@@ -91,12 +84,6 @@ export class PostgresStore implements Store {
     } catch (err) {
       throw refusal(err, botId);
     }
-  }
-
-  /** The value of one call of a botfleet_* function that returns one (its one column). */
-  private async callValue<T>(fn: string, args: readonly unknown[]): Promise<T> {
-    const [row] = await this.call<Record<string, T>>(fn, args);
-    return Object.values(row)[0];
   }
 
   async migrate(): Promise<void> {
@@ -245,7 +232,7 @@ export class PostgresStore implements Store {
 
   async deleteBot(id: string, nowMs: number): Promise<boolean> {
     const { args } = await this.heldPlan(id, RELEASE_REASONS.botDeleted, nowMs);
-    return this.callValue<boolean>('botfleet_delete_bot', [id, ...args]);
+    return (await this.call('botfleet_delete_bot', [id, ...args])).length === 1;
   }
 
   // ---------------------------------------------------------------- leases
@@ -256,7 +243,8 @@ export class PostgresStore implements Store {
     const cutoff = nowMs - this.opts.botDownAfterMs;
     for (const { id } of await this.all<{ id: string }>(SQL.silentBots, [cutoff])) {
       const { held, plan, args } = await this.heldPlan(id, reason, nowMs);
-      if (!(await skipIfMoved(this.callValue<boolean>('botfleet_bot_down', [id, cutoff, ...args])))) continue;
+      const down = await skipIfMoved(this.call('botfleet_bot_down', [id, cutoff, ...args]));
+      if (!down || down.length === 0) continue; // it spoke meanwhile
       out.botsDown.push(id);
       if (held && plan) out.released.push({ jobId: held.id, botId: id, to: plan.next as 'pending' | 'failed', reason });
     }
@@ -398,24 +386,4 @@ function asApiError(err: unknown): unknown {
   if (e && !e.code && /timeout exceeded|Connection terminated|connection is closed/i.test(e.message ?? ''))
     Object.assign(e, { code: '08006' });
   return err;
-}
-
-let typesSet = false;
-/** A pool on `target`: BIGINT and NUMERIC as numbers, the schema (made by migrate()) first on the search path. */
-export function openPostgresStore(target: PostgresTarget, opts: StoreOptions, poolMax = 10) {
-  if (!typesSet) {
-    pg.types.setTypeParser(20, (v) => Number(v)); // BIGINT: ms times and counts
-    pg.types.setTypeParser(1700, (v) => Number(v)); // NUMERIC: sums
-    typesSet = true;
-  }
-  const pool = new pg.Pool({
-    connectionString: target.url,
-    max: poolMax,
-    connectionTimeoutMillis: 5000,
-    // The schema is a plain identifier (checked in parseDatabaseUrl).
-    ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
-  });
-  // An idle connection that dies (database restart) must not crash the process; the next query reconnects.
-  pool.on('error', () => undefined);
-  return new PostgresStore(pool, target, opts);
 }

@@ -9,15 +9,15 @@ import { StoreOpenError } from '../types';
 import { startCheckpointer } from './checkpointer';
 
 /** SQLite before 3.51.3 can corrupt a WAL database when a checkpoint races a reset (the WAL-reset bug). */
-export const MIN_SQLITE_VERSION = '3.51.3';
+const MIN_SQLITE_VERSION = '3.51.3';
 
 /** How often the background thread checkpoints the WAL (checkpointer.ts). */
-export const CHECKPOINT_INTERVAL_MS = 100;
+const CHECKPOINT_INTERVAL_MS = 100;
 /**
  * The server's own connection checkpoints only past this many WAL pages (160 MB): a fallback for a
  * background thread that fell behind. Under load that thread keeps the WAL near 10,000 pages.
  */
-export const FALLBACK_AUTOCHECKPOINT_PAGES = 40_000;
+const FALLBACK_AUTOCHECKPOINT_PAGES = 40_000;
 
 export interface SqliteFileOptions {
   /** synchronous pragma: NORMAL (default) or FULL. */

@@ -10,7 +10,6 @@ import { testTime } from '../../../test/helpers/time';
 import { openStore, parseDatabaseUrl } from '../open';
 import { STORE_OPTS } from '../testing/stores';
 import { StoreOpenError } from '../types';
-import { CHECKPOINT_INTERVAL_MS, FALLBACK_AUTOCHECKPOINT_PAGES } from './file';
 import type { SqliteStore } from './store';
 
 const dirs: string[] = [];
@@ -48,8 +47,9 @@ test('WAL checkpoints run in the background thread: the database file fills whil
   const file = freshFile();
   const store = (await openStore(`sqlite://${file}`, STORE_OPTS)) as SqliteStore;
   await store.migrate();
-  // The server's own connection would checkpoint only past the fallback size, far above this test's WAL.
-  expect(store.steps.db.pragma('wal_autocheckpoint', { simple: true })).toBe(FALLBACK_AUTOCHECKPOINT_PAGES);
+  // The server's own connection would checkpoint only past the fallback size (file.ts), far above this test's WAL.
+  const fallback = store.steps.db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  expect(fallback).toBe(40_000);
   const before = fs.statSync(file).size;
   await store.createJobs(
     Array.from({ length: 3000 }, () => ({ type: 'simulated', payload: { pad: 'x'.repeat(200) }, priority: 0 })),
@@ -57,11 +57,11 @@ test('WAL checkpoints run in the background thread: the database file fills whil
   );
   const walFrames = Math.floor(fs.statSync(`${file}-wal`).size / 4120);
   expect(walFrames).toBeGreaterThan(100);
-  expect(walFrames).toBeLessThan(FALLBACK_AUTOCHECKPOINT_PAGES);
+  expect(walFrames).toBeLessThan(fallback);
   // Within a few intervals the thread has copied the pages back into the database file.
   const deadline = Date.now() + testTime(5000);
   while (fs.statSync(file).size < before + 100 * 4096 && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, CHECKPOINT_INTERVAL_MS));
+    await new Promise((r) => setTimeout(r, 50));
   expect(fs.statSync(file).size).toBeGreaterThan(before + 100 * 4096);
   await store.close();
   // Closed: the last connection checkpointed and removed the WAL, so the thread's connection is gone too.

@@ -19,6 +19,7 @@ import type { Knex } from 'knex';
 const JOB_STATUSES = ['pending', 'claimed', 'running', 'completed', 'failed', 'cancelled'];
 /** Counter rows per table: a transaction uses one (its id modulo 16), so servers do not queue on one row lock. */
 const SHARDS = 16;
+const SHARD = `(txid_current() % ${SHARDS})::INTEGER`;
 const RAISE_CHANGED = `RAISE EXCEPTION 'job_changed' USING ERRCODE = 'BF409', DETAIL = p_job`;
 
 const TABLES = [
@@ -62,14 +63,13 @@ const TABLES = [
 ];
 
 const COUNTERS = [
-  `CREATE FUNCTION botfleet_shard() RETURNS INTEGER LANGUAGE sql AS $$ SELECT (txid_current() % ${SHARDS})::INTEGER $$`,
   // New and deleted jobs: one counter update per statement (a bulk enqueue is one statement).
   `CREATE FUNCTION botfleet_count_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-   DECLARE k INTEGER := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+   DECLARE k INTEGER := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END; s INTEGER := ${SHARD};
    BEGIN
      UPDATE job_counts c SET ${JOB_STATUSES.map((s) => `${s} = c.${s} + k * d.${s}`).join(', ')}
        FROM (SELECT ${JOB_STATUSES.map((s) => `count(*) FILTER (WHERE status = '${s}') AS ${s}`).join(', ')} FROM changed) d
-       WHERE c.shard = botfleet_shard();
+       WHERE c.shard = s;
      RETURN NULL;
    END $$`,
   `CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS changed
@@ -77,9 +77,10 @@ const COUNTERS = [
   `CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS changed
      FOR EACH STATEMENT EXECUTE FUNCTION botfleet_count_jobs()`,
   `CREATE FUNCTION botfleet_count_status() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE s INTEGER := ${SHARD};
    BEGIN
      UPDATE job_counts SET ${JOB_STATUSES.map((s) => `${s} = ${s} + (NEW.status = '${s}')::INTEGER - (OLD.status = '${s}')::INTEGER`).join(', ')}
-       WHERE shard = botfleet_shard();
+       WHERE shard = s;
      RETURN NULL;
    END $$`,
   `CREATE TRIGGER jobs_count_update AFTER UPDATE OF status ON jobs FOR EACH ROW
@@ -87,7 +88,7 @@ const COUNTERS = [
   `CREATE FUNCTION botfleet_count_result() RETURNS trigger LANGUAGE plpgsql AS $$
    BEGIN
      INSERT INTO finished_minutes AS m (minute, shard, completed, failed, duration_sum, duration_n)
-       VALUES (NEW.finished_at / 60000, botfleet_shard(), (NEW.status = 'completed')::INTEGER,
+       VALUES (NEW.finished_at / 60000, ${SHARD}, (NEW.status = 'completed')::INTEGER,
          (NEW.status <> 'completed')::INTEGER, COALESCE(NEW.duration_ms, 0), (NEW.duration_ms IS NOT NULL)::INTEGER)
        ON CONFLICT (minute, shard) DO UPDATE SET completed = m.completed + excluded.completed,
          failed = m.failed + excluded.failed, duration_sum = m.duration_sum + excluded.duration_sum,
@@ -281,26 +282,24 @@ const BOT_FUNCTIONS = [
          name = COALESCE(p_name, name)
        WHERE id = p_bot RETURNING *;
    END $$`,
-  `CREATE FUNCTION botfleet_delete_bot(p_bot TEXT, ${PLAN}, p_reason TEXT, p_now BIGINT, p_day TEXT) RETURNS BOOLEAN
-     LANGUAGE plpgsql AS $$
+  `CREATE FUNCTION botfleet_delete_bot(p_bot TEXT, ${PLAN}, p_reason TEXT, p_now BIGINT, p_day TEXT)
+     RETURNS SETOF bots LANGUAGE plpgsql AS $$
    DECLARE b bots;
    BEGIN
      SELECT * INTO b FROM bots WHERE id = p_bot FOR UPDATE;
-     IF NOT FOUND THEN RETURN false; END IF;
+     IF NOT FOUND THEN RETURN; END IF;
      PERFORM botfleet_take_back(b, p_job, p_from, p_attempt, p_next, p_reason, p_now, p_day);
-     DELETE FROM bots WHERE id = p_bot;
-     RETURN true;
+     RETURN QUERY DELETE FROM bots WHERE id = p_bot RETURNING *;
    END $$`,
-  // The sweep: a bot silent since before p_cutoff goes down and its job is taken back; false when it spoke meanwhile.
+  // The sweep: a bot silent since before p_cutoff goes down and its job is taken back; no row when it spoke meanwhile.
   `CREATE FUNCTION botfleet_bot_down(p_bot TEXT, p_cutoff BIGINT, ${PLAN}, p_reason TEXT, p_now BIGINT, p_day TEXT)
-     RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+     RETURNS SETOF bots LANGUAGE plpgsql AS $$
    DECLARE b bots;
    BEGIN
      SELECT * INTO b FROM bots WHERE id = p_bot AND status <> 'down' AND last_heartbeat_at < p_cutoff FOR UPDATE;
-     IF NOT FOUND THEN RETURN false; END IF;
+     IF NOT FOUND THEN RETURN; END IF;
      PERFORM botfleet_take_back(b, p_job, p_from, p_attempt, p_next, p_reason, p_now, p_day);
-     UPDATE bots SET status = 'down' WHERE id = p_bot;
-     RETURN true;
+     RETURN QUERY UPDATE bots SET status = 'down' WHERE id = p_bot RETURNING *;
    END $$`,
 ];
 
