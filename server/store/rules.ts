@@ -1,9 +1,10 @@
 /**
  * The decisions both stores take the same way, as plain functions of the rows they read: the fence
  * of a bot's call, what a report, start, hand-back, retry or cancel does, and what ending an attempt
- * writes. A store reads the rows, asks here, and applies the answer with an update guarded by what it
- * read (status, attempt, and for a held job that it is still its bot's current job): zero rows
- * changed means the job moved meanwhile, a 409.
+ * writes. A store reads the rows, asks here, and applies the answer: SQLite in the same synchronous
+ * transaction, PostgreSQL in one function call whose updates are guarded by what was read (status,
+ * attempt, and for a held job that it is still its bot's current job), where a job that moved
+ * meanwhile is a JobChangedError, a 409.
  */
 import { ConflictError, NotFoundError } from '../../core/errors';
 import { canTransition, RELEASE_REASONS, statusAfterFailedAttempt } from '../../core/job-state';
