@@ -1,7 +1,7 @@
 /**
- * An attempt number beyond what the databases store is refused with 400 naming the field, on both
- * backends. Found by the fuzz test: POST /jobs/next {complete: {attempt: 2^32}} was a 500 on
- * PostgreSQL (the lean path hands the attempt to botfleet_next, whose column is a 32-bit integer).
+ * An attempt number beyond what the databases store (a 32-bit integer column) is refused with 400
+ * naming the field, on both backends and on every route that takes one (POST /jobs/next
+ * {complete: {attempt: 2^32}} included), never a 500.
  */
 import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
@@ -16,7 +16,7 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
     await cleanup();
   });
 
-  test('2^32 as the attempt of /jobs/next, complete, fail and start: 400 naming the field; 2^31-1 is a stale attempt (409)', async () => {
+  test('2^32 as the attempt of /jobs/next, complete, fail, start and release: 400 naming the field; 2^31-1 is a stale attempt (409)', async () => {
     await call(s.url, 'POST', '/bots/register', { id: 'big' }, jsonHeaders);
     const job = (await call(s.url, 'POST', '/jobs', { type: 'simulated' }, adminHeaders)).json;
     expect((await call(s.url, 'POST', '/jobs/next', { botId: 'big' }, jsonHeaders)).json.job.id).toBe(job.id);
@@ -31,6 +31,7 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       [`/jobs/${job.id}/complete`, { botId: 'big', attempt: huge }, 'body.attempt'],
       [`/jobs/${job.id}/fail`, { botId: 'big', attempt: huge, error: 'x' }, 'body.attempt'],
       [`/jobs/${job.id}/start`, { botId: 'big', attempt: huge }, 'body.attempt'],
+      [`/jobs/${job.id}/release`, { botId: 'big', attempt: huge }, 'body.attempt'],
     ];
     for (const [p, body, field] of cases) {
       const r = await call(s.url, 'POST', p, body, jsonHeaders);
@@ -44,6 +45,8 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       jsonHeaders,
     );
     expect(stale.status).toBe(409);
+    const staleRelease = await call(s.url, 'POST', `/jobs/${job.id}/release`, { botId: 'big', attempt: 2 ** 31 - 1 });
+    expect(staleRelease.status).toBe(409);
     // Nothing was lost: the real attempt still completes.
     const ok = await call(
       s.url,

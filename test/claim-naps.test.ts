@@ -81,9 +81,9 @@ describe('SQLite', () => {
   });
 
   test('a job that comes due between the claim that missed it and the read of the next runAt is picked up at once, not at the 5 s re-check', async () => {
-    // Found by CI on a loaded machine: the claim looked just before the runAt and the next runAt was
-    // read just after it, when that job was no longer "to come", so the claim slept the full 5 s.
-    // Here the first claim's answer is held until the job is due, which makes that order certain.
+    // On a loaded machine the claim can look just before the runAt and read the next runAt just after
+    // it; read as of the later time that job would not be "to come" and the claim would sleep the full
+    // 5 s. Here the first claim's answer is held until the job is due, which makes that order certain.
     const runAt = Date.now() + testTime(500); // time enough for the first claim to look before it, even on a starved machine
     const job = await call(
       s.url,

@@ -122,13 +122,13 @@ export class PostgresStore implements Store {
   async createJobs(inputs: CreateJob[], nowMs: number): Promise<CreateResult[]> {
     const made = newJobs(inputs, nowMs, this.opts);
     const jobs = made.map(({ values: [id, type, payload, max_attempts, priority, run_at, timeout_ms, key] }) => {
-      return { id, type, payload, max_attempts, priority, run_at, timeout_ms, key };
+      return { id, type, payload, max_attempts, priority, run_at, timeout_ms, key: key && asStored(key) };
     });
     const open = await this.call<JobRow>('botfleet_create_jobs', [JSON.stringify(jobs), nowMs, EVENT_NOTES.created]);
     const byKey = new Map(open.map((r) => [r.key, r]));
     return made.map(({ job }) => {
       if (job.key === null) return { job, created: true };
-      const row = byKey.get(job.key);
+      const row = byKey.get(asStored(job.key));
       if (!row) throw new ConflictError(`a job with key "${job.key}" is being changed; retry`);
       return { job: toJob(row), created: row.id === job.id };
     });
@@ -351,6 +351,13 @@ export class PostgresStore implements Store {
 }
 
 const dayOf = (nowMs: number) => utcDay(new Date(nowMs).toISOString());
+
+/**
+ * A text as PostgreSQL stores it: a lone UTF-16 surrogate becomes U+FFFD, as node-postgres encodes
+ * every other parameter (in a JSON document PostgreSQL would refuse its escape).
+ */
+const asStored = (s: string) =>
+  s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
 /** botfleet_finish's arguments: p_bot, p_job, p_from, p_attempt, p_next, p_result, p_error, p_note, p_now, p_day. */
 function finishArgs(row: JobRow, plan: FinishPlan, nowMs: number): unknown[] {
