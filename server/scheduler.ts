@@ -27,11 +27,15 @@ export class Scheduler {
     private readonly onCreated: (count: number) => void = () => {},
   ) {}
 
-  /** Checks once; creates the batch if this call took a new period. Returns whether it did. */
+  /**
+   * Checks once; creates the batch if this call took a new period. Returns whether it did. The batch
+   * is created as of the time that took the period, so its createdAt names its period.
+   */
   async tick(): Promise<boolean> {
     const { intervalMs, batchSize } = this.opts;
-    return this.store.runOncePerPeriod('populate', intervalMs, this.clock.now(), async () => {
-      const created = await this.store.createJobs(simulatedBatch(batchSize), this.clock.now());
+    const now = this.clock.now();
+    return this.store.runOncePerPeriod('populate', intervalMs, now, async () => {
+      const created = await this.store.createJobs(simulatedBatch(batchSize), now);
       this.log.info({ count: created.length, everyMs: intervalMs }, 'scheduled batch created');
       this.onCreated(created.length);
     });
