@@ -1,6 +1,7 @@
 /**
  * The few files the pages load, served from a fixed list (no paths from the URL reach the file
- * system). Alpine is streamed from node_modules so no copy can go stale and nothing comes from a CDN.
+ * system). Alpine (its CSP build, which evaluates expressions without eval) is streamed from
+ * node_modules so no copy can go stale and nothing comes from a CDN.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,14 +16,10 @@ interface Asset {
 }
 
 export function assetTable(): Record<string, Asset> {
-  const alpineDir = path.dirname(require.resolve('alpinejs/package.json'));
+  const alpineDir = path.dirname(require.resolve('@alpinejs/csp/package.json'));
   return {
     '/assets/app.css': { file: CSS_PATH, type: 'text/css; charset=utf-8' },
     '/assets/alpine.js': { file: path.join(alpineDir, 'dist', 'cdn.min.js'), type: 'text/javascript; charset=utf-8' },
-    '/assets/alpine-csp-evaluator.js': {
-      file: path.join(DASHBOARD_DIR, 'public', 'alpine-csp-evaluator.js'),
-      type: 'text/javascript; charset=utf-8',
-    },
     '/assets/dashboard.js': {
       file: path.join(DASHBOARD_DIR, 'public', 'dashboard.js'),
       type: 'text/javascript; charset=utf-8',

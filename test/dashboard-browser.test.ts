@@ -203,6 +203,13 @@ itWithBrowser(
     expect(await text('[data-bots="total"]')).toBe('1');
     await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
+    // The datalake page: its day rows come from the x-for template, filled by Alpine.
+    await page.goto(`${dash.url}/datalake`);
+    await page.waitForFunction(() => document.querySelector('[data-total-results]')?.textContent === '3', undefined, {
+      timeout: testTime(30_000),
+    });
+    expect(await page.locator('tbody tr:not([data-ssr]) a[download]').count()).toBe(1);
+
     // Phone width: nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${dash.url}/`);

@@ -1,6 +1,7 @@
 /*
  * The live parts of every page, as one Alpine component ("live"), registered without any inline
- * script (see alpine-csp-evaluator.js for why and how expressions are evaluated).
+ * script. Alpine is its CSP build (@alpinejs/csp): attribute expressions are parsed, never compiled
+ * with eval, so the templates keep to property paths, negations and indexes (docs/dashboard.md).
  *
  * The element with x-data="live" names its JSON source in data-src; the first model comes from the
  * page's <script type="application/json" id="page-data"> block, so Alpine starts from exactly what
