@@ -1,13 +1,13 @@
 /**
- * The bot's side of the HTTP contract (../shared/API.md). Answers the server gave come back as a
- * Reply (2xx, or 4xx with its error code), so the runner decides what a 404 or 409 means where it
- * happens. Everything that says "the server is not there" (no connection, timeout, 5xx, a body
- * that is not JSON) is thrown as ServerUnavailableError; 429 (slow down) as ServerBusyError; an
- * abort by the caller's signal is rethrown as is.
+ * The bot's side of the HTTP contract (docs/api.md), on undici's Pool (`request`, kept-alive
+ * connections, http: and https:). Answers the server gave come back as a Reply (2xx, or 4xx with its
+ * error code), so the runner decides what a 404 or 409 means where it happens. Everything that says
+ * "the server is not there" (no connection, time limit, 5xx, a body that is not JSON) is thrown as
+ * ServerUnavailableError; 429 (slow down) as ServerBusyError; an abort by the caller's signal is
+ * rethrown as its reason.
  */
+import { Pool } from 'undici';
 import type { Bot, Job, Json } from '../core/types';
-import { TransportError, type Transport, type TransportResponse } from './http-transport';
-import { socketTransport } from './socket-transport';
 
 export type Reply<T> =
   { ok: true; status: number; body: T } | { ok: false; status: number; code: string; message: string };
@@ -43,17 +43,24 @@ export interface NextAnswer {
 }
 
 export interface ApiClientOptions {
+  /** The server's URL; a path in it (a proxy's prefix) goes before every route. */
   baseUrl: string;
+  /** Time limit of one request: connecting, then the answer's headers, then each wait for its body. */
   requestTimeoutMs: number;
-  /** How requests are sent; default HTTP/1.1 on a kept-alive socket (bot/socket-transport.ts), or keepAliveTransport (node:http). */
-  fetch?: Transport;
 }
 
+/** Undici's time-limit errors: the server did not answer in time. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 export class ApiClient {
-  private readonly fetch: Transport;
+  private readonly pool: Pool;
+  private readonly prefix: string;
 
   constructor(private readonly opts: ApiClientOptions) {
-    this.fetch = opts.fetch ?? socketTransport();
+    const url = new URL(opts.baseUrl);
+    this.prefix = url.pathname.replace(/\/+$/, '');
+    // A claim long-polls on one connection while heartbeats go on another: a few are enough.
+    this.pool = new Pool(url.origin, { connections: 4, connect: { timeout: opts.requestTimeoutMs } });
   }
 
   register(id: string, name: string): Promise<Reply<Bot>> {
@@ -64,36 +71,18 @@ export class ApiClient {
     return this.post('/bots/heartbeat', { botId });
   }
 
-  /** Long-polls up to waitMs; body null means nothing was pending (204). */
-  claim(botId: string, waitMs: number, signal?: AbortSignal): Promise<Reply<Job | null>> {
-    const body = waitMs > 0 ? { botId, waitMs } : { botId };
-    return this.post('/jobs/claim', body, { signal, extraTimeoutMs: waitMs });
-  }
-
   /**
-   * The lean path, one call per job: reports the previous attempt (fenced by its attempt number)
-   * and claims AND starts the next job, waiting up to waitMs for one.
+   * One call per job: reports the previous attempt (fenced by its attempt number) and claims AND
+   * starts the next job, waiting up to waitMs for one.
    */
   next(botId: string, waitMs: number, report: NextReport | null, signal?: AbortSignal): Promise<Reply<NextAnswer>> {
-    return this.post(
-      '/jobs/next',
-      { botId, ...(waitMs > 0 ? { waitMs } : {}), ...(report ?? {}) },
-      { signal, extraTimeoutMs: waitMs },
-    );
+    const body = { botId, ...(waitMs > 0 ? { waitMs } : {}), ...(report ? truncateError(report) : {}) };
+    return this.post('/jobs/next', body, { signal, extraTimeoutMs: waitMs });
   }
 
-  // start/complete/fail always name the attempt: the server answers 409 when the job has moved on
-  // to a newer attempt (our lease expired), so stale work can never overwrite a newer result.
-  start(jobId: string, botId: string, attempt: number): Promise<Reply<Job>> {
-    return this.post(`/jobs/${encodeURIComponent(jobId)}/start`, { botId, attempt });
-  }
-
-  complete(jobId: string, botId: string, attempt: number, result: Json): Promise<Reply<Job>> {
-    return this.post(`/jobs/${encodeURIComponent(jobId)}/complete`, { botId, attempt, result });
-  }
-
-  fail(jobId: string, botId: string, attempt: number, error: string): Promise<Reply<Job>> {
-    return this.post(`/jobs/${encodeURIComponent(jobId)}/fail`, { botId, attempt, error: truncate(error, 10000) });
+  /** Hands a job back unfinished: pending again, the attempt not counted. 409: it is no longer ours. */
+  release(jobId: string, botId: string, attempt: number): Promise<Reply<Job>> {
+    return this.post(`/jobs/${encodeURIComponent(jobId)}/release`, { botId, attempt });
   }
 
   getJob(jobId: string): Promise<Reply<Job>> {
@@ -102,6 +91,11 @@ export class ApiClient {
 
   getBot(botId: string): Promise<Reply<Bot>> {
     return this.request('GET', `/bots/${encodeURIComponent(botId)}`);
+  }
+
+  /** Closes the kept-alive connections (idle ones never keep the process alive anyway). */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   private post<T>(
@@ -113,61 +107,68 @@ export class ApiClient {
   }
 
   private async request<T>(
-    method: string,
+    method: 'GET' | 'POST',
     path: string,
     body?: unknown,
     o: { signal?: AbortSignal; extraTimeoutMs?: number } = {},
   ): Promise<Reply<T>> {
-    // The transport keeps the time limit with a timer it clears when the answer is in: not an
-    // AbortSignal.timeout() (its timer stays armed for the whole 10 s after the request ended, so at
-    // hundreds of requests a second thousands of timers and signals filled the old generation), nor
-    // an AbortController per request (6% of a bot's CPU). docs/performance.md, bot memory and CPU.
-    let res: TransportResponse;
+    const timeoutMs = this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0);
+    let status: number;
+    let retryAfter: string | string[] | undefined;
     let text: string;
     try {
-      res = await this.fetch(`${this.opts.baseUrl}${path}`, {
+      const res = await this.pool.request({
         method,
+        path: this.prefix + path,
         headers:
           body === undefined
             ? { accept: 'application/json' }
             : { 'content-type': 'application/json', accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: o.signal,
-        timeoutMs: this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
-      text = await res.text();
+      status = res.statusCode;
+      retryAfter = res.headers['retry-after'];
+      text = await res.body.text();
     } catch (err) {
       if (o.signal?.aborted) throw o.signal.reason;
-      if (err instanceof TransportError && err.timedOut)
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && TIMEOUT_CODES.has(code))
         throw new ServerUnavailableError(`${method} ${path} timed out`, { cause: err });
-      // The cause says why (ECONNREFUSED, ECONNRESET, ...).
-      const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
-      const why =
-        typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : '';
-      throw new ServerUnavailableError(`${method} ${path} failed: ${(err as Error).message}${why ? ` (${why})` : ''}`, {
-        cause: err,
-      });
+      // The message and code say why (connect ECONNREFUSED 127.0.0.1:3001, other side closed, ...).
+      throw new ServerUnavailableError(
+        `${method} ${path} failed: ${(err as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`,
+        { cause: err },
+      );
     }
-    if (res.status === 429) {
-      const seconds = Number(res.headers.get('retry-after'));
+    if (status === 429) {
+      const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
       const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
       throw new ServerBusyError(`${method} ${path} answered 429: ${errorOf(text).message}`, retryAfterMs);
     }
-    if (res.status >= 500) {
-      throw new ServerUnavailableError(`${method} ${path} answered ${res.status}: ${errorOf(text).message}`);
+    if (status >= 500) {
+      throw new ServerUnavailableError(`${method} ${path} answered ${status}: ${errorOf(text).message}`);
     }
-    if (res.status === 204) return { ok: true, status: 204, body: null as T };
+    if (status === 204) return { ok: true, status: 204, body: null as T };
     let parsed: unknown;
     try {
       parsed = text === '' ? null : JSON.parse(text);
     } catch {
       // Not our server (a proxy's HTML page, say): treat it like an outage and retry.
-      throw new ServerUnavailableError(`${method} ${path} answered ${res.status} with a body that is not JSON`);
+      throw new ServerUnavailableError(`${method} ${path} answered ${status} with a body that is not JSON`);
     }
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, body: parsed as T };
+    if (status >= 200 && status < 300) return { ok: true, status, body: parsed as T };
     const e = errorOf(parsed);
-    return { ok: false, status: res.status, code: e.code, message: e.message };
+    return { ok: false, status, code: e.code, message: e.message };
   }
+}
+
+/** A failure's error text goes to the server at most 10,000 characters long. */
+function truncateError(report: NextReport): NextReport {
+  if ('complete' in report) return report;
+  return { fail: { ...report.fail, error: truncate(report.fail.error, 10000) } };
 }
 
 function errorOf(raw: unknown): { code: string; message: string } {

@@ -13,12 +13,10 @@ describe('loadBotConfig', () => {
       failureRate: 0.15,
       claimWaitMs: 25000,
       claimPollIntervalMs: 1000,
-      claimMode: 'next',
       shutdownGraceMs: 25000,
       backoffMinMs: 500,
       backoffMaxMs: 30000,
       requestTimeoutMs: 10000,
-      httpClient: 'socket',
       nice: 10,
       logLevel: 'info',
     });
@@ -33,12 +31,11 @@ describe('loadBotConfig', () => {
       PROCESSING_DURATION_MS: '0',
       FAILURE_RATE: '1',
       CLAIM_WAIT_MS: '0',
-      CLAIM_MODE: 'classic',
+      REQUEST_TIMEOUT_MS: '2500',
       BOT_SHUTDOWN_GRACE_MS: '100',
       BACKOFF_MIN_MS: '10',
       BACKOFF_MAX_MS: '10',
       BOT_NICE: '0',
-      HTTP_CLIENT: 'node',
       LOG_LEVEL: 'debug',
     });
     expect(c).toMatchObject({
@@ -48,9 +45,9 @@ describe('loadBotConfig', () => {
       heartbeatIntervalMs: 5000,
       failureRate: 1,
       claimWaitMs: 0,
-      claimMode: 'classic',
+      shutdownGraceMs: 100,
+      requestTimeoutMs: 2500,
       nice: 0,
-      httpClient: 'node',
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -63,9 +60,9 @@ describe('loadBotConfig', () => {
         BOT_ID: 'has space',
         FAILURE_RATE: '1.5',
         CLAIM_WAIT_MS: '40000',
-        CLAIM_MODE: 'fast',
+        REQUEST_TIMEOUT_MS: '5',
         BOT_NICE: '20',
-        HTTP_CLIENT: 'undici',
+        HEARTBEAT_INTERVAL_MS: '1',
         BACKOFF_MIN_MS: '5000',
         BACKOFF_MAX_MS: '1000',
         LOG_LEVEL: 'loud',
@@ -80,9 +77,9 @@ describe('loadBotConfig', () => {
       'BOT_ID',
       'FAILURE_RATE',
       'CLAIM_WAIT_MS',
-      'CLAIM_MODE',
+      'REQUEST_TIMEOUT_MS',
       'BOT_NICE',
-      'HTTP_CLIENT',
+      'HEARTBEAT_INTERVAL_MS',
       'LOG_LEVEL',
     ])
       expect(text).toContain(v);

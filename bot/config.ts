@@ -18,12 +18,10 @@ const EnvSchema = z
     FAILURE_RATE: envFloat(0.15, 0, 1),
     CLAIM_WAIT_MS: envInt(25000, 0, 30000),
     CLAIM_POLL_INTERVAL_MS: envInt(1000, 10, 600_000),
-    CLAIM_MODE: envString('next').pipe(z.enum(['next', 'classic'])),
     BOT_SHUTDOWN_GRACE_MS: envInt(25000, 0, 3_600_000),
     BACKOFF_MIN_MS: envInt(500, 1, 3_600_000),
     BACKOFF_MAX_MS: envInt(30000, 1, 3_600_000),
     REQUEST_TIMEOUT_MS: envInt(10000, 100, 600_000),
-    HTTP_CLIENT: envString('socket').pipe(z.enum(['socket', 'node'])),
     BOT_NICE: envInt(10, 0, 19),
     LOG_LEVEL: envLogLevel,
   })
@@ -44,18 +42,14 @@ export interface BotConfig {
   heartbeatIntervalMs: number;
   processingDurationMs: number;
   failureRate: number;
-  /** Long-poll time of POST /jobs/claim; 0 = plain polling every claimPollIntervalMs. */
+  /** Long-poll time of POST /jobs/next while idle; 0 = plain polling every claimPollIntervalMs. */
   claimWaitMs: number;
   /** Pause before the next claim when the server answered 204 without waiting (no long-poll, or paused queue). */
   claimPollIntervalMs: number;
-  /** next: POST /jobs/next, one call per job; classic: claim, start, complete/fail. */
-  claimMode: 'next' | 'classic';
   shutdownGraceMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
   requestTimeoutMs: number;
-  /** socket: HTTP/1.1 on a kept-alive net.Socket (bot/socket-transport.ts); node: node:http's client. */
-  httpClient: 'socket' | 'node';
   /** CPU niceness the bot lowers itself to at start (0 = as started); bot/niceness.ts. */
   nice: number;
   logLevel: string;
@@ -73,12 +67,10 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bo
     failureRate: e.FAILURE_RATE,
     claimWaitMs: e.CLAIM_WAIT_MS,
     claimPollIntervalMs: e.CLAIM_POLL_INTERVAL_MS,
-    claimMode: e.CLAIM_MODE,
     shutdownGraceMs: e.BOT_SHUTDOWN_GRACE_MS,
     backoffMinMs: e.BACKOFF_MIN_MS,
     backoffMaxMs: e.BACKOFF_MAX_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    httpClient: e.HTTP_CLIENT,
     nice: e.BOT_NICE,
     logLevel: e.LOG_LEVEL,
   });
@@ -86,9 +78,11 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Bo
 
 export const BOT_HELP = `npm run bot  (node --import tsx bot/main.ts)
 
-A worker bot: registers with the server, heartbeats on its own timer, claims one job at a time
-(long-poll), runs the handler for its type, reports the result. SIGTERM/SIGINT: stop claiming, let
-the current job finish within BOT_SHUTDOWN_GRACE_MS, else report it failed ("bot shutting down").
+A worker bot: registers with the server, heartbeats on its own timer, and with one POST /jobs/next
+per job reports the previous result and claims the next job (long-poll while idle), runs the handler
+for its type. SIGTERM/SIGINT: stop claiming, let the current job finish within
+BOT_SHUTDOWN_GRACE_MS, else stop it and hand it back unfinished (another bot runs it, the attempt
+not counted).
 
 Environment (defaults in brackets):
   SERVER_URL               where the server is [http://localhost:3001]
@@ -97,16 +91,12 @@ Environment (defaults in brackets):
   HEARTBEAT_INTERVAL_MS    heartbeat period [30000]
   PROCESSING_DURATION_MS   duration of a "simulated" job [300000]
   FAILURE_RATE             share of "simulated" jobs that fail, 0..1 [0.15]
-  CLAIM_WAIT_MS            long-poll time of a claim, 0..30000; 0 = plain polling [25000]
+  CLAIM_WAIT_MS            long-poll time of an idle bot's claim, 0..30000; 0 = plain polling [25000]
   CLAIM_POLL_INTERVAL_MS   pause after an immediate "nothing pending" answer [1000]
-  CLAIM_MODE               next: POST /jobs/next reports and claims in one call; classic:
-                           claim, start, complete/fail (used anyway if the server lacks /jobs/next) [next]
-  BOT_SHUTDOWN_GRACE_MS    time a running job gets to finish on SIGTERM [25000]
+  BOT_SHUTDOWN_GRACE_MS    time a running job gets to finish on SIGTERM before it is handed back [25000]
   BACKOFF_MIN_MS           first retry delay while the server is unreachable [500]
   BACKOFF_MAX_MS           retry delay cap (exponential, full jitter) [30000]
   REQUEST_TIMEOUT_MS       timeout of one HTTP request (a claim adds CLAIM_WAIT_MS) [10000]
-  HTTP_CLIENT              socket: HTTP/1.1 written on a kept-alive socket, ~2.5x less CPU per
-                           request; node: node:http's client (https: always uses node:https) [socket]
   BOT_NICE                 CPU niceness 0..19 the bot lowers itself to, so a server on the same
                            machine gets the CPU first; 0 = keep the one it was started with [10]
   LOG_LEVEL                fatal|error|warn|info|debug|trace|silent [info]

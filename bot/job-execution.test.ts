@@ -2,7 +2,7 @@ import { silentLogger } from '../core/logger';
 import type { Job } from '../core/types';
 import { HandlerRegistry, JobFailure, type HandlerContext } from './handlers';
 import { defineHandler } from './handlers/handler';
-import { LeaseLostAbort, ShutdownAbort, executeJob, reportFor } from './job-execution';
+import { LeaseLostAbort, ShutdownAbort, disposalOf, executeJob } from './job-execution';
 import { realSleep } from './sleep';
 import { z } from 'zod';
 
@@ -87,18 +87,18 @@ describe('executeJob', () => {
   });
 });
 
-describe('reportFor', () => {
-  it('fences every report with the attempt; a lost lease reports nothing', () => {
+describe('disposalOf', () => {
+  it('reports results and failures fenced by the attempt; hands back a job stopped by shutdown; drops a lost lease', () => {
     const j = { ...job('x'), id: 'j9', attempts: 3 };
-    expect(reportFor(j, { kind: 'completed', result: { a: 1 } })).toEqual({
-      complete: { jobId: 'j9', attempt: 3, result: { a: 1 } },
+    expect(disposalOf(j, { kind: 'completed', result: { a: 1 } })).toEqual({
+      kind: 'report',
+      report: { complete: { jobId: 'j9', attempt: 3, result: { a: 1 } } },
     });
-    expect(reportFor(j, { kind: 'failed', error: 'boom' })).toEqual({
-      fail: { jobId: 'j9', attempt: 3, error: 'boom' },
+    expect(disposalOf(j, { kind: 'failed', error: 'boom' })).toEqual({
+      kind: 'report',
+      report: { fail: { jobId: 'j9', attempt: 3, error: 'boom' } },
     });
-    expect(reportFor(j, { kind: 'aborted', reason: new ShutdownAbort() })).toEqual({
-      fail: { jobId: 'j9', attempt: 3, error: 'bot shutting down' },
-    });
-    expect(reportFor(j, { kind: 'aborted', reason: new LeaseLostAbort('gone') })).toBeNull();
+    expect(disposalOf(j, { kind: 'aborted', reason: new ShutdownAbort() })).toEqual({ kind: 'hand back' });
+    expect(disposalOf(j, { kind: 'aborted', reason: new LeaseLostAbort('gone') })).toEqual({ kind: 'drop' });
   });
 });

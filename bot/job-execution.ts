@@ -1,7 +1,7 @@
 /**
- * Runs one job's handler and turns whatever happens into an outcome to report: a result, a job
- * failure (bad payload, unknown type, the handler threw), or an abort (shutdown, lease lost).
- * No HTTP here; the runner reports the outcome.
+ * Runs one job's handler and turns whatever happens into an outcome: a result, a job failure (bad
+ * payload, unknown type, the handler threw), or an abort (shutdown, lease lost); and says what
+ * becomes of the job then. No HTTP here; the runner talks to the server.
  */
 import type { Json, Job } from '../core/types';
 import type { NextReport } from './api-client';
@@ -58,12 +58,16 @@ export function errorText(outcome: Outcome): string {
 }
 
 /**
- * What to report for an outcome, fenced by the job's attempt; null when the job was taken from the
- * bot while it ran (nothing to report: the server has moved on).
+ * What becomes of a job once its handler is done or stopped: a result or a failure is reported
+ * (fenced by the job's attempt); a job stopped by shutdown is handed back unfinished (pending again,
+ * the attempt not counted); a job taken from the bot while it ran is dropped (the server has moved on).
  */
-export function reportFor(job: Job, outcome: Outcome): NextReport | null {
-  if (outcome.kind === 'aborted' && outcome.reason instanceof LeaseLostAbort) return null;
+export type Disposal = { kind: 'report'; report: NextReport } | { kind: 'hand back' } | { kind: 'drop' };
+
+export function disposalOf(job: Job, outcome: Outcome): Disposal {
   if (outcome.kind === 'completed')
-    return { complete: { jobId: job.id, attempt: job.attempts, result: outcome.result } };
-  return { fail: { jobId: job.id, attempt: job.attempts, error: errorText(outcome) } };
+    return { kind: 'report', report: { complete: { jobId: job.id, attempt: job.attempts, result: outcome.result } } };
+  if (outcome.kind === 'failed')
+    return { kind: 'report', report: { fail: { jobId: job.id, attempt: job.attempts, error: outcome.error } } };
+  return outcome.reason instanceof ShutdownAbort ? { kind: 'hand back' } : { kind: 'drop' };
 }

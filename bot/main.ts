@@ -7,10 +7,8 @@ import { createLogger } from '../core/logger';
 import { ApiClient } from './api-client';
 import { BOT_HELP, loadBotConfig } from './config';
 import { HandlerRegistry } from './handlers';
-import { keepAliveTransport } from './http-transport';
 import { applyNiceness } from './niceness';
 import { BotRunner } from './runner';
-import { socketTransport } from './socket-transport';
 
 handleHelp(process.argv.slice(2), BOT_HELP);
 const config = loadOrExit(() => loadBotConfig(process.env));
@@ -23,16 +21,8 @@ if (niceness.error)
   );
 
 const handlers = new HandlerRegistry();
-const runner = new BotRunner({
-  config,
-  api: new ApiClient({
-    baseUrl: config.serverUrl,
-    requestTimeoutMs: config.requestTimeoutMs,
-    fetch: config.httpClient === 'node' ? keepAliveTransport() : socketTransport(),
-  }),
-  handlers,
-  log,
-});
+const api = new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs });
+const runner = new BotRunner({ config, api, handlers, log });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   // A second signal (Ctrl-C in a terminal plus a SIGTERM from a supervisor) changes nothing: the
@@ -46,9 +36,7 @@ log.info(
     botId: config.botId,
     serverUrl: config.serverUrl,
     types: handlers.types(),
-    claimMode: config.claimMode,
     claimWaitMs: config.claimWaitMs,
-    httpClient: config.httpClient,
     nice: niceness.nice,
   },
   'bot starting',
@@ -60,7 +48,7 @@ function exit(code: number): void {
 }
 
 runner.run().then(
-  () => exit(0),
+  () => api.close().finally(() => exit(0)),
   (err: unknown) => {
     log.fatal(
       { event: 'fatal', err: err instanceof Error ? err.message : String(err) },

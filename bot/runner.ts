@@ -1,48 +1,39 @@
 /**
- * The bot's life: register → heartbeat on its own timer → claim ONE job (long-poll) → run its
- * handler → report → next. Two ways to talk to the server (CLAIM_MODE):
- *  - next (default): POST /jobs/next reports the finished job and claims-and-starts the next one in
- *    one call, so a busy bot costs one request per job; an idle one long-polls it.
- *  - classic: POST /jobs/claim, /start, /complete or /fail (also used when the server has no
- *    /jobs/next, and for reports during shutdown, where claiming more would be wrong).
+ * The bot's life: register → heartbeat on its own timer → POST /jobs/next (report the previous job,
+ * claim-and-start the next, long-polling while idle) → run its handler → next. One call per job.
  * Faults: an unreachable server means capped exponential backoff with jitter (one log line per
  * change of state); 404 on heartbeat or claim means register again; 409 on a report means the lease
- * was lost: the result is dropped and logged. stop() (SIGTERM): no new claims, the running job gets
- * shutdownGraceMs, then is reported failed as "bot shutting down" so the server retries it.
+ * was lost: the result is dropped and logged. stop() (SIGTERM): no new work; the running job gets
+ * shutdownGraceMs to finish and is reported, else its handler is stopped and the job handed back
+ * unfinished (POST /jobs/:id/release), as is a job that arrives after stop().
  */
 import { systemClock, type Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/types';
-import {
-  ServerBusyError,
-  ServerUnavailableError,
-  type ApiClient,
-  type NextAnswer,
-  type NextReport,
-  type Reply,
-} from './api-client';
+import type { ApiClient, NextAnswer, Reply } from './api-client';
 import type { BotConfig } from './config';
 import type { HandlerRegistry } from './handlers';
-import { LeaseLostAbort, ShutdownAbort, errorText, executeJob, reportFor, type Outcome } from './job-execution';
-import { PeriodicTask } from './periodic-task';
+import { JobReports, type Finished, type RunnerCounts } from './job-reports';
+import { ShutdownAbort, disposalOf, errorText, executeJob, type Outcome } from './job-execution';
+import { Presence, type CurrentJob } from './presence';
 import { releaseHeldJob } from './release';
 import { GaveUp, Retrier } from './retry';
-import { ServerLink, describe } from './server-link';
+import { ServerLink } from './server-link';
 import { pause, realSleep, type SleepFn } from './sleep';
 
-/** Time a report still gets after the grace period during shutdown (Kubernetes kills at 30 s). */
+/** Time a report or hand-back still gets after the grace period during shutdown (Kubernetes kills at 30 s). */
 const SHUTDOWN_REPORT_MS = 3000;
 
 export type RunnerConfig = Pick<
   BotConfig,
   | 'botId'
   | 'botName'
+  | 'serverUrl'
   | 'heartbeatIntervalMs'
   | 'processingDurationMs'
   | 'failureRate'
   | 'claimWaitMs'
   | 'claimPollIntervalMs'
-  | 'claimMode'
   | 'shutdownGraceMs'
   | 'backoffMinMs'
   | 'backoffMaxMs'
@@ -61,20 +52,6 @@ export interface RunnerDeps {
 
 class StopRequested extends Error {}
 
-interface CurrentJob {
-  job: Job;
-  abort: AbortController;
-  /** Set once the job runs under us; only then can a heartbeat tell us it moved on. */
-  started: boolean;
-}
-
-/** A job whose handler is done (or was stopped), waiting to be reported. */
-interface Finished {
-  job: Job;
-  log: Logger;
-  outcome: Outcome;
-}
-
 export class BotRunner {
   private readonly cfg: RunnerConfig;
   private readonly api: ApiClient;
@@ -82,19 +59,16 @@ export class BotRunner {
   private readonly clock: Clock;
   private readonly sleep: SleepFn;
   private readonly random: () => number;
-  private readonly link: ServerLink;
   private readonly retrier: Retrier;
-  private readonly heartbeat: PeriodicTask;
+  private readonly presence: Presence;
+  private readonly reports: JobReports;
   private readonly stopController = new AbortController();
-  private lean: boolean;
   private stopping = false;
   private stopDeadline = Infinity;
   private graceTimer: NodeJS.Timeout | null = null;
   private current: CurrentJob | null = null;
-  private registering: Promise<void> | null = null;
-  /** A long-poll claim cut short by stop() may have claimed a job whose answer we never read. */
+  /** A long-poll cut short by stop() may have claimed a job whose answer we never read. */
   private claimAborted = false;
-  private stats = { completed: 0, failed: 0, leaseLost: 0 };
 
   constructor(private readonly deps: RunnerDeps) {
     this.cfg = deps.config;
@@ -103,10 +77,9 @@ export class BotRunner {
     this.clock = deps.clock ?? systemClock;
     this.sleep = deps.sleep ?? realSleep;
     this.random = deps.random ?? Math.random;
-    this.lean = this.cfg.claimMode === 'next';
-    this.link = new ServerLink(this.log, this.clock);
+    const link = new ServerLink(this.log, this.clock);
     this.retrier = new Retrier({
-      link: this.link,
+      link,
       log: this.log,
       clock: this.clock,
       sleep: this.sleep,
@@ -114,44 +87,54 @@ export class BotRunner {
       backoffMaxMs: this.cfg.backoffMaxMs,
       deadline: () => this.stopDeadline,
     });
-    this.heartbeat = new PeriodicTask(
-      this.cfg.heartbeatIntervalMs,
-      () => this.beat(),
-      (err) => this.log.error({ event: 'heartbeat error', err: describe(err) }, 'heartbeat failed'),
-    );
+    this.presence = new Presence({
+      ...this.cfg,
+      api: this.api,
+      log: this.log,
+      link,
+      retrier: this.retrier,
+      stopSignal: this.stopController.signal,
+      keepRegistering: () => !this.stopping || this.current !== null,
+      current: () => this.current,
+    });
+    this.reports = new JobReports(this.api, this.cfg.botId, this.retrier);
   }
 
-  get counts(): Readonly<{ completed: number; failed: number; leaseLost: number }> {
-    return this.stats;
+  get counts(): Readonly<RunnerCounts> {
+    return this.reports.counts;
   }
 
   /** Runs until stop() and the current job is settled. Rejects only on a fatal error (e.g. a bad BOT_ID). */
   async run(): Promise<void> {
     try {
-      await this.register();
+      await this.presence.register();
     } catch (err) {
       if (err instanceof GaveUp)
-        return this.log.info({ event: 'stopped', ...this.stats }, 'stopped before registering');
+        return this.log.info({ event: 'stopped', ...this.counts }, 'stopped before registering');
       throw err;
     }
-    this.heartbeat.start();
-    let finished: Finished | null = null;
+    this.presence.startHeartbeat();
     try {
+      let finished: Finished | null = null;
       while (!this.stopping) {
-        const job: Job | null = this.lean ? await this.nextLean(finished) : await this.nextClassic(finished);
-        finished = job ? await this.work(job) : null;
+        const job: Job | null = await this.next(finished);
+        finished = null;
+        if (job && this.stopping) await this.handBack(job, this.jobLog(job, true));
+        else if (job) finished = await this.work(job);
       }
-      if (finished) await this.report(finished);
+      if (finished) await this.settleOnStop(finished);
       if (this.claimAborted)
-        await releaseHeldJob(this.api, this.cfg.botId, 'bot shutting down', this.log).catch(() => undefined);
+        await releaseHeldJob(this.api, this.cfg.botId, this.log).catch((err: unknown) =>
+          this.log.warn({ event: 'hand-back abandoned', err: String(err) }, 'could not check for a held job'),
+        );
     } finally {
-      this.heartbeat.stop();
+      this.presence.stopHeartbeat();
       if (this.graceTimer) clearTimeout(this.graceTimer);
     }
-    this.log.info({ event: 'stopped', ...this.stats }, 'stopped');
+    this.log.info({ event: 'stopped', ...this.counts }, 'stopped');
   }
 
-  /** Stop claiming; give the running job shutdownGraceMs, then abort it. Idempotent. */
+  /** Stop claiming; give the running job shutdownGraceMs, then stop it and hand it back. Idempotent. */
   stop(signal = 'stop'): void {
     if (this.stopping) return;
     this.stopping = true;
@@ -159,94 +142,29 @@ export class BotRunner {
     const cur = this.current;
     this.log.info(
       { event: 'shutting down', signal, jobId: cur?.job.id ?? null, graceMs: this.cfg.shutdownGraceMs },
-      cur ? 'shutting down; letting the current job finish' : 'shutting down',
+      cur
+        ? `shutting down (${signal}); job ${cur.job.id} gets ${this.cfg.shutdownGraceMs} ms to finish, then goes back to the queue`
+        : `shutting down (${signal})`,
     );
     this.stopController.abort(new StopRequested());
     if (cur) this.graceTimer = setTimeout(() => cur.abort.abort(new ShutdownAbort()), this.cfg.shutdownGraceMs);
   }
 
-  // ------------------------------------------------------------------ registration and heartbeat
-
-  /** Registers (again); concurrent callers share one attempt. Retries while the server is away. */
-  private register(): Promise<void> {
-    this.registering ??= this.doRegister().finally(() => (this.registering = null));
-    return this.registering;
-  }
-
-  private async doRegister(): Promise<void> {
-    const r = await this.retrier.untilAnswered(
-      () => this.api.register(this.cfg.botId, this.cfg.botName),
-      () => !this.stopping || this.current !== null,
-      this.stopController.signal,
-    );
-    if (!r.ok) throw new Error(`the server refused to register bot "${this.cfg.botId}": ${r.status} ${r.message}`);
-    this.log.info({ event: 'registered', known: r.status === 200, name: r.body.name }, 'registered');
-    // A known id registering again is a restarted bot to the server: it has already handed back
-    // whatever job the killed predecessor held (docs/api.md), so nothing waits BOT_DOWN_AFTER_MS.
-  }
-
-  private async beat(): Promise<void> {
-    const cur = this.current?.started ? this.current : null;
-    let r: Reply<{ currentJobId: string | null }>;
-    try {
-      r = await this.api.heartbeat(this.cfg.botId);
-      this.link.markUp();
-    } catch (err) {
-      if (err instanceof ServerBusyError) return this.link.markUp();
-      if (!(err instanceof ServerUnavailableError)) throw err;
-      return this.link.markDown(err);
-    }
-    if (r.ok) {
-      this.log.debug({ event: 'heartbeat', jobId: cur?.job.id ?? null }, 'heartbeat');
-      if (cur && this.current === cur && r.body.currentJobId !== cur.job.id) await this.checkLease(cur);
-      return;
-    }
-    if (r.status === 404) {
-      this.log.warn(
-        { event: 'unknown to server' },
-        'heartbeat answered 404 (bot deleted or database reset); registering again',
-      );
-      await this.register();
-      if (cur && this.current === cur) await this.checkLease(cur);
-      return;
-    }
-    this.log.warn(
-      { event: 'heartbeat refused', status: r.status, code: r.code, reason: r.message },
-      'heartbeat refused',
-    );
-  }
-
-  /** The heartbeat says we no longer hold the job; confirm on the job itself before dropping the work. */
-  private async checkLease(cur: CurrentJob): Promise<void> {
-    const r = await this.api.getJob(cur.job.id).catch(() => null);
-    if (!r) return; // unreachable: the report will find out
-    const j = r.ok ? r.body : null;
-    const ours =
-      j &&
-      j.botId === this.cfg.botId &&
-      j.attempts === cur.job.attempts &&
-      (j.status === 'claimed' || j.status === 'running');
-    if (!ours && this.current === cur) {
-      cur.abort.abort(
-        new LeaseLostAbort(
-          j ? `the job is ${j.status}, attempt ${j.attempts}, bot ${j.botId ?? 'none'}` : 'the job is gone',
-        ),
-      );
-    }
-  }
-
-  // ------------------------------------------------------------------ claiming
-
-  /** POST /jobs/next: reports `finished` (if any) and claims-and-starts the next job. */
-  private async nextLean(finished: Finished | null): Promise<Job | null> {
-    const report = finished && this.reportOf(finished);
+  /**
+   * POST /jobs/next: reports `finished` (if any) and claims-and-starts the next job. Without a
+   * report an idle bot long-polls, cut short by stop(); a report goes with waitMs 0 (its answer
+   * must not wait for the next job) and is never cut short.
+   */
+  private async next(finished: Finished | null): Promise<Job | null> {
+    const disposal = finished && disposalOf(finished.job, finished.outcome);
+    if (finished && disposal?.kind === 'drop')
+      this.reports.leaseLost(finished.log, 'run', { reason: errorText(finished.outcome) });
+    const report = disposal?.kind === 'report' ? disposal.report : null;
     const f = report ? finished : null;
     const startedAt = this.clock.now();
     let r: Reply<NextAnswer>;
     try {
       this.claimAborted = false;
-      // With a report we do not long-poll: its answer should not wait for the next job, and a
-      // call carrying a report is never cut short by stop().
       r = await this.retrier.untilAnswered(
         () =>
           this.api.next(
@@ -259,51 +177,27 @@ export class BotRunner {
         report ? undefined : this.stopController.signal,
       );
     } catch (err) {
-      if (f && err instanceof GaveUp) return this.reportAbandoned(f);
+      if (f && err instanceof GaveUp) {
+        this.reports.reportAbandoned(f);
+        return null;
+      }
       return this.claimInterrupted(err);
     }
     if (r.ok) {
-      if (f) this.settle(f, { ok: true, status: r.status, body: r.body.finished ?? f.job });
+      if (f) this.reports.settle(f, { ok: true, status: r.status, body: r.body.finished ?? f.job });
       if (r.body.job) return r.body.job;
       if (!f) await this.idlePause(startedAt);
       return null;
     }
-    if (r.status === 405) {
-      this.lean = false;
-      this.log.info({ event: 'classic claims' }, 'the server has no POST /jobs/next; using claim/start/complete/fail');
-      if (f) await this.report(f);
+    if (!f) return this.claimRefused(r);
+    if (r.status === 409 || r.status === 404 || f.outcome.kind !== 'completed') {
+      // 409/404: the report was stale (lease lost). A refused failure report is logged as such.
+      this.reports.settle(f, r);
       return null;
     }
-    if (f) {
-      // 409/404: the report was stale (lease lost). Anything else (413: result too large) goes the
-      // classic way, which turns a rejected result into a failure.
-      if (r.status === 409 || r.status === 404) this.settle(f, r);
-      else await this.report(f);
-      return null;
-    }
-    return this.claimRefused(r);
-  }
-
-  /** Reports `finished` with complete/fail, then POST /jobs/claim. */
-  private async nextClassic(finished: Finished | null): Promise<Job | null> {
-    if (finished) await this.report(finished);
-    if (this.stopping) return null;
-    const startedAt = this.clock.now();
-    let r: Reply<Job | null>;
-    try {
-      this.claimAborted = false;
-      r = await this.retrier.untilAnswered(
-        () => this.api.claim(this.cfg.botId, this.cfg.claimWaitMs, this.stopController.signal),
-        () => !this.stopping,
-        this.stopController.signal,
-      );
-    } catch (err) {
-      return this.claimInterrupted(err);
-    }
-    if (!r.ok) return this.claimRefused(r);
-    if (r.body) return r.body;
-    await this.idlePause(startedAt);
-    return null;
+    // A result the server will not take (413: too large, say) is reported as the job's failure.
+    const error = `the server rejected the result: ${r.status} ${r.message}`;
+    return this.next({ ...f, outcome: { kind: 'failed', error } });
   }
 
   private claimInterrupted(err: unknown): null {
@@ -316,7 +210,7 @@ export class BotRunner {
 
   /**
    * Nothing pending. A long-poll already waited; an immediate "nothing" (polling mode, paused
-   * queue, a server without long-poll) must not turn into a busy loop.
+   * queue) must not turn into a busy loop.
    */
   private async idlePause(startedAt: number): Promise<void> {
     const waited = this.clock.now() - startedAt;
@@ -328,13 +222,13 @@ export class BotRunner {
   private async claimRefused(r: { status: number; code: string; message: string }): Promise<null> {
     if (r.status === 404) {
       this.log.warn({ event: 'unknown to server' }, 'claim answered 404; registering again');
-      await this.register().catch((err) => this.ignoreGaveUp(err));
+      await this.presence.register().catch((err) => this.ignoreGaveUp(err));
       return null;
     }
     // 409: the server sees us as down or still holding a job. Registering marks us alive and
     // releases a job a previous life of this bot left behind; then wait a little.
     this.log.warn({ event: 'claim refused', status: r.status, code: r.code, reason: r.message }, 'claim refused');
-    if (r.status === 409) await this.register().catch((err) => this.ignoreGaveUp(err));
+    if (r.status === 409) await this.presence.register().catch((err) => this.ignoreGaveUp(err));
     await pause(this.sleep, this.cfg.backoffMinMs, this.stopController.signal);
     return null;
   }
@@ -343,124 +237,50 @@ export class BotRunner {
     if (!(err instanceof GaveUp)) throw err;
   }
 
-  // ------------------------------------------------------------------ one job
-
-  /** Starts the job if the claim did not, runs its handler; null when the job was lost before it ran. */
-  private async work(job: Job): Promise<Finished | null> {
-    const log = this.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
-    const cur: CurrentJob = { job, abort: new AbortController(), started: job.status === 'running' };
+  /** Logs the claim and runs the job's handler (the job is already running on the server). */
+  private async work(job: Job): Promise<Finished> {
+    const log = this.jobLog(job, false);
+    const cur: CurrentJob = { job, abort: new AbortController() };
     this.current = cur;
-    log.info({ event: 'claimed' }, 'claimed');
+    log.info({ event: 'started' }, `started job ${job.id}`);
+    const t0 = this.clock.now();
     try {
-      if (!cur.started) {
-        const s = await this.retrier.untilAnswered(
-          () => this.api.start(job.id, this.cfg.botId, job.attempts),
-          () => this.mayKeepReporting(),
-        );
-        if (!s.ok) return this.leaseLost(log, 'start', s);
-        cur.started = true;
-      }
-      log.info({ event: 'started' }, 'started');
-      const t0 = this.clock.now();
-      // Claimed in the instant stop() came in: hand it straight back rather than start new work.
-      const outcome: Outcome =
-        this.stopping && !this.graceTimer
-          ? { kind: 'failed', error: 'bot shutting down' }
-          : await executeJob(this.deps.handlers, job, {
-              signal: cur.abort.signal,
-              log,
-              random: this.random,
-              sleep: this.sleep,
-              settings: { processingDurationMs: this.cfg.processingDurationMs, failureRate: this.cfg.failureRate },
-            });
-      return { job, log: log.child({ durationMs: this.clock.now() - t0 }), outcome };
-    } catch (err) {
-      if (!(err instanceof GaveUp)) throw err;
-      return this.reportAbandoned({ job, log, outcome: { kind: 'failed', error: 'not started' } });
+      const outcome: Outcome = await executeJob(this.deps.handlers, job, {
+        signal: cur.abort.signal,
+        log,
+        random: this.random,
+        sleep: this.sleep,
+        settings: { processingDurationMs: this.cfg.processingDurationMs, failureRate: this.cfg.failureRate },
+      });
+      const durationMs = this.clock.now() - t0;
+      return { job, log: log.child({ durationMs }), outcome, durationMs };
     } finally {
       this.current = null;
     }
   }
 
-  /** What to tell the server; null (and logged) when the job was taken from us while it ran. */
-  private reportOf(f: Finished): NextReport | null {
-    const report = reportFor(f.job, f.outcome);
-    if (!report) {
-      this.stats.leaseLost++;
-      f.log.warn({ event: 'lease lost', reason: errorText(f.outcome) }, 'lease lost; work dropped');
-    }
-    return report;
-  }
-
-  /** Reports with complete/fail; a result the server rejects (too large, say) is reported as a failure instead. */
-  private async report(f: Finished, retryRejected = true): Promise<void> {
-    const body = this.reportOf(f);
-    if (!body) return;
-    const { api } = this;
-    try {
-      const r =
-        'complete' in body
-          ? await this.retrier.untilAnswered(
-              () => api.complete(f.job.id, this.cfg.botId, f.job.attempts, body.complete.result),
-              () => this.mayKeepReporting(),
-            )
-          : await this.retrier.untilAnswered(
-              () => api.fail(f.job.id, this.cfg.botId, f.job.attempts, body.fail.error),
-              () => this.mayKeepReporting(),
-            );
-      if (!r.ok && r.status !== 409 && r.status !== 404 && retryRejected && 'complete' in body) {
-        return this.report(
-          { ...f, outcome: { kind: 'failed', error: `the server rejected the result: ${r.status} ${r.message}` } },
-          false,
-        );
-      }
-      this.settle(f, r);
-    } catch (err) {
-      if (!(err instanceof GaveUp)) throw err;
-      this.reportAbandoned(f);
-    }
-  }
-
-  /** Logs and counts what the server made of a report. */
-  private settle(f: Finished, r: Reply<Job>): void {
-    const step = f.outcome.kind === 'completed' ? 'complete' : 'fail';
-    if (!r.ok) {
-      if (r.status === 409 || r.status === 404) {
-        this.leaseLost(f.log, step, r);
-        return;
-      }
-      return f.log.error(
-        { event: 'report refused', status: r.status, code: r.code, reason: r.message },
-        'the server refused the report',
-      );
-    }
-    if (f.outcome.kind === 'completed') {
-      this.stats.completed++;
-      return f.log.info({ event: 'completed' }, 'completed');
-    }
-    this.stats.failed++;
-    const next = r.body.status;
-    f.log.info(
-      { event: 'failed', error: errorText(f.outcome), next },
-      next === 'pending' ? 'failed; will be retried' : 'failed',
+  /** A child logger naming the job; logs that it was claimed (and, `late`, that stop() came first). */
+  private jobLog(job: Job, late: boolean): Logger {
+    const log = this.log.child({ jobId: job.id, type: job.type, attempt: job.attempts });
+    log.info(
+      { event: 'claimed' },
+      `claimed job ${job.id} (${job.type}, attempt ${job.attempts})${late ? ' as the bot stops' : ''}`,
     );
+    return log;
   }
 
-  private leaseLost(log: Logger, step: string, r: { status: number; code: string; message: string }): null {
-    this.stats.leaseLost++;
-    log.warn(
-      { event: 'lease lost', step, status: r.status, code: r.code, reason: r.message },
-      'lease lost; result dropped',
-    );
-    return null;
+  /** The job that was running when stop() came: reported if it finished, handed back if it was stopped. */
+  private async settleOnStop(f: Finished): Promise<void> {
+    const disposal = disposalOf(f.job, f.outcome);
+    if (disposal.kind === 'hand back') return this.handBack(f.job, f.log);
+    if (disposal.kind === 'drop') return this.reports.leaseLost(f.log, 'run', { reason: errorText(f.outcome) });
+    // The report claims the next job as well, if one is pending: that one goes straight back.
+    const job = await this.next(f);
+    if (job) await this.handBack(job, this.jobLog(job, true));
   }
 
-  private reportAbandoned(f: Finished): null {
-    f.log.warn(
-      { event: 'report abandoned' },
-      'server unreachable during shutdown; the job will be released when its lease expires',
-    );
-    return null;
+  private handBack(job: Job, log: Logger): Promise<void> {
+    return this.reports.handBack(job, log, () => this.mayKeepReporting());
   }
 
   /** Reports retry forever while running, and until the shutdown deadline once stopping. */

@@ -1,5 +1,5 @@
 /**
- * 1,200 simulated jobs through a real server by four in-process runners (two per claim mode) that share one seeded
+ * 1,200 simulated jobs through a real server by four in-process runners that share one seeded
  * random generator. Each simulated job draws exactly one number, so the failures the server
  * records must equal the draws below FAILURE_RATE, whichever runner took which job; and that
  * count must lie within 3 standard deviations of N·FAILURE_RATE.
@@ -44,24 +44,25 @@ test(`over ${N} simulated jobs the failure share is exact for the seed and withi
     draws.push(x);
     return x;
   };
-  // Two runners on the lean route (POST /jobs/next), two on the classic one, in one fleet.
-  const runners = ['rate-1', 'rate-2', 'rate-3', 'rate-4'].map(
+  const ids = ['rate-1', 'rate-2', 'rate-3', 'rate-4'];
+  const apis = ids.map(() => new ApiClient({ baseUrl: sp.url, requestTimeoutMs: 5000 }));
+  const runners = ids.map(
     (botId, i) =>
       new BotRunner({
         config: {
           botId,
           botName: botId,
+          serverUrl: sp.url,
           heartbeatIntervalMs: 1000,
           processingDurationMs: 0,
           failureRate: FAILURE_RATE,
           claimWaitMs: 1000,
           claimPollIntervalMs: 50,
-          claimMode: i < 2 ? 'next' : 'classic',
           shutdownGraceMs: 1000,
           backoffMinMs: 20,
           backoffMaxMs: 500,
         },
-        api: new ApiClient({ baseUrl: sp.url, requestTimeoutMs: 5000 }),
+        api: apis[i],
         handlers: new HandlerRegistry(),
         log: silentLogger(),
         random,
@@ -79,6 +80,7 @@ test(`over ${N} simulated jobs the failure share is exact for the seed and withi
   );
   runners.forEach((r) => r.stop('test'));
   await Promise.all(running);
+  await Promise.all(apis.map((a) => a.close()));
 
   const expectedFailures = draws.filter((x) => x < FAILURE_RATE).length;
   expect(draws).toHaveLength(N);

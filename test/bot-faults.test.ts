@@ -1,8 +1,10 @@
 /**
  * Faults with real processes: the server restarting mid-job, SIGTERM mid-job (finished within the
- * grace period, or released for a retry), kill -9 mid-job (another bot finishes it), a lease lost
- * to the sweeper (409 on complete: result dropped, bot carries on).
+ * grace period, or handed back unfinished for another bot), kill -9 mid-job (another bot finishes
+ * it), a lease lost to the sweeper (409 on the report: result dropped, bot carries on).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { startBot, serverApi, type BotProcess } from '../bot/testing/bot-process';
 import { startServer, waitFor, type ServerProcess } from './helpers/server-process';
 import { testTime } from './helpers/time';
@@ -64,29 +66,75 @@ test('SIGTERM mid-job lets the job finish within the grace period, then exits 0'
   expect(b.events('shutting down')[0]).toMatchObject({ jobId: job.id, signal: 'SIGTERM' });
 });
 
-test.each(['next', 'classic'])(
-  'CLAIM_MODE=%s: SIGTERM mid-job past the grace period releases the job for a retry, exit 0',
-  async (mode) => {
-    const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '2' });
-    const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000', CLAIM_MODE: mode });
-    await a.waitForEvent('registered');
-    const job = await api.createJob('simulated');
-    await api.waitForJob(job.id, ['running']);
-    const t0 = Date.now();
-    const exit = await a.signal('SIGTERM');
-    expect(exit.code).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(testTime(5000)); // not the job's 60 s
-    const released = await api.job(job.id);
-    expect(released).toMatchObject({ status: 'pending', attempts: 1 });
-    expect(released.events.filter((e) => e.from === 'running').map((e) => e.to)).toEqual(['pending']);
-    expect(a.events('failed')[0]).toMatchObject({ jobId: job.id, error: 'bot shutting down', next: 'pending' });
+/** The datalake lines the server has written for a job so far (one per finished attempt). */
+function datalakeLines(dir: string, jobId: string): { status: string; attempt: number; botId: string }[] {
+  const lake = path.join(dir, 'datalake');
+  if (!fs.existsSync(lake)) return [];
+  return fs
+    .readdirSync(lake)
+    .filter((n) => n.endsWith('.ndjson'))
+    .flatMap((n) => fs.readFileSync(path.join(lake, n), 'utf8').split('\n'))
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { jobId: string; status: string; attempt: number; botId: string })
+    .filter((l) => l.jobId === jobId);
+}
 
-    bot('fault-term-b', { PROCESSING_DURATION_MS: '100' });
-    expect(await api.waitForJob(job.id, ['completed'])).toMatchObject({ botId: 'fault-term-b', attempts: 2 });
-  },
-);
+test('SIGTERM mid-job past the grace period hands the job back unfinished: pending, the attempt not counted, another bot completes it', async () => {
+  // MAX_ATTEMPTS=1: had the stopped run counted as an attempt, the job would end failed.
+  const { sp, api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
+  const a = bot('fault-term-a', { BOT_SHUTDOWN_GRACE_MS: '300', PROCESSING_DURATION_MS: '60000' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  const before = job.attempts;
+  await api.waitForJob(job.id, ['running']);
+  const t0 = Date.now();
+  const exit = await a.signal('SIGTERM');
+  expect(exit.code).toBe(0);
+  expect(Date.now() - t0).toBeLessThan(testTime(5000)); // not the job's 60 s
+  const back = await api.job(job.id);
+  expect(back).toMatchObject({ status: 'pending', attempts: before, botId: null });
+  expect(back.events.filter((e) => e.from === 'running').map((e) => e.to)).toEqual(['pending']);
+  expect(a.events('handed back')).toEqual([expect.objectContaining({ jobId: job.id, next: 'pending' })]);
+  expect(a.events('failed')).toEqual([]);
 
-test('SIGTERM mid-job while the server is down: retries calmly, gives up after grace + 3 s, exits 0', async () => {
+  bot('fault-term-b', { PROCESSING_DURATION_MS: '100' });
+  const done = await api.waitForJob(job.id, ['completed', 'failed']);
+  expect(done).toMatchObject({ status: 'completed', botId: 'fault-term-b' });
+  // One datalake line for the job, the completed one: the stopped run left none.
+  await waitFor(() => datalakeLines(sp.dir, job.id).length > 0);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(datalakeLines(sp.dir, job.id)).toEqual([
+    expect.objectContaining({ status: 'completed', botId: 'fault-term-b' }),
+  ]);
+});
+
+test('SIGTERM: the job that finishes within the grace period is reported; the next one its report claims goes straight back', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
+  const b = bot('fault-term-next', { BOT_SHUTDOWN_GRACE_MS: '10000' });
+  await b.waitForEvent('registered');
+  const first = await api.createJob('simulated', { durationMs: 1000 });
+  await api.waitForJob(first.id, ['running']);
+  const second = await api.createJob('simulated', { durationMs: 1000 });
+  expect((await b.signal('SIGTERM')).code).toBe(0);
+  expect(await api.job(first.id)).toMatchObject({ status: 'completed', botId: 'fault-term-next' });
+  // POST /jobs/next reports and claims in one call: the claimed job never ran and is pending again.
+  expect(await api.job(second.id)).toMatchObject({ status: 'pending', attempts: second.attempts, botId: null });
+  expect(b.events('handed back')).toEqual([expect.objectContaining({ jobId: second.id })]);
+  expect(b.events('started').map((l) => l.jobId)).toEqual([first.id]);
+});
+
+test('SIGTERM with BOT_SHUTDOWN_GRACE_MS=0 hands the running job back at once', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
+  const a = bot('fault-term-zero', { BOT_SHUTDOWN_GRACE_MS: '0', PROCESSING_DURATION_MS: '60000' });
+  await a.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  expect((await a.signal('SIGTERM')).code).toBe(0);
+  expect(await api.job(job.id)).toMatchObject({ status: 'pending', attempts: job.attempts });
+  expect(a.events('handed back')).toHaveLength(1);
+});
+
+test('SIGTERM mid-job while the server is down: tries to hand the job back calmly, gives up after grace + 3 s, exits 0', async () => {
   const { sp, api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '1' });
   const a = bot('fault-term-down', {
     BOT_SHUTDOWN_GRACE_MS: '500',
@@ -102,9 +150,9 @@ test('SIGTERM mid-job while the server is down: retries calmly, gives up after g
   const exit = await a.signal('SIGTERM');
   const took = Date.now() - t0;
   expect(exit.code).toBe(0);
-  expect(took).toBeGreaterThanOrEqual(3000); // it kept trying to report after the grace period
+  expect(took).toBeGreaterThanOrEqual(3000); // it kept trying to hand the job back after the grace period
   expect(took).toBeLessThan(3000 + testTime(3000)); // gave up, did not retry forever
-  expect(a.events('report abandoned')).toHaveLength(1);
+  expect(a.events('hand-back abandoned')).toHaveLength(1); // the lease expiry hands the job back instead
   expect(a.events('retry').length).toBeLessThan(100); // backoff, not a spin
 });
 
@@ -136,32 +184,28 @@ test('a bot restarted under the same id gets the job its killed predecessor held
   expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({ botId: 'fault-same-id', attempts: 2 });
 });
 
-test.each(['next', 'classic'])(
-  'CLAIM_MODE=%s: lease lost to the sweeper: 409 on complete, result dropped and logged, bot carries on',
-  async (mode) => {
-    const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
-    // Heartbeats far apart: the server takes the job back while the bot still works on it.
-    const slow = bot('fault-lease-slow', {
-      HEARTBEAT_INTERVAL_MS: '60000',
-      PROCESSING_DURATION_MS: '2500',
-      CLAIM_MODE: mode,
-    });
-    await slow.waitForEvent('registered');
-    const job = await api.createJob('simulated');
-    await api.waitForJob(job.id, ['running']);
-    bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
-    expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({
-      botId: 'fault-lease-fast',
-      attempts: 2,
-    });
-    const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 10000);
-    expect(lost).toMatchObject({ step: 'complete', status: 409 });
-    // The later result did not overwrite the one of the attempt that owns the job.
-    expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-lease-fast', attempts: 2 });
-    expect(slow.proc.exitCode).toBeNull();
-    await waitFor(() => slow.events('registered').length >= 2, 10000);
-  },
-);
+test('lease lost to the sweeper: 409 on the report, result dropped and logged, bot carries on', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
+  // Heartbeats far apart: the server takes the job back while the bot still works on it.
+  const slow = bot('fault-lease-slow', {
+    HEARTBEAT_INTERVAL_MS: '60000',
+    PROCESSING_DURATION_MS: '2500',
+  });
+  await slow.waitForEvent('registered');
+  const job = await api.createJob('simulated');
+  await api.waitForJob(job.id, ['running']);
+  bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
+  expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({
+    botId: 'fault-lease-fast',
+    attempts: 2,
+  });
+  const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 10000);
+  expect(lost).toMatchObject({ step: 'complete', status: 409 });
+  // The later result did not overwrite the one of the attempt that owns the job.
+  expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-lease-fast', attempts: 2 });
+  expect(slow.proc.exitCode).toBeNull();
+  await waitFor(() => slow.events('registered').length >= 2, 10000);
+});
 
 test('a job taken back mid-run (bot deleted) stops at the next heartbeat instead of running to the end', async () => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '20000', MAX_ATTEMPTS: '3' });
@@ -187,16 +231,13 @@ test('a job taken back mid-run (bot deleted) stops at the next heartbeat instead
 // The bot aborts its long-poll on SIGTERM and exits. The server must notice the disconnect and stop
 // claiming for it; otherwise the next job is claimed for a dead bot and, with MAX_ATTEMPTS=1, fails
 // as "lease expired".
-test.each(['next', 'classic'])(
-  'CLAIM_MODE=%s: a bot stopped while waiting in a long-poll leaves no job claimed in its name',
-  async (mode) => {
-    const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '1' });
-    const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000', CLAIM_MODE: mode });
-    await a.waitForEvent('registered');
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await a.signal('SIGTERM')).code).toBe(0);
-    const job = await api.createJob('fib', { n: 1 });
-    await new Promise((r) => setTimeout(r, 700));
-    expect(await api.job(job.id)).toMatchObject({ status: 'pending', botId: null });
-  },
-);
+test('a bot stopped while waiting in a long-poll leaves no job claimed in its name', async () => {
+  const { api } = await server({ BOT_DOWN_AFTER_MS: '60000', MAX_ATTEMPTS: '1' });
+  const a = bot('fault-idle-stop', { CLAIM_WAIT_MS: '20000' });
+  await a.waitForEvent('registered');
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await a.signal('SIGTERM')).code).toBe(0);
+  const job = await api.createJob('fib', { n: 1 });
+  await new Promise((r) => setTimeout(r, 700));
+  expect(await api.job(job.id)).toMatchObject({ status: 'pending', botId: null });
+});

@@ -33,51 +33,61 @@ function bot(id: string, env: Record<string, string> = {}): BotProcess {
   return b;
 }
 
-test.each(['next', 'classic'])(
-  'CLAIM_MODE=%s: registers, runs each job type to its known answer, fails bad jobs clearly',
-  async (mode) => {
-    const b = bot('life-1', { CLAIM_MODE: mode });
-    await b.waitForEvent('registered');
-    expect((await api.bot('life-1')).status).toBe(200);
+test('registers, runs each job type to its known answer, fails bad jobs clearly, logs each step', async () => {
+  const b = bot('life-1');
+  await b.waitForEvent('registered');
+  expect((await api.bot('life-1')).status).toBe(200);
 
-    const specs: { type: string; payload: Json }[] = [
-      { type: 'hash', payload: { input: 'abc', iterations: 2 } },
-      { type: 'primes', payload: { n: 1_000_000 } },
-      { type: 'fib', payload: { n: 100 } },
-      { type: 'simulated', payload: {} },
-      { type: 'teleport', payload: {} },
-      { type: 'primes', payload: { n: 'many' } },
-    ];
-    const jobs = await Promise.all(specs.map((s) => api.createJob(s.type, s.payload)));
-    const done = await Promise.all(jobs.map((j) => api.waitForJob(j.id, ['completed', 'failed'])));
+  const specs: { type: string; payload: Json }[] = [
+    { type: 'hash', payload: { input: 'abc', iterations: 2 } },
+    { type: 'primes', payload: { n: 1_000_000 } },
+    { type: 'fib', payload: { n: 100 } },
+    { type: 'simulated', payload: {} },
+    { type: 'teleport', payload: {} },
+    { type: 'primes', payload: { n: 'many' } },
+  ];
+  const jobs = await Promise.all(specs.map((s) => api.createJob(s.type, s.payload)));
+  const done = await Promise.all(jobs.map((j) => api.waitForJob(j.id, ['completed', 'failed'])));
 
-    expect(done.map((j) => [j.status, j.botId, j.attempts])).toEqual(
-      specs.map((_, i) => [i < 4 ? 'completed' : 'failed', 'life-1', 1]),
-    );
-    expect(done[0].result).toEqual({
-      algorithm: 'sha256',
-      iterations: 2,
-      hex: '4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358',
-    });
-    expect(done[1].result).toEqual({ n: 1_000_000, count: 78498 });
-    expect(done[2].result).toEqual({ n: 100, value: '354224848179261915075', digits: 21 });
-    expect(done[3].result).toEqual({ simulated: true, durationMs: 100 });
-    expect(done[4].error).toBe('unknown job type "teleport"; this bot runs: fib, hash, primes, simulated');
-    expect(done[5].error).toMatch(/^invalid payload for job type "primes": n: /);
+  expect(done.map((j) => [j.status, j.botId, j.attempts])).toEqual(
+    specs.map((_, i) => [i < 4 ? 'completed' : 'failed', 'life-1', 1]),
+  );
+  expect(done[0].result).toEqual({
+    algorithm: 'sha256',
+    iterations: 2,
+    hex: '4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358',
+  });
+  expect(done[1].result).toEqual({ n: 1_000_000, count: 78498 });
+  expect(done[2].result).toEqual({ n: 100, value: '354224848179261915075', digits: 21 });
+  expect(done[3].result).toEqual({ simulated: true, durationMs: 100 });
+  expect(done[4].error).toBe('unknown job type "teleport"; this bot runs: fib, hash, primes, simulated');
+  expect(done[5].error).toMatch(/^invalid payload for job type "primes": n: /);
 
-    // One JSON line per event, each naming bot and job. The bot logs a job's end after the server
-    // acknowledged it, so the last line may still be on its way through the pipe: wait for it.
-    for (const [i, j] of jobs.entries()) await b.waitForEvent(done[i].status, (l) => l.jobId === j.id);
-    for (const j of jobs) {
-      const mine = b
-        .events()
-        .filter((l) => l.jobId === j.id)
-        .map((l) => l.event);
-      expect(mine).toEqual(['claimed', 'started', expect.stringMatching(/^(completed|failed)$/)]);
-    }
-    expect(b.events().every((l) => l.botId === 'life-1' || l.event === 'starting')).toBe(true);
-  },
-);
+  // One JSON line per event, each naming bot and job. The bot logs a job's end after the server
+  // acknowledged it, so the last line may still be on its way through the pipe: wait for it.
+  for (const [i, j] of jobs.entries()) await b.waitForEvent(done[i].status, (l) => l.jobId === j.id);
+  for (const j of jobs) {
+    const mine = b
+      .events()
+      .filter((l) => l.jobId === j.id)
+      .map((l) => l.event);
+    expect(mine).toEqual(['claimed', 'started', expect.stringMatching(/^(completed|failed)$/)]);
+  }
+  expect(b.events().every((l) => l.botId === 'life-1' || l.event === 'starting')).toBe(true);
+  // `kubectl logs` tells the story in the messages too: registering, then each job by id.
+  expect(b.events('registering')[0].msg).toBe(`registering with ${sp.url}`);
+  const hash = jobs[0].id;
+  expect(
+    b
+      .events()
+      .filter((l) => l.jobId === hash)
+      .map((l) => l.msg),
+  ).toEqual([
+    `claimed job ${hash} (hash, attempt 1)`,
+    `started job ${hash}`,
+    expect.stringMatching(new RegExp(`^completed job ${hash} in \\d+ ms$`)),
+  ]);
+});
 
 test('heartbeats on its own timer while a job runs, so a 2 s job outlives a 1.5 s down-after', async () => {
   const b = bot('life-2', { LOG_LEVEL: 'debug' });

@@ -57,21 +57,16 @@ describeEachBackend('kill -9 of the server during a run worked by real bots', (b
     });
     const server = sp;
     const jobIds = await createJobs(server.url, JOBS);
-    pool = new BotPool(
-      server.url,
-      `srvkill-${backend.name}`,
-      {
-        HEARTBEAT_INTERVAL_MS: '500',
-        PROCESSING_DURATION_MS: '0',
-        FAILURE_RATE: '0.1',
-        CLAIM_WAIT_MS: '1000',
-        BACKOFF_MIN_MS: '20',
-        BACKOFF_MAX_MS: '200',
-        REQUEST_TIMEOUT_MS: '3000',
-        LOG_LEVEL: 'info', // their `completed` lines are the acknowledgements checked at the end
-      },
-      (n) => ({ CLAIM_MODE: n % 2 ? 'next' : 'classic' }),
-    ); // both bot protocols at once
+    pool = new BotPool(server.url, `srvkill-${backend.name}`, {
+      HEARTBEAT_INTERVAL_MS: '500',
+      PROCESSING_DURATION_MS: '0',
+      FAILURE_RATE: '0.1',
+      CLAIM_WAIT_MS: '1000',
+      BACKOFF_MIN_MS: '20',
+      BACKOFF_MAX_MS: '200',
+      REQUEST_TIMEOUT_MS: '3000',
+      LOG_LEVEL: 'info', // their `completed` lines are the acknowledgements checked at the end
+    });
     pool.fill(BOTS);
 
     // Kill when the number of finished jobs crosses each of KILLS random points of the run.

@@ -1,7 +1,7 @@
 /**
  * Issue 7 #19: SIGTERM to REAL bots and to the REAL server in the middle of a run.
  *  1. Bots: fast ones (job shorter than the grace period) finish their job; slow ones (longer) hand
- *     it back as failed "bot shutting down", which makes it pending again. Either way every job they
+ *     it back unfinished (POST /jobs/:id/release), which makes it pending again. Either way every job they
  *     held is finished or released within BOT_SHUTDOWN_GRACE_MS (+ slack for a loaded machine), no job
  *     stays claimed or running, and every bot exits 0.
  *  2. Server: SIGTERM while bots work; it exits 0 with the datalake flushed (every result row written
