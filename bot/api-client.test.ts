@@ -45,15 +45,7 @@ afterAll(async () => {
   await close(server);
 });
 
-const clients: ApiClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-});
-function client(timeout = 2000, url = base): ApiClient {
-  const c = new ApiClient({ baseUrl: url, requestTimeoutMs: timeout });
-  clients.push(c);
-  return c;
-}
+const client = (timeout = 2000, url = base) => new ApiClient({ baseUrl: url, requestTimeoutMs: timeout });
 const json = (res: http.ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 };

@@ -93,11 +93,6 @@ export class ApiClient {
     return this.request('GET', `/bots/${encodeURIComponent(botId)}`);
   }
 
-  /** Closes the kept-alive connections (idle ones never keep the process alive anyway). */
-  async close(): Promise<void> {
-    await this.pool.close();
-  }
-
   private post<T>(
     path: string,
     body: unknown,

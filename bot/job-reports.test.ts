@@ -70,14 +70,13 @@ function setup(url = base) {
   });
   const reports = new JobReports(api, 'bot-1', retrier);
   const events = () => lines.map((l) => l.event).filter((e) => e !== 'retry' && e !== undefined);
-  return { api, reports, lines, events, log: log.child({ jobId: job.id }) };
+  return { reports, lines, events, log: log.child({ jobId: job.id }) };
 }
 
 test('200: the job is pending again; logged as handed back and counted', async () => {
   answers = [reply(200, { ...job, status: 'pending', botId: null })];
-  const { api, reports, lines, events, log } = setup();
+  const { reports, lines, events, log } = setup();
   await reports.handBack(job, log, () => true);
-  await api.close();
   expect(seen).toEqual([['/jobs/job-7/release', { botId: 'bot-1', attempt: 3 }]]);
   expect(events()).toEqual(['handed back']);
   expect(lines.find((l) => l.event === 'handed back')).toMatchObject({
@@ -90,9 +89,8 @@ test('200: the job is pending again; logged as handed back and counted', async (
 
 test('409: the job is no longer ours; logged once, not retried, not counted', async () => {
   answers = [reply(409, { error: { code: 'lease_lost', message: 'job job-7 is not running under bot-1' } })];
-  const { api, reports, lines, events, log } = setup();
+  const { reports, lines, events, log } = setup();
   await reports.handBack(job, log, () => true);
-  await api.close();
   expect(seen).toHaveLength(1);
   expect(events()).toEqual(['hand-back refused']);
   expect(lines.find((l) => l.event === 'hand-back refused')).toMatchObject({ status: 409, code: 'lease_lost' });
@@ -105,19 +103,17 @@ test('503 then 200: retried with backoff until the server answers', async () => 
     reply(503, { error: { code: 'unavailable', message: 'db down' } }),
     reply(200, { ...job, status: 'pending', botId: null }),
   ];
-  const { api, reports, events, log } = setup();
+  const { reports, events, log } = setup();
   await reports.handBack(job, log, () => true);
-  await api.close();
   expect(seen).toHaveLength(3);
   expect(events()).toEqual(['server unreachable', 'server back', 'handed back']);
 });
 
 test('no server: retries until the deadline, then gives up and says the lease expiry will release the job', async () => {
-  const { api, reports, lines, events, log } = setup(`http://127.0.0.1:${await freePort()}`);
+  const { reports, lines, events, log } = setup(`http://127.0.0.1:${await freePort()}`);
   const deadline = Date.now() + 600;
   const t0 = Date.now();
   await reports.handBack(job, log, () => Date.now() < deadline);
-  await api.close();
   expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
   expect(lines.filter((l) => l.event === 'retry').length).toBeGreaterThan(1);
   expect(events()).toEqual(['server unreachable', 'hand-back abandoned']);

@@ -21,8 +21,12 @@ if (niceness.error)
   );
 
 const handlers = new HandlerRegistry();
-const api = new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs });
-const runner = new BotRunner({ config, api, handlers, log });
+const runner = new BotRunner({
+  config,
+  api: new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs }),
+  handlers,
+  log,
+});
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   // A second signal (Ctrl-C in a terminal plus a SIGTERM from a supervisor) changes nothing: the
@@ -48,7 +52,7 @@ function exit(code: number): void {
 }
 
 runner.run().then(
-  () => api.close().finally(() => exit(0)),
+  () => exit(0),
   (err: unknown) => {
     log.fatal(
       { event: 'fatal', err: err instanceof Error ? err.message : String(err) },

@@ -18,7 +18,7 @@ import { ShutdownAbort, disposalOf, errorText, executeJob, type Outcome } from '
 import { Presence, type CurrentJob } from './presence';
 import { releaseHeldJob } from './release';
 import { GaveUp, Retrier } from './retry';
-import { ServerLink } from './server-link';
+import { ServerLink, describe } from './server-link';
 import { pause, realSleep, type SleepFn } from './sleep';
 
 /** Time a report or hand-back still gets after the grace period during shutdown (Kubernetes kills at 30 s). */
@@ -125,7 +125,10 @@ export class BotRunner {
       if (finished) await this.settleOnStop(finished);
       if (this.claimAborted)
         await releaseHeldJob(this.api, this.cfg.botId, this.log).catch((err: unknown) =>
-          this.log.warn({ event: 'hand-back abandoned', err: String(err) }, 'could not check for a held job'),
+          this.log.warn(
+            { event: 'hand-back abandoned', err: describe(err) },
+            'could not check for a job claimed as the bot stopped; if there is one, it goes back when its lease expires',
+          ),
         );
     } finally {
       this.presence.stopHeartbeat();
