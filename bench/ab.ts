@@ -8,7 +8,7 @@
  * (goal 2): each round sends `jobs` jobs one at a time to an idle lean client on A, then on B, and
  * the figure is their median latency in ms (lower is better).
  *
- * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|lean-undici|bot|enqueue|pickup]
+ * Usage: node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|lean-socket|bot|enqueue|pickup]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -45,11 +45,11 @@ async function launch(root: string, dir: string): Promise<{ url: string; stop: (
 
 async function main(): Promise<void> {
   const usage =
-    'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|lean-undici|bot|enqueue|pickup]';
+    'node --import tsx bench/ab.ts <commit> [rounds=3] [jobs=5000] [client=lean|lean-http|lean-socket|bot|enqueue|pickup]';
   const [commit, roundsArg, jobsArg, client = 'lean'] = scriptArgs(usage);
   if (!commit) usageError(usage, 'which commit to compare with?');
-  if (!['lean', 'lean-http', 'lean-undici', 'bot', 'enqueue', 'pickup'].includes(client))
-    usageError(usage, `client must be lean, lean-http, lean-undici, bot, enqueue or pickup, not "${client}"`);
+  if (!['lean', 'lean-http', 'lean-socket', 'bot', 'enqueue', 'pickup'].includes(client))
+    usageError(usage, `client must be lean, lean-http, lean-socket, bot, enqueue or pickup, not "${client}"`);
   const rounds = countArg(usage, 'rounds', roundsArg, 3);
   const jobs = countArg(usage, 'jobs', jobsArg, 5000);
   const before = tempDir('botfleet-ab-');

@@ -11,14 +11,14 @@ import { cpuByPid, cpuSince, memoryOf, postgresBackends, spawnNode, spawnTs, typ
 
 /**
  * bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive;
- * lean-undici: the same on the bot's own HTTP client (undici's Pool, as bot/api-client.ts).
+ * lean-socket: the same on the bot's own transport (bot/socket-transport.ts).
  */
-export type ClientKind = 'bot' | 'lean' | 'lean-http' | 'lean-undici';
+export type ClientKind = 'bot' | 'lean' | 'lean-http' | 'lean-socket';
 
 const LEAN_HTTP: Record<Exclude<ClientKind, 'bot'>, string> = {
   lean: 'fetch',
   'lean-http': 'node',
-  'lean-undici': 'undici',
+  'lean-socket': 'socket',
 };
 
 /** The compiled bot, built once per benchmark run (the sources may have changed since the last). */

@@ -113,15 +113,15 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
       sense: 'min',
       note: 'the same loop on node:http keep-alive instead of fetch',
     });
-    const leanUndici = await measureDrain([server.url], 'lean-undici', 4, n, 'g1s');
+    const leanSocket = await measureDrain([server.url], 'lean-socket', 4, n, 'g1s');
     out.push({
       goal: '1',
-      what: `4 lean clients (undici) drain ${n.toLocaleString('en-US')}`,
-      value: leanUndici.jobsPerSecond,
+      what: `4 lean clients (socket) drain ${n.toLocaleString('en-US')}`,
+      value: leanSocket.jobsPerSecond,
       unit: 'jobs/s',
       target: anchor,
       sense: 'min',
-      note: "the same loop on the bot's HTTP client (undici's Pool)",
+      note: "the same loop on the bot's transport (bot/socket-transport.ts)",
     });
     out.push({
       goal: '1',
@@ -138,7 +138,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
 }
 
 /**
- * Pickup latency of one idle lean client (node:http, or the bot's HTTP client, undici) long-polling
+ * Pickup latency of one idle lean client (node:http, or the bot's socket transport) long-polling
  * `url`: for each sample the driver stamps its wall clock into the payload just before POST /jobs,
  * the client reports now - sentAt when the claim's answer arrives. Milliseconds, in order.
  */
@@ -146,7 +146,7 @@ export async function leanPickupLatencies(
   url: string,
   samples: number,
   prefix: string,
-  kind: 'lean-http' | 'lean-undici' = 'lean-http',
+  kind: 'lean-http' | 'lean-socket' = 'lean-http',
 ): Promise<number[]> {
   const [lean] = (await startFleet(kind, [url], 1, prefix, { LATENCY: '1' })).children;
   const lat: number[] = [];
@@ -190,20 +190,20 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
       target: 10,
       sense: 'max',
     });
-    const latUndici = await leanPickupLatencies(server.url, samples, 'g2s', 'lean-undici');
+    const latSocket = await leanPickupLatencies(server.url, samples, 'g2s', 'lean-socket');
     out.push({
       goal: '2',
-      what: 'pickup latency p50, idle lean client (undici)',
-      value: percentile(latUndici, 50),
+      what: 'pickup latency p50, idle lean client (socket)',
+      value: percentile(latSocket, 50),
       unit: 'ms',
       target: 2,
       sense: 'max',
-      note: "the same on the bot's HTTP client (undici)",
+      note: "the same on the bot's transport (bot/socket-transport.ts)",
     });
     out.push({
       goal: '2',
-      what: 'pickup latency p99, idle lean client (undici)',
-      value: percentile(latUndici, 99),
+      what: 'pickup latency p99, idle lean client (socket)',
+      value: percentile(latSocket, 99),
       unit: 'ms',
       target: 10,
       sense: 'max',

@@ -7,15 +7,15 @@
  *
  * HTTP=fetch (default) uses fetch; HTTP=node uses node:http with a keep-alive agent, which costs the
  * client less CPU per request (on a 2-core machine the clients share the cores with the server, so
- * client CPU is throughput); HTTP=undici uses the bot's own client: undici's Pool and `request`
- * (bot/api-client.ts).
+ * client CPU is throughput); HTTP=socket uses the bot's own transport (bot/socket-transport.ts:
+ * HTTP/1.1 written on a kept-alive socket), less again.
  *
- * Env: SERVER_URL, BOT_ID, WAIT_MS (long-poll, default 25000), LATENCY (0|1), HTTP (fetch|node|undici).
+ * Env: SERVER_URL, BOT_ID, WAIT_MS (long-poll, default 25000), LATENCY (0|1), HTTP (fetch|node|socket).
  */
 import http from 'node:http';
 import { z } from 'zod';
 import { envInt, envString, loadOrExit, parseEnv } from '../core/config';
-import { Pool } from 'undici';
+import { socketTransport } from '../bot/socket-transport';
 
 const cfg = loadOrExit(() =>
   parseEnv(
@@ -24,7 +24,7 @@ const cfg = loadOrExit(() =>
       BOT_ID: envString(`lean-${process.pid}`),
       WAIT_MS: envInt(25000, 0, 30000),
       LATENCY: envInt(0, 0, 1),
-      HTTP: envString('fetch').pipe(z.enum(['fetch', 'node', 'undici'])),
+      HTTP: envString('fetch').pipe(z.enum(['fetch', 'node', 'socket'])),
     }),
     process.env,
   ),
@@ -71,27 +71,26 @@ function postNode(path: string, body: unknown, signal?: AbortSignal): Promise<{ 
   });
 }
 
-const pool = new Pool(new URL(cfg.SERVER_URL).origin, { connections: 1 });
+const socket = socketTransport();
 
-async function postUndici(
+async function postSocket(
   path: string,
   body: unknown,
   signal?: AbortSignal,
 ): Promise<{ status: number; body: unknown }> {
-  const r = await pool.request({
+  const r = await socket(`${cfg.SERVER_URL}${path}`, {
     method: 'POST',
-    path,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
     signal,
   });
-  const text = await r.body.text();
-  return { status: r.statusCode, body: text ? JSON.parse(text) : null };
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
 async function post(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
   if (cfg.HTTP === 'node') return postNode(path, body, signal);
-  if (cfg.HTTP === 'undici') return postUndici(path, body, signal);
+  if (cfg.HTTP === 'socket') return postSocket(path, body, signal);
   const r = await fetch(`${cfg.SERVER_URL}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
