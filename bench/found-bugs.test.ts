@@ -4,7 +4,7 @@
  * - a report that found the queue empty spent the bot's empty-claim budget (429, a second lost).
  */
 import http from 'node:http';
-import { ADMIN_TOKEN, startServer, type ServerProcess } from '../test/helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, startServer, type ServerProcess } from '../test/helpers/server-process';
 
 let s: ServerProcess;
 beforeAll(async () => {
@@ -26,7 +26,7 @@ interface Answer {
 async function post(path: string, body: unknown, admin = false): Promise<{ status: number; json: Answer }> {
   const r = await fetch(`${s.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${admin ? ADMIN_TOKEN : BOT_TOKEN}` },
     body: JSON.stringify(body),
   });
   const text = await r.text();
@@ -38,7 +38,10 @@ test.each(['/jobs/claim', '/jobs/next'])('a long-poll on %s whose client went aw
   await post('/bots/register', { id: botId });
   // Start a long-poll on a raw socket and cut it once the server has the request.
   await new Promise<void>((resolve, reject) => {
-    const req = http.request(`${s.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    const req = http.request(`${s.url}${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${BOT_TOKEN}` },
+    });
     req.on('error', () => resolve()); // the abort below
     req.end(JSON.stringify({ botId, waitMs: 20_000 }));
     setTimeout(() => {
@@ -50,7 +53,9 @@ test.each(['/jobs/claim', '/jobs/next'])('a long-poll on %s whose client went aw
   await new Promise((r) => setTimeout(r, 300)); // the server sees the socket close
   const job = (await post('/jobs', { type: 'simulated' }, true)).json;
   await new Promise((r) => setTimeout(r, 700)); // longer than the 250 ms re-check of a long-poll
-  const after = await (await fetch(`${s.url}/jobs/${job.id}`)).json();
+  const after = await (
+    await fetch(`${s.url}/jobs/${job.id}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+  ).json();
   expect({ status: after.status, botId: after.botId }).toEqual({ status: 'pending', botId: null });
   await post(`/jobs/${job.id}/cancel`, {}, true);
 });

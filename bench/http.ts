@@ -5,7 +5,7 @@ import { ADMIN_TOKEN } from '../test/helpers/server-process';
 export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 export async function getJson<T>(url: string): Promise<T> {
-  const r = await fetch(url);
+  const r = await fetch(url, { headers: ADMIN });
   if (!r.ok) throw new Error(`GET ${url} answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
   return (await r.json()) as T;
 }

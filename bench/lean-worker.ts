@@ -10,7 +10,7 @@
  * client CPU is throughput); HTTP=socket uses the bot's own transport (bot/socket-transport.ts:
  * HTTP/1.1 written on a kept-alive socket), less again.
  *
- * Env: SERVER_URL, BOT_ID, WAIT_MS (long-poll, default 25000), LATENCY (0|1), HTTP (fetch|node|socket).
+ * Env: SERVER_URL, BOT_TOKEN, BOT_ID, WAIT_MS (long-poll, default 25000), LATENCY (0|1), HTTP (fetch|node|socket).
  */
 import http from 'node:http';
 import { z } from 'zod';
@@ -25,6 +25,7 @@ const cfg = loadOrExit(() =>
       WAIT_MS: envInt(25000, 0, 30000),
       LATENCY: envInt(0, 0, 1),
       HTTP: envString('fetch').pipe(z.enum(['fetch', 'node', 'socket'])),
+      BOT_TOKEN: envString('bot-dev-token-change-me'),
     }),
     process.env,
   ),
@@ -53,7 +54,11 @@ function postNode(path: string, body: unknown, signal?: AbortSignal): Promise<{ 
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+          authorization: `Bearer ${cfg.BOT_TOKEN}`,
+        },
       },
       (res) => {
         const parts: Buffer[] = [];
@@ -80,7 +85,7 @@ async function postSocket(
 ): Promise<{ status: number; body: unknown }> {
   const r = await socket(`${cfg.SERVER_URL}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.BOT_TOKEN}` },
     body: JSON.stringify(body),
     signal,
   });
@@ -93,7 +98,7 @@ async function post(path: string, body: unknown, signal?: AbortSignal): Promise<
   if (cfg.HTTP === 'socket') return postSocket(path, body, signal);
   const r = await fetch(`${cfg.SERVER_URL}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.BOT_TOKEN}` },
     body: JSON.stringify(body),
     signal,
   });

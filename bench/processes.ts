@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  BOT_TOKEN,
   freePort,
   ROOT,
   serverEnv,
@@ -38,7 +39,7 @@ export function spawnTs(
 export function spawnNode(args: string[], env: Record<string, string>, opts: { ipc?: boolean } = {}): Child {
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, LOG_PRETTY: 'false', ...env },
+    env: { ...process.env, LOG_PRETTY: 'false', BOT_TOKEN, ...env },
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

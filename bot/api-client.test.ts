@@ -7,7 +7,7 @@
 import events from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { freePort } from '../test/helpers/server-process';
+import { BOT_TOKEN, freePort } from '../test/helpers/server-process';
 import { testTime } from '../test/helpers/time';
 import { ApiClient, ServerBusyError, ServerUnavailableError } from './api-client';
 
@@ -41,7 +41,8 @@ afterAll(async () => {
   await close(server);
 });
 
-const client = (timeout = 2000, url = base) => new ApiClient({ baseUrl: url, requestTimeoutMs: timeout });
+const client = (timeout = 2000, url = base) =>
+  new ApiClient({ baseUrl: url, requestTimeoutMs: timeout, token: BOT_TOKEN });
 const json = (res: http.ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 };

@@ -3,9 +3,11 @@
  * (bot/socket-transport.ts). Answers the server gave come back as a Reply (2xx, or 4xx with its
  * error code), so the runner decides what a 404 or 409 means where it happens. Everything that says
  * "the server is not there" (no connection, time limit, 5xx, a body that is not JSON) is thrown as
- * ServerUnavailableError; 429 (slow down) as ServerBusyError; an abort by the caller's signal is
- * rethrown as its reason.
+ * ServerUnavailableError; 429 (slow down) as ServerBusyError; 401/403 (BOT_TOKEN refused) as
+ * TokenRefusedError; an abort by the caller's signal is rethrown as its reason. Every call is a POST
+ * with `Authorization: Bearer <BOT_TOKEN>`: a bot reads nothing but what its own routes answer.
  */
+import { bearer } from '../core/http/auth';
 import type { Bot, Job, Json } from '../core/types';
 import { TransportError, type Transport, type TransportResponse } from './http-transport';
 import { socketTransport } from './socket-transport';
@@ -17,6 +19,20 @@ export class ServerUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ServerUnavailableError';
+  }
+}
+
+/**
+ * 401 or 403: the server refused BOT_TOKEN. Retried with backoff like an outage (the token may be
+ * rotated on the server first), with one error line per attempt so the cause is plain in the log.
+ */
+export class TokenRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    serverMessage: string,
+  ) {
+    super(`the server refused BOT_TOKEN (${status}): ${serverMessage}`);
+    this.name = 'TokenRefusedError';
   }
 }
 
@@ -43,26 +59,37 @@ export interface NextAnswer {
   job: Job | null;
 }
 
+export type HeartbeatAnswer = Bot & { currentAttempt: number | null };
+
 export interface ApiClientOptions {
   /** The server's URL; a path in it (a proxy's prefix) goes before every route. */
   baseUrl: string;
   /** Time limit of one request, until its whole answer is in. */
   requestTimeoutMs: number;
+  /** BOT_TOKEN: sent as `Authorization: Bearer` on every call. */
+  token: string;
 }
 
 export class ApiClient {
   private readonly send: Transport = socketTransport();
   private readonly base: string;
+  private readonly headers: Record<string, string>;
 
   constructor(private readonly opts: ApiClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
+    this.headers = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      authorization: bearer(opts.token),
+    };
   }
 
   register(id: string, name: string): Promise<Reply<Bot>> {
     return this.post('/bots/register', { id, name });
   }
 
-  heartbeat(botId: string): Promise<Reply<Bot>> {
+  /** The bot as the server sees it, with the attempt of the job it holds (currentAttempt). */
+  heartbeat(botId: string): Promise<Reply<HeartbeatAnswer>> {
     return this.post('/bots/heartbeat', { botId });
   }
 
@@ -80,28 +107,12 @@ export class ApiClient {
     return this.post(`/jobs/${encodeURIComponent(jobId)}/release`, { botId, attempt });
   }
 
-  getJob(jobId: string): Promise<Reply<Job>> {
-    return this.request('GET', `/jobs/${encodeURIComponent(jobId)}`);
-  }
-
-  getBot(botId: string): Promise<Reply<Bot>> {
-    return this.request('GET', `/bots/${encodeURIComponent(botId)}`);
-  }
-
-  private post<T>(
+  private async post<T>(
     path: string,
     body: unknown,
-    o?: { signal?: AbortSignal; extraTimeoutMs?: number },
-  ): Promise<Reply<T>> {
-    return this.request('POST', path, body, o);
-  }
-
-  private async request<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    body?: unknown,
     o: { signal?: AbortSignal; extraTimeoutMs?: number } = {},
   ): Promise<Reply<T>> {
+    const method = 'POST';
     // The transport keeps the time limit with a timer it clears when the answer is in: not an
     // AbortSignal.timeout() (its timer stays armed for the whole limit after the request ended, so at
     // hundreds of requests a second thousands of timers and signals filled the old generation), nor
@@ -111,11 +122,8 @@ export class ApiClient {
     try {
       res = await this.send(`${this.base}${path}`, {
         method,
-        headers:
-          body === undefined
-            ? { accept: 'application/json' }
-            : { 'content-type': 'application/json', accept: 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: this.headers,
+        body: JSON.stringify(body),
         signal: o.signal,
         timeoutMs: this.opts.requestTimeoutMs + (o.extraTimeoutMs ?? 0),
       });
@@ -138,6 +146,7 @@ export class ApiClient {
       const retryAfterMs = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
       throw new ServerBusyError(`${method} ${path} answered 429: ${errorOf(text).message}`, retryAfterMs);
     }
+    if (status === 401 || status === 403) throw new TokenRefusedError(status, errorOf(text).message);
     if (status >= 500) {
       throw new ServerUnavailableError(`${method} ${path} answered ${status}: ${errorOf(text).message}`);
     }

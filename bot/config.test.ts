@@ -6,6 +6,8 @@ describe('loadBotConfig', () => {
   it('has the documented defaults; BOT_ID is the host name', () => {
     expect(loadBotConfig({})).toEqual({
       serverUrl: 'http://localhost:3001',
+      botToken: 'bot-dev-token-change-me',
+      tokenWarnings: [expect.stringMatching(/^BOT_TOKEN is a published default/)],
       botId: os.hostname(),
       botName: os.hostname(),
       heartbeatIntervalMs: 30000,

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { envFloat, envHttpUrl, envInt, envLogLevel, envString, parseEnv } from '../core/config';
+import { envFloat, envHttpUrl, envInt, envLogLevel, envString, parseEnvWithTokens } from '../core/config';
 import { IdSchema } from '../core/types';
 
 const EnvSchema = z
@@ -37,6 +37,10 @@ const EnvSchema = z
 
 export interface BotConfig {
   serverUrl: string;
+  /** Sent as `Authorization: Bearer` on every call: the first of BOT_TOKEN's list. */
+  botToken: string;
+  /** One line per default token in use, logged at start. */
+  tokenWarnings: readonly string[];
   botId: string;
   botName: string;
   heartbeatIntervalMs: number;
@@ -57,9 +61,11 @@ export interface BotConfig {
 
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): Readonly<BotConfig> {
-  const e = parseEnv(EnvSchema, env);
+  const e = parseEnvWithTokens(EnvSchema, env, ['bot']);
   return Object.freeze({
     serverUrl: e.SERVER_URL.replace(/\/+$/, ''),
+    botToken: e.tokens.bot[0],
+    tokenWarnings: e.tokenWarnings,
     botId: e.BOT_ID,
     botName: e.BOT_NAME || e.BOT_ID,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
@@ -86,6 +92,8 @@ not counted).
 
 Environment (defaults in brackets):
   SERVER_URL               where the server is [http://localhost:3001]
+  BOT_TOKEN                bearer token of the bot role, sent on every call (the first, if a
+                           comma-separated list) [a development default; refused with NODE_ENV=production]
   BOT_ID                   this bot's id [the host name; the pod name in Kubernetes]
   BOT_NAME                 display name [BOT_ID]
   HEARTBEAT_INTERVAL_MS    heartbeat period [30000]

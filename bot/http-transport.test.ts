@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BOT_TOKEN } from '../test/helpers/server-process';
 import { ApiClient, ServerUnavailableError } from './api-client';
 import { keepAliveTransport, TransportError } from './http-transport';
 
@@ -54,7 +55,7 @@ test('an abort rejects at once; a refused connection names its code through the 
     /aborted/,
   );
   expect(Date.now() - t0).toBeLessThan(1000);
-  const api = new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000 });
+  const api = new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000, token: BOT_TOKEN });
   const err = await api.heartbeat('b').catch((e) => e);
   expect(err).toBeInstanceOf(ServerUnavailableError);
   expect(String(err.message)).toMatch(/ECONNREFUSED/);

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { systemClock } from '../core/clock';
 import type { Job } from '../core/types';
-import { freePort } from '../test/helpers/server-process';
+import { BOT_TOKEN, freePort } from '../test/helpers/server-process';
 import { ApiClient } from './api-client';
 import { JobReports } from './job-reports';
 import { Retrier } from './retry';
@@ -58,7 +58,7 @@ function setup(url = base) {
       },
     }),
   );
-  const api = new ApiClient({ baseUrl: url, requestTimeoutMs: 2000 });
+  const api = new ApiClient({ baseUrl: url, requestTimeoutMs: 2000, token: BOT_TOKEN });
   const retrier = new Retrier({
     link: new ServerLink(log, systemClock),
     log,

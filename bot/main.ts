@@ -13,6 +13,7 @@ import { BotRunner } from './runner';
 handleHelp(process.argv.slice(2), BOT_HELP);
 const config = loadOrExit(() => loadBotConfig(process.env));
 const log = createLogger('bot', config.logLevel);
+for (const w of config.tokenWarnings) log.warn({ event: 'default token' }, w);
 const niceness = applyNiceness(config.nice);
 if (niceness.error)
   log.warn(
@@ -23,7 +24,11 @@ if (niceness.error)
 const handlers = new HandlerRegistry();
 const runner = new BotRunner({
   config,
-  api: new ApiClient({ baseUrl: config.serverUrl, requestTimeoutMs: config.requestTimeoutMs }),
+  api: new ApiClient({
+    baseUrl: config.serverUrl,
+    requestTimeoutMs: config.requestTimeoutMs,
+    token: config.botToken,
+  }),
   handlers,
   log,
 });

@@ -4,7 +4,13 @@
  */
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/types';
-import { ServerBusyError, ServerUnavailableError, type ApiClient, type Reply } from './api-client';
+import {
+  ServerBusyError,
+  ServerUnavailableError,
+  type ApiClient,
+  type HeartbeatAnswer,
+  type Reply,
+} from './api-client';
 import { LeaseLostAbort } from './job-execution';
 import { PeriodicTask } from './periodic-task';
 import type { Retrier } from './retry';
@@ -74,7 +80,7 @@ export class Presence {
   private async beat(): Promise<void> {
     const { d } = this;
     const cur = d.current();
-    let r: Reply<{ currentJobId: string | null }>;
+    let r: Reply<HeartbeatAnswer>;
     try {
       r = await d.api.heartbeat(d.botId);
       d.link.markUp();
@@ -100,18 +106,20 @@ export class Presence {
     d.log.warn({ event: 'heartbeat refused', status: r.status, code: r.code, reason: r.message }, 'heartbeat refused');
   }
 
-  /** The heartbeat says we no longer hold the job; confirm on the job itself before dropping the work. */
+  /**
+   * The heartbeat says we no longer hold the job. Its answer may have been written before the
+   * claim of this job was (the two calls overlap), so ask once more, now that the claim is answered.
+   */
   private async checkLease(cur: CurrentJob): Promise<void> {
     const { d } = this;
-    const r = await d.api.getJob(cur.job.id).catch(() => null);
+    const r = await d.api.heartbeat(d.botId).catch(() => null);
     if (!r) return; // unreachable: the report will find out
-    const j = r.ok ? r.body : null;
-    const ours =
-      j && j.botId === d.botId && j.attempts === cur.job.attempts && (j.status === 'claimed' || j.status === 'running');
+    const b = r.ok ? r.body : null;
+    const ours = b !== null && b.currentJobId === cur.job.id && b.currentAttempt === cur.job.attempts;
     if (!ours && d.current() === cur) {
       cur.abort.abort(
         new LeaseLostAbort(
-          j ? `the job is ${j.status}, attempt ${j.attempts}, bot ${j.botId ?? 'none'}` : 'the job is gone',
+          b ? `the server has this bot on job ${b.currentJobId ?? 'none'}` : `the heartbeat answered ${r.status}`,
         ),
       );
     }

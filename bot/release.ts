@@ -7,14 +7,12 @@ import type { Logger } from '../core/logger';
 import type { ApiClient } from './api-client';
 
 export async function releaseHeldJob(api: ApiClient, botId: string, log: Logger): Promise<void> {
-  const b = await api.getBot(botId);
-  const jobId = b.ok ? b.body.currentJobId : null;
-  if (!jobId) return;
-  const j = await api.getJob(jobId);
-  if (!j.ok || j.body.botId !== botId || (j.body.status !== 'claimed' && j.body.status !== 'running')) return;
-  const r = await api.release(jobId, botId, j.body.attempts);
+  const b = await api.heartbeat(botId);
+  if (!b.ok || !b.body.currentJobId || b.body.currentAttempt === null) return;
+  const { currentJobId: jobId, currentAttempt: attempt } = b.body;
+  const r = await api.release(jobId, botId, attempt);
   log.warn(
-    { event: r.ok ? 'handed back' : 'hand-back refused', jobId, attempt: j.body.attempts, status: r.status },
+    { event: r.ok ? 'handed back' : 'hand-back refused', jobId, attempt, status: r.status },
     r.ok ? `handed back job ${jobId}, claimed as the bot stopped` : `job ${jobId} is no longer this bot's`,
   );
 }

@@ -1,10 +1,11 @@
 /**
  * Retries a call until the server answers: capped exponential backoff with full jitter while it is
- * unreachable (5xx, no connection, timeout), the Retry-After while it says "slow down" (429).
+ * unreachable (5xx, no connection, timeout) or refuses BOT_TOKEN (401/403, one error line per
+ * attempt), the Retry-After while it says "slow down" (429).
  */
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
-import { ServerBusyError, ServerUnavailableError } from './api-client';
+import { ServerBusyError, ServerUnavailableError, TokenRefusedError } from './api-client';
 import { Backoff } from './backoff';
 import type { ServerLink } from './server-link';
 import { pause, type SleepFn } from './sleep';
@@ -42,9 +43,11 @@ export class Retrier {
         return r;
       } catch (err) {
         const busy = err instanceof ServerBusyError;
-        if (!busy && !(err instanceof ServerUnavailableError)) throw err;
+        const refused = err instanceof TokenRefusedError;
+        if (!busy && !refused && !(err instanceof ServerUnavailableError)) throw err;
         // 429 means the server is up and wants us slower: wait as told, but it is no outage.
         if (busy) link.markUp();
+        else if (refused) this.o.log.error({ event: 'token refused', status: err.status }, err.message);
         else link.markDown(err);
         if (!keepTrying()) throw new GaveUp(err.message);
         const delay = Math.max(backoff.next(), busy ? err.retryAfterMs : 0);

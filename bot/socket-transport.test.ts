@@ -11,6 +11,7 @@ import { ApiClient, ServerUnavailableError } from './api-client';
 import { AnswerParser, socketTransport } from './socket-transport';
 import { TransportError } from './http-transport';
 import { testTime } from '../test/helpers/time';
+import { BOT_TOKEN } from '../test/helpers/server-process';
 
 const signal = () => AbortSignal.timeout(testTime(2000));
 const post = (body: string) => ({
@@ -233,7 +234,7 @@ describe('against a raw server', () => {
     });
     const url = await listen(server);
     try {
-      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000) })
+      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000), token: BOT_TOKEN })
         .heartbeat('b')
         .catch((e) => e);
       expect(err).toBeInstanceOf(ServerUnavailableError);
@@ -282,7 +283,7 @@ describe('against a raw server', () => {
     const server = rawServer((socket) => socket.write('SMTP ready\r\n\r\n'));
     const url = await listen(server);
     try {
-      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000) })
+      const err = await new ApiClient({ baseUrl: url, requestTimeoutMs: testTime(2000), token: BOT_TOKEN })
         .heartbeat('b')
         .catch((e) => e);
       expect(err).toBeInstanceOf(ServerUnavailableError);
@@ -294,7 +295,7 @@ describe('against a raw server', () => {
 });
 
 test('a refused connection names its code through the API client', async () => {
-  const err = await new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000 })
+  const err = await new ApiClient({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs: 1000, token: BOT_TOKEN })
     .heartbeat('b')
     .catch((e) => e);
   expect(err).toBeInstanceOf(ServerUnavailableError);

@@ -14,13 +14,29 @@ describe('controller config', () => {
       botIdPrefix: 'bot',
       botsDeployment: 'botfleet-bots',
       configMapName: 'botfleet-controller',
-      adminTokenIsDefault: true,
+      tokens: {
+        admin: ['admin-dev-token-change-me'],
+        bot: ['bot-dev-token-change-me'],
+        viewer: ['viewer-dev-token-change-me'],
+      },
+      trustProxy: false,
       inCluster: false,
       kubeconfigFile: null,
     });
     expect(c.botCommand).toEqual(['node', ...BOT_NODE_FLAGS, '--import', 'tsx', 'bot/main.ts']);
     expect(c.stateFile.endsWith('data/controller-state.json')).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('hands the bots its environment without the admin and viewer tokens', () => {
+    const c = loadConfig({
+      ADMIN_TOKEN: 'admin-token-1',
+      VIEWER_TOKEN: 'viewer-token-1',
+      BOT_TOKEN: 'bot-token-1',
+      X: 'y',
+    });
+    expect(c.botEnv).toEqual({ BOT_TOKEN: 'bot-token-1', X: 'y' });
+    expect(c.tokenWarnings).toEqual([]);
   });
 
   it('defaults to the kubernetes driver inside a pod', () => {

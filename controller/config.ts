@@ -5,17 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import {
-  ConfigError,
-  DEFAULT_ADMIN_TOKEN,
-  envAdminToken,
-  envBool,
-  envHttpUrl,
-  envInt,
-  envLogLevel,
-  envString,
-  parseEnv,
-} from '../core/config';
+import { ConfigError, envBool, envHttpUrl, envInt, envLogLevel, envString, parseEnvWithTokens } from '../core/config';
+import { ROLES, TOKEN_VARIABLES, type Tokens } from '../core/http/auth';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { HARD_MAX_BOTS } from './desired-state';
 
@@ -24,8 +15,6 @@ const DEFAULT_BOT_COMMAND = ['node', ...BOT_NODE_FLAGS, '--import tsx bot/main.t
 
 /** Where a pod finds its own namespace (mounted with the service account token). */
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-export { DEFAULT_ADMIN_TOKEN } from '../core/config';
 
 const k8sName = (def: string) =>
   envString(def).pipe(
@@ -65,7 +54,7 @@ function schema(env: NodeJS.ProcessEnv) {
     CONTROLLER_PORT: envInt(3003, 0, 65535),
     CONTROLLER_HOST: envString('0.0.0.0'),
     SERVER_URL: envHttpUrl('http://localhost:3001'),
-    ADMIN_TOKEN: envAdminToken(),
+    TRUST_PROXY: envBool(false),
     SCALE_DRIVER: envString(insideKubernetes ? 'kubernetes' : 'process').pipe(z.enum(['process', 'kubernetes'])),
     BOT_REPLICAS: envInt(3, 0, HARD_MAX_BOTS),
     MAX_BOTS: envInt(50, 0, HARD_MAX_BOTS),
@@ -101,8 +90,14 @@ export interface ControllerConfig {
   port: number;
   host: string;
   serverUrl: string;
-  adminToken: string;
-  adminTokenIsDefault: boolean;
+  /**
+   * ADMIN_TOKEN (its changes, and the server's DELETE /bots/:id), VIEWER_TOKEN (GET /scale, and its
+   * reads of the server), BOT_TOKEN (handed to the bots it starts).
+   */
+  tokens: Tokens;
+  /** One line per default token in use, logged at start. */
+  tokenWarnings: readonly string[];
+  trustProxy: boolean;
   driver: 'process' | 'kubernetes';
   botReplicas: number;
   maxBots: number;
@@ -126,13 +121,13 @@ export interface ControllerConfig {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   logLevel: string;
-  /** The environment handed to bot child processes (the controller's own, as the issue asks). */
+  /** The environment handed to bot child processes: the controller's own without ADMIN_TOKEN and VIEWER_TOKEN. */
   botEnv: Record<string, string>;
 }
 
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ControllerConfig> {
-  const e = parseEnv(schema(env), env);
+  const e = parseEnvWithTokens(schema(env), env, ROLES);
   const problems: string[] = [];
   if (e.BOT_REPLICAS > e.MAX_BOTS)
     problems.push(`BOT_REPLICAS: must be at most MAX_BOTS (${e.MAX_BOTS}), got ${e.BOT_REPLICAS}`);
@@ -147,14 +142,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     // Same error as parseEnv's, so main.ts prints both kinds the same way.
     throw new ConfigError(problems);
   }
+  // A bot gets BOT_TOKEN (the process driver sets it), never the admin or viewer token.
   const botEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) botEnv[k] = v;
+  for (const [k, v] of Object.entries(env))
+    if (v !== undefined && k !== TOKEN_VARIABLES.admin && k !== TOKEN_VARIABLES.viewer) botEnv[k] = v;
   return Object.freeze({
     port: e.CONTROLLER_PORT,
     host: e.CONTROLLER_HOST,
     serverUrl: e.SERVER_URL.replace(/\/+$/, ''),
-    adminToken: e.ADMIN_TOKEN,
-    adminTokenIsDefault: e.ADMIN_TOKEN === DEFAULT_ADMIN_TOKEN,
+    tokens: e.tokens,
+    tokenWarnings: e.tokenWarnings,
+    trustProxy: e.TRUST_PROXY,
     driver: e.SCALE_DRIVER,
     botReplicas: e.BOT_REPLICAS,
     maxBots: e.MAX_BOTS,
@@ -191,14 +189,19 @@ export const HELP = `botfleet controller: keeps the number of bots at the desire
 Usage: npm run controller            (node --import tsx controller/main.ts)
 
 HTTP (default port 3003): GET /scale, PUT /scale {replicas}, POST /scale/add, POST /scale/remove,
-PUT /autoscale {enabled, min, max, jobsPerBot}, GET /healthz. Changes need
-"Authorization: Bearer <ADMIN_TOKEN>".
+PUT /autoscale {enabled, min, max, jobsPerBot}, GET /metrics, GET /healthz. Changes need
+"Authorization: Bearer <ADMIN_TOKEN>", reads VIEWER_TOKEN or ADMIN_TOKEN; /healthz is open.
 
 Environment (defaults in brackets):
   CONTROLLER_PORT [3003]            port of the HTTP API
   CONTROLLER_HOST [0.0.0.0]         interface to listen on
   SERVER_URL [http://localhost:3001] the job server (bot status, queue depth)
-  ADMIN_TOKEN [admin-secret-token]  bearer token for changes (a warning is logged while default)
+  ADMIN_TOKEN, VIEWER_TOKEN, BOT_TOKEN  bearer tokens, each a comma-separated list (the first is the
+                                    one sent): admin for changes and the server's DELETE /bots/:id,
+                                    viewer for reads (its own and the server's), bot handed to the
+                                    bots it starts [development defaults with a warning; refused
+                                    with NODE_ENV=production]
+  TRUST_PROXY [false]               true behind a proxy that sets X-Forwarded-For (audit addresses)
   SCALE_DRIVER [process; kubernetes inside a pod]  how bots are run
   BOT_REPLICAS [3]                  desired bots when no saved state exists yet
   MAX_BOTS [50]                     upper bound for every scale

@@ -45,6 +45,7 @@ async function buildDriver(
     env: config.botEnv,
     idPrefix: config.botIdPrefix,
     serverUrl: config.serverUrl,
+    botToken: config.tokens.bot[0],
     server,
     logger,
     stopGraceMs: config.botStopGraceMs,
@@ -58,11 +59,13 @@ async function main(): Promise<void> {
   handleHelp(process.argv.slice(2), HELP);
   const config = loadOrExit(() => loadConfig(process.env));
   const logger = createLogger('controller', config.logLevel);
-  if (config.adminTokenIsDefault)
-    logger.warn('ADMIN_TOKEN is the default; set your own before exposing the controller');
+  for (const w of config.tokenWarnings) logger.warn({ event: 'default token' }, w);
 
   const defaults: DesiredState = { replicas: config.botReplicas, autoscale: { ...config.autoscale } };
-  const server = new HttpServerClient(config.serverUrl, config.serverTimeoutMs, config.adminToken);
+  const server = new HttpServerClient(config.serverUrl, config.serverTimeoutMs, {
+    viewer: config.tokens.viewer[0],
+    admin: config.tokens.admin[0],
+  });
   const { driver, store } = await buildDriver(config, server, logger, defaults);
   const metrics = new ControllerMetrics();
   const loop = new ReconcileLoop({
@@ -80,7 +83,8 @@ async function main(): Promise<void> {
   const app = createControllerApp({
     loop,
     driver,
-    adminToken: config.adminToken,
+    tokens: config.tokens,
+    trustProxy: config.trustProxy,
     maxBots: config.maxBots,
     bodyLimitBytes: config.bodyLimitBytes,
     metrics,

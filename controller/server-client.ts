@@ -1,8 +1,9 @@
 /**
  * The controller's view of the job server: which bots are busy (for drain-first scale-down) and how
- * deep the queue is (for autoscale). Read-only calls; every one has a timeout so a hung server
- * cannot stall the reconcile loop.
+ * deep the queue is (for autoscale), read with the viewer token, and the removal of a stopped bot
+ * with the admin token. Every call has a timeout so a hung server cannot stall the reconcile loop.
  */
+import { bearer } from '../core/http/auth';
 import type { Bot, BotStatus } from '../core/types';
 
 export interface BotActivity {
@@ -34,15 +35,18 @@ export class ServerUnavailableError extends Error {
 export class HttpServerClient implements ServerClient {
   constructor(
     private readonly baseUrl: string,
-    private readonly timeoutMs = 5000,
-    /** Needed only for deleteBot. */
-    private readonly adminToken: string | null = null,
+    private readonly timeoutMs: number,
+    /** VIEWER_TOKEN for the reads, ADMIN_TOKEN for deleteBot. */
+    private readonly tokens: { viewer: string; admin: string },
   ) {}
 
   private async getJson(path: string): Promise<unknown> {
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(`${this.baseUrl}${path}`, {
+        headers: { Authorization: bearer(this.tokens.viewer) },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
       throw new ServerUnavailableError(`GET ${path} failed: ${(err as Error).message}`);
     }
@@ -65,7 +69,7 @@ export class HttpServerClient implements ServerClient {
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method: 'DELETE',
-        headers: this.adminToken ? { Authorization: `Bearer ${this.adminToken}` } : {},
+        headers: { Authorization: bearer(this.tokens.admin) },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {

@@ -3,6 +3,7 @@
  * environment with zod, prints every bad variable and exits, or returns a frozen object.
  */
 import { z } from 'zod';
+import { readTokens, type Role, type Tokens } from './http/auth';
 
 /** An integer environment variable with a default; accepts "1000" or "1_000". */
 export const envInt = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
@@ -63,20 +64,17 @@ export const envHttpUrl = (def: string) =>
       .transform((u) => u.replace(/\/+$/, '')),
   );
 
-/** The shipped admin token: every component warns while it is still in use. */
-export const DEFAULT_ADMIN_TOKEN = 'admin-secret-token';
-
-/** ADMIN_TOKEN: at least 8 characters, default DEFAULT_ADMIN_TOKEN. */
-export const envAdminToken = () =>
-  envString(DEFAULT_ADMIN_TOKEN).pipe(z.string().min(8, 'must be at least 8 characters'));
-
 export const envLogLevel = envString('info').pipe(
   z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 );
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
   }
 }
 
@@ -87,6 +85,25 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   return Object.freeze(r.data);
+}
+
+/**
+ * parseEnv plus the bearer tokens of `roles` (core/http/auth.ts), every problem of both reported
+ * at once: the config and `tokens` (each role's list) and `tokenWarnings` (one per default in use).
+ */
+export function parseEnvWithTokens<S extends z.ZodType<object>, R extends Role>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  roles: readonly R[],
+): Readonly<z.output<S> & { tokens: Tokens<R>; tokenWarnings: readonly string[] }> {
+  const r = schema.safeParse(env);
+  const t = readTokens(env, roles);
+  const problems = [
+    ...(r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+    ...t.problems,
+  ];
+  if (!r.success || problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ ...r.data, tokens: t.tokens, tokenWarnings: t.warnings });
 }
 
 /** For main.ts: parse, or print every problem and exit 1. */

@@ -27,7 +27,7 @@ export class ValidationError extends AppError {
   }
 }
 export class UnauthorizedError extends AppError {
-  constructor(message = 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required') {
+  constructor(message = 'a valid "Authorization: Bearer <token>" header is required') {
     super(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
   }
 }

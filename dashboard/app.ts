@@ -1,14 +1,14 @@
 /**
- * The dashboard's Koa app factory (no listen): security headers, assets, sessions, pages, JSON for
- * the live parts, and the controls. main.ts and the tests both build it with createDashboardApp.
+ * The dashboard's Koa app factory (no listen): security headers, assets, sessions (every page needs
+ * one), pages, JSON for the live parts, and the controls (admin sessions only). main.ts and the tests both build it with createDashboardApp.
  */
 import Koa, { type Context, type Next } from 'koa';
-import { AppError, ForbiddenError } from '../core/errors';
+import { AppError, ForbiddenError, UnauthorizedError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { DashboardConfig } from './config';
 import { createControllerClient } from './controller-client';
 import type { DashboardDeps } from './deps';
-import { securityHeaders, wantsJson } from './http-helpers';
+import { safeReturnTo, securityHeaders, wantsJson } from './http-helpers';
 import { createRenderer } from './render';
 import { actionRoutes } from './routes/actions';
 import { apiRoutes } from './routes/api';
@@ -30,7 +30,10 @@ export function createDashboardApp(
   opts: { now?: () => number } = {},
 ): DashboardApp {
   const now = opts.now ?? Date.now;
-  const upstream = { adminToken: config.adminToken, timeoutMs: config.upstreamTimeoutMs };
+  const upstream = {
+    tokens: { viewer: config.tokens.viewer[0], admin: config.tokens.admin[0] },
+    timeoutMs: config.upstreamTimeoutMs,
+  };
   const deps: DashboardDeps = {
     config,
     logger,
@@ -38,10 +41,13 @@ export function createDashboardApp(
     server: createServerClient({ ...upstream, baseUrl: config.serverUrl }),
     controller: createControllerClient({ ...upstream, baseUrl: config.controllerUrl }),
     sessions: new SessionStore({ ttlMs: config.sessionTtlMs, now }),
-    render: createRenderer({ refreshMs: config.refreshMs, adminTokenIsDefault: config.adminTokenIsDefault }),
+    render: createRenderer({ refreshMs: config.refreshMs, defaultTokens: config.tokenWarnings.length > 0 }),
   };
 
   const app = new Koa();
+  // Behind one TLS proxy (TRUST_PROXY): protocol, host and client address from its X-Forwarded-* headers.
+  app.proxy = config.trustProxy;
+  app.maxIpsCount = 1;
   app.use(async (ctx: Context, next: Next) => {
     // Debug level: the live parts poll every few seconds, which would drown an info log.
     const started = performance.now();
@@ -55,14 +61,15 @@ export function createDashboardApp(
   app.use(securityHeaders);
   app.use(staticAssets());
   app.use(async (ctx: Context, next: Next) => {
-    ctx.state.session = deps.sessions.get(ctx.cookies.get(SESSION_COOKIE));
-    await next();
-  });
-  app.use(sameOriginPosts);
-  app.use(async (ctx: Context, next: Next) => {
     if (ctx.path !== '/healthz') return next();
     ctx.body = { status: 'ok' };
   });
+  app.use(async (ctx: Context, next: Next) => {
+    ctx.state.session = deps.sessions.get(ctx.cookies.get(SESSION_COOKIE));
+    await next();
+  });
+  app.use(signInFirst);
+  app.use(sameOriginPosts);
   for (const router of [pageRoutes(deps), apiRoutes(deps), authRoutes(deps), actionRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
@@ -72,6 +79,32 @@ export function createDashboardApp(
     throw new AppError(404, 'not_found', `there is no page at ${ctx.path}`);
   });
   return { app, deps };
+}
+
+/** Where a stranger may go: the sign-in page itself, and signing out. */
+const OPEN_PATHS = new Set(['/signin', '/signout']);
+
+/**
+ * Every page, JSON route and control needs a session. A browser is sent to sign in first, and back
+ * afterwards (to the page it asked for, or for a form the page it was posted from); JSON gets 401.
+ */
+async function signInFirst(ctx: Context, next: Next): Promise<void> {
+  if (ctx.state.session || OPEN_PATHS.has(ctx.path)) return next();
+  if (wantsJson(ctx)) throw new UnauthorizedError('sign in to the dashboard first');
+  const read = ctx.method === 'GET' || ctx.method === 'HEAD';
+  const back = read ? ctx.originalUrl : samePageOf(ctx);
+  ctx.redirect(`/signin?next=${encodeURIComponent(safeReturnTo(back))}`);
+  if (!read) ctx.status = 303;
+}
+
+/** The path of the page a form was posted from (its Referer, when it is this site), else "/". */
+function samePageOf(ctx: Context): string {
+  try {
+    const from = new URL(ctx.get('referer'));
+    return from.origin === `${ctx.protocol}://${ctx.host}` ? `${from.pathname}${from.search}` : '/';
+  } catch {
+    return '/';
+  }
 }
 
 /**

@@ -15,9 +15,7 @@ const logger = createLogger('dashboard', config.logLevel);
 
 ensureStylesheet(logger);
 const { app, deps } = createDashboardApp(config, logger);
-if (config.adminTokenIsDefault) {
-  logger.warn('ADMIN_TOKEN is the default value: anyone who knows it can sign in; set your own');
-}
+for (const w of config.tokenWarnings) logger.warn({ event: 'default token' }, w);
 
 const server = http.createServer(app.callback());
 server.requestTimeout = 30_000;

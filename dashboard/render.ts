@@ -1,12 +1,12 @@
 /**
  * Eta set-up and the one function every page goes through, so each page gets the same layout data
- * (who is signed in, CSRF token, flash message, refresh period) and nothing is rendered unescaped
+ * (who is signed in and with which role, CSRF token, flash message, refresh period) and nothing is rendered unescaped
  * except the JSON data block, which is escaped for a script element here.
  */
 import path from 'node:path';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
-import type { Flash, Session } from './session';
+import type { Flash, Session, SessionRole } from './session';
 
 export const VIEWS_DIR = path.join(__dirname, 'views');
 
@@ -14,11 +14,15 @@ export interface LayoutData {
   title: string;
   /** Which nav entry is current: overview, bots, jobs, datalake, signin. */
   nav: string;
-  signedIn: boolean;
+  /** The signed-in session's role, or null on the sign-in page. */
+  role: SessionRole | null;
+  /** Whether to show the controls: an admin session. */
+  canControl: boolean;
   csrfToken: string;
   flash: Flash | null;
   refreshMs: number;
-  adminTokenIsDefault: boolean;
+  /** A published default token is in use: every page says so. */
+  defaultTokens: boolean;
   /** This request's path and query, for "come back here" after a control or sign-in. */
   here: string;
   json: (value: unknown) => string;
@@ -37,7 +41,7 @@ export function jsonForScript(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-export function createRenderer(opts: { refreshMs: number; adminTokenIsDefault: boolean; cache?: boolean }) {
+export function createRenderer(opts: { refreshMs: number; defaultTokens: boolean; cache?: boolean }) {
   const eta = new Eta({ views: VIEWS_DIR, cache: opts.cache ?? true, autoEscape: true });
   return function render(
     ctx: Context,
@@ -51,11 +55,12 @@ export function createRenderer(opts: { refreshMs: number; adminTokenIsDefault: b
     const layout: LayoutData = {
       nav: '',
       ...data,
-      signedIn: session !== null,
+      role: session?.role ?? null,
+      canControl: session?.role === 'admin',
       csrfToken: session?.csrfToken ?? '',
       flash,
       refreshMs: opts.refreshMs,
-      adminTokenIsDefault: opts.adminTokenIsDefault,
+      defaultTokens: opts.defaultTokens,
       here: ctx.originalUrl,
       json: jsonForScript,
     };

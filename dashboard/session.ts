@@ -1,11 +1,11 @@
 /**
  * Sign-in sessions and CSRF tokens, kept in memory. A session is an opaque random id (in an
- * httpOnly, SameSite=Strict cookie) that maps to an expiry and a per-session CSRF token. Restarting
+ * httpOnly, SameSite=Strict cookie) that maps to a role (viewer or admin: the token signed in
+ * with), an expiry and a per-session CSRF token. Restarting
  * the dashboard signs everyone out, which is acceptable for an admin console and keeps secrets out
  * of any file.
  */
 import crypto from 'node:crypto';
-import { digest, tokenMatches as sharedTokenMatches } from '../core/http/admin-auth';
 
 export const SESSION_COOKIE = 'botfleet_session';
 
@@ -14,8 +14,12 @@ export interface Flash {
   text: string;
 }
 
+/** What a session may do: a viewer reads, an admin also uses the controls. */
+export type SessionRole = 'admin' | 'viewer';
+
 export interface Session {
   id: string;
+  role: SessionRole;
   csrfToken: string;
   createdAt: number;
   expiresAt: number;
@@ -23,10 +27,7 @@ export interface Session {
   flash: Flash | null;
 }
 
-/** Compares a typed token with the expected one in constant time (the shared check of core/http). */
-export function tokenMatches(given: string, expected: string): boolean {
-  return sharedTokenMatches(given, digest(expected));
-}
+const digest = (s: string) => crypto.createHash('sha256').update(s, 'utf8').digest();
 
 const randomId = () => crypto.randomBytes(32).toString('base64url');
 
@@ -49,10 +50,11 @@ export class SessionStore {
   }
 
   /** Starts a new session with fresh id and CSRF token (never reuses one: no session fixation). */
-  create(): Session {
+  create(role: SessionRole): Session {
     const t = this.now();
     const s: Session = {
       id: randomId(),
+      role,
       csrfToken: randomId(),
       createdAt: t,
       expiresAt: t + this.opts.ttlMs,
@@ -103,5 +105,5 @@ export class SessionStore {
 
 /** True when the CSRF token sent with a state change is the session's own (constant time). */
 export function csrfMatches(session: Session, sent: unknown): boolean {
-  return typeof sent === 'string' && sent.length > 0 && tokenMatches(sent, session.csrfToken);
+  return typeof sent === 'string' && sent.length > 0 && crypto.timingSafeEqual(digest(sent), digest(session.csrfToken));
 }

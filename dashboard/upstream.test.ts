@@ -50,9 +50,14 @@ describe('jsonRequester', () => {
   });
   afterAll(() => up.close());
   const client = (timeoutMs = 2000) =>
-    jsonRequester({ name: 'server', baseUrl: up.url, adminToken: 'secret-token', timeoutMs });
+    jsonRequester({
+      name: 'server',
+      baseUrl: up.url,
+      tokens: { viewer: 'viewer-token', admin: 'secret-token' },
+      timeoutMs,
+    });
 
-  it('GETs JSON with the query, without the admin token unless asked', async () => {
+  it('GETs JSON with the query and the viewer token (the admin token only when asked)', async () => {
     reply = (_req, res) => json(res, 200, { ok: 'é ✓' });
     const req = client();
     await expect(req('/jobs', { query: { status: 'failed', limit: 5, cursor: '', type: undefined } })).resolves.toEqual(
@@ -62,7 +67,7 @@ describe('jsonRequester', () => {
     expect(s.method).toBe('GET');
     expect(s.url).toBe('/jobs?status=failed&limit=5');
     expect(s.headers.accept).toBe('application/json');
-    expect(s.headers.authorization).toBeUndefined();
+    expect(s.headers.authorization).toBe('Bearer viewer-token');
   });
 
   it('sends an admin call with its JSON body and bearer token', async () => {
@@ -111,7 +116,12 @@ describe('jsonRequester', () => {
   it('calls a refused connection unreachable', async () => {
     const closed = await fakeUpstream(() => {});
     await closed.close();
-    const req = jsonRequester({ name: 'controller', baseUrl: closed.url, adminToken: 'secret-token', timeoutMs: 2000 });
+    const req = jsonRequester({
+      name: 'controller',
+      baseUrl: closed.url,
+      tokens: { viewer: 'viewer-token', admin: 'secret-token' },
+      timeoutMs: 2000,
+    });
     const err = await req('/scale').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamUnreachableError);
     expect(err).toMatchObject({ upstream: 'controller' });

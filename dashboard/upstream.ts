@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { bearer } from '../core/http/auth';
 
 /** The upstream could not be reached at all (refused, DNS, timeout, not JSON). */
 export class UpstreamUnreachableError extends Error {
@@ -34,14 +35,15 @@ export interface JsonClientOptions {
   /** Name used in messages, e.g. "server". */
   name: string;
   baseUrl: string;
-  adminToken: string;
+  /** The viewer token goes with every read, the admin token with every call marked admin. */
+  tokens: { viewer: string; admin: string };
   timeoutMs: number;
 }
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   body?: unknown;
-  /** Send the admin bearer token. Only admin routes get it, so reads work with any token. */
+  /** Send the admin token (a control) instead of the viewer token. */
   admin?: boolean;
   query?: Record<string, string | number | undefined>;
 }
@@ -73,7 +75,7 @@ export function jsonRequester(o: JsonClientOptions): JsonRequester {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));
     }
-    if (opts.admin) headers.authorization = `Bearer ${o.adminToken}`;
+    headers.authorization = bearer(opts.admin ? o.tokens.admin : o.tokens.viewer);
     const method = opts.method ?? 'GET';
     const agent = url.protocol === 'https:' ? agents.https : agents.http;
     let res: { status: number; text: string };

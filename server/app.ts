@@ -5,8 +5,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { jsonBody } from '../core/http/json-body';
-import { requireAdmin } from '../core/http/admin-auth';
-import { rateLimit } from './http/rate-limit';
+import { Keyring, useAuth } from '../core/http/auth';
 import { errorMiddleware } from '../core/http/errors';
 import { botRoutes } from './routes/bots';
 import type { AppDeps } from './routes/deps';
@@ -17,7 +16,9 @@ export type { AppDeps } from './routes/deps';
 
 export function createApp(d: AppDeps): Koa {
   const app = new Koa();
-  app.proxy = false;
+  // Behind one proxy (TRUST_PROXY): ctx.ip is the address that proxy put last in X-Forwarded-For.
+  app.proxy = d.config.TRUST_PROXY;
+  app.maxIpsCount = 1;
   app.silent = true; // errors are logged by errorMiddleware, once
 
   app.use(async (ctx, next) => {
@@ -40,14 +41,16 @@ export function createApp(d: AppDeps): Koa {
   app.use(errorMiddleware(d.log));
   app.use(jsonBody(d.config.BODY_LIMIT_BYTES));
 
+  useAuth(app, {
+    keyring: new Keyring(d.config.tokens),
+    log: d.log,
+    failures: d.limits.authFailures,
+    adminRequests: d.limits.admin,
+  });
   const router = new Router();
-  // Limited before the token check, so guessing tokens is slowed as well.
-  const adminLimit = rateLimit(d.limits.admin);
-  const checkToken = requireAdmin(d.config.ADMIN_TOKEN);
-  const admin: Koa.Middleware = (ctx, next) => adminLimit(ctx, () => checkToken(ctx, next));
-  jobRoutes(router, admin, d);
-  botRoutes(router, admin, d);
-  systemRoutes(router, admin, d);
+  jobRoutes(router, d);
+  botRoutes(router, d);
+  systemRoutes(router, d);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -1,8 +1,7 @@
 /** The server's configuration: the only reader of process.env for server/. */
 import { z } from 'zod';
-import { envAdminToken, envInt, envLogLevel, envString, parseEnv } from '../core/config';
-
-export { DEFAULT_ADMIN_TOKEN } from '../core/config';
+import { envBool, envInt, envLogLevel, envString, parseEnvWithTokens } from '../core/config';
+import { ROLES } from '../core/http/auth';
 
 const schema = z.object({
   SERVER_PORT: envInt(3001, 0, 65535),
@@ -19,18 +18,20 @@ const schema = z.object({
   SWEEP_INTERVAL_MS: envInt(5000, 10),
   MAX_ATTEMPTS: envInt(1, 1, 100),
   JOB_TIMEOUT_MS: envInt(0, 0),
-  ADMIN_TOKEN: envAdminToken(),
+  TRUST_PROXY: envBool(false),
   BODY_LIMIT_BYTES: envInt(1048576, 1024, 64 * 1048576),
   SHUTDOWN_TIMEOUT_MS: envInt(10000, 0),
   RATE_LIMIT_ADMIN_PER_S: envInt(50, 0, 1_000_000),
   RATE_LIMIT_EMPTY_CLAIMS_PER_S: envInt(20, 0, 1_000_000),
+  RATE_LIMIT_AUTH_FAILURES_PER_S: envInt(5, 0, 1_000_000),
   LOG_LEVEL: envLogLevel,
 });
 
-export type ServerConfig = Readonly<z.output<typeof schema>>;
+export type ServerConfig = ReturnType<typeof loadServerConfig>;
 
-export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  return parseEnv(schema, env);
+/** The settings, plus the tokens of every role (ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN). */
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnvWithTokens(schema, env, ROLES);
 }
 
 export const SERVER_HELP = `Usage: npm run server [-- --help]
@@ -45,8 +46,12 @@ and the datalake writer. Every setting comes from the environment (see ops/.env.
   DATALAKE_DIR=./datalake/data  DATALAKE_RETENTION_DAYS=0 (keep all)  DATALAKE_VERIFY=recent|all
   POPULATE_INTERVAL_MS=600000 (0 = off)  BATCH_SIZE=5
   BOT_DOWN_AFTER_MS=120000  SWEEP_INTERVAL_MS=5000  MAX_ATTEMPTS=1  JOB_TIMEOUT_MS=0 (none)
-  ADMIN_TOKEN=admin-secret-token (change it)  BODY_LIMIT_BYTES=1048576  SHUTDOWN_TIMEOUT_MS=10000
+  ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN   bearer tokens of the three roles, each a comma-separated list
+      (development defaults, with a warning; refused with NODE_ENV=production; docs/security.md)
+  TRUST_PROXY=false (true behind a proxy that sets X-Forwarded-For/-Proto)
+  BODY_LIMIT_BYTES=1048576  SHUTDOWN_TIMEOUT_MS=10000
   RATE_LIMIT_ADMIN_PER_S=50 (per client address, burst 2x; 0 = off)
+  RATE_LIMIT_AUTH_FAILURES_PER_S=5 (requests refused with 401 per client address, burst 2x; 0 = off)
   RATE_LIMIT_EMPTY_CLAIMS_PER_S=20 (claims that find nothing, per bot, burst 2x; 0 = off)
   LOG_LEVEL=info
 

@@ -1,7 +1,7 @@
 /** `npm run server`: the composition root. Reads config, runs the server, stops on SIGTERM/SIGINT. */
 import { handleHelp, loadOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
-import { DEFAULT_ADMIN_TOKEN, loadServerConfig, SERVER_HELP } from './config';
+import { loadServerConfig, SERVER_HELP } from './config';
 import { runServer } from './runtime';
 import { StoreOpenError } from './store/types';
 
@@ -9,11 +9,7 @@ async function main(): Promise<void> {
   handleHelp(process.argv.slice(2), SERVER_HELP);
   const config = loadOrExit(() => loadServerConfig());
   const log = createLogger('server', config.LOG_LEVEL);
-  if (config.ADMIN_TOKEN === DEFAULT_ADMIN_TOKEN) {
-    log.warn(
-      'ADMIN_TOKEN is the default "admin-secret-token": anyone can run admin actions. Set ADMIN_TOKEN before exposing this server.',
-    );
-  }
+  for (const w of config.tokenWarnings) log.warn({ event: 'default token' }, w);
   let server;
   try {
     server = await runServer(config, log);

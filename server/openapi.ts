@@ -14,10 +14,12 @@ import {
   ReleaseSchema,
   StartSchema,
 } from '../core/types';
+import type { Role } from '../core/http/auth';
 
 type Op = {
   summary: string;
-  admin?: boolean;
+  /** Who may call it (docs/security.md): viewer also admits admin; null is open to anyone. */
+  role: Role | null;
   body?: z.ZodType;
   query?: z.ZodObject;
   responses: Record<string, string>;
@@ -29,7 +31,7 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs/populate': {
     post: {
       summary: 'Create a batch of simulated jobs (count defaults to BATCH_SIZE)',
-      admin: true,
+      role: 'admin',
       body: PopulateSchema,
       responses: { 201: '{items: Job[]}' },
     },
@@ -37,22 +39,28 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs': {
     post: {
       summary: 'Enqueue one job, or {jobs: [...]} for many in one transaction',
-      admin: true,
+      role: 'admin',
       body: z.union([CreateJobSchema, CreateJobsBatchSchema]),
       responses: { 201: 'Job created', 200: 'existing job with the same key returned' },
     },
     get: {
       summary: 'List jobs, newest first, keyset-paginated',
+      role: 'viewer',
       query: ListJobsQuery,
       responses: { 200: '{items: Job[], nextCursor}' },
     },
   },
   '/jobs/{id}': {
-    get: { summary: 'One job with its events', responses: { 200: 'Job with events', 404: 'unknown job' } },
+    get: {
+      summary: 'One job with its events',
+      role: 'viewer',
+      responses: { 200: 'Job with events', 404: 'unknown job' },
+    },
   },
   '/jobs/claim': {
     post: {
       summary: 'Claim one job (long-poll with waitMs); for clients other than the bots, which use /jobs/next',
+      role: 'bot',
       body: ClaimSchema,
       responses: { 200: 'Job (claimed)', 204: 'nothing claimable', 404: 'unknown bot', 409: 'bot down or busy' },
     },
@@ -60,6 +68,7 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs/next': {
     post: {
       summary: 'The bot path: complete or fail the previous attempt and claim-and-start the next job in one call',
+      role: 'bot',
       body: NextSchema,
       responses: {
         200: '{finished: Job|null, job: Job (running)|null}',
@@ -71,6 +80,7 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs/{id}/start': {
     post: {
       summary: 'Start a claimed job (clients that claim with /jobs/claim)',
+      role: 'bot',
       body: StartSchema,
       responses: { 200: 'Job (running)', 409: 'not claimed by this bot/attempt' },
     },
@@ -78,6 +88,7 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs/{id}/complete': {
     post: {
       summary: 'Complete a job (idempotent for the same bot and attempt)',
+      role: 'bot',
       body: CompleteSchema,
       responses: { 200: 'Job (completed)', 409: 'not running under this bot/attempt' },
     },
@@ -85,6 +96,7 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs/{id}/fail': {
     post: {
       summary: 'Fail an attempt: pending again while attempts < maxAttempts, else failed',
+      role: 'bot',
       body: FailSchema,
       responses: { 200: 'Job', 409: 'not running under this bot/attempt' },
     },
@@ -93,6 +105,7 @@ const ops: Record<string, Record<string, Op>> = {
     post: {
       summary:
         'Hand back the job this bot holds at this attempt (it is stopping): pending again, the attempt not counted',
+      role: 'bot',
       body: ReleaseSchema,
       responses: { 200: 'Job (pending)', 404: 'unknown job', 409: 'not held by this bot at this attempt' },
     },
@@ -100,16 +113,17 @@ const ops: Record<string, Record<string, Op>> = {
   '/jobs/{id}/retry': {
     post: {
       summary: 'Give a failed or cancelled job one more attempt',
-      admin: true,
+      role: 'admin',
       responses: { 200: 'Job (pending)', 409: 'not failed or cancelled' },
     },
   },
   '/jobs/{id}/cancel': {
-    post: { summary: 'Cancel a pending job', admin: true, responses: { 200: 'Job (cancelled)', 409: 'not pending' } },
+    post: { summary: 'Cancel a pending job', role: 'admin', responses: { 200: 'Job (cancelled)', 409: 'not pending' } },
   },
   '/bots/register': {
     post: {
       summary: 'Register a bot (idempotent on id)',
+      role: 'bot',
       body: RegisterBotSchema,
       responses: { 201: 'new Bot', 200: 'known Bot' },
     },
@@ -117,38 +131,56 @@ const ops: Record<string, Record<string, Op>> = {
   '/bots/heartbeat': {
     post: {
       summary: 'Heartbeat; extends the lease of its job',
+      role: 'bot',
       body: BotIdBody,
-      responses: { 200: 'Bot', 404: 'unknown bot: register again' },
+      responses: {
+        200: 'Bot with currentAttempt (the attempt of the job it holds, or null)',
+        404: 'unknown bot: register again',
+      },
     },
   },
-  '/bots': { get: { summary: 'All bots', responses: { 200: '{items: Bot[]}' } } },
+  '/bots': { get: { summary: 'All bots', role: 'viewer', responses: { 200: '{items: Bot[]}' } } },
   '/bots/{id}': {
-    get: { summary: 'One bot with its recent jobs and lost leases', responses: { 200: 'Bot', 404: 'unknown bot' } },
+    get: {
+      summary: 'One bot with its recent jobs and lost leases',
+      role: 'viewer',
+      responses: { 200: 'Bot', 404: 'unknown bot' },
+    },
     delete: {
       summary: 'Remove a bot; its job goes back to pending',
-      admin: true,
+      role: 'admin',
       responses: { 204: 'deleted', 404: 'unknown bot' },
     },
   },
-  '/metrics/summary': { get: { summary: 'Counts, throughput, success rate', responses: { 200: 'Summary' } } },
-  '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: 'text/plain' } } },
-  '/datalake/stats': { get: { summary: 'Per-day and total datalake statistics', responses: { 200: 'DatalakeStats' } } },
+  '/metrics/summary': {
+    get: { summary: 'Counts, throughput, success rate', role: 'viewer', responses: { 200: 'Summary' } },
+  },
+  '/metrics': { get: { summary: 'Prometheus metrics', role: 'viewer', responses: { 200: 'text/plain' } } },
+  '/datalake/stats': {
+    get: { summary: 'Per-day and total datalake statistics', role: 'viewer', responses: { 200: 'DatalakeStats' } },
+  },
   '/datalake/export/{date}': {
     get: {
       summary: 'One day of results as NDJSON, streamed',
+      role: 'viewer',
       responses: { 200: 'application/x-ndjson', 400: 'not YYYY-MM-DD', 404: 'no data that day' },
     },
   },
-  '/queue': { get: { summary: 'Whether claiming is paused', responses: { 200: '{paused}' } } },
-  '/queue/pause': { post: { summary: 'Pause claiming', admin: true, responses: { 200: '{paused: true}' } } },
-  '/queue/resume': { post: { summary: 'Resume claiming', admin: true, responses: { 200: '{paused: false}' } } },
+  '/queue': { get: { summary: 'Whether claiming is paused', role: 'viewer', responses: { 200: '{paused}' } } },
+  '/queue/pause': { post: { summary: 'Pause claiming', role: 'admin', responses: { 200: '{paused: true}' } } },
+  '/queue/resume': { post: { summary: 'Resume claiming', role: 'admin', responses: { 200: '{paused: false}' } } },
+  '/openapi.json': { get: { summary: 'This document', role: null, responses: { 200: 'OpenAPI 3.1' } } },
   '/healthz': {
     get: {
       summary: 'Health: 503 when the database is unreachable',
+      role: null,
       responses: { 200: '{status: "ok"}', 503: 'database unreachable' },
     },
   },
 };
+
+/** The security schemes that satisfy a route's role: a viewer route also takes the admin token. */
+const ACCEPTED: Record<Role, Role[]> = { viewer: ['viewer', 'admin'], bot: ['bot'], admin: ['admin'] };
 
 let cached: unknown;
 
@@ -173,7 +205,7 @@ export function openApiDocument(): unknown {
       }
       paths[p][m] = {
         summary: op.summary,
-        ...(op.admin ? { security: [{ admin: [] }] } : {}),
+        security: op.role === null ? [] : ACCEPTED[op.role].map((r) => ({ [r]: [] })),
         ...(parameters.length ? { parameters } : {}),
         ...(op.body
           ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } }
@@ -182,7 +214,9 @@ export function openApiDocument(): unknown {
           Object.entries({
             ...op.responses,
             400: 'validation_failed',
-            ...(op.admin ? { 401: 'unauthorized' } : {}),
+            ...(op.role === null
+              ? {}
+              : { 401: 'unauthorized: no token, or an unknown one', 403: 'forbidden: a token of another role' }),
           }).map(([code, description]) => [
             code,
             {
@@ -205,7 +239,11 @@ export function openApiDocument(): unknown {
     },
     paths,
     components: {
-      securitySchemes: { admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } },
+      securitySchemes: {
+        admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN: every read and every admin action' },
+        viewer: { type: 'http', scheme: 'bearer', description: 'VIEWER_TOKEN: every read' },
+        bot: { type: 'http', scheme: 'bearer', description: 'BOT_TOKEN: the bot routes only' },
+      },
       schemas: {
         Error: {
           type: 'object',

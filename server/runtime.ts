@@ -118,6 +118,11 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     datalakeCounters: () => datalake.counters(),
     limits: {
       admin: new RateLimiter(config.RATE_LIMIT_ADMIN_PER_S, config.RATE_LIMIT_ADMIN_PER_S * 2, clock),
+      authFailures: new RateLimiter(
+        config.RATE_LIMIT_AUTH_FAILURES_PER_S,
+        config.RATE_LIMIT_AUTH_FAILURES_PER_S * 2,
+        clock,
+      ),
       emptyClaims: new RateLimiter(
         config.RATE_LIMIT_EMPTY_CLAIMS_PER_S,
         config.RATE_LIMIT_EMPTY_CLAIMS_PER_S * 2,

@@ -3,7 +3,7 @@
  * naming the field, on both backends and on every route that takes one (POST /jobs/next
  * {complete: {attempt: 2^32}} included), never a 500.
  */
-import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
+import { adminHeaders, call, botHeaders, startInProcess } from './helpers/server-in-process';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 
 function suite(env: () => Record<string, string>, cleanup: () => Promise<void> = async () => undefined) {
@@ -17,9 +17,9 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
   });
 
   test('2^32 as the attempt of /jobs/next, complete, fail, start and release: 400 naming the field; 2^31-1 is a stale attempt (409)', async () => {
-    await call(s.url, 'POST', '/bots/register', { id: 'big' }, jsonHeaders);
+    await call(s.url, 'POST', '/bots/register', { id: 'big' }, botHeaders);
     const job = (await call(s.url, 'POST', '/jobs', { type: 'simulated' }, adminHeaders)).json;
-    expect((await call(s.url, 'POST', '/jobs/next', { botId: 'big' }, jsonHeaders)).json.job.id).toBe(job.id);
+    expect((await call(s.url, 'POST', '/jobs/next', { botId: 'big' }, botHeaders)).json.job.id).toBe(job.id);
     const huge = 2 ** 32;
     const cases: [string, unknown, string][] = [
       [
@@ -34,7 +34,7 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       [`/jobs/${job.id}/release`, { botId: 'big', attempt: huge }, 'body.attempt'],
     ];
     for (const [p, body, field] of cases) {
-      const r = await call(s.url, 'POST', p, body, jsonHeaders);
+      const r = await call(s.url, 'POST', p, body, botHeaders);
       expect({ p, status: r.status, field: r.json.error?.details?.[0]?.path }).toEqual({ p, status: 400, field });
     }
     const stale = await call(
@@ -42,7 +42,7 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       'POST',
       '/jobs/next',
       { botId: 'big', complete: { jobId: job.id, attempt: 2 ** 31 - 1, result: null } },
-      jsonHeaders,
+      botHeaders,
     );
     expect(stale.status).toBe(409);
     const staleRelease = await call(s.url, 'POST', `/jobs/${job.id}/release`, { botId: 'big', attempt: 2 ** 31 - 1 });
@@ -53,7 +53,7 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       'POST',
       '/jobs/next',
       { botId: 'big', complete: { jobId: job.id, attempt: 1, result: null } },
-      jsonHeaders,
+      botHeaders,
     );
     expect(ok.status).toBe(200);
     expect(ok.json.finished).toMatchObject({ id: job.id, status: 'completed', attempts: 1 });

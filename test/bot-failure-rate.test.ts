@@ -9,7 +9,7 @@ import { ApiClient } from '../bot/api-client';
 import { HandlerRegistry } from '../bot/handlers';
 import { BotRunner } from '../bot/runner';
 import { serverApi } from '../bot/testing/bot-process';
-import { startServer, waitFor, type ServerProcess } from './helpers/server-process';
+import { BOT_TOKEN, startServer, waitFor, type ServerProcess } from './helpers/server-process';
 
 const N = 1200;
 const FAILURE_RATE = 0.15;
@@ -60,7 +60,7 @@ test(`over ${N} simulated jobs the failure share is exact for the seed and withi
           backoffMinMs: 20,
           backoffMaxMs: 500,
         },
-        api: new ApiClient({ baseUrl: sp.url, requestTimeoutMs: 5000 }),
+        api: new ApiClient({ baseUrl: sp.url, requestTimeoutMs: 5000, token: BOT_TOKEN }),
         handlers: new HandlerRegistry(),
         log: silentLogger(),
         random,

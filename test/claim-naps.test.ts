@@ -10,7 +10,7 @@ import pg from 'pg';
 import { applicationName, WAKE_CHANNEL } from '../server/pg-wakeups';
 import type { Store } from '../server/store/types';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './helpers/postgres';
-import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
+import { adminHeaders, botHeaders, call, startInProcess } from './helpers/server-in-process';
 import { waitFor } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
@@ -151,7 +151,7 @@ describe('SQLite', () => {
 
   test('a bot that hangs up during the wait is not claimed for', async () => {
     const before = claims.n();
-    const req = http.request(`${s.url}/jobs/next`, { method: 'POST', headers: jsonHeaders });
+    const req = http.request(`${s.url}/jobs/next`, { method: 'POST', headers: botHeaders });
     req.on('error', () => undefined);
     req.end(JSON.stringify({ botId: 'nap-1', waitMs: 20_000 }));
     await waitFor(() => claims.n() > before, 5000, 5);

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   ADMIN_TOKEN,
+  TOKENS_ENV,
   freePort,
   ROOT,
   startServer,
@@ -95,7 +96,7 @@ beforeAll(async () => {
       CONTROLLER_PORT: String(port),
       CONTROLLER_HOST: '127.0.0.1',
       SERVER_URL: server.url,
-      ADMIN_TOKEN,
+      ...TOKENS_ENV,
       SCALE_DRIVER: 'process',
       BOT_REPLICAS: '0',
       CONTROLLER_STATE_FILE: path.join(dir, 'state.json'),

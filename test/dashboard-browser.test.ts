@@ -11,6 +11,8 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import {
   ADMIN_TOKEN,
+  TOKENS_ENV,
+  VIEWER_TOKEN,
   ROOT,
   freePort,
   startServer,
@@ -44,7 +46,7 @@ async function startController(serverUrl: string): Promise<string> {
       CONTROLLER_PORT: String(port),
       CONTROLLER_HOST: '127.0.0.1',
       SERVER_URL: serverUrl,
-      ADMIN_TOKEN,
+      ...TOKENS_ENV,
       BOT_REPLICAS: '0',
       SCALE_DRIVER: 'process',
       CONTROLLER_STATE_FILE: path.join(dir, 'state.json'),
@@ -89,7 +91,7 @@ beforeAll(async () => {
   dash = await startDashboard({
     SERVER_URL: server.url,
     CONTROLLER_URL: controllerUrl,
-    ADMIN_TOKEN,
+    ...TOKENS_ENV,
     DASHBOARD_REFRESH_MS: '500',
   });
   browser = await chromium.launch({
@@ -226,7 +228,9 @@ itWithBrowser(
     await page.click('form[action="/actions/autoscale"] button[type="submit"]');
     await page.waitForURL(`${dash.url}/bots`);
     expect(await text('[data-flash]')).toBe('Autoscale off.');
-    const scale = await (await fetch(`${controllerUrl}/scale`)).json();
+    const scale = await (
+      await fetch(`${controllerUrl}/scale`, { headers: { authorization: `Bearer ${VIEWER_TOKEN}` } })
+    ).json();
     expect(scale.autoscale).toEqual({ enabled: false, min: 0, max: 4, jobsPerBot: 7 });
     await page.fill('#replicas', '0');
     await page.click('form[action="/actions/scale"] button[type="submit"]');

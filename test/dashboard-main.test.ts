@@ -46,8 +46,18 @@ it('serves /healthz, logs JSON and stops cleanly on SIGTERM', async () => {
   p.stderr!.on('data', (d) => (out += d));
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 20_000);
-    // With nothing upstream the overview still renders.
-    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    // A stranger is sent to sign in; with the default viewer token the overview renders, with nothing upstream.
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/`, { redirect: 'manual' })).headers.get('location')).toBe('/signin?next=%2F');
+    const signin = await fetch(`${base}/signin`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'viewer-dev-token-change-me', next: '/' }).toString(),
+    });
+    expect(signin.status).toBe(303);
+    const cookie = (signin.headers.get('set-cookie') ?? '').split(';')[0];
+    expect((await fetch(`${base}/`, { headers: { cookie } })).status).toBe(200);
     const code = await new Promise<number | null>((resolve) => {
       p.once('exit', (c) => resolve(c));
       p.kill('SIGTERM');
@@ -61,7 +71,10 @@ it('serves /healthz, logs JSON and stops cleanly on SIGTERM', async () => {
     expect(lines.map((l) => l.msg)).toEqual(
       expect.arrayContaining(['dashboard listening', 'dashboard stopping', 'dashboard stopped']),
     );
-    expect(lines.some((l) => /ADMIN_TOKEN is the default/.test(l.msg))).toBe(true);
+    // One warning per default token in use, naming the variable and never the value.
+    const warnings = lines.filter((l) => l.event === 'default token').map((l) => l.msg as string);
+    expect(warnings.map((w) => w.split(' ')[0])).toEqual(['ADMIN_TOKEN', 'VIEWER_TOKEN']);
+    expect(out).not.toContain('admin-dev-token-change-me');
   } finally {
     if (p.exitCode === null) p.kill('SIGKILL');
   }

@@ -3,7 +3,16 @@
  * SQLite file), the dashboard app on a free port, and a controller URL that points at a closed
  * port, so the "controller is unreachable" path is exercised throughout.
  */
-import { ADMIN_TOKEN, freePort, startServer, waitFor, type ServerProcess } from './helpers/server-process';
+import {
+  ADMIN_TOKEN,
+  BOT_TOKEN,
+  VIEWER_TOKEN,
+  freePort,
+  startServer,
+  waitFor,
+  type ServerProcess,
+  TOKENS_ENV,
+} from './helpers/server-process';
 import { DashboardClient, startDashboard, type RunningDashboard } from '../dashboard/test-support';
 import { CONTENT_SECURITY_POLICY } from '../dashboard/http-helpers';
 import { testTime } from './helpers/time';
@@ -11,15 +20,16 @@ import { testTime } from './helpers/time';
 let server: ServerProcess;
 let dash: RunningDashboard;
 
-const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+/** A call to the server: as admin, or as a bot for the bot routes. */
 async function api<T = Record<string, unknown>>(
   path: string,
   method = 'GET',
   body?: unknown,
+  token = ADMIN_TOKEN,
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(server.url + path, {
     method,
-    headers: admin,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -31,7 +41,8 @@ beforeAll(async () => {
   dash = await startDashboard({
     SERVER_URL: server.url,
     CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`,
-    ADMIN_TOKEN,
+    ...TOKENS_ENV,
+    VIEWER_TOKEN,
     DASHBOARD_UPSTREAM_TIMEOUT_MS: '10000', // generous: CI machines are busy; the closed controller port fails at once anyway
   });
 }, testTime(60_000));
@@ -41,10 +52,35 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('pages are readable without signing in', () => {
+/** A client signed in with the viewer token: every page, no controls. */
+async function viewer(): Promise<DashboardClient> {
+  const c = new DashboardClient(dash.url);
+  expect((await c.signIn(VIEWER_TOKEN)).status).toBe(303);
+  return c;
+}
+
+describe('every page needs a sign-in; a viewer reads them all', () => {
+  it('sends a stranger to sign in (and back), JSON gets 401; assets and /healthz stay open', async () => {
+    const c = new DashboardClient(dash.url);
+    for (const path of ['/', '/bots', '/bots/x', '/jobs?status=failed', '/jobs/x', '/datalake', '/no/such/page']) {
+      const res = await c.get(path);
+      expect([path, res.status]).toEqual([path, 302]);
+      expect(res.headers.get('location')).toBe(`/signin?next=${encodeURIComponent(path)}`);
+    }
+    for (const path of ['/api/overview', '/api/bots', '/api/jobs', '/api/jobs/x', '/api/datalake']) {
+      const res = await c.get(path, 'application/json');
+      expect([path, res.status]).toEqual([path, 401]);
+      expect((await res.json()).error.code).toBe('unauthorized');
+    }
+    expect((await c.get('/datalake/export/2001-01-01', '*/*')).status).toBe(302);
+    expect((await c.get('/signin')).status).toBe(200);
+    expect((await c.get('/healthz', 'application/json')).status).toBe(200);
+    expect((await c.get('/assets/app.css', 'text/css')).status).toBe(200);
+  });
+
   it('overview answers 200 with counts, chart and a clear note that the controller is unreachable', async () => {
     await api('/jobs', 'POST', { type: 'simulated', payload: { n: 1 } });
-    const c = new DashboardClient(dash.url);
+    const c = await viewer();
     const res = await c.get('/');
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -52,7 +88,8 @@ describe('pages are readable without signing in', () => {
     expect(html).toMatch(/data-count="pending">\s*[1-9]/);
     expect(html).toContain('<svg data-chart');
     expect(html).not.toContain('data-server-error :hidden="!m.serverError" x-text="m.serverError">The server');
-    expect(html).toContain('Sign in</a> with the admin token');
+    expect(html).toContain('signed in as viewer (read-only)');
+    expect(html).toContain('sign in</a> with the admin token');
     expect(html).not.toContain('action="/actions/');
     const json = await (await c.get('/api/overview', 'application/json')).json();
     expect(json.controller.error).toBe('The controller is unreachable.');
@@ -62,7 +99,7 @@ describe('pages are readable without signing in', () => {
   });
 
   it('sends the security headers: CSP without inline scripts, nosniff, no framing', async () => {
-    const res = await fetch(dash.url + '/');
+    const res = await (await viewer()).get('/');
     expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-inline|unsafe-eval/);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -93,9 +130,14 @@ describe('pages are readable without signing in', () => {
   });
 
   it('lists bots and shows one bot with its jobs', async () => {
-    const reg = await api<{ id: string }>('/bots/register', 'POST', { id: 'dash-bot-1', name: 'Dash Bot One' });
+    const reg = await api<{ id: string }>(
+      '/bots/register',
+      'POST',
+      { id: 'dash-bot-1', name: 'Dash Bot One' },
+      BOT_TOKEN,
+    );
     expect([200, 201]).toContain(reg.status);
-    const c = new DashboardClient(dash.url);
+    const c = await viewer();
     const list = await (await c.get('/bots')).text();
     expect(list).toContain('data-bot-id="dash-bot-1"');
     expect(list).toContain('Dash Bot One');
@@ -112,7 +154,7 @@ describe('pages are readable without signing in', () => {
       jobs: Array.from({ length: 5 }, (_, i) => ({ type: 'paging.test', payload: { i, note: '</script>' } })),
     });
     expect(created.status).toBe(201);
-    const c = new DashboardClient(dash.url);
+    const c = await viewer();
     const page1 = await c.get('/api/jobs?type=paging.test&limit=2', 'application/json');
     const p1 = await page1.json();
     expect(p1.rows).toHaveLength(2);
@@ -137,7 +179,7 @@ describe('pages are readable without signing in', () => {
   });
 
   it('shows 404 and error pages in the same look, and JSON errors for the API', async () => {
-    const c = new DashboardClient(dash.url);
+    const c = await viewer();
     const res = await c.get('/no/such/page');
     expect(res.status).toBe(404);
     const html = await res.text();
@@ -153,10 +195,12 @@ describe('pages are readable without signing in', () => {
 describe('signing in', () => {
   it('refuses a wrong token and sets an httpOnly SameSite=Strict session cookie for the right one', async () => {
     const c = new DashboardClient(dash.url);
-    const wrong = await c.post('/signin', { token: 'wrong-token-value', next: '/' }, { csrf: null });
-    expect(wrong.status).toBe(401);
-    expect(await wrong.text()).toContain('That is not the admin token.');
-    expect(c.cookie).toBe('');
+    for (const token of ['wrong-token-value', BOT_TOKEN, `${ADMIN_TOKEN}x`, '']) {
+      const wrong = await c.post('/signin', { token, next: '/' }, { csrf: null });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.text()).toContain('That is neither the viewer token nor the admin token.');
+      expect(c.cookie).toBe('');
+    }
     const ok = await c.post('/signin', { token: ADMIN_TOKEN, next: '//evil.example/' }, { csrf: null });
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/');
@@ -170,6 +214,22 @@ describe('signing in', () => {
     expect(page).toContain('data-flash="ok"');
   });
 
+  it('signs in a viewer read-only: no controls on any page, and a posted control is refused with 403', async () => {
+    const job = (await api<{ id: string }>('/jobs', 'POST', { type: 'viewer.sees', payload: {} })).body;
+    const c = await viewer();
+    for (const path of ['/', '/bots', '/jobs', `/jobs/${job.id}`, '/bots/dash-bot-1', '/datalake']) {
+      const html = await (await c.get(path)).text();
+      expect([path, html.includes('action="/actions/')]).toEqual([path, false]);
+      expect(html).toContain('data-signed-in-as="viewer"');
+    }
+    for (const path of CONTROLS) {
+      const res = await c.post(path, { count: '1', replicas: '1', type: 'x', returnTo: '/' });
+      expect([path, res.status]).toEqual([path, 403]);
+      expect(await res.text()).toContain('controls need a sign-in with the admin token');
+    }
+    expect((await api<{ status: string }>(`/jobs/${job.id}`)).body.status).toBe('pending');
+  });
+
   it('signs out with the CSRF token, after which controls need sign-in again', async () => {
     const c = new DashboardClient(dash.url);
     await c.signIn(ADMIN_TOKEN);
@@ -181,6 +241,7 @@ describe('signing in', () => {
     const res = await c.post('/actions/populate', { count: '1' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toMatch(/^\/signin\?next=/);
+    expect((await c.get('/')).status).toBe(302);
   });
 });
 
@@ -198,11 +259,13 @@ const CONTROLS = [
 ];
 
 describe('controls are guarded', () => {
-  it.each(CONTROLS)('%s without a session redirects to sign-in (JSON callers get 401)', async (path) => {
+  it.each(CONTROLS)('%s without a session redirects to sign-in, then back (JSON callers get 401)', async (path) => {
     const c = new DashboardClient(dash.url);
-    const res = await c.post(path, { returnTo: '/bots' }, { csrf: null });
+    const res = await c.post(path, { returnTo: '/bots' }, { csrf: null, headers: { referer: `${dash.url}/bots` } });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/signin?next=%2Fbots');
+    const elsewhere = await c.post(path, {}, { csrf: null, headers: { referer: 'https://evil.example/bots' } });
+    expect(elsewhere.headers.get('location')).toBe('/signin?next=%2F');
     const json = await c.request(path, {
       method: 'POST',
       headers: { accept: 'application/json', 'content-type': 'application/json' },
@@ -296,7 +359,7 @@ describe('controls work after signing in', () => {
   });
 
   it('deletes a bot', async () => {
-    await api('/bots/register', 'POST', { id: 'dash-bot-delete-me' });
+    await api('/bots/register', 'POST', { id: 'dash-bot-delete-me' }, BOT_TOKEN);
     const [kind] = await flashOf(await c.post('/actions/bots/dash-bot-delete-me/delete', { returnTo: '/bots' }));
     expect(kind).toBe('ok');
     expect((await api('/bots/dash-bot-delete-me')).status).toBe(404);
@@ -317,18 +380,27 @@ describe('controls work after signing in', () => {
 
   it('downloads a day of the datalake through the dashboard', async () => {
     // Run one job to completion as a bot would, so the datalake gets a line.
-    await api('/bots/register', 'POST', { id: 'dash-bot-worker' });
+    await api('/bots/register', 'POST', { id: 'dash-bot-worker' }, BOT_TOKEN);
     let claimed: { id: string; attempts: number } | null = null;
     await waitFor(async () => {
-      const r = await api<{ id: string; attempts: number }>('/jobs/claim', 'POST', { botId: 'dash-bot-worker' });
+      const r = await api<{ id: string; attempts: number }>(
+        '/jobs/claim',
+        'POST',
+        { botId: 'dash-bot-worker' },
+        BOT_TOKEN,
+      );
       claimed = r.status === 200 ? r.body : null;
       return claimed !== null;
     });
     const j = claimed!;
-    expect((await api(`/jobs/${j.id}/start`, 'POST', { botId: 'dash-bot-worker' })).status).toBe(200);
-    expect((await api(`/jobs/${j.id}/complete`, 'POST', { botId: 'dash-bot-worker', result: { ok: 1 } })).status).toBe(
-      200,
+    expect((await api(`/jobs/${j.id}/start`, 'POST', { botId: 'dash-bot-worker' }, BOT_TOKEN)).status).toBe(200);
+    const done = await api(
+      `/jobs/${j.id}/complete`,
+      'POST',
+      { botId: 'dash-bot-worker', result: { ok: 1 } },
+      BOT_TOKEN,
     );
+    expect(done.status).toBe(200);
     const day = new Date().toISOString().slice(0, 10);
     await waitFor(
       async () => (await (await c.get('/api/datalake', 'application/json')).json()).total.results >= 1,

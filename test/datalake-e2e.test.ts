@@ -8,7 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ResultLine } from '../core/types';
-import { ADMIN_TOKEN, startServer, waitFor, type ServerProcess } from './helpers/server-process';
+import {
+  ADMIN_TOKEN,
+  BOT_TOKEN,
+  VIEWER_TOKEN,
+  startServer,
+  waitFor,
+  type ServerProcess,
+} from './helpers/server-process';
 
 const KEY_ORDER = [
   'resultId',
@@ -35,7 +42,8 @@ afterEach(async () => {
 async function call(method: string, route: string, body?: unknown, admin = false): Promise<Response> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
+  // An admin call, else a read as the viewer or a bot's call.
+  headers.authorization = `Bearer ${admin ? ADMIN_TOKEN : method === 'GET' ? VIEWER_TOKEN : BOT_TOKEN}`;
   return fetch(`${srv.url}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ResultLine } from '../core/types';
-import { ADMIN_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const ROUNDS = Number(process.env.DATALAKE_CHAOS_ROUNDS ?? 8);
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 async function post(route: string, body: unknown, admin = false): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
+  headers.authorization = `Bearer ${admin ? ADMIN_TOKEN : BOT_TOKEN}`;
   return fetch(`${srv.url}${route}`, {
     method: 'POST',
     headers,

@@ -1,5 +1,5 @@
 /**
- * The controller's HTTP contract (docs/controller.md): admin token, error shapes, validation naming
+ * The controller's HTTP contract (docs/controller.md): roles (viewer reads, admin changes), error shapes, validation naming
  * fields, body limits, bounds, and that concurrent changes are serialised. The controller runs in
  * this process with its kubernetes driver against the real API server of the local cluster, as the
  * chart's ServiceAccount, and the real job server.
@@ -21,7 +21,7 @@ import {
   createControllerNamespace,
   type ControllerNamespace,
 } from './deploy-kube';
-import { ADMIN_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const MAX_BOTS = 6;
@@ -52,7 +52,7 @@ const json = (method: string, path: string, body: unknown, token?: string | null
 beforeAll(async () => {
   [server, ns] = await Promise.all([startServer(), createControllerNamespace('controller-http')]);
   const logger = silentLogger();
-  const serverClient = new HttpServerClient(server.url, 3000);
+  const serverClient = new HttpServerClient(server.url, 3000, { viewer: VIEWER_TOKEN, admin: ADMIN_TOKEN });
   driver = new KubernetesScaleDriver(ns.serviceAccount, {
     namespace: ns.namespace,
     deployment: BOTS_DEPLOYMENT,
@@ -82,7 +82,7 @@ beforeAll(async () => {
     createControllerApp({
       loop,
       driver,
-      adminToken: ADMIN_TOKEN,
+      tokens: { admin: [ADMIN_TOKEN], viewer: [VIEWER_TOKEN], bot: [BOT_TOKEN] },
       maxBots: MAX_BOTS,
       bodyLimitBytes: 1024,
       logger,
@@ -104,22 +104,26 @@ afterAll(async () => {
 });
 
 describe('controller HTTP API', () => {
-  it('serves GET /healthz and GET /scale to anyone', async () => {
+  it('serves GET /healthz to anyone and GET /scale to a viewer or admin (401 without a token, 403 for a bot)', async () => {
     expect(await call('GET', '/healthz', { token: null })).toMatchObject({
       status: 200,
       body: { status: 'ok', driver: 'kubernetes', lastReconcile: { error: null } },
     });
-    expect((await call('GET', '/scale', { token: null })).body).toEqual({
-      driver: 'kubernetes',
-      desired: 2,
-      current: 2,
-      ready: 2,
-      autoscale: defaults.autoscale,
-    });
+    for (const token of [VIEWER_TOKEN, ADMIN_TOKEN]) {
+      expect((await call('GET', '/scale', { token })).body).toEqual({
+        driver: 'kubernetes',
+        desired: 2,
+        current: 2,
+        ready: 2,
+        autoscale: defaults.autoscale,
+      });
+    }
+    expect((await call('GET', '/scale', { token: null })).status).toBe(401);
+    expect((await call('GET', '/scale', { token: BOT_TOKEN })).status).toBe(403);
   });
 
   it('refuses every change without the admin token, with a wrong one, or with another scheme', async () => {
-    for (const token of [null, 'wrong-token', `${ADMIN_TOKEN}x`, '']) {
+    for (const token of [null, 'wrong-token', `${ADMIN_TOKEN}x`, '', VIEWER_TOKEN, BOT_TOKEN]) {
       for (const [method, path, body] of [
         ['PUT', '/scale', { replicas: 1 }],
         ['POST', '/scale/add', undefined],
@@ -127,6 +131,11 @@ describe('controller HTTP API', () => {
         ['PUT', '/autoscale', { enabled: true }],
       ] as const) {
         const r = body === undefined ? await call(method, path, { token }) : await json(method, path, body, token);
+        if (token === VIEWER_TOKEN || token === BOT_TOKEN) {
+          expect(r.status).toBe(403); // a known token of another role
+          expect(r.body).toEqual({ error: { code: 'forbidden', message: expect.any(String) } });
+          continue;
+        }
         expect(r.status).toBe(401);
         expect(r.headers.get('www-authenticate')).toBe('Bearer');
         expect(r.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });

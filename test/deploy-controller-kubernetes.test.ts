@@ -25,7 +25,7 @@ import {
   createControllerNamespace,
   type ControllerNamespace,
 } from './deploy-kube';
-import { ADMIN_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN, startServer, type ServerProcess } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const COOLDOWN_MS = 60000;
@@ -52,10 +52,10 @@ async function call(method: string, path: string, body?: unknown, token: string 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function serverCall(method: string, path: string, body?: unknown) {
+async function serverCall(method: string, path: string, body?: unknown, token = ADMIN_TOKEN) {
   const res = await fetch(`${server.url}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, unknown>) };
@@ -66,7 +66,7 @@ const names = (pods: k8s.V1Pod[]) => pods.map((p) => p.metadata!.name!);
 beforeAll(async () => {
   [server, ns] = await Promise.all([startServer(), createControllerNamespace('controller-k8s')]);
   const logger = silentLogger();
-  const serverClient = new HttpServerClient(server.url, 3000);
+  const serverClient = new HttpServerClient(server.url, 3000, { viewer: VIEWER_TOKEN, admin: ADMIN_TOKEN });
   driver = new KubernetesScaleDriver(ns.serviceAccount, {
     namespace: ns.namespace,
     deployment: BOTS_DEPLOYMENT,
@@ -94,7 +94,7 @@ beforeAll(async () => {
     createControllerApp({
       loop,
       driver,
-      adminToken: ADMIN_TOKEN,
+      tokens: { admin: [ADMIN_TOKEN], viewer: [VIEWER_TOKEN], bot: [BOT_TOKEN] },
       maxBots: MAX_BOTS,
       bodyLimitBytes: 4096,
       logger,
@@ -129,7 +129,7 @@ describe('kubernetes driver against the real API server, as the chart’s Servic
     });
     expect(await ns.replicas()).toBe(1);
     await ns.waitForReadyPods(1);
-    expect((await call('GET', '/scale', undefined, null)).body).toEqual({
+    expect((await call('GET', '/scale', undefined, VIEWER_TOKEN)).body).toEqual({
       driver: 'kubernetes',
       desired: 1,
       current: 1,
@@ -170,9 +170,10 @@ describe('kubernetes driver against the real API server, as the chart’s Servic
     expect((await call('PUT', '/scale', { replicas: 3 })).status).toBe(200);
     const pods = names(await ns.waitForReadyPods(3));
     const busy = pods[0];
-    for (const id of pods) expect((await serverCall('POST', '/bots/register', { id })).status).toBeLessThan(300);
+    for (const id of pods)
+      expect((await serverCall('POST', '/bots/register', { id }, BOT_TOKEN)).status).toBeLessThan(300);
     expect((await serverCall('POST', '/jobs/populate', { count: 1 })).status).toBe(201);
-    expect((await serverCall('POST', '/jobs/claim', { botId: busy })).status).toBe(200);
+    expect((await serverCall('POST', '/jobs/claim', { botId: busy }, BOT_TOKEN)).status).toBe(200);
 
     const r = await call('PUT', '/scale', { replicas: 1 });
     expect(r.status).toBe(200);
@@ -266,7 +267,7 @@ describe('kubernetes driver against the real API server, as the chart’s Servic
         return p.status === 503 ? p : undefined;
       });
       expect(put.body).toEqual({ error: { code: 'unavailable', message: expect.stringContaining('cannot be') } });
-      expect(await call('GET', '/scale', undefined, null)).toMatchObject({
+      expect(await call('GET', '/scale', undefined, VIEWER_TOKEN)).toMatchObject({
         status: 200,
         body: { desired: 2, current: 2 },
       });

@@ -14,7 +14,7 @@ import {
   createControllerNamespace,
   type ControllerNamespace,
 } from './deploy-kube';
-import { ADMIN_TOKEN, freePort, ROOT, tempDir } from './helpers/server-process';
+import { TOKENS_ENV, freePort, ROOT, tempDir } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 let ns: ControllerNamespace;
@@ -53,7 +53,7 @@ test(
         CONTROLLER_PORT: String(port),
         CONTROLLER_HOST: '127.0.0.1',
         SERVER_URL: 'http://127.0.0.1:9', // no job server needed for scaling up
-        ADMIN_TOKEN,
+        ...TOKENS_ENV,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -64,9 +64,10 @@ test(
       throw new Error(`${e.message}\n${output}`);
     });
     expect(await ns.configMap()).toMatchObject({ replicas: '2' });
-    const scale = await fetch(`http://127.0.0.1:${port}/scale`);
+    const viewer = { headers: { authorization: `Bearer ${TOKENS_ENV.VIEWER_TOKEN}` } };
+    const scale = await fetch(`http://127.0.0.1:${port}/scale`, viewer);
     expect(await scale.json()).toMatchObject({ driver: 'kubernetes', desired: 2, current: 2 });
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`, viewer)).text();
     expect(metrics).toMatch(/^botfleet_controller_desired_bots 2$/m);
     expect(metrics).toMatch(/^botfleet_controller_current_bots 2$/m);
     expect(metrics).toMatch(/^botfleet_controller_scale_actions_total\{direction="up"\} 1$/m);

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serverApi } from '../bot/testing/bot-process';
-import { ADMIN_TOKEN, ROOT, freePort, startServer, tempDir, waitFor } from './helpers/server-process';
+import { TOKENS_ENV, ROOT, freePort, startServer, tempDir, waitFor } from './helpers/server-process';
 import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { SERVER_NODE_FLAGS } from '../server/node-flags';
 import { testTime } from './helpers/time';
@@ -83,7 +83,7 @@ async function devAll(env: Record<string, string>) {
       DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
       DATALAKE_DIR: path.join(dir, 'datalake'),
       CONTROLLER_STATE_FILE: path.join(dir, 'controller-state.json'),
-      ADMIN_TOKEN,
+      ...TOKENS_ENV,
       POPULATE_INTERVAL_MS: '0',
       PROCESSING_DURATION_MS: '200',
       FAILURE_RATE: '0',

@@ -1,6 +1,7 @@
 /** ops/.env.example lists every variable that any component's config.ts reads, each once. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { TOKEN_VARIABLES } from '../core/http/auth';
 
 const ROOT = path.resolve(__dirname, '..');
 const example = fs.readFileSync(path.join(ROOT, 'ops', '.env.example'), 'utf8');
@@ -18,6 +19,7 @@ test('every variable of every config.ts is in ops/.env.example, with a comment a
   for (const f of configs) {
     for (const m of fs.readFileSync(f, 'utf8').matchAll(/^\s+([A-Z][A-Z0-9_]{2,}):/gm)) read.add(m[1]);
   }
+  for (const v of Object.values(TOKEN_VARIABLES)) read.add(v); // read by core/http/auth.ts for each component
   expect(read.size).toBeGreaterThan(10);
   const missing = [...read].filter((v) => !listed.includes(v));
   expect(missing).toEqual([]);

@@ -2,15 +2,16 @@
  * Issue 7 #11: fast-check generates FUZZ_RUNS (default 1,000) malformed requests for EVERY route the
  * server lists in GET /openapi.json: wrong types, missing and extra fields, huge numbers, unicode,
  * arrays for objects, bad ids in paths, bad query parameters, random bytes, wrong content types,
- * wrong methods and tokens. Every answer must be < 500; every 4xx a JSON {error: {code, message}};
- * no body may carry a stack trace or a file path. The server runs in-process (real SQLite file).
+ * wrong methods and tokens of every role. Every answer must be < 500; every 4xx a JSON {error: {code,
+ * message}}; no body may carry a stack trace or a file path; no route answers 2xx without a token of
+ * a role it accepts (its `security` in the document). The server runs in-process (real SQLite file).
  * Replay a failure with FUZZ_SEED=<seed printed on failure>.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import Ajv2020 from 'ajv/dist/2020';
 import fc from 'fast-check';
-import { ADMIN_TOKEN } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN } from './helpers/server-process';
 import { startInProcess } from './helpers/server-in-process';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 import { testTime } from './helpers/time';
@@ -36,8 +37,13 @@ const LEAKS: RegExp[] = [
 /** Inputs carrying a marker are not sent: an error message may quote the input (JSON.parse does). */
 const MARKERS = ['/work/', 'node_modules', '.ts:', '.js:', 'at '];
 
-/** `accepts`: the request body this route's published contract allows (GET /openapi.json requestBody). */
-type Route = { method: string; path: string; admin: boolean; accepts?: (body: unknown) => boolean };
+/**
+ * `roles`: the security schemes of the route (admin, bot, viewer; none: open to anyone); `accepts`:
+ * the request body its published contract allows (GET /openapi.json requestBody).
+ */
+type Route = { method: string; path: string; roles: string[]; accepts?: (body: unknown) => boolean };
+
+const TOKENS: Record<string, string> = { admin: ADMIN_TOKEN, bot: BOT_TOKEN, viewer: VIEWER_TOKEN };
 
 interface FuzzRequest {
   method: string;
@@ -303,20 +309,26 @@ const contentType = fc.oneof(
   { weight: 1, arbitrary: printable },
 );
 
-const authorization = fc.oneof(
-  fc.constant(`Bearer ${ADMIN_TOKEN}`),
-  fc.constant(undefined),
-  fc.constantFrom(
-    'Bearer',
-    'Bearer ',
-    `bearer ${ADMIN_TOKEN}`,
-    `Basic ${ADMIN_TOKEN}`,
-    `Bearer ${ADMIN_TOKEN}x`,
-    `Bearer ${ADMIN_TOKEN.slice(1)}`,
-  ),
-  fc.integer({ min: 0, max: 512 }).map((n) => `Bearer ${'a'.repeat(n)}`),
-  printable.map((s) => `Bearer ${s}`),
-);
+/** Mostly a token the route accepts (so the request reaches its validation), else any other. */
+const authorization = (route: Route) =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.constant(`Bearer ${TOKENS[route.roles[0] ?? 'viewer']}`) },
+    { weight: 1, arbitrary: fc.constantFrom(...Object.values(TOKENS).map((t) => `Bearer ${t}`)) },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'Bearer',
+        'Bearer ',
+        `bearer ${ADMIN_TOKEN}`,
+        `Basic ${ADMIN_TOKEN}`,
+        `Bearer ${BOT_TOKEN}x`,
+        `Bearer ${VIEWER_TOKEN.slice(1)}`,
+      ),
+    },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 512 }).map((n) => `Bearer ${'a'.repeat(n)}`) },
+    { weight: 1, arbitrary: printable.map((s) => `Bearer ${s}`) },
+  );
 
 function requestArb(base: string, route: Route, known: Known): fc.Arbitrary<FuzzRequest> {
   const other = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => m !== route.method);
@@ -330,7 +342,7 @@ function requestArb(base: string, route: Route, known: Known): fc.Arbitrary<Fuzz
       query: queryArb,
       body: bodyArb(route, known),
       contentType,
-      authorization,
+      authorization: authorization(route),
     })
     .map((r) => {
       const headers: Record<string, string> = {};
@@ -408,9 +420,10 @@ function bodyContract(
   return undefined;
 }
 
-/** The exact admin token, under a Bearer scheme spelled in any case (RFC 9110: schemes are case-insensitive). */
-function carriesToken(authorization: string | undefined): boolean {
-  return /^bearer +(.*)$/i.exec((authorization ?? '').trim())?.[1] === ADMIN_TOKEN;
+/** A token of one of `roles`, under a Bearer scheme spelled in any case (RFC 9110: schemes are case-insensitive). */
+function carriesToken(authorization: string | undefined, roles: string[]): boolean {
+  const token = /^bearer +(.*)$/i.exec((authorization ?? '').trim())?.[1];
+  return roles.some((r) => TOKENS[r] === token);
 }
 
 /** Sends one request; returns what is wrong with the answer, or null. Tallies statuses. */
@@ -424,13 +437,13 @@ async function send(r: FuzzRequest, statuses: Map<number, number>, route: Route)
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
   const text = res.text;
   if (res.status >= 500) return `${res.status}: ${text.slice(0, 300)}`;
-  // An admin route never does anything for a caller without the exact token.
+  // A route that needs a token never does anything for a caller without one of a role it accepts.
   const sameRoute = r.method === route.method;
   // A 2xx means the server took the input as valid: it must be valid by the contract it publishes.
   if (sameRoute && route.accepts && res.status < 300 && !route.accepts(sentJson(r.body)))
     return `${res.status} for a body the published schema refuses`;
-  if (route.admin && sameRoute && !carriesToken(r.headers.authorization) && res.status < 300)
-    return `${res.status} on an admin route without the token`;
+  if (route.roles.length > 0 && sameRoute && !carriesToken(r.headers.authorization, route.roles) && res.status < 300)
+    return `${res.status} on a ${route.roles.join('/')} route without such a token`;
   const leak = LEAKS.find((re) => re.test(text));
   if (leak) return `${res.status} body leaks ${leak}: ${text.slice(0, 300)}`;
   if (res.status >= 400) {
@@ -477,12 +490,17 @@ function fuzzSuite(
   let routes: Route[] = [];
 
   beforeAll(async () => {
-    srv = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '0', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0', ...env() });
+    srv = await startInProcess({
+      RATE_LIMIT_ADMIN_PER_S: '0',
+      RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0',
+      RATE_LIMIT_AUTH_FAILURES_PER_S: '0',
+      ...env(),
+    });
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
     // Real ids, so that generated requests also reach the code behind "found".
     const reg = await fetch(`${srv.url}/bots/register`, {
       method: 'POST',
-      headers: admin,
+      headers: { ...admin, authorization: `Bearer ${BOT_TOKEN}` },
       body: JSON.stringify({ id: 'fuzz-bot-1' }),
     });
     known.bots.push(((await reg.json()) as { id: string }).id);
@@ -492,7 +510,10 @@ function fuzzSuite(
       body: JSON.stringify({ count: 3 }),
     });
     known.jobs.push(...((await created.json()) as { items: { id: string }[] }).items.map((j) => j.id));
-    type Op = { security?: unknown; requestBody?: { content?: Record<string, { schema?: object }> } };
+    type Op = {
+      security?: Record<string, unknown>[];
+      requestBody?: { content?: Record<string, { schema?: object }> };
+    };
     const doc = (await (await fetch(`${srv.url}/openapi.json`)).json()) as {
       paths: Record<string, Record<string, Op>>;
     };
@@ -500,14 +521,12 @@ function fuzzSuite(
       Object.entries(ops).map(([m, op]) => ({
         method: m.toUpperCase(),
         path: p,
-        admin: op.security !== undefined,
+        roles: (op.security ?? []).flatMap((scheme) => Object.keys(scheme)),
         accepts: bodyContract(m.toUpperCase(), op),
       })),
     );
     // The document itself, and paths that are no route at all (404 JSON, never a crash).
-    if (!routes.some((r) => r.path === '/openapi.json'))
-      routes.push({ method: 'GET', path: '/openapi.json', admin: false });
-    routes.push({ method: 'POST', path: '/no-such-route/{id}', admin: false });
+    routes.push({ method: 'POST', path: '/no-such-route/{id}', roles: [] });
   });
 
   afterAll(async () => {
@@ -543,9 +562,9 @@ function fuzzSuite(
     ]).toEqual([true, false, true, false]);
   });
 
-  test('an admin token of any length 0-512 that is not the token: 401 JSON on every admin route', async () => {
-    const admin = routes.filter((r) => r.admin);
-    expect(admin.length).toBeGreaterThanOrEqual(6);
+  test('a token of any length 0-512 that is no token: 401 JSON on every route that needs one', async () => {
+    const admin = routes.filter((r) => r.roles.length > 0);
+    expect(admin.length).toBeGreaterThanOrEqual(20);
     const wrong: string[] = [];
     const tokens = Array.from({ length: 513 }, (_, n) =>
       n === ADMIN_TOKEN.length ? ADMIN_TOKEN.slice(0, -1) + 'X' : 'x'.repeat(n),

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import fc from 'fast-check';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 import { startInProcess } from './helpers/server-in-process';
-import { ADMIN_TOKEN } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const RUNS = process.env.FUZZ_TEXT_RUNS?.trim() ? Number(process.env.FUZZ_TEXT_RUNS) : 60;
@@ -43,7 +43,11 @@ function textSuite(env: () => Record<string, string>, cleanup: () => Promise<voi
     post = async (route, body) => {
       const res = await fetch(`${srv.url}${route}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        // Enqueueing is the admin's; the rest is the bots'.
+        headers: {
+          authorization: `Bearer ${route === '/jobs' ? ADMIN_TOKEN : BOT_TOKEN}`,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify(body),
       });
       const text = await res.text();

@@ -5,14 +5,22 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
+import {
+  adminHeaders,
+  botHeaders,
+  call,
+  jsonHeaders,
+  startInProcess,
+  viewerHeaders,
+} from './helpers/server-in-process';
 
 let s: Awaited<ReturnType<typeof startInProcess>>;
 const api = (method: string, p: string, body?: unknown, headers?: Record<string, string>) =>
   call(s.url, method, p, body, headers);
 
 beforeAll(async () => {
-  s = await startInProcess({ BATCH_SIZE: '3', MAX_ATTEMPTS: '2' });
+  // Failed tokens are limited per client address (server-limits.test.ts); here every one must get its 401.
+  s = await startInProcess({ BATCH_SIZE: '3', MAX_ATTEMPTS: '2', RATE_LIMIT_AUTH_FAILURES_PER_S: '0' });
 });
 afterAll(async () => {
   await s.close();
@@ -249,7 +257,7 @@ describe('a bot’s life over HTTP', () => {
     await api('POST', '/bots/register', { id: 'vanishing' });
     const pending = (await api('GET', '/jobs?status=pending&limit=500')).json.items;
     for (const j of pending) await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders);
-    const req = http.request(`${s.url}/jobs/claim`, { method: 'POST', headers: jsonHeaders });
+    const req = http.request(`${s.url}/jobs/claim`, { method: 'POST', headers: botHeaders });
     req.on('error', () => {});
     req.end(JSON.stringify({ botId: 'vanishing', waitMs: 5000 }));
     await new Promise((r) => setTimeout(r, 150));
@@ -265,7 +273,8 @@ describe('a bot’s life over HTTP', () => {
     await api('POST', '/bots/register', { id: 'doomed' });
     await api('POST', '/jobs', { type: 'simulated', maxAttempts: 2 }, adminHeaders);
     const j = (await api('POST', '/jobs/claim', { botId: 'doomed' })).json;
-    expectError(await api('DELETE', '/bots/doomed'), 401);
+    expectError(await api('DELETE', '/bots/doomed', undefined, jsonHeaders), 401);
+    expectError(await api('DELETE', '/bots/doomed'), 403, 'forbidden'); // the bot token
     expect((await api('DELETE', '/bots/doomed', undefined, adminHeaders)).status).toBe(204);
     expect((await api('GET', `/jobs/${j.id}`)).json.status).toBe('pending');
     expectError(await api('DELETE', '/bots/doomed', undefined, adminHeaders), 404);
@@ -333,7 +342,8 @@ describe('a bot’s life over HTTP', () => {
   test('retry and cancel: admin only, 409 in the wrong state', async () => {
     const j = (await api('POST', '/jobs', { type: 'simulated' }, adminHeaders)).json;
     expectError(await api('POST', `/jobs/${j.id}/retry`, undefined, adminHeaders), 409);
-    expectError(await api('POST', `/jobs/${j.id}/cancel`), 401);
+    expectError(await api('POST', `/jobs/${j.id}/cancel`, undefined, jsonHeaders), 401);
+    expectError(await api('POST', `/jobs/${j.id}/cancel`, undefined, viewerHeaders), 403, 'forbidden');
     expect((await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders)).json.status).toBe('cancelled');
     expectError(await api('POST', `/jobs/${j.id}/cancel`, undefined, adminHeaders), 409);
     expect((await api('POST', `/jobs/${j.id}/retry`, undefined, adminHeaders)).json.status).toBe('pending');
@@ -344,7 +354,8 @@ describe('a bot’s life over HTTP', () => {
 describe('queue, metrics, datalake, health, docs', () => {
   test('pause/resume: admin; while paused claims get 204', async () => {
     expect((await api('GET', '/queue')).json).toEqual({ paused: false });
-    expectError(await api('POST', '/queue/pause'), 401);
+    expectError(await api('POST', '/queue/pause', undefined, jsonHeaders), 401);
+    expectError(await api('POST', '/queue/pause', undefined, { ...viewerHeaders, ...jsonHeaders }), 403);
     expect((await api('POST', '/queue/pause', undefined, adminHeaders)).json).toEqual({ paused: true });
     await api('POST', '/jobs', { type: 'simulated' }, adminHeaders);
     await api('POST', '/bots/register', { id: 'paused-bot' });

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ADMIN_TOKEN, ROOT, startServer, tempDir } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN, ROOT, startServer, tempDir } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const run = promisify(execFile);
@@ -20,10 +20,11 @@ jest.setTimeout(testTime(60_000));
 test('online backup of a running server, then a restore drill', async () => {
   const sp = await startServer();
   const db = `sqlite://${path.join(sp.dir, 'jobs.db')}`;
+  const viewer = { authorization: `Bearer ${VIEWER_TOKEN}` };
   const post = (p: string, body: unknown, admin = false) =>
     fetch(`${sp.url}${p}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin ? ADMIN_TOKEN : BOT_TOKEN}` },
       body: JSON.stringify(body),
     }).then(async (r) => ({ status: r.status, json: r.status === 204 ? null : await r.json() }));
   await post('/jobs', { jobs: Array.from({ length: 300 }, (_, i) => ({ type: 'simulated', payload: { i } })) }, true);
@@ -33,7 +34,7 @@ test('online backup of a running server, then a restore drill', async () => {
     const r = await post('/jobs/next', { botId: 'b', ...(prev ? { complete: { ...prev, result: i } } : {}) });
     prev = { jobId: r.json.job.id, attempt: r.json.job.attempts };
   }
-  const before = await (await fetch(`${sp.url}/metrics/summary`)).json();
+  const before = await (await fetch(`${sp.url}/metrics/summary`, { headers: viewer })).json();
 
   const out = path.join(tempDir('backup-'), 'copy.db');
   const { stdout } = await backupCli(['--out', out], { DATABASE_URL: db });
@@ -53,7 +54,7 @@ test('online backup of a running server, then a restore drill', async () => {
   expect(JSON.parse(restored.stdout)).toMatchObject({ integrity: 'ok', counts: { jobs: 300, results: 119 } });
   await sp.restart();
   try {
-    const after = await (await fetch(`${sp.url}/metrics/summary`)).json();
+    const after = await (await fetch(`${sp.url}/metrics/summary`, { headers: viewer })).json();
     expect(after.jobs.completed).toBe(before.jobs.completed);
     expect(after.jobs.total).toBe(300);
     expect((await backupCli(['--verify', out], { DATABASE_URL: db })).stdout).toMatch(/"integrity":"ok"/);

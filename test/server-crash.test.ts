@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ADMIN_TOKEN, startServer, type ServerProcess, waitFor } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, startServer, type ServerProcess, waitFor } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 const JOBS = 2000;
@@ -19,7 +19,7 @@ test('kill -9 mid-run: nothing acknowledged is lost and the datalake has exactly
   const post = async (p: string, body: unknown, admin = false) => {
     const res = await fetch(`${sp.url}${p}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin ? ADMIN_TOKEN : BOT_TOKEN}` },
       body: JSON.stringify(body),
     });
     const text = await res.text();

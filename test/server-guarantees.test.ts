@@ -13,7 +13,7 @@ import { loadServerConfig } from '../server/config';
 import { runServer, type RunningServer } from '../server/runtime';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_AVAILABLE } from './helpers/postgres';
 import { adminHeaders, call } from './helpers/server-in-process';
-import { ADMIN_TOKEN, ROOT, startServer, tempDir, waitFor } from './helpers/server-process';
+import { ROOT, startServer, tempDir, waitFor, TOKENS_ENV } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 jest.setTimeout(testTime(60_000));
@@ -48,7 +48,7 @@ async function serverWith(env: Record<string, string>, clock?: ManualClock): Pro
   const config = loadServerConfig({
     SERVER_PORT: '0',
     SERVER_HOST: '127.0.0.1',
-    ADMIN_TOKEN,
+    ...TOKENS_ENV,
     POPULATE_INTERVAL_MS: '0',
     RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0',
     ...env,

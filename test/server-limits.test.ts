@@ -1,11 +1,40 @@
-/** Rate limits over real HTTP: admin routes per client, empty claims per bot; real work is never slowed. */
-import { adminHeaders, call, startInProcess } from './helpers/server-in-process';
+/**
+ * Rate limits over real HTTP: admin routes per client, refused tokens per client, empty claims per
+ * bot; real work is never slowed.
+ */
+import { adminHeaders, call, jsonHeaders, startInProcess, viewerHeaders } from './helpers/server-in-process';
 
 let s: Awaited<ReturnType<typeof startInProcess>>;
 beforeAll(async () => {
-  s = await startInProcess({ RATE_LIMIT_ADMIN_PER_S: '2', RATE_LIMIT_EMPTY_CLAIMS_PER_S: '2' });
+  s = await startInProcess({
+    RATE_LIMIT_ADMIN_PER_S: '2',
+    RATE_LIMIT_EMPTY_CLAIMS_PER_S: '2',
+    RATE_LIMIT_AUTH_FAILURES_PER_S: '0',
+  });
 });
 afterAll(() => s.close());
+
+test('refused tokens: after the burst every route that needs a token answers 429 to that client, even a good token', async () => {
+  const t = await startInProcess({ RATE_LIMIT_AUTH_FAILURES_PER_S: '2' });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(t.url, 'GET', `/jobs?guess=${i}`, undefined, {})).status);
+    statuses.push((await call(t.url, 'GET', '/jobs', undefined, { authorization: 'Bearer guess-guess' })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    const limited = await call(t.url, 'GET', '/queue', undefined, viewerHeaders);
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await call(t.url, 'GET', '/healthz', undefined, jsonHeaders)).status).toBe(200); // open routes are not
+    await new Promise((r) => setTimeout(r, 600)); // one attempt back
+    expect((await call(t.url, 'GET', '/queue', undefined, viewerHeaders)).status).toBe(200);
+    // A token of another role (403) is not a guess and costs nothing.
+    for (let i = 0; i < 5; i++)
+      expect((await call(t.url, 'POST', '/queue/pause', undefined, viewerHeaders)).status).toBe(403);
+  } finally {
+    await t.close();
+  }
+});
 
 test('admin routes: the burst passes, then 429 JSON with Retry-After; wrong tokens count too', async () => {
   const statuses: number[] = [];

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './helpers/postgres';
-import { ADMIN_TOKEN, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
 import { testTime } from './helpers/time';
 
 jest.setTimeout(testTime(60_000));
@@ -16,7 +16,7 @@ jest.setTimeout(testTime(60_000));
 const post = async (base: string, p: string, body: unknown, admin = false) => {
   const res = await fetch(`${base}${p}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(admin ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {}) },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${admin ? ADMIN_TOKEN : BOT_TOKEN}` },
     body: JSON.stringify(body),
   });
   const text = await res.text();

@@ -1,15 +1,15 @@
 /** Graceful shutdown, in-process and of the real process: waiting long-polls answer 204, requests in flight finish, then the store closes. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { call, jsonHeaders, startInProcess } from './helpers/server-in-process';
+import { botHeaders, call, startInProcess } from './helpers/server-in-process';
 import { ADMIN_TOKEN, startServer } from './helpers/server-process';
 
 test('close(): a waiting long-poll gets 204 (not a 5xx), close waits for it, nothing spins', async () => {
   const s = await startInProcess({ RATE_LIMIT_EMPTY_CLAIMS_PER_S: '0' });
   await call(s.url, 'POST', '/bots/register', { id: 'waiter' });
   const started = Date.now();
-  const claim = call(s.url, 'POST', '/jobs/claim', { botId: 'waiter', waitMs: 20000 }, jsonHeaders);
-  const next = call(s.url, 'POST', '/jobs/next', { botId: 'waiter', waitMs: 20000 }, jsonHeaders);
+  const claim = call(s.url, 'POST', '/jobs/claim', { botId: 'waiter', waitMs: 20000 }, botHeaders);
+  const next = call(s.url, 'POST', '/jobs/next', { botId: 'waiter', waitMs: 20000 }, botHeaders);
   await new Promise((r) => setTimeout(r, 200));
   const cpuBefore = process.cpuUsage();
   await s.close();

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Bot, Job, Json } from '../../core/types';
-import { ADMIN_TOKEN, ROOT, waitFor } from '../../test/helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, ROOT, waitFor } from '../../test/helpers/server-process';
 import { testTime } from '../../test/helpers/time';
 
 export interface LogLine {
@@ -40,6 +40,7 @@ export const FAST_BOT_ENV: Record<string, string> = {
   BOT_SHUTDOWN_GRACE_MS: '5000',
   LOG_LEVEL: 'info',
   LOG_PRETTY: 'false',
+  BOT_TOKEN,
 };
 
 export function startBot(serverUrl: string, id: string, env: Record<string, string> = {}): BotProcess {

@@ -4,7 +4,14 @@
  */
 import { PassThrough } from 'node:stream';
 import { silentLogger } from '../../core/logger';
-import { ADMIN_TOKEN, startServer, waitFor, type ServerProcess } from '../../test/helpers/server-process';
+import {
+  ADMIN_TOKEN,
+  BOT_TOKEN,
+  VIEWER_TOKEN,
+  startServer,
+  waitFor,
+  type ServerProcess,
+} from '../../test/helpers/server-process';
 import { HttpServerClient } from '../server-client';
 import { DrainUnknownError } from './driver';
 import { ProcessDriver, type ProcessDriverOptions } from './process';
@@ -12,6 +19,7 @@ import { testTime } from '../../test/helpers/time';
 
 let server: ServerProcess;
 const drivers: ProcessDriver[] = [];
+const tokens = { viewer: VIEWER_TOKEN, admin: ADMIN_TOKEN };
 
 beforeAll(async () => {
   server = await startServer();
@@ -32,7 +40,8 @@ function driver(script: string, over: Partial<ProcessDriverOptions> = {}): { d: 
     env: { PATH: process.env.PATH ?? '', EXTRA_SETTING: 'passed-on' },
     idPrefix: 'unit',
     serverUrl: server.url,
-    server: new HttpServerClient(server.url, 2000, ADMIN_TOKEN),
+    botToken: BOT_TOKEN,
+    server: new HttpServerClient(server.url, 2000, tokens),
     logger: silentLogger(),
     stopGraceMs: 5000,
     restartBackoffMs: 1000,
@@ -55,15 +64,15 @@ const alive = (pid: number | undefined) => {
 };
 
 describe('process driver', () => {
-  it('gives each child BOT_ID, SERVER_URL and its own environment, and prefixes each output line with the bot id', async () => {
+  it('gives each child BOT_ID, SERVER_URL, BOT_TOKEN and its own environment, and prefixes each output line with the bot id', async () => {
     const { d, out } = driver(
-      `console.log([process.env.BOT_ID, process.env.SERVER_URL, process.env.EXTRA_SETTING].join(' ')); console.error('second line'); ${IDLE_FOREVER}`,
+      `console.log([process.env.BOT_ID, process.env.SERVER_URL, process.env.BOT_TOKEN, process.env.EXTRA_SETTING].join(' ')); console.error('second line'); ${IDLE_FOREVER}`,
     );
     await d.scale(0, 2);
     expect(d.botIds()).toEqual(['unit-1', 'unit-2']);
     await waitFor(() => out().split('\n').filter(Boolean).length === 4, 10000);
-    expect(out()).toContain(`unit-1 | unit-1 ${server.url} passed-on\n`);
-    expect(out()).toContain(`unit-2 | unit-2 ${server.url} passed-on\n`);
+    expect(out()).toContain(`unit-1 | unit-1 ${server.url} ${BOT_TOKEN} passed-on\n`);
+    expect(out()).toContain(`unit-2 | unit-2 ${server.url} ${BOT_TOKEN} passed-on\n`);
     expect(out()).toContain('unit-2 | second line\n');
     expect(await d.observe()).toEqual({ current: 2, ready: 0 }); // not registered at the server: not ready
     await d.shutdown();
@@ -74,7 +83,7 @@ describe('process driver', () => {
     await d.scale(0, 2);
     await fetch(`${server.url}/bots/register`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${BOT_TOKEN}` },
       body: JSON.stringify({ id: 'ready-2' }),
     });
     expect(await d.observe()).toEqual({ current: 2, ready: 1 });
@@ -90,7 +99,7 @@ describe('process driver', () => {
     const pid = d.pidOf('stubborn-1');
     await fetch(`${server.url}/bots/register`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${BOT_TOKEN}` },
       body: JSON.stringify({ id: 'stubborn-1' }),
     });
     await new Promise((r) => setTimeout(r, 300)); // let the child install its handler
@@ -103,7 +112,8 @@ describe('process driver', () => {
     expect(took).toBeLessThan(testTime(5000));
     expect(alive(pid)).toBe(false);
     expect(out()).toContain('stubborn-1 | ignoring SIGTERM');
-    expect((await fetch(`${server.url}/bots/stubborn-1`)).status).toBe(404);
+    const gone = await fetch(`${server.url}/bots/stubborn-1`, { headers: { Authorization: `Bearer ${VIEWER_TOKEN}` } });
+    expect(gone.status).toBe(404);
   });
 
   it('restarts a child that keeps dying, with a growing delay', async () => {
@@ -129,7 +139,10 @@ describe('process driver', () => {
   });
 
   it('postpones a scale-down, stopping nothing, when the server cannot say who is busy', async () => {
-    const { d } = driver(IDLE_FOREVER, { idPrefix: 'blind', server: new HttpServerClient('http://127.0.0.1:9', 500) });
+    const { d } = driver(IDLE_FOREVER, {
+      idPrefix: 'blind',
+      server: new HttpServerClient('http://127.0.0.1:9', 500, tokens),
+    });
     await d.scale(0, 2);
     const pids = d.botIds().map((id) => d.pidOf(id));
     await expect(d.scale(2, 1)).rejects.toBeInstanceOf(DrainUnknownError);

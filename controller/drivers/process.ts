@@ -1,7 +1,7 @@
 /**
  * The `process` driver: bots as child processes of the controller, for dev and docker compose.
- * Each child gets BOT_ID `<prefix>-<n>` (the lowest free n, so ids stay stable across restarts) and
- * SERVER_URL on top of the controller's environment; its output lines are copied to the
+ * Each child gets BOT_ID `<prefix>-<n>` (the lowest free n, so ids stay stable across restarts),
+ * SERVER_URL and BOT_TOKEN on top of the controller's environment (without its other tokens); its output lines are copied to the
  * controller's stdout prefixed with the bot id. A child that dies is restarted with exponential
  * backoff. Scale-down stops idle bots first (asking the server who is busy) with SIGTERM, then
  * SIGKILL after a grace period. A bot stopped on purpose is then removed from the server's
@@ -24,6 +24,8 @@ export interface ProcessDriverOptions {
   env: Readonly<Record<string, string>>;
   idPrefix: string;
   serverUrl: string;
+  /** Given to every bot as BOT_TOKEN. */
+  botToken: string;
   server: ServerClient;
   logger: Logger;
   stopGraceMs: number;
@@ -146,7 +148,7 @@ export class ProcessDriver implements ScaleDriver {
   private spawnChild(bot: ManagedBot): void {
     const [program, ...args] = this.opts.command;
     const file = program === 'node' ? process.execPath : program;
-    const env = { ...this.opts.env, BOT_ID: bot.id, SERVER_URL: this.opts.serverUrl };
+    const env = { ...this.opts.env, BOT_ID: bot.id, SERVER_URL: this.opts.serverUrl, BOT_TOKEN: this.opts.botToken };
     let child: ChildProcess;
     try {
       child = spawn(file, args, { cwd: this.opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });

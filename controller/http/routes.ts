@@ -1,6 +1,7 @@
 /**
- * The controller's HTTP API (../shared/API.md): read the scale, change it, configure autoscale.
- * Every change needs the admin token and goes through the loop's serial queue.
+ * The controller's HTTP API (docs/controller.md): read the scale, change it, configure autoscale.
+ * Reads need the viewer (or admin) token, every change the admin token (core/http/auth.ts); changes
+ * go through the loop's serial queue.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -10,12 +11,11 @@ import type { DesiredState } from '../desired-state';
 import type { ScaleDriver } from '../drivers/driver';
 import type { ControllerMetrics } from '../metrics';
 import type { ReconcileLoop } from '../reconcile-loop';
-import { requireAdmin } from '../../core/http/admin-auth';
+import { requireRole } from '../../core/http/auth';
 
 export interface RouteDeps {
   loop: ReconcileLoop;
   driver: ScaleDriver;
-  adminToken: string;
   maxBots: number;
   bodyLimitBytes: number;
   /** Serves GET /metrics when given. */
@@ -39,7 +39,6 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
 export function controllerRouter(deps: RouteDeps): Router {
   const { loop, driver, maxBots } = deps;
   const router = new Router();
-  const admin = requireAdmin(deps.adminToken);
 
   const ScaleBody = z.strictObject({ replicas: z.int().min(0).max(maxBots) });
   const AutoscaleBody = z.strictObject({
@@ -77,25 +76,25 @@ export function controllerRouter(deps: RouteDeps): Router {
 
   if (deps.metrics) {
     const registry = deps.metrics.registry;
-    router.get('/metrics', async (ctx) => {
+    router.get('/metrics', requireRole('viewer'), async (ctx) => {
       ctx.type = registry.contentType;
       ctx.body = await registry.metrics();
     });
   }
 
-  router.get('/scale', async (ctx) => {
+  router.get('/scale', requireRole('viewer'), async (ctx) => {
     ctx.body = await view();
   });
 
   // A manual scale turns autoscale off: otherwise the autoscaler would quietly undo the admin's
   // choice once the cool-down ends. PUT /autoscale turns it back on.
-  router.put('/scale', admin, async (ctx) => {
+  router.put('/scale', requireRole('admin'), async (ctx) => {
     const { replicas } = parse(ScaleBody, await body(ctx));
     await loop.update((d) => ({ replicas, autoscale: { ...d.autoscale, enabled: false } }));
     ctx.body = await view();
   });
 
-  router.post('/scale/add', admin, async (ctx) => {
+  router.post('/scale/add', requireRole('admin'), async (ctx) => {
     await loop.update((d) => {
       if (d.replicas >= maxBots) throw new ConflictError(`already at MAX_BOTS (${maxBots})`, 'max_bots_reached');
       return { replicas: d.replicas + 1, autoscale: { ...d.autoscale, enabled: false } };
@@ -103,7 +102,7 @@ export function controllerRouter(deps: RouteDeps): Router {
     ctx.body = await view();
   });
 
-  router.post('/scale/remove', admin, async (ctx) => {
+  router.post('/scale/remove', requireRole('admin'), async (ctx) => {
     await loop.update((d) => {
       if (d.replicas <= 0) throw new ConflictError('there are no bots to remove', 'no_bots');
       return { replicas: d.replicas - 1, autoscale: { ...d.autoscale, enabled: false } };
@@ -112,7 +111,7 @@ export function controllerRouter(deps: RouteDeps): Router {
   });
 
   // Fields left out keep their current values, so {"enabled": false} is enough to switch it off.
-  router.put('/autoscale', admin, async (ctx) => {
+  router.put('/autoscale', requireRole('admin'), async (ctx) => {
     const input = parse(AutoscaleBody, await body(ctx));
     await loop.update((d) => {
       const next = {

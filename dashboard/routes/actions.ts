@@ -1,13 +1,15 @@
 /**
  * The controls. Each is a POST from a plain HTML form (works without JavaScript and by keyboard),
- * allowed only with a live session and that session's CSRF token, answered with a redirect back
- * and a one-time message (post/redirect/get). JSON callers get JSON instead.
+ * allowed only with a live admin session (a viewer's is refused with 403) and that session's CSRF
+ * token, answered with a redirect back and a one-time message (post/redirect/get), and logged as an
+ * audit line. JSON callers get JSON instead.
  */
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError, zodDetails } from '../../core/errors';
 import { JobTypeSchema, JsonSchema } from '../../core/types';
+import { audit } from '../../core/http/auth';
 import type { DashboardDeps } from '../deps';
 import { readForm, safeReturnTo, wantsJson } from '../http-helpers';
 import { describeError } from '../page-data';
@@ -67,38 +69,37 @@ type Handler = (form: Form, ctx: Context) => Promise<string>;
 export function actionRoutes(d: DashboardDeps): Router {
   const r = new Router();
 
-  /** Wraps a control: sign-in and CSRF first, then the call, then the redirect with a message. */
+  /** Wraps a control: CSRF and the admin role first, then the call, then the redirect with a message. */
   const control = (run: Handler) => async (ctx: Context) => {
     const form = await readForm(ctx);
     const returnTo = safeReturnTo(form.returnTo ?? ctx.query.returnTo);
+    // The app lets no request without a session get here (signInFirst in app.ts).
     const session = ctx.state.session as Session | null;
-    if (!session) {
-      if (wantsJson(ctx)) throw new UnauthorizedError('sign in to the dashboard first');
-      ctx.redirect(`/signin?next=${encodeURIComponent(returnTo)}`);
-      ctx.status = 303;
-      return;
-    }
+    if (!session) throw new UnauthorizedError('sign in to the dashboard first');
     if (!csrfMatches(session, form._csrf ?? ctx.get('x-csrf-token'))) {
-      d.logger.warn({ path: ctx.path, ip: ctx.ip }, 'dashboard control with a missing or wrong CSRF token');
+      d.logger.warn({ path: ctx.path, client: ctx.ip }, 'dashboard control with a missing or wrong CSRF token');
       throw new ForbiddenError('the CSRF token is missing or wrong; reload the page and try again');
     }
+    if (session.role !== 'admin') throw new ForbiddenError('controls need a sign-in with the admin token');
     let text: string;
-    let ok = true;
+    let status = 200;
     try {
       text = await run(form, ctx);
       d.logger.info({ action: ctx.path }, text);
     } catch (err) {
-      ok = false;
       if (err instanceof FormInvalid) {
         text = `Not done: ${err.message}`;
-        if (wantsJson(ctx)) ctx.status = 400;
+        status = 400;
       } else {
         text = `Not done: ${describeError(err)}`;
-        if (wantsJson(ctx)) ctx.status = 502;
+        status = 502;
         d.logger.warn({ action: ctx.path, err: (err as Error).message }, 'dashboard control failed');
       }
     }
+    audit(d.logger, ctx, { role: session.role, status });
+    const ok = status === 200;
     if (wantsJson(ctx)) {
+      ctx.status = status;
       ctx.body = { ok, message: text };
       return;
     }

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { Router } from '@koa/router';
 import { NotFoundError, ValidationError } from '../../core/errors';
+import { bearer } from '../../core/http/auth';
 import { DateParam } from '../../core/types';
 import type { DashboardDeps } from '../deps';
 import { loadBot, loadBots, loadDatalake, loadJob, loadJobs, loadOverview } from '../page-data';
@@ -42,7 +43,10 @@ export function apiRoutes(d: DashboardDeps): Router {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error('timed out')), d.config.upstreamTimeoutMs);
     try {
-      res = await fetch(`${d.config.serverUrl}/datalake/export/${date}`, { signal: abort.signal });
+      res = await fetch(`${d.config.serverUrl}/datalake/export/${date}`, {
+        headers: { authorization: bearer(d.config.tokens.viewer[0]) },
+        signal: abort.signal,
+      });
     } catch (err) {
       throw new UpstreamUnreachableError('server', err);
     } finally {

@@ -1,5 +1,5 @@
 /**
- * Sign-in with the admin token and sign-out. The session cookie is httpOnly (scripts cannot read it)
+ * Sign-in with the viewer token (read-only) or the admin token (with the controls), and sign-out. The session cookie is httpOnly (scripts cannot read it)
  * and SameSite=Strict (other sites cannot make the browser send it), Secure over HTTPS.
  */
 import { Router } from '@koa/router';
@@ -7,7 +7,8 @@ import type { Context } from 'koa';
 import { RateLimitedError } from '../../core/errors';
 import type { DashboardDeps } from '../deps';
 import { readForm, safeReturnTo } from '../http-helpers';
-import { SESSION_COOKIE, csrfMatches, tokenMatches, type Session } from '../session';
+import { Keyring } from '../../core/http/auth';
+import { SESSION_COOKIE, csrfMatches, type Session } from '../session';
 import { ForbiddenError } from '../../core/errors';
 
 /** Failed sign-ins allowed per client address per minute before it has to wait. */
@@ -15,6 +16,7 @@ const MAX_FAILURES_PER_MINUTE = 10;
 
 export function authRoutes(d: DashboardDeps): Router {
   const r = new Router();
+  const keyring = new Keyring(d.config.tokens);
   // Guessing the token by brute force: count failures per address in a one-minute window.
   const failures = new Map<string, { count: number; windowStart: number }>();
 
@@ -47,24 +49,31 @@ export function authRoutes(d: DashboardDeps): Router {
     checkRate(ctx);
     const form = await readForm(ctx);
     const next = safeReturnTo(form.next);
-    if (!tokenMatches(form.token ?? '', d.config.adminToken)) {
+    const role = keyring.roleOf(form.token ?? '');
+    if (role !== 'admin' && role !== 'viewer') {
       recordFailure(ctx);
-      d.logger.warn({ ip: ctx.ip }, 'dashboard sign-in with a wrong token');
+      d.logger.warn({ client: ctx.ip }, 'dashboard sign-in with a wrong token');
       d.render(
         ctx,
         'signin',
-        { title: 'Sign in', nav: 'signin', live: false, next, error: 'That is not the admin token.' },
+        {
+          title: 'Sign in',
+          nav: 'signin',
+          live: false,
+          next,
+          error: 'That is neither the viewer token nor the admin token.',
+        },
         401,
       );
       return;
     }
     // A fresh session on every sign-in; an old one on this browser is dropped.
     d.sessions.destroy(ctx.cookies.get(SESSION_COOKIE));
-    const session = d.sessions.create();
+    const session = d.sessions.create(role);
     setSessionCookie(ctx, session, d.config.sessionTtlMs);
     ctx.state.session = session;
     session.flash = { kind: 'ok', text: 'Signed in.' };
-    d.logger.info({ ip: ctx.ip }, 'dashboard sign-in');
+    d.logger.info({ client: ctx.ip, role }, `dashboard sign-in (${role})`);
     ctx.redirect(next);
     ctx.status = 303;
   });

@@ -1,18 +1,18 @@
 /** /bots routes. */
 import type Router from '@koa/router';
-import type Koa from 'koa';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors';
 import { BotIdBody, IdSchema, RegisterBotSchema } from '../../core/types';
+import { requireRole } from '../../core/http/auth';
 import { parse } from '../../core/http/validate';
 import type { AppDeps } from './deps';
 
 const BotIdParam = z.strictObject({ id: IdSchema });
 
-export function botRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): void {
+export function botRoutes(router: Router, d: AppDeps): void {
   const { store, clock } = d;
 
-  router.post('/bots/register', async (ctx) => {
+  router.post('/bots/register', requireRole('bot'), async (ctx) => {
     const body = parse(RegisterBotSchema, ctx.request.json, 'body');
     const id = body.id ?? `bot-${Math.random().toString(36).slice(2, 10)}`;
     const { bot, created } = await store.registerBot({ id, name: body.name }, clock.now());
@@ -21,23 +21,26 @@ export function botRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = bot;
   });
 
-  router.post('/bots/heartbeat', async (ctx) => {
+  router.post('/bots/heartbeat', requireRole('bot'), async (ctx) => {
     const body = parse(BotIdBody, ctx.request.json, 'body');
-    ctx.body = await store.heartbeat(body.botId, clock.now());
+    const bot = await store.heartbeat(body.botId, clock.now());
+    // The attempt of the job it holds: a bot reads nothing else, and needs it to hand that job back.
+    const job = bot.currentJobId ? await store.getJob(bot.currentJobId) : null;
+    ctx.body = { ...bot, currentAttempt: job && job.botId === bot.id ? job.attempts : null };
   });
 
-  router.get('/bots', async (ctx) => {
+  router.get('/bots', requireRole('viewer'), async (ctx) => {
     ctx.body = { items: await store.listBots() };
   });
 
-  router.get('/bots/:id', async (ctx) => {
+  router.get('/bots/:id', requireRole('viewer'), async (ctx) => {
     const { id } = parse(BotIdParam, ctx.params, 'path');
     const bot = await store.getBot(id);
     if (!bot) throw new NotFoundError(`bot ${id} does not exist`);
     ctx.body = bot;
   });
 
-  router.delete('/bots/:id', admin, async (ctx) => {
+  router.delete('/bots/:id', requireRole('admin'), async (ctx) => {
     const { id } = parse(BotIdParam, ctx.params, 'path');
     if (!(await store.deleteBot(id, clock.now()))) throw new NotFoundError(`bot ${id} does not exist`);
     d.onResult();

@@ -11,6 +11,8 @@ import type { Store } from '../store/types';
 export interface Limits {
   /** Admin routes, per client address. */
   admin: RateLimiter;
+  /** Requests refused for their token (401), per client address. */
+  authFailures: RateLimiter;
   /** Claims that find nothing, per bot: a bot that polls in a tight loop is slowed, real work never is. */
   emptyClaims: RateLimiter;
 }
@@ -19,7 +21,12 @@ export interface AppDeps {
   store: Store;
   config: Pick<
     ServerConfig,
-    'ADMIN_TOKEN' | 'BATCH_SIZE' | 'BODY_LIMIT_BYTES' | 'RATE_LIMIT_ADMIN_PER_S' | 'RATE_LIMIT_EMPTY_CLAIMS_PER_S'
+    | 'tokens'
+    | 'TRUST_PROXY'
+    | 'BATCH_SIZE'
+    | 'BODY_LIMIT_BYTES'
+    | 'RATE_LIMIT_ADMIN_PER_S'
+    | 'RATE_LIMIT_EMPTY_CLAIMS_PER_S'
   >;
   clock: Clock;
   log: Logger;

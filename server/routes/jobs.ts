@@ -17,6 +17,7 @@ import {
   ReleaseSchema,
   StartSchema,
 } from '../../core/types';
+import { requireRole } from '../../core/http/auth';
 import { parse, singleQuery } from '../../core/http/validate';
 import type { AppDeps } from './deps';
 
@@ -38,7 +39,7 @@ function clientGone(ctx: Koa.Context): AbortController {
   return abort;
 }
 
-export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): void {
+export function jobRoutes(router: Router, d: AppDeps): void {
   const { store, clock } = d;
 
   /**
@@ -64,7 +65,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     return !abort.signal.aborted;
   };
 
-  router.post('/jobs/populate', admin, async (ctx) => {
+  router.post('/jobs/populate', requireRole('admin'), async (ctx) => {
     const body = parse(PopulateSchema, ctx.request.json, 'body');
     const created = await store.createJobs(simulatedBatch(body.count ?? d.config.BATCH_SIZE), clock.now());
     d.metrics.jobsCreated.inc(created.length);
@@ -85,7 +86,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     if (waiting > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   };
 
-  router.post('/jobs', admin, async (ctx) => {
+  router.post('/jobs', requireRole('admin'), async (ctx) => {
     const raw = ctx.request.json;
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'jobs' in raw) {
       const body = parse(CreateJobsBatchSchema, raw, 'body');
@@ -107,12 +108,12 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = res.job;
   });
 
-  router.get('/jobs', async (ctx) => {
+  router.get('/jobs', requireRole('viewer'), async (ctx) => {
     const q = parse(ListJobsQuery, singleQuery(ctx.query), 'query');
     ctx.body = await store.listJobs(q);
   });
 
-  router.post('/jobs/claim', async (ctx) => {
+  router.post('/jobs/claim', requireRole('bot'), async (ctx) => {
     const body = parse(ClaimSchema, ctx.request.json, 'body');
     const limitKey = `bot:${body.botId}`;
     d.limits.emptyClaims.check(limitKey);
@@ -138,7 +139,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.status = 204;
   });
 
-  router.post('/jobs/next', async (ctx) => {
+  router.post('/jobs/next', requireRole('bot'), async (ctx) => {
     const body = parse(NextSchema, ctx.request.json, 'body');
     const limitKey = `bot:${body.botId}`;
     const finished = body.complete ?? body.fail ?? null;
@@ -169,13 +170,13 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = out;
   });
 
-  router.post('/jobs/:id/start', async (ctx) => {
+  router.post('/jobs/:id/start', requireRole('bot'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     const body = parse(StartSchema, ctx.request.json, 'body');
     ctx.body = await store.startJob({ jobId: id, botId: body.botId, attempt: body.attempt }, clock.now());
   });
 
-  router.post('/jobs/:id/complete', async (ctx) => {
+  router.post('/jobs/:id/complete', requireRole('bot'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     const body = parse(CompleteSchema, ctx.request.json, 'body');
     const job = await store.completeJob(
@@ -188,7 +189,7 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = job;
   });
 
-  router.post('/jobs/:id/fail', async (ctx) => {
+  router.post('/jobs/:id/fail', requireRole('bot'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     const body = parse(FailSchema, ctx.request.json, 'body');
     const job = await store.failJob({ jobId: id, botId: body.botId, attempt: body.attempt }, body.error, clock.now());
@@ -198,14 +199,14 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = job;
   });
 
-  router.post('/jobs/:id/release', async (ctx) => {
+  router.post('/jobs/:id/release', requireRole('bot'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     const body = parse(ReleaseSchema, ctx.request.json, 'body');
     ctx.body = await store.releaseJob({ jobId: id, botId: body.botId, attempt: body.attempt }, clock.now());
     d.onJobsAvailable(1);
   });
 
-  router.post('/jobs/:id/retry', admin, async (ctx) => {
+  router.post('/jobs/:id/retry', requireRole('admin'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     parse(z.strictObject({}), ctx.request.json, 'body');
     const job = await store.retryJob(id, clock.now());
@@ -213,13 +214,13 @@ export function jobRoutes(router: Router, admin: Koa.Middleware, d: AppDeps): vo
     ctx.body = job;
   });
 
-  router.post('/jobs/:id/cancel', admin, async (ctx) => {
+  router.post('/jobs/:id/cancel', requireRole('admin'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     parse(z.strictObject({}), ctx.request.json, 'body');
     ctx.body = await store.cancelJob(id, clock.now());
   });
 
-  router.get('/jobs/:id', async (ctx) => {
+  router.get('/jobs/:id', requireRole('viewer'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     const job = await store.getJob(id);
     if (!job) throw new NotFoundError(`job ${id} does not exist`);

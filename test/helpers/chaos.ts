@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { startBot, type BotProcess } from '../../bot/testing/bot-process';
 import type { ResultLine } from '../../core/types';
-import { ADMIN_TOKEN, type ServerProcess } from './server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN, type ServerProcess } from './server-process';
 import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './postgres';
 import { testTime } from './time';
 
@@ -100,7 +100,8 @@ export async function request(
 ): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (opts.admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
+  // An admin call, else a read as the viewer or a bot's call.
+  headers.authorization = `Bearer ${opts.admin ? ADMIN_TOKEN : method === 'GET' ? VIEWER_TOKEN : BOT_TOKEN}`;
   const res = await fetch(`${base}${route}`, {
     method,
     headers,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { silentLogger } from '../../core/logger';
 import { loadServerConfig } from '../../server/config';
 import { type RunningServer, runServer } from '../../server/runtime';
-import { ADMIN_TOKEN, tempDir } from './server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, TOKENS_ENV, VIEWER_TOKEN, tempDir } from './server-process';
 
 export async function startInProcess(env: Record<string, string> = {}): Promise<RunningServer & { dir: string }> {
   const dir = tempDir('botfleet-api-');
@@ -12,7 +12,7 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
     SERVER_HOST: '127.0.0.1',
     DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
     DATALAKE_DIR: path.join(dir, 'datalake'),
-    ADMIN_TOKEN,
+    ...TOKENS_ENV,
     POPULATE_INTERVAL_MS: '0',
     LOG_LEVEL: 'silent',
     ...env,
@@ -22,14 +22,18 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
 }
 
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+export const botHeaders = { authorization: `Bearer ${BOT_TOKEN}`, 'content-type': 'application/json' };
+export const viewerHeaders = { authorization: `Bearer ${VIEWER_TOKEN}` };
+/** No token: a stranger. */
 export const jsonHeaders = { 'content-type': 'application/json' };
 
+/** One request; without headers a GET goes with the viewer token and anything else with the bot token. */
 export async function call(
   base: string,
   method: string,
   p: string,
   body?: unknown,
-  headers: Record<string, string> = jsonHeaders,
+  headers: Record<string, string> = method === 'GET' ? viewerHeaders : botHeaders,
 ) {
   const res = await fetch(`${base}${p}`, {
     method,

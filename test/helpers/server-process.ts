@@ -10,7 +10,11 @@ import path from 'node:path';
 import { testTime } from './time';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
+/** The tokens of the three roles every test server, bot, controller and dashboard is started with. */
 export const ADMIN_TOKEN = 'test-admin-token';
+export const BOT_TOKEN = 'test-bot-token';
+export const VIEWER_TOKEN = 'test-viewer-token';
+export const TOKENS_ENV = { ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN };
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,7 +74,7 @@ export function serverEnv(dir: string, port: number): Record<string, string> {
     SERVER_HOST: '127.0.0.1',
     DATABASE_URL: `sqlite://${path.join(dir, 'jobs.db')}`,
     DATALAKE_DIR: path.join(dir, 'datalake'),
-    ADMIN_TOKEN,
+    ...TOKENS_ENV,
     POPULATE_INTERVAL_MS: '0',
     LOG_LEVEL: 'warn',
   };
