@@ -25,6 +25,7 @@ const job = (type: string, payload: Job['payload'] = {}): Job => ({
   leaseExpiresAt: null,
   result: null,
   error: null,
+  schedule: null,
 });
 const ctx = (signal = new AbortController().signal): HandlerContext => ({
   signal,

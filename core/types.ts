@@ -31,6 +31,8 @@ export interface Job {
   leaseExpiresAt: string | null;
   result: Json;
   error: string | null;
+  /** The schedule whose firing created the job (its `runAt` is that firing), else null. */
+  schedule: string | null;
 }
 
 export interface JobEvent {

@@ -10,6 +10,7 @@ import { errorMiddleware } from '../core/http/errors';
 import { botRoutes } from './routes/bots';
 import type { AppDeps } from './routes/deps';
 import { jobRoutes } from './routes/jobs';
+import { scheduleRoutes } from './routes/schedules';
 import { systemRoutes } from './routes/system';
 
 export type { AppDeps } from './routes/deps';
@@ -51,6 +52,7 @@ export function createApp(d: AppDeps): Koa {
   jobRoutes(router, d);
   botRoutes(router, d);
   systemRoutes(router, d);
+  scheduleRoutes(router, d);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

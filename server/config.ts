@@ -14,6 +14,8 @@ const schema = z.object({
   DATALAKE_VERIFY: envString('recent').pipe(z.enum(['recent', 'all'])),
   POPULATE_INTERVAL_MS: envInt(600000, 0),
   BATCH_SIZE: envInt(5, 1, 1000),
+  SCHEDULE_TICK_MS: envInt(1000, 10, 60_000),
+  SCHEDULE_MISFIRE_GRACE_MS: envInt(60_000, 0),
   BOT_DOWN_AFTER_MS: envInt(120000, 100),
   SWEEP_INTERVAL_MS: envInt(5000, 10),
   MAX_ATTEMPTS: envInt(1, 1, 100),
@@ -45,6 +47,7 @@ and the datalake writer. Every setting comes from the environment (see ops/.env.
   PG_POOL_MAX=10
   DATALAKE_DIR=./datalake/data  DATALAKE_RETENTION_DAYS=0 (keep all)  DATALAKE_VERIFY=recent|all
   POPULATE_INTERVAL_MS=600000 (0 = off)  BATCH_SIZE=5
+  SCHEDULE_TICK_MS=1000 (how often each server fires due cron schedules)  SCHEDULE_MISFIRE_GRACE_MS=60000
   BOT_DOWN_AFTER_MS=120000  SWEEP_INTERVAL_MS=5000  MAX_ATTEMPTS=1  JOB_TIMEOUT_MS=0 (none)
   ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN   bearer tokens of the three roles, each a comma-separated list
       (development defaults, with a warning; refused with NODE_ENV=production; docs/security.md)

@@ -15,6 +15,7 @@ import {
   StartSchema,
 } from '../core/types';
 import type { Role } from '../core/http/auth';
+import { CreateScheduleSchema, PreviewScheduleSchema, ReplaceScheduleSchema } from '../core/schedule';
 
 type Op = {
   summary: string;
@@ -170,6 +171,45 @@ const ops: Record<string, Record<string, Op>> = {
   '/queue/pause': { post: { summary: 'Pause claiming', role: 'admin', responses: { 200: '{paused: true}' } } },
   '/queue/resume': { post: { summary: 'Resume claiming', role: 'admin', responses: { 200: '{paused: false}' } } },
   '/openapi.json': { get: { summary: 'This document', role: null, responses: { 200: 'OpenAPI 3.1' } } },
+  '/schedules': {
+    get: {
+      summary: 'Cron schedules, the built-in batch (builtin:populate) first, with their next 5 firings',
+      role: 'viewer',
+      responses: { 200: '{items: Schedule[]}' },
+    },
+    post: {
+      summary: 'Create a cron schedule: each firing creates the job once, whatever the number of servers',
+      role: 'admin',
+      body: CreateScheduleSchema,
+      responses: { 201: 'Schedule with nextRuns', 409: 'a schedule with this name exists' },
+    },
+  },
+  '/schedules/preview': {
+    post: {
+      summary: 'The next 5 firings of a cron in a time zone, without saving anything',
+      role: 'viewer',
+      body: PreviewScheduleSchema,
+      responses: { 200: '{cron, timezone, nextRuns}' },
+    },
+  },
+  '/schedules/{name}': {
+    get: {
+      summary: 'One schedule',
+      role: 'viewer',
+      responses: { 200: 'Schedule with nextRuns', 404: 'unknown schedule' },
+    },
+    put: {
+      summary: 'Replace a schedule; a changed cron takes effect from its next firing, no instant fires twice',
+      role: 'admin',
+      body: ReplaceScheduleSchema,
+      responses: { 200: 'Schedule', 404: 'unknown schedule', 409: 'the built-in batch is read-only' },
+    },
+    delete: {
+      summary: 'Delete a schedule (its jobs stay)',
+      role: 'admin',
+      responses: { 204: 'deleted', 404: 'unknown schedule', 409: 'the built-in batch is read-only' },
+    },
+  },
   '/healthz': {
     get: {
       summary: 'Health: 503 when the database is unreachable',
@@ -191,7 +231,8 @@ export function openApiDocument(): unknown {
     paths[p] = {};
     for (const [m, op] of Object.entries(methods)) {
       const parameters: unknown[] = [];
-      if (p.includes('{id}')) parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
+      for (const name of ['id', 'name'])
+        if (p.includes(`{${name}}`)) parameters.push({ name, in: 'path', required: true, schema: { type: 'string' } });
       if (p.includes('{date}'))
         parameters.push({
           name: 'date',

@@ -14,6 +14,7 @@ import type { ServerConfig } from './config';
 import { LeaseSweeper } from './lease-sweeper';
 import { ServerMetrics } from './metrics';
 import { RateLimiter } from './http/rate-limit';
+import { ScheduleRunner } from './schedule-runner';
 import { Scheduler } from './scheduler';
 import { openStore, parseDatabaseUrl } from './store/open';
 import type { Store } from './store/types';
@@ -66,6 +67,14 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     { intervalMs: config.POPULATE_INTERVAL_MS, batchSize: config.BATCH_SIZE },
     onJobsAvailable,
   );
+  // Cron schedules fire on every server: each firing is taken in the database, not by a leader.
+  const schedules = new ScheduleRunner(
+    store,
+    clock,
+    log,
+    { tickMs: config.SCHEDULE_TICK_MS, misfireGraceMs: config.SCHEDULE_MISFIRE_GRACE_MS },
+    onJobsAvailable,
+  );
   const sweeper = new LeaseSweeper(store, clock, log, config.SWEEP_INTERVAL_MS, metrics, () => {
     onResult();
     onJobsAvailable();
@@ -103,6 +112,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
     },
   );
   await firstStart; // SQLite: repaired and writing before the first request; PostgreSQL: once leader
+  schedules.start();
 
   const app = createApp({
     store,
@@ -156,6 +166,7 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       clearInterval(idle);
       if (retentionTimer) clearInterval(retentionTimer);
       await scheduler.stop();
+      await schedules.stop();
       await sweeper.stop();
       // A server that is not the leader right now (PostgreSQL leadership changing hands) tries to take
       // it once, so that what it finished reaches the datalake before it exits; if another server

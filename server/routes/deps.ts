@@ -27,6 +27,7 @@ export interface AppDeps {
     | 'BODY_LIMIT_BYTES'
     | 'RATE_LIMIT_ADMIN_PER_S'
     | 'RATE_LIMIT_EMPTY_CLAIMS_PER_S'
+    | 'POPULATE_INTERVAL_MS'
   >;
   clock: Clock;
   log: Logger;

@@ -64,6 +64,7 @@ export function newJobs(inputs: readonly CreateJob[], nowMs: number, opts: Store
       leaseExpiresAt: null,
       result: null,
       error: null,
+      schedule: null,
     };
     const values: NewJob['values'] = [
       job.id,

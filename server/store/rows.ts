@@ -22,6 +22,7 @@ export interface JobRow {
   deadline_at: number | null;
   result: string | null;
   error: string | null;
+  schedule?: string | null;
 }
 
 export interface BotRow {
@@ -89,6 +90,7 @@ export function toJob(r: JobRow): Job {
     leaseExpiresAt: isoOrNull(r.lease_expires_at),
     result: parseJson(r.result),
     error: r.error,
+    schedule: r.schedule ?? null,
   };
 }
 

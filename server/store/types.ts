@@ -8,6 +8,7 @@ import type { Bot, CreateJob, Job, JobEvent, ListJobsOptions, Page, Summary } fr
 import type { CountingOutboxSource } from '../../datalake/repair';
 import type { Leadership } from '../leadership';
 import type { Wakeups } from '../pg-wakeups';
+import type { ScheduleStore } from './schedules';
 
 export interface StoreOptions {
   /** Attempts a job gets when it names none (MAX_ATTEMPTS, default 1). */
@@ -107,6 +108,9 @@ export interface Store extends CountingOutboxSource {
    * this call ran it. A clock stepped back never runs a period twice.
    */
   runOncePerPeriod(name: string, intervalMs: number, nowMs: number, fn: () => Promise<void>): Promise<boolean>;
+
+  /** Cron schedules (store/schedules.ts): their rows, and each firing taken once across servers. */
+  readonly schedules: ScheduleStore;
 
   /** Deletes result rows of days before `day` (YYYY-MM-DD), for datalake retention. */
   pruneResultsBefore(day: string): Promise<number>;

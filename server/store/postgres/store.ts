@@ -14,7 +14,7 @@ import type { Logger } from '../../../core/logger';
 import type { Bot, CreateJob, Job, ListJobsOptions } from '../../../core/types';
 import { postgresLeadership } from '../../leadership';
 import { postgresWakeups } from '../../pg-wakeups';
-import { type Migration, migrateToLatest } from '../migrate';
+import { migrateToLatest } from '../migrate';
 import { newJobs } from '../new-jobs';
 import type { PostgresTarget } from '../open';
 import * as q from '../queries';
@@ -40,9 +40,9 @@ import {
 } from '../rules';
 import { readSummary } from '../summary';
 import type { CreateResult, FencedCall, FinishedAttempt, Store, StoreOptions, SweepResult } from '../types';
-import * as initial from './migrations/0001_initial';
+import { MIGRATIONS } from './migrations';
+import { postgresSchedules } from './schedules';
 
-const MIGRATIONS: Record<string, Migration> = { '0001_initial': initial };
 /** Servers starting together on one schema make it and migrate one at a time (a session lock, gone with its connection). */
 const MIGRATION_LOCK = 727001;
 
@@ -57,6 +57,7 @@ const numbered = (sql: string) => {
 export class PostgresStore implements Store {
   private readonly all: q.All = async (sql, args = []) => (await this.query(numbered(sql), args)).rows as never[];
   private readonly run: q.Run = async (sql, args = []) => (await this.query(numbered(sql), args)).rowCount ?? 0;
+  readonly schedules = postgresSchedules(this.all, this.run, this.call.bind(this), () => this.opts);
 
   constructor(
     private readonly pool: pg.Pool,

@@ -10,7 +10,7 @@ import { EVENT_NOTES, RELEASE_REASONS } from '../../../core/job-state';
 import type { Bot, CreateJob, Job, ListJobsOptions } from '../../../core/types';
 import { alwaysLeader } from '../../leadership';
 import { soleServer } from '../../pg-wakeups';
-import { type Migration, migrateToLatest } from '../migrate';
+import { migrateToLatest } from '../migrate';
 import { newJobs } from '../new-jobs';
 import * as q from '../queries';
 import { SQL } from '../queries';
@@ -27,16 +27,16 @@ import {
 } from '../rules';
 import { readSummary } from '../summary';
 import type { CreateResult, FencedCall, FinishedAttempt, Store, StoreOptions, SweepResult } from '../types';
-import * as initial from './migrations/0001_initial';
+import { MIGRATIONS } from './migrations';
+import { sqliteSchedules } from './schedules';
 import { SqliteSteps } from './steps';
-
-const MIGRATIONS: Record<string, Migration> = { '0001_initial': initial };
 
 export class SqliteStore implements Store {
   readonly steps: SqliteSteps;
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
   private readonly all: q.All;
   private readonly run: q.Run;
+  readonly schedules;
 
   constructor(
     db: Database.Database,
@@ -48,6 +48,7 @@ export class SqliteStore implements Store {
     this.tx = db.transaction((fn: () => unknown) => fn());
     this.all = async (sql, args) => s.rows(sql, args);
     this.run = async (sql, args) => s.exec(sql, args);
+    this.schedules = sqliteSchedules(this.all, this.run, s, (fn) => this.atomically(fn), opts);
   }
 
   /** Runs fn in one transaction (BEGIN IMMEDIATE … COMMIT; a throw rolls it back). */
