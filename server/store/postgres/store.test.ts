@@ -51,7 +51,10 @@ describePostgres('PostgreSQL store', () => {
     const servers = await Promise.all([1, 2, 3].map(() => openStore(url, STORE_OPTS)));
     stores.push(...servers);
     await Promise.all(servers.map((s) => s.migrate()));
-    expect(await sql(servers[0], 'SELECT name FROM knex_migrations')).toEqual([{ name: '0001_initial' }]);
+    expect(await sql(servers[0], 'SELECT name FROM knex_migrations ORDER BY id')).toEqual([
+      { name: '0001_initial' },
+      { name: '0003_schedules' },
+    ]);
     await servers[1].createJobs(simulated(1), 1000);
     expect((await servers[2].summary(1000)).jobs.pending).toBe(1);
   });
