@@ -191,6 +191,8 @@ export async function loadJob(u: Upstreams, id: string) {
     ].map(([label, value]) => ({ label, value })),
     priority: job.priority,
     key: job.key ?? '–',
+    schedule: job.schedule ?? '–',
+    scheduleHref: job.schedule ? `/schedules#schedule-${encodeURIComponent(job.schedule)}` : '',
     timeout: job.timeoutMs ? formatDuration(job.timeoutMs) : 'none',
     payload: JSON.stringify(job.payload, null, 2),
     result: job.result === null || job.result === undefined ? '' : JSON.stringify(job.result, null, 2),

@@ -12,7 +12,7 @@ export const VIEWS_DIR = path.join(__dirname, 'views');
 
 export interface LayoutData {
   title: string;
-  /** Which nav entry is current: overview, bots, jobs, datalake, signin. */
+  /** Which nav entry is current: overview, bots, jobs, schedules, datalake, signin. */
   nav: string;
   /** The signed-in session's role, or null on the sign-in page. */
   role: SessionRole | null;

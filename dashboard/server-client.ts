@@ -1,4 +1,5 @@
 /** HTTP client of the job server (API.md "Server"): the only way the dashboard reads or changes jobs. */
+import type { NewSchedule, Schedule, ScheduleSpec } from '../core/schedule';
 import type { Bot, Job, JobEvent, Page, Summary } from '../core/types';
 import { jsonRequester, type JsonClientOptions } from './upstream';
 
@@ -59,6 +60,15 @@ export function createServerClient(o: Omit<JsonClientOptions, 'name'>) {
     enqueue: (input: EnqueueInput) => req<Job>('/jobs', { method: 'POST', admin: true, body: input }),
     retryJob: (id: string) => req<Job>(`/jobs/${enc(id)}/retry`, { method: 'POST', admin: true, body: {} }),
     cancelJob: (id: string) => req<Job>(`/jobs/${enc(id)}/cancel`, { method: 'POST', admin: true, body: {} }),
+    listSchedules: () => req<{ items: Schedule[] }>('/schedules'),
+    getSchedule: (name: string) => req<Schedule>(`/schedules/${enc(name)}`),
+    createSchedule: (input: Omit<NewSchedule, 'enabled'> & { enabled?: boolean }) =>
+      req<Schedule>('/schedules', { method: 'POST', admin: true, body: input }),
+    replaceSchedule: (name: string, input: ScheduleSpec) =>
+      req<Schedule>(`/schedules/${enc(name)}`, { method: 'PUT', admin: true, body: input }),
+    deleteSchedule: (name: string) => req<null>(`/schedules/${enc(name)}`, { method: 'DELETE', admin: true }),
+    previewSchedule: (cron: string, timezone: string) =>
+      req<{ nextRuns: string[] }>('/schedules/preview', { method: 'POST', body: { cron, timezone } }),
     /** The URL a browser would use to download a day; the dashboard proxies it (same origin only). */
     exportPath: (date: string) => `/datalake/export/${enc(date)}`,
   };

@@ -247,3 +247,69 @@ itWithBrowser(
   },
   testTime(120_000),
 );
+
+itWithBrowser(
+  'creates a schedule every 2 s after previewing its firings, sees its job appear, and disables it',
+  async () => {
+    await page.goto(`${dash.url}/signin?next=/schedules`);
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${dash.url}/schedules`);
+    // The seed's batch is listed, read-only (POPULATE_INTERVAL_MS is 0 here: disabled).
+    const builtin = page.locator('tr[data-schedule="builtin:populate"]');
+    await builtin.waitFor();
+    expect(await builtin.locator('[data-next-run]').innerText()).toBe('disabled');
+    expect(await builtin.locator('button[data-toggle]').isHidden()).toBe(true);
+
+    // The preview follows the typing: a bad cron says why, a good one lists its next 5 firings.
+    await page.fill('#schedule-name', 'browser-every-2s');
+    await page.fill('#schedule-cron', '61 * * * *');
+    await page.locator('[data-preview-error]').waitFor({ state: 'visible' });
+    expect(await text('[data-preview-error]')).toMatch(/^cron: .*minute/);
+    expect(await page.locator('[data-preview-runs] li').count()).toBe(0);
+    await page.fill('#schedule-cron', '*/2 * * * * *');
+    await page.fill('#schedule-timezone', 'Europe/Berlin');
+    await page.waitForFunction(() => document.querySelectorAll('[data-preview-runs] li').length === 5);
+    expect(await page.locator('[data-preview-error]').isHidden()).toBe(true);
+    expect(await text('[data-preview-words]')).toBe('(Every 2 seconds)');
+    // Each firing in the schedule's own zone, then in UTC.
+    const runs = await page.locator('[data-preview-runs] li').allInnerTexts();
+    for (const r of runs) expect(r).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Europe\/Berlin · .* UTC$/);
+    const utc = runs.map((r) => Date.parse(r.split(' · ')[1].replace(' UTC', 'Z').replace(' ', 'T')));
+    expect(utc.map((t) => t - utc[0])).toEqual([0, 2000, 4000, 6000, 8000]);
+    await page.fill('#schedule-type', 'fib');
+    await page.fill('#schedule-payload', '{"n": 10}');
+    await page.click('form[action="/actions/schedules"] button[type="submit"]');
+    await page.waitForURL(`${dash.url}/schedules`);
+    expect(await text('[data-flash]')).toMatch(/^Schedule browser-every-2s created: next run /);
+
+    // Its first job shows up in the row by the live refresh, without a reload.
+    const reloads: string[] = [];
+    page.on('framenavigated', (f) => reloads.push(f.url()));
+    const row = page.locator('tr[data-schedule="browser-every-2s"]:not([data-ssr])');
+    expect(await row.locator('[data-words]').innerText()).toBe('Every 2 seconds');
+    expect(await row.locator('[data-cron]').innerText()).toBe('*/2 * * * * *');
+    expect(await row.locator('[data-timezone]').innerText()).toBe('Europe/Berlin');
+    const lastJob = row.locator('a[data-last-job]');
+    await lastJob.waitFor({ state: 'visible', timeout: testTime(20_000) });
+    expect(reloads).toEqual([]);
+    const jobHref = await lastJob.getAttribute('href');
+    await lastJob.click();
+    await page.waitForURL(`${dash.url}${jobHref}`);
+    expect(await text('[data-job-schedule]')).toBe('browser-every-2s');
+    expect(await text('[data-payload]')).toContain('"n": 10');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'scheduled-job.png'), fullPage: true });
+
+    // The switch turns it off: no next run any more.
+    await page.goto(`${dash.url}/schedules`);
+    await page.click('tr[data-schedule="browser-every-2s"]:not([data-ssr]) button[data-toggle]');
+    await page.waitForURL(`${dash.url}/schedules`);
+    expect(await text('[data-flash]')).toBe('Schedule browser-every-2s disabled.');
+    const off = page.locator('tr[data-schedule="browser-every-2s"]:not([data-ssr])');
+    expect(await off.locator('[data-next-run]').innerText()).toBe('disabled');
+    expect(await off.locator('button[data-toggle]').innerText()).toBe('Enable');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'schedules.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  },
+  testTime(60_000),
+);

@@ -178,6 +178,45 @@ describe('every page needs a sign-in; a viewer reads them all', () => {
     expect((await c.get('/jobs/does-not-exist')).status).toBe(404);
   });
 
+  it('lists schedules with the cron in words and as written, the built-in batch first; previews a cron', async () => {
+    expect(
+      (
+        await api('/schedules', 'POST', {
+          name: 'dash-weekday',
+          cron: '0 6 * * 1-5',
+          timezone: 'Europe/Berlin',
+          job: { type: 'hash' },
+        })
+      ).status,
+    ).toBe(201);
+    const c = new DashboardClient(dash.url);
+    const html = await (await c.get('/schedules')).text();
+    expect(html).toContain('data-schedule="builtin:populate"');
+    expect(html).toContain('data-schedule="dash-weekday"');
+    expect(html).toContain('At 06:00, Monday through Friday');
+    expect(html).toContain('0 6 * * 1-5');
+    expect(html).toContain('<a href="/schedules" class="nav-link nav-link-current" aria-current="page">Schedules</a>');
+    expect(html).not.toContain('action="/actions/schedules'); // no controls without signing in
+    expect(html).toContain('Sign in</a> to create');
+    const json = await (await c.get('/api/schedules', 'application/json')).json();
+    expect(json.rows.map((r: { name: string }) => r.name)).toEqual(['builtin:populate', 'dash-weekday']);
+    expect(json.rows[1]).toMatchObject({
+      words: 'At 06:00, Monday through Friday',
+      timezone: 'Europe/Berlin',
+      enabled: true,
+    });
+    expect(json.rows[1].nextRuns).toHaveLength(5);
+    const preview = await (
+      await c.get('/api/schedules/preview?cron=30%202%20*%20*%20*&timezone=Europe%2FBerlin', 'application/json')
+    ).json();
+    expect(preview).toMatchObject({ error: '', words: 'At 02:30' });
+    expect(preview.nextRuns).toHaveLength(5);
+    for (const r of preview.nextRuns) expect(r).toMatch(/ 0[23]:[03]0:00 Europe\/Berlin · /);
+    const bad = await c.get('/api/schedules/preview?cron=61%20*%20*%20*%20*', 'application/json');
+    expect(bad.status).toBe(200);
+    expect(await bad.json()).toMatchObject({ error: expect.stringMatching(/^cron: /), nextRuns: [] });
+  });
+
   it('shows 404 and error pages in the same look, and JSON errors for the API', async () => {
     const c = await viewer();
     const res = await c.get('/no/such/page');
@@ -256,6 +295,10 @@ const CONTROLS = [
   '/actions/bots/dash-bot-1/delete',
   '/actions/jobs/some-job/retry',
   '/actions/jobs/some-job/cancel',
+  '/actions/schedules',
+  '/actions/schedules/some-schedule/enable',
+  '/actions/schedules/some-schedule/disable',
+  '/actions/schedules/some-schedule/delete',
 ];
 
 describe('controls are guarded', () => {
@@ -356,6 +399,55 @@ describe('controls work after signing in', () => {
     const [k3] = await flashOf(await c.post(`/actions/jobs/${job.id}/retry`));
     expect(k3).toBe('ok');
     expect((await api<{ status: string }>(`/jobs/${job.id}`)).body.status).toBe('pending');
+  });
+
+  it('creates a schedule, turns it off and on, and deletes it; a bad cron is explained', async () => {
+    const form = {
+      name: 'dash-yearly',
+      cron: '@yearly',
+      timezone: 'Asia/Tokyo',
+      type: 'hash',
+      payload: '{"n":2}',
+      priority: '4',
+      catchUp: 'on',
+      returnTo: '/schedules',
+    };
+    const [k1, t1] = await flashOf(await c.post('/actions/schedules', form));
+    expect([k1, t1]).toEqual(['ok', expect.stringMatching(/^Schedule dash-yearly created: next run /)]);
+    const made = (await api<Record<string, unknown>>('/schedules/dash-yearly')).body;
+    expect(made).toMatchObject({
+      cron: '@yearly',
+      timezone: 'Asia/Tokyo',
+      catchUp: true,
+      enabled: true,
+      job: { type: 'hash', payload: { n: 2 }, priority: 4 },
+    });
+    const page = await (await c.get('/schedules')).text();
+    expect(page).toContain('action="/actions/schedules/dash-yearly/disable"');
+    expect(page).toContain('x-data="scheduleForm"');
+    const [k2, t2] = await flashOf(await c.post('/actions/schedules/dash-yearly/disable'));
+    expect([k2, t2]).toEqual(['ok', 'Schedule dash-yearly disabled.']);
+    expect((await api<Record<string, unknown>>('/schedules/dash-yearly')).body).toMatchObject({
+      enabled: false,
+      nextRunAt: null,
+      catchUp: true,
+    });
+    const [k3] = await flashOf(await c.post('/actions/schedules/dash-yearly/enable'));
+    expect(k3).toBe('ok');
+    expect((await api<Record<string, unknown>>('/schedules/dash-yearly')).body).toMatchObject({
+      enabled: true,
+      timezone: 'Asia/Tokyo',
+    });
+    const [k4, t4] = await flashOf(
+      await c.post('/actions/schedules', { ...form, name: 'dash-bad', cron: '99 * * * *' }),
+    );
+    expect(k4).toBe('error');
+    expect(t4).toMatch(/^Not done: The server said: .*body\.cron/);
+    const [k5] = await flashOf(await c.post('/actions/schedules/builtin:populate/disable'));
+    expect(k5).toBe('error');
+    const [k6, t6] = await flashOf(await c.post('/actions/schedules/dash-yearly/delete'));
+    expect([k6, t6]).toEqual(['ok', 'Schedule dash-yearly deleted; the jobs it made stay.']);
+    expect((await api('/schedules/dash-yearly')).status).toBe(404);
   });
 
   it('deletes a bot', async () => {

@@ -145,7 +145,47 @@ function bodyFields(route: Route, known: Known): Record<string, fc.Arbitrary<unk
   const attempt = intValue(-1, 5);
   // A valid long-poll would just wait: valid waits stay tiny, everything else is malformed.
   const waitMs = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constantFrom(-1, 30001, 1e12, 1.5, '100', null, []));
+  const cron = fc.oneof(
+    fc.constantFrom(
+      '0 6 * * 1-5',
+      '@hourly',
+      '@reboot',
+      '0 0 30 2 *',
+      '61 * * * *',
+      '* * * * * * *',
+      '2030-01-01T00:00:00',
+      '0 0 L * *',
+      '1-1000000/3 * * * *',
+    ),
+    fc
+      .array(fc.constantFrom('*', '0', '59', '*/7', '1-5', 'MON', 'JAN', 'L', '#', 'W', '?', '-1', '1e99'), {
+        minLength: 1,
+        maxLength: 8,
+      })
+      .map((p) => p.join(' ')),
+    printable,
+    junk,
+  );
+  const timezone = fc.oneof(
+    fc.constantFrom('UTC', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'Nope/Nowhere', '+01:00', 'Etc/GMT+14'),
+    printable,
+    junk,
+  );
+  const { type, payload, maxAttempts, priority, timeoutMs } = job;
+  const schedule = {
+    cron,
+    timezone,
+    job: fc.oneof(shaped({ type, payload, maxAttempts, priority, timeoutMs }), shaped(job)),
+    enabled: fc.oneof(fc.boolean(), junk),
+    catchUp: fc.oneof(fc.boolean(), junk),
+  };
   switch (`${route.method} ${route.path}`) {
+    case 'POST /schedules':
+      return { name: fc.oneof(goodId, fc.constantFrom('builtin:populate', 'builtin:x'), junk), ...schedule };
+    case 'PUT /schedules/{name}':
+      return schedule;
+    case 'POST /schedules/preview':
+      return { cron, timezone };
     case 'POST /jobs/populate':
       return { count: intValue(-5, 1200) };
     case 'POST /jobs':
@@ -214,6 +254,8 @@ function pathValue(route: Route, known: Known): fc.Arbitrary<string> {
   const p = route.path;
   if (p.includes('{date}')) return date.map((d) => p.replace('{date}', d));
   if (p.includes('{id}')) return segment.map((s) => p.replace('{id}', s));
+  if (p.includes('{name}'))
+    return fc.oneof(segment, fc.constant('builtin:populate')).map((s) => p.replace('{name}', s));
   return fc.constant(p);
 }
 
@@ -573,7 +615,7 @@ function fuzzSuite(
       await Promise.all(
         tokens.slice(i, i + CONCURRENCY).map(async (token, k) => {
           const route = admin[(i + k) % admin.length];
-          const url = `${srv.url}${route.path.replace('{id}', known.jobs[0])}`;
+          const url = `${srv.url}${route.path.replace('{id}', known.jobs[0]).replace('{name}', 'builtin:populate')}`;
           const res = await rawRequest({
             method: route.method,
             url,

@@ -1,7 +1,8 @@
 /*
- * The live parts of every page, as one Alpine component ("live"), registered without any inline
- * script. Alpine is its CSP build (@alpinejs/csp): attribute expressions are parsed, never compiled
- * with eval, so the templates keep to property paths, negations and indexes (docs/dashboard.md).
+ * The live parts of every page, as one Alpine component ("live"), and the create-schedule form
+ * ("scheduleForm"), registered without any inline script. Alpine is its CSP build (@alpinejs/csp):
+ * attribute expressions are parsed, never compiled with eval, so the templates keep to property
+ * paths, negations and indexes (docs/dashboard.md).
  *
  * The element with x-data="live" names its JSON source in data-src; the first model comes from the
  * page's <script type="application/json" id="page-data"> block, so Alpine starts from exactly what
@@ -118,6 +119,67 @@
             .finally(function () {
               self.busy = false;
               self.schedule();
+            });
+        },
+
+        destroy: function () {
+          clearTimeout(this.timer);
+        },
+      };
+    });
+
+    /*
+     * The create-schedule form ("scheduleForm"): while cron or time zone are typed, it asks the
+     * dashboard (data-preview-src, which asks the server) for the next 5 firings and the cron in
+     * words, so they are seen before saving. An answer to an older input is dropped.
+     */
+    window.Alpine.data('scheduleForm', function () {
+      return {
+        words: '',
+        runs: [],
+        error: '',
+        timer: null,
+        asked: 0,
+
+        init: function () {
+          this.preview();
+        },
+
+        changed: function () {
+          var self = this;
+          clearTimeout(this.timer);
+          this.timer = setTimeout(function () {
+            self.preview();
+          }, 250);
+        },
+
+        preview: function () {
+          var self = this;
+          var form = this.$root;
+          var cron = form.querySelector('[name="cron"]').value;
+          var zone = form.querySelector('[name="timezone"]').value || 'UTC';
+          var asked = ++this.asked;
+          var url =
+            form.getAttribute('data-preview-src') +
+            '?cron=' +
+            encodeURIComponent(cron) +
+            '&timezone=' +
+            encodeURIComponent(zone);
+          fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
+            .then(function (res) {
+              if (!res.ok) throw new Error('HTTP ' + res.status);
+              return res.json();
+            })
+            .then(function (answer) {
+              if (asked !== self.asked) return;
+              self.error = answer.error;
+              self.words = answer.error ? '' : '(' + answer.words + ')';
+              self.runs = answer.nextRuns;
+            })
+            .catch(function (err) {
+              if (asked !== self.asked) return;
+              self.error = 'preview failed (' + err.message + ')';
+              self.runs = [];
             });
         },
 

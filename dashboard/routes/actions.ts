@@ -8,6 +8,7 @@ import { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError, zodDetails } from '../../core/errors';
+import type { ScheduleJob } from '../../core/schedule';
 import { JobTypeSchema, JsonSchema } from '../../core/types';
 import { audit } from '../../core/http/auth';
 import type { DashboardDeps } from '../deps';
@@ -32,23 +33,32 @@ const AutoscaleForm = z
   })
   .refine((a) => a.min <= a.max, { message: 'min must not exceed max', path: ['min'] });
 const PopulateForm = z.object({ count: optionalInt(1, 1000) });
+const payloadField = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined || s.trim() === '') return {};
+    try {
+      return JsonSchema.parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'payload must be valid JSON' });
+      return z.NEVER;
+    }
+  });
 const EnqueueForm = z.object({
   type: JobTypeSchema,
-  payload: z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined || s.trim() === '') return {};
-      try {
-        return JsonSchema.parse(JSON.parse(s));
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'payload must be valid JSON' });
-        return z.NEVER;
-      }
-    }),
+  payload: payloadField,
   maxAttempts: optionalInt(1, 100),
   priority: optionalInt(-1000, 1000),
 });
+/** The create-schedule form; the server checks the cron and the time zone (and says why in the message). */
+const ScheduleForm = EnqueueForm.extend({
+  name: z.string().min(1).max(128),
+  cron: z.string().min(1).max(256),
+  timezone: z.string().max(64).optional(),
+  catchUp: z.string().optional(),
+});
+const checked = (v: string | undefined) => v === 'on' || v === 'true';
 
 class FormInvalid extends Error {}
 
@@ -155,6 +165,54 @@ export function actionRoutes(d: DashboardDeps): Router {
         ...(e.priority !== undefined ? { priority: e.priority } : {}),
       });
       return `Enqueued job ${job.id} (${job.type}).`;
+    }),
+  );
+
+  r.post(
+    '/actions/schedules',
+    control(async (form) => {
+      const f = parseForm(ScheduleForm, form);
+      const s = await d.server.createSchedule({
+        name: f.name,
+        cron: f.cron,
+        timezone: f.timezone || 'UTC',
+        job: { type: f.type, payload: f.payload, priority: f.priority ?? 0, maxAttempts: f.maxAttempts },
+        catchUp: checked(f.catchUp),
+      });
+      return `Schedule ${s.name} created: next run ${s.nextRunAt}.`;
+    }),
+  );
+
+  /** On and off: the schedule is read and put back with only `enabled` changed. */
+  for (const [action, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    r.post(
+      `/actions/schedules/:name/${action}`,
+      control(async (_form, ctx) => {
+        const name = parseId(ctx.params.name, 'schedule');
+        const s = await d.server.getSchedule(name);
+        const { cron, timezone, job, catchUp } = s;
+        if (cron === null) throw new FormInvalid(`${name} is the server's own batch: set POPULATE_INTERVAL_MS`);
+        const after = await d.server.replaceSchedule(name, {
+          cron,
+          timezone,
+          job: job as ScheduleJob,
+          catchUp,
+          enabled,
+        });
+        return `Schedule ${name} ${enabled ? `enabled: next run ${after.nextRunAt}` : 'disabled'}.`;
+      }),
+    );
+  }
+
+  r.post(
+    '/actions/schedules/:name/delete',
+    control(async (_form, ctx) => {
+      const name = parseId(ctx.params.name, 'schedule');
+      await d.server.deleteSchedule(name);
+      return `Schedule ${name} deleted; the jobs it made stay.`;
     }),
   );
 

@@ -9,6 +9,7 @@ import { bearer } from '../../core/http/auth';
 import { DateParam } from '../../core/types';
 import type { DashboardDeps } from '../deps';
 import { loadBot, loadBots, loadDatalake, loadJob, loadJobs, loadOverview } from '../page-data';
+import { loadSchedules, previewSchedule } from '../schedules';
 import { UpstreamHttpError, UpstreamUnreachableError } from '../upstream';
 import { parseId, parseJobsQuery } from './pages';
 
@@ -33,6 +34,25 @@ export function apiRoutes(d: DashboardDeps): Router {
   });
   r.get('/api/datalake', async (ctx) => {
     ctx.body = await loadDatalake(u);
+  });
+
+  r.get('/api/schedules', async (ctx) => {
+    ctx.body = await loadSchedules(u);
+  });
+  /**
+   * The create form's preview: ?cron=&timezone= → {error: '', words, nextRuns}. A cron the server
+   * refuses is an answer too (200 with its reason in `error`): the form checks as it is typed.
+   */
+  r.get('/api/schedules/preview', async (ctx) => {
+    const [cron, timezone] = [ctx.query.cron, ctx.query.timezone || 'UTC'];
+    if (typeof cron !== 'string' || typeof timezone !== 'string')
+      throw new ValidationError('give one cron and at most one timezone');
+    try {
+      ctx.body = { error: '', ...(await previewSchedule(u, cron, timezone)) };
+    } catch (err) {
+      if (!(err instanceof UpstreamHttpError && err.status === 400)) throw err;
+      ctx.body = { error: err.message.replace(/^invalid body: body\./, ''), words: '', nextRuns: [] };
+    }
   });
 
   r.get('/datalake/export/:date', async (ctx) => {

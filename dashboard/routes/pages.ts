@@ -5,6 +5,7 @@ import { JOB_STATUSES } from '../../core/types';
 import { NotFoundError, ValidationError, zodDetails } from '../../core/errors';
 import type { DashboardDeps } from '../deps';
 import { jobsHref, loadBot, loadBots, loadDatalake, loadJob, loadJobs, loadOverview } from '../page-data';
+import { BLANK_SCHEDULE_ROW, loadSchedules, TIME_ZONES } from '../schedules';
 import { BLANK_BOT_ROW, BLANK_JOB_ROW } from '../view-models';
 
 /** /jobs filter: the server's own limits (API.md), with empty form fields meaning "any". */
@@ -73,6 +74,17 @@ export function pageRoutes(d: DashboardDeps): Router {
     const id = parseId(ctx.params.id, 'job');
     const m = await loadJob(u, id);
     d.render(ctx, 'job', { title: `Job ${m.job.id}`, nav: 'jobs', m });
+  });
+
+  r.get('/schedules', async (ctx) => {
+    const m = await loadSchedules(u);
+    d.render(ctx, 'schedules', {
+      title: 'Schedules',
+      nav: 'schedules',
+      m,
+      blank: BLANK_SCHEDULE_ROW,
+      zones: TIME_ZONES,
+    });
   });
 
   r.get('/datalake', async (ctx) => {
