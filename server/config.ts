@@ -38,8 +38,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env) {
 
 export const SERVER_HELP = `Usage: npm run server [-- --help]
 
-Runs the job server: the HTTP API on SERVER_PORT (default 3001), the scheduler, the lease sweeper
-and the datalake writer. Every setting comes from the environment (see ops/.env.example):
+Runs the job server: the HTTP API on SERVER_PORT (default 3001), the scheduler and cron schedules,
+the lease sweeper and the datalake writer. Every setting comes from the environment (see ops/.env.example):
 
   SERVER_PORT=3001  SERVER_HOST=0.0.0.0
   DATABASE_URL=sqlite://./data/jobs.db      or postgres://user@host:5432/db[?schema=name]
@@ -47,7 +47,7 @@ and the datalake writer. Every setting comes from the environment (see ops/.env.
   PG_POOL_MAX=10
   DATALAKE_DIR=./datalake/data  DATALAKE_RETENTION_DAYS=0 (keep all)  DATALAKE_VERIFY=recent|all
   POPULATE_INTERVAL_MS=600000 (0 = off)  BATCH_SIZE=5
-  SCHEDULE_TICK_MS=1000 (how often each server fires due cron schedules)  SCHEDULE_MISFIRE_GRACE_MS=60000
+  SCHEDULE_TICK_MS=1000 (each server fires due cron schedules)  SCHEDULE_MISFIRE_GRACE_MS=60000
   BOT_DOWN_AFTER_MS=120000  SWEEP_INTERVAL_MS=5000  MAX_ATTEMPTS=1  JOB_TIMEOUT_MS=0 (none)
   ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN   bearer tokens of the three roles, each a comma-separated list
       (development defaults, with a warning; refused with NODE_ENV=production; docs/security.md)
