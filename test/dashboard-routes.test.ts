@@ -62,12 +62,29 @@ async function viewer(): Promise<DashboardClient> {
 describe('every page needs a sign-in; a viewer reads them all', () => {
   it('sends a stranger to sign in (and back), JSON gets 401; assets and /healthz stay open', async () => {
     const c = new DashboardClient(dash.url);
-    for (const path of ['/', '/bots', '/bots/x', '/jobs?status=failed', '/jobs/x', '/datalake', '/no/such/page']) {
+    for (const path of [
+      '/',
+      '/bots',
+      '/bots/x',
+      '/jobs?status=failed',
+      '/jobs/x',
+      '/schedules',
+      '/datalake',
+      '/no/such/page',
+    ]) {
       const res = await c.get(path);
       expect([path, res.status]).toEqual([path, 302]);
       expect(res.headers.get('location')).toBe(`/signin?next=${encodeURIComponent(path)}`);
     }
-    for (const path of ['/api/overview', '/api/bots', '/api/jobs', '/api/jobs/x', '/api/datalake']) {
+    for (const path of [
+      '/api/overview',
+      '/api/bots',
+      '/api/jobs',
+      '/api/jobs/x',
+      '/api/schedules',
+      '/api/schedules/preview?cron=%40daily',
+      '/api/datalake',
+    ]) {
       const res = await c.get(path, 'application/json');
       expect([path, res.status]).toEqual([path, 401]);
       expect((await res.json()).error.code).toBe('unauthorized');
@@ -178,7 +195,7 @@ describe('every page needs a sign-in; a viewer reads them all', () => {
     expect((await c.get('/jobs/does-not-exist')).status).toBe(404);
   });
 
-  it('lists schedules with the cron in words and as written, the built-in batch first; previews a cron', async () => {
+  it('lists schedules with the cron in words and as written, the built-in batch first, read-only for a viewer; previews a cron', async () => {
     expect(
       (
         await api('/schedules', 'POST', {
@@ -189,15 +206,15 @@ describe('every page needs a sign-in; a viewer reads them all', () => {
         })
       ).status,
     ).toBe(201);
-    const c = new DashboardClient(dash.url);
+    const c = await viewer();
     const html = await (await c.get('/schedules')).text();
     expect(html).toContain('data-schedule="builtin:populate"');
     expect(html).toContain('data-schedule="dash-weekday"');
     expect(html).toContain('At 06:00, Monday through Friday');
     expect(html).toContain('0 6 * * 1-5');
     expect(html).toContain('<a href="/schedules" class="nav-link nav-link-current" aria-current="page">Schedules</a>');
-    expect(html).not.toContain('action="/actions/schedules'); // no controls without signing in
-    expect(html).toContain('Sign in</a> to create');
+    expect(html).not.toContain('action="/actions/schedules'); // a viewer gets no controls
+    expect(html).toContain('sign in</a> with the admin token to create');
     const json = await (await c.get('/api/schedules', 'application/json')).json();
     expect(json.rows.map((r: { name: string }) => r.name)).toEqual(['builtin:populate', 'dash-weekday']);
     expect(json.rows[1]).toMatchObject({

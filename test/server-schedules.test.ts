@@ -1,10 +1,17 @@
 /**
  * The /schedules API over real HTTP, on SQLite and on PostgreSQL: create (201 with the next 5
  * firings), 409 for a taken name, 400 naming the field for a bad cron, time zone or job, GET one and
- * all (the seed's batch first, as builtin:populate), PUT, DELETE 204, the preview, the admin token
- * on every write, and a firing's job naming its schedule.
+ * all (the seed's batch first, as builtin:populate), PUT, DELETE 204, the preview, the roles (admin
+ * writes, viewer reads and previews), and a firing's job naming its schedule.
  */
-import { adminHeaders, call, jsonHeaders, startInProcess } from './helpers/server-in-process';
+import {
+  adminHeaders,
+  botHeaders,
+  call,
+  jsonHeaders,
+  startInProcess,
+  viewerHeaders,
+} from './helpers/server-in-process';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 import { waitFor } from './helpers/server-process';
 
@@ -13,7 +20,10 @@ const HOUR = 3600_000;
 function suite(env: () => Record<string, string>, cleanup: () => Promise<void> = async () => undefined) {
   let s: Awaited<ReturnType<typeof startInProcess>>;
   const admin = (method: string, p: string, body?: unknown) => call(s.url, method, p, body, adminHeaders);
-  const anyone = (method: string, p: string, body?: unknown) => call(s.url, method, p, body, jsonHeaders);
+  const viewer = (method: string, p: string, body?: unknown) =>
+    call(s.url, method, p, body, { ...viewerHeaders, ...jsonHeaders });
+  const as = (headers: Record<string, string>, method: string, p: string, body?: unknown) =>
+    call(s.url, method, p, body, { ...headers, ...jsonHeaders });
   const field = (r: { json: { error?: { details?: { path: string }[] } } }) => r.json.error?.details?.[0]?.path;
 
   beforeAll(async () => {
@@ -84,27 +94,41 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
     expect((await admin('GET', '/schedules/bad')).status).toBe(404);
   });
 
-  test('every write needs the admin token; reading and the preview do not', async () => {
+  test('every write needs the admin token (none 401, viewer or bot 403); reading and the preview need a viewer', async () => {
     const body = { name: 'x', cron: '@hourly', job: { type: 'hash' } };
-    expect((await anyone('POST', '/schedules', body)).status).toBe(401);
-    expect((await anyone('PUT', '/schedules/weekday-6', body)).status).toBe(401);
-    expect((await anyone('DELETE', '/schedules/weekday-6')).status).toBe(401);
-    expect((await anyone('GET', '/schedules')).status).toBe(200);
-    expect((await anyone('GET', '/schedules/weekday-6')).status).toBe(200);
-    const preview = await anyone('POST', '/schedules/preview', { cron: '30 2 * * *', timezone: 'Europe/Berlin' });
+    const writes: [string, string, unknown][] = [
+      ['POST', '/schedules', body],
+      ['PUT', '/schedules/weekday-6', { cron: '@hourly', job: { type: 'hash' } }],
+      ['DELETE', '/schedules/weekday-6', undefined],
+    ];
+    for (const [method, p, b] of writes) {
+      expect([method, (await as({}, method, p, b)).status]).toEqual([method, 401]);
+      expect([method, (await as(viewerHeaders, method, p, b)).status]).toEqual([method, 403]);
+      expect([method, (await as(botHeaders, method, p, b)).status]).toEqual([method, 403]);
+    }
+    for (const p of ['/schedules', '/schedules/weekday-6']) {
+      expect((await as({}, 'GET', p)).status).toBe(401);
+      expect((await as(botHeaders, 'GET', p)).status).toBe(403);
+      expect((await viewer('GET', p)).status).toBe(200);
+      expect((await admin('GET', p)).status).toBe(200);
+    }
+    expect((await as({}, 'POST', '/schedules/preview', { cron: '@daily' })).status).toBe(401);
+    expect((await as(botHeaders, 'POST', '/schedules/preview', { cron: '@daily' })).status).toBe(403);
+    expect((await admin('GET', '/schedules/weekday-6')).json.cron).toBe('0 6 * * 1-5'); // nothing changed
+    const preview = await viewer('POST', '/schedules/preview', { cron: '30 2 * * *', timezone: 'Europe/Berlin' });
     expect(preview.status).toBe(200);
     expect(preview.json.nextRuns).toHaveLength(5);
     expect(preview.json.timezone).toBe('Europe/Berlin');
-    const bad = await anyone('POST', '/schedules/preview', { cron: '* *' });
+    const bad = await viewer('POST', '/schedules/preview', { cron: '* *' });
     expect([bad.status, field(bad)]).toEqual([400, 'body.cron']);
-    expect(field(await anyone('POST', '/schedules/preview', { cron: '@daily', timezone: 'Nope/Never' }))).toBe(
+    expect(field(await viewer('POST', '/schedules/preview', { cron: '@daily', timezone: 'Nope/Never' }))).toBe(
       'body.timezone',
     );
   });
 
   test('GET /schedules lists the seed batch first as builtin:populate (read-only), then every schedule by name', async () => {
-    await waitFor(async () => (await anyone('GET', '/schedules/builtin:populate')).json.lastRunAt !== null, 20_000);
-    const list = (await anyone('GET', '/schedules')).json.items as { name: string }[];
+    await waitFor(async () => (await viewer('GET', '/schedules/builtin:populate')).json.lastRunAt !== null, 20_000);
+    const list = (await viewer('GET', '/schedules')).json.items as { name: string }[];
     expect(list[0]).toMatchObject({
       name: 'builtin:populate',
       builtin: true,
@@ -114,7 +138,7 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
       enabled: true,
       job: { type: 'simulated' },
     });
-    const b = (await anyone('GET', '/schedules/builtin:populate')).json;
+    const b = (await viewer('GET', '/schedules/builtin:populate')).json;
     expect(Date.parse(b.nextRunAt) - Date.parse(b.lastRunAt)).toBe(HOUR);
     expect(Date.parse(b.nextRunAt) % HOUR).toBe(0);
     expect(b.nextRuns).toHaveLength(5);
@@ -148,21 +172,21 @@ function suite(env: () => Record<string, string>, cleanup: () => Promise<void> =
     const del = await admin('DELETE', '/schedules/to-change');
     expect([del.status, del.text]).toEqual([204, '']);
     expect((await admin('DELETE', '/schedules/to-change')).status).toBe(404);
-    expect((await anyone('GET', '/schedules/to-change')).status).toBe(404);
+    expect((await viewer('GET', '/schedules/to-change')).status).toBe(404);
   });
 
   test("a firing's job names its schedule and its firing; the schedule shows it as its last run", async () => {
     const r = await admin('POST', '/schedules', { name: 'every-second', cron: '* * * * * *', job: { type: 'fib' } });
     expect(r.status).toBe(201);
-    await waitFor(async () => (await anyone('GET', '/schedules/every-second')).json.lastJobId !== null, 15_000);
+    await waitFor(async () => (await viewer('GET', '/schedules/every-second')).json.lastJobId !== null, 15_000);
     const sch = (
       await admin('PUT', '/schedules/every-second', { cron: '* * * * * *', job: { type: 'fib' }, enabled: false })
     ).json;
-    const job = (await anyone('GET', `/jobs/${sch.lastJobId}`)).json;
+    const job = (await viewer('GET', `/jobs/${sch.lastJobId}`)).json;
     expect(job).toMatchObject({ type: 'fib', schedule: 'every-second', runAt: sch.lastRunAt, status: 'pending' });
     expect(Date.parse(job.runAt) % 1000).toBe(0);
     expect(Date.parse(job.createdAt)).toBeGreaterThanOrEqual(Date.parse(job.runAt));
-    const mine = (await anyone('GET', '/jobs?type=fib&limit=500')).json.items.filter(
+    const mine = (await viewer('GET', '/jobs?type=fib&limit=500')).json.items.filter(
       (j: { schedule: string }) => j.schedule === 'every-second',
     );
     const firings = mine.map((j: { runAt: string }) => j.runAt);
