@@ -115,9 +115,11 @@ describePostgres('PostgreSQL store', () => {
     for (let i = 0; i < 20; i++)
       held = (await store.finishAndClaim('c', { jobId: held.id, attempt: held.attempts, result: null }, 2000)).job!;
     const after = await indexReads(store);
-    // Sorting the pending jobs instead would read all 20,000 of them on each claim; 21 claims read a few entries each.
+    // Sorting the pending jobs instead would read all 20,000 of them on each claim; 21 claims read a few entries each,
+    // plus the entries of the jobs claimed before them until PostgreSQL may mark those dead, which another
+    // transaction open on the same server (a test running beside this one) delays: at most 1 + 2 + ... + 21 = 231.
     expect(after.jobs_status_seq - before.jobs_status_seq).toBeLessThan(50);
-    expect(after.jobs_claimable - before.jobs_claimable).toBeLessThan(200);
+    expect(after.jobs_claimable - before.jobs_claimable).toBeLessThan(1000);
   });
 
   test(
