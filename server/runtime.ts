@@ -3,6 +3,7 @@
  * scheduler, sweeper, retention and the HTTP listener. main.ts adds signals; tests use it in-process.
  */
 import http from 'node:http';
+import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../core/clock';
 import type { Logger } from '../core/logger';
@@ -25,6 +26,8 @@ export interface RunningServer {
   store: Store;
   /** The kind of database DATABASE_URL names. */
   database: 'sqlite' | 'postgres';
+  /** The Koa app serving the API (its router lists every route). */
+  app: Koa;
   /** Stops accepting, finishes in-flight requests (up to SHUTDOWN_TIMEOUT_MS), flushes the datalake. */
   close(): Promise<void>;
 }
@@ -179,5 +182,5 @@ export async function runServer(config: ServerConfig, log: Logger, clock: Clock 
       await store.close();
     })());
 
-  return { url, port, store, database, close };
+  return { url, port, store, database, app, close };
 }

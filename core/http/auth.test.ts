@@ -169,18 +169,18 @@ describe('requireRole', () => {
     await status('GET', '/admin', 'admin-token-1'); // a read: no line
     await status('POST', '/admin/x', 'viewer-token-1'); // refused: no action
     await status('POST', '/bot/x', 'bot-token-1'); // not an admin route
-    const audits = lines.filter((l) => l.audit === true);
+    const audits = lines.filter((l) => l.msg === 'audit');
     expect(audits).toEqual([
       expect.objectContaining({
         level: 30,
-        audit: true,
+        msg: 'audit',
         role: 'admin',
         client: '127.0.0.1',
         action: 'POST /admin/:id',
-        target: '/admin/job-7',
+        target: 'job-7',
         status: 200,
       }),
-      expect.objectContaining({ action: 'POST /admin/:id', target: '/admin/missing', status: 404 }),
+      expect.objectContaining({ action: 'POST /admin/:id', target: 'missing', status: 404 }),
     ]);
     expect(JSON.stringify(lines)).not.toContain('token-1');
   });

@@ -167,6 +167,8 @@ declare module 'koa' {
   interface DefaultState {
     /** The role of the request's token, once requireRole() accepted it. */
     role?: Role;
+    /** What an admin action acted on, when the route has no id in its path (the job it created...). */
+    auditTarget?: string;
   }
 }
 
@@ -209,8 +211,9 @@ export function requireRole(role: Role): Koa.Middleware {
 }
 
 /**
- * The audit line of one admin action: who (role, client address), what (method and route
- * pattern), on what (the request's path, or what the caller names), and the answer's status.
+ * The audit line of one admin action: who (role, client address), what (method and route pattern),
+ * on what (`target`: what the caller names, else the route's id or name, else the request's path)
+ * and the answer's status. The message is "audit", so `grep '"msg":"audit"'` finds every line.
  */
 export function audit(
   log: Logger,
@@ -218,10 +221,8 @@ export function audit(
   o: { role: Role; status: number; action?: string; target?: string },
 ): void {
   const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? ctx.path;
+  const params = (ctx as unknown as { params?: Record<string, string> }).params ?? {};
   const action = o.action ?? `${ctx.method} ${route}`;
-  const target = o.target ?? ctx.path;
-  log.info(
-    { audit: true, role: o.role, client: clientAddress(ctx), action, target, status: o.status },
-    `audit: ${o.role} ${action} ${target} -> ${o.status}`,
-  );
+  const target = o.target ?? ctx.state.auditTarget ?? params.id ?? params.name ?? ctx.path;
+  log.info({ role: o.role, client: clientAddress(ctx), action, target, status: o.status }, 'audit');
 }

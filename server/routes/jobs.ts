@@ -94,6 +94,7 @@ export function jobRoutes(router: Router, d: AppDeps): void {
       const fresh = res.filter((r) => r.created).length;
       d.metrics.jobsCreated.inc(fresh);
       if (fresh > 0) await announce(fresh);
+      ctx.state.auditTarget = `${res.length} jobs`;
       ctx.status = 201;
       ctx.body = { items: res.map((r) => r.job), created: fresh };
       return;
@@ -104,6 +105,7 @@ export function jobRoutes(router: Router, d: AppDeps): void {
       d.metrics.jobsCreated.inc();
       await announce(1);
     }
+    ctx.state.auditTarget = res.job.id;
     ctx.status = res.created ? 201 : 200;
     ctx.body = res.job;
   });

@@ -99,6 +99,7 @@ export function scheduleRoutes(router: Router, d: AppDeps): void {
   router.post('/schedules', requireRole('admin'), async (ctx) => {
     const body = parse(CreateScheduleSchema, ctx.request.json, 'body');
     const created = await store.schedules.create(body, clock.now());
+    ctx.state.auditTarget = created.name;
     d.log.info({ schedule: created.name, cron: created.cron, timezone: created.timezone }, 'schedule created');
     ctx.status = 201;
     ctx.body = scheduleView(created);
