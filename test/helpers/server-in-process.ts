@@ -1,11 +1,14 @@
 /** Runs the whole server (runServer) inside the test process on a free port, with real files. */
 import path from 'node:path';
-import { silentLogger } from '../../core/logger';
+import { type Logger, silentLogger } from '../../core/logger';
 import { loadServerConfig } from '../../server/config';
 import { type RunningServer, runServer } from '../../server/runtime';
 import { ADMIN_TOKEN, BOT_TOKEN, TOKENS_ENV, VIEWER_TOKEN, tempDir } from './server-process';
 
-export async function startInProcess(env: Record<string, string> = {}): Promise<RunningServer & { dir: string }> {
+export async function startInProcess(
+  env: Record<string, string> = {},
+  log: Logger = silentLogger(),
+): Promise<RunningServer & { dir: string }> {
   const dir = tempDir('botfleet-api-');
   const config = loadServerConfig({
     SERVER_PORT: '0',
@@ -17,7 +20,7 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const s = await runServer(config, silentLogger());
+  const s = await runServer(config, log);
   return { ...s, dir };
 }
 
