@@ -11,6 +11,8 @@ import { ensureStylesheet } from './stylesheet';
 
 export interface RunningDashboard {
   url: string;
+  /** The Koa app (its routers list every route). */
+  app: DashboardApp['app'];
   deps: DashboardApp['deps'];
   close(): Promise<void>;
 }
@@ -24,6 +26,7 @@ export async function startDashboard(env: Record<string, string>): Promise<Runni
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    app,
     deps,
     close: () =>
       new Promise<void>((resolve) => {

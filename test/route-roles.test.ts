@@ -3,8 +3,9 @@
  * controller, called with no token, an unknown token, and the bot, viewer and admin tokens. A route
  * that needs a role answers 401 (JSON error, WWW-Authenticate: Bearer) without a known token, 403 to
  * a token of another role, and anything but 401/403/5xx to a token that has it (admin also reads).
- * The routes come from the apps' own routers: a route missing from the tables below fails this test,
- * and so does a row of docs/security.md that disagrees with them.
+ * The dashboard's routes are called with no session, a viewer's and an admin's. The routes come from
+ * the apps' own routers: a route missing from the tables below fails this test, and so does a row of
+ * docs/security.md that disagrees with them.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -26,7 +27,8 @@ import { JsonFileStateStore } from '../controller/state/file-store';
 import type { RunningServer } from '../server/runtime';
 import { describePostgres, dropSchema, freshSchemaUrl } from './helpers/postgres';
 import { startInProcess } from './helpers/server-in-process';
-import { ADMIN_TOKEN, BOT_TOKEN, ROOT, VIEWER_TOKEN, tempDir } from './helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN, ROOT, TOKENS_ENV, VIEWER_TOKEN, tempDir } from './helpers/server-process';
+import { DashboardClient, startDashboard, type RunningDashboard } from '../dashboard/test-support';
 
 /** open: no token needed; otherwise the role a token must have (viewer routes also take the admin token). */
 type Access = 'open' | Role;
@@ -81,6 +83,48 @@ const CONTROLLER_ROUTES: Record<string, Access> = {
   'PUT /autoscale': 'admin',
 };
 
+/**
+ * Every route of the dashboard. Its callers are browsers with a session: open (no session needed),
+ * viewer (a viewer or admin session) or admin (an admin session, with its CSRF token).
+ */
+const DASHBOARD_ROUTES: Record<string, Access> = {
+  'GET /signin': 'open',
+  'POST /signin': 'open',
+  'POST /signout': 'open',
+
+  'GET /': 'viewer',
+  'GET /bots': 'viewer',
+  'GET /bots/:id': 'viewer',
+  'GET /jobs': 'viewer',
+  'GET /jobs/:id': 'viewer',
+  'GET /schedules': 'viewer',
+  'GET /datalake': 'viewer',
+  'GET /datalake/export/:date': 'viewer',
+  'GET /api/overview': 'viewer',
+  'GET /api/bots': 'viewer',
+  'GET /api/bots/:id': 'viewer',
+  'GET /api/jobs': 'viewer',
+  'GET /api/jobs/:id': 'viewer',
+  'GET /api/datalake': 'viewer',
+  'GET /api/schedules': 'viewer',
+  'GET /api/schedules/preview': 'viewer',
+
+  'POST /actions/bots/add': 'admin',
+  'POST /actions/scale': 'admin',
+  'POST /actions/autoscale': 'admin',
+  'POST /actions/populate': 'admin',
+  'POST /actions/jobs': 'admin',
+  'POST /actions/schedules': 'admin',
+  'POST /actions/schedules/:name/enable': 'admin',
+  'POST /actions/schedules/:name/disable': 'admin',
+  'POST /actions/schedules/:name/delete': 'admin',
+  'POST /actions/queue/pause': 'admin',
+  'POST /actions/queue/resume': 'admin',
+  'POST /actions/bots/:id/delete': 'admin',
+  'POST /actions/jobs/:id/retry': 'admin',
+  'POST /actions/jobs/:id/cancel': 'admin',
+};
+
 /** A value for each path parameter: ids that do not exist, a day with no data. */
 const PARAMS: Record<string, string> = { id: 'no-such-id', name: 'no-such-schedule', date: '2001-01-01' };
 
@@ -125,7 +169,7 @@ function documented(section: string): Record<string, string> {
 
 async function call(base: string, route: string, token: string | null) {
   const [method, pattern] = route.split(' ');
-  const url = base + pattern.replace(/:(\w+)/g, (_, p: string) => PARAMS[p] ?? 'x');
+  const url = base + withParams(pattern);
   const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
   let body: string | undefined;
   if (method !== 'GET') {
@@ -150,6 +194,32 @@ async function checkRoute(base: string, route: string, access: Access): Promise<
       expect(JSON.parse(r.text).error.code).toBe(want === 401 ? 'unauthorized' : 'forbidden');
       if (want === 401) expect(r.www).toBe('Bearer');
     }
+  }
+}
+
+const withParams = (pattern: string) => pattern.replace(/:(\w+)/g, (_, p: string) => PARAMS[p] ?? 'x');
+
+/**
+ * Calls a dashboard route with no session, a viewer's and an admin's. Refused without a session: 401
+ * (JSON) or a redirect to /signin; with a viewer's session on a control: 403; let through: anything
+ * but 401/403/5xx and no redirect to /signin. An open route only has to answer below 500.
+ */
+async function checkDashboardRoute(base: string, route: string, access: Access): Promise<void> {
+  const [method, pattern] = route.split(' ');
+  const url = withParams(pattern);
+  for (const session of ['none', 'viewer', 'admin'] as const) {
+    const c = new DashboardClient(base);
+    if (session !== 'none') expect((await c.signIn(session === 'admin' ? ADMIN_TOKEN : VIEWER_TOKEN)).status).toBe(303);
+    const res = method === 'GET' ? await c.get(url) : await c.post(url);
+    const toSignIn = (res.headers.get('location') ?? '').startsWith('/signin');
+    const what = `${route} with ${session === 'none' ? 'no session' : `a ${session} session`}: ${res.status}`;
+    const allowed = access === 'open' || (session !== 'none' && ACCEPTS[access].includes(session));
+    if (access === 'open') expect([what, res.status < 500]).toEqual([what, true]);
+    else if (allowed)
+      expect([what, res.status !== 401 && res.status !== 403 && res.status < 500 && !toSignIn]).toEqual([what, true]);
+    else if (session === 'none') expect([what, res.status === 401 || toSignIn]).toEqual([what, true]);
+    else expect([what, res.status]).toEqual([what, 403]);
+    await res.arrayBuffer();
   }
 }
 
@@ -197,8 +267,9 @@ for (const db of DATABASES) {
   });
 }
 
-describe('controller routes and roles', () => {
+describe('controller and dashboard routes and roles', () => {
   let server: RunningServer;
+  let dash: RunningDashboard;
   let loop: ReconcileLoop;
   let app: Koa;
   let httpServer: http.Server;
@@ -246,8 +317,10 @@ describe('controller routes and roles', () => {
     httpServer = http.createServer(app.callback());
     await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', () => r()));
     base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    dash = await startDashboard({ ...TOKENS_ENV, SERVER_URL: server.url, CONTROLLER_URL: base });
   });
   afterAll(async () => {
+    await dash?.close();
     await new Promise((r) => httpServer?.close(r));
     await loop?.stop();
     await server?.close();
@@ -257,8 +330,23 @@ describe('controller routes and roles', () => {
     expect(routesOf(app)).toEqual(Object.keys(CONTROLLER_ROUTES).sort());
   });
 
-  it.each(Object.entries(CONTROLLER_ROUTES))('%s (%s)', async (route, access) => {
+  it.each(Object.entries(CONTROLLER_ROUTES))('controller: %s (%s)', async (route, access) => {
     await checkRoute(base, route, access);
+  });
+
+  it('the table lists every route of the dashboard, and nothing else', () => {
+    expect(routesOf(dash.app)).toEqual(Object.keys(DASHBOARD_ROUTES).sort());
+  });
+
+  it.each(Object.entries(DASHBOARD_ROUTES))('dashboard: %s (%s)', async (route, access) => {
+    await checkDashboardRoute(dash.url, route, access);
+  });
+
+  it('the dashboard signs in with the viewer or admin token only', async () => {
+    for (const t of [BOT_TOKEN, 'not-a-token-of-this-fleet', '']) {
+      const res = await new DashboardClient(dash.url).signIn(t);
+      expect(res.status).toBe(401);
+    }
   });
 });
 
@@ -266,5 +354,6 @@ describe('docs/security.md', () => {
   it('names every route of the server and of the controller with the role this test checks', () => {
     expect(documented('Server routes')).toEqual(SERVER_ROUTES);
     expect(documented('Controller routes')).toEqual(CONTROLLER_ROUTES);
+    expect(documented('Dashboard routes')).toEqual(DASHBOARD_ROUTES);
   });
 });
