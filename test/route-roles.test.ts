@@ -261,6 +261,25 @@ for (const db of DATABASES) {
       expect(routesOf(server.app)).toEqual(Object.keys(SERVER_ROUTES).sort());
     });
 
+    it('GET /openapi.json names the same roles for the same routes', async () => {
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, { security: Record<string, unknown>[] }>>;
+      };
+      const roles: Record<string, string[]> = {};
+      for (const [p, ops] of Object.entries(doc.paths))
+        for (const [method, op] of Object.entries(ops))
+          roles[`${method.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`] = op.security
+            .flatMap((s) => Object.keys(s))
+            .sort();
+      const expected = Object.fromEntries(
+        Object.entries(SERVER_ROUTES).map(([route, access]) => [
+          route,
+          access === 'open' ? [] : ACCEPTS[access].filter((c) => c !== 'an unknown token').sort(),
+        ]),
+      );
+      expect(roles).toEqual(expected);
+    });
+
     it.each(Object.entries(SERVER_ROUTES))('%s (%s)', async (route, access) => {
       await checkRoute(server.url, route, access);
     });

@@ -371,8 +371,12 @@ describe('logs', () => {
       dashboard: dashboard.output(),
       intruder: intruder?.output() ?? '',
     };
-    // They said something: the bots' lines come through the controller.
+    // They said something: the bots' lines come through the controller; the server and the dashboard
+    // log every request's path at debug level, so no token went in a URL to either.
     expect(logs.controller).toMatch(/^sec-1 \| /m);
+    const paths = (out: string) => jsonLines(out).flatMap((l) => (l.msg === 'request' ? [l.path] : []));
+    expect(paths(logs.server)).toContain('/jobs/next');
+    expect(paths(logs.dashboard)).toContain('/signin');
     for (const [name, out] of Object.entries(logs)) {
       expect([name, out.length > 0]).toEqual([name, true]);
       for (const t of ALL_TOKENS) expect([name, out.includes(t) ? t : null]).toEqual([name, null]);
