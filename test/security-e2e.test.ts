@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { DashboardClient } from '../dashboard/test-support';
 import { ROOT, freePort, startServer, tempDir, waitFor, type ServerProcess } from './helpers/server-process';
@@ -173,6 +174,26 @@ describe('a stranger gets nothing while the fleet works', () => {
       const all = await Promise.all(done.map(jobOf));
       return all.every((j) => j.status === 'completed');
     }, 30_000);
+  });
+
+  it('the controller gave its bots BOT_TOKEN and neither the admin nor the viewer token', () => {
+    const envs: string[][] = [];
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
+        if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) !== controller.proc.pid) continue;
+        envs.push(fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0'));
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    expect(envs).toHaveLength(2);
+    for (const env of envs) {
+      expect(env.filter((v) => v.startsWith('BOT_TOKEN='))).toEqual([`BOT_TOKEN=${BOT[0]}`]);
+      expect(env.filter((v) => /^(ADMIN|VIEWER)_TOKEN=/.test(v))).toEqual([]);
+      for (const t of [...ADMIN, ...VIEWER]) expect(env.join('\n')).not.toContain(t);
+    }
   });
 
   it('cannot read a payload: GET /jobs and GET /jobs/:id answer 401, and 403 to the bot token', async () => {
