@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { silentLogger } from '../core/logger';
+import { type Logger, silentLogger } from '../core/logger';
 import { createDashboardApp, type DashboardApp } from './app';
 import { loadDashboardConfig } from './config';
 import { ensureStylesheet } from './stylesheet';
@@ -17,10 +17,13 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-export async function startDashboard(env: Record<string, string>): Promise<RunningDashboard> {
+export async function startDashboard(
+  env: Record<string, string>,
+  logger: Logger = silentLogger(),
+): Promise<RunningDashboard> {
   const config = loadDashboardConfig({ DASHBOARD_PORT: '0', DASHBOARD_HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
   ensureStylesheet(silentLogger());
-  const { app, deps } = createDashboardApp(config, silentLogger());
+  const { app, deps } = createDashboardApp(config, logger);
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -1,8 +1,9 @@
 /**
- * TRUST_PROXY, both ways. false (the default): X-Forwarded-* headers are ignored; the client address
- * of an audit line is the connection's, and the dashboard's origin check compares with the address
- * it was reached at. true (behind one TLS proxy): the address comes from X-Forwarded-For, and the
- * dashboard's origin check and Secure cookie from X-Forwarded-Proto and X-Forwarded-Host.
+ * TRUST_PROXY, both ways, on server, controller and dashboard. false (the default): X-Forwarded-*
+ * headers are ignored; the client address of an audit line is the connection's, and the dashboard's
+ * origin check compares with the address it was reached at. true (behind one TLS proxy): the address
+ * comes from X-Forwarded-For, and the dashboard's origin check and Secure cookie from
+ * X-Forwarded-Proto and X-Forwarded-Host.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -26,19 +27,24 @@ const admin = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
+/** A logger whose JSON lines land in `lines`. */
+function capture(lines: Record<string, unknown>[]) {
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
 describe.each([
   { trust: false, client: '127.0.0.1' },
   { trust: true, client: FORWARDED_FOR },
 ])('TRUST_PROXY=$trust', ({ trust, client }) => {
   it(`the server's audit line names ${client} as the client`, async () => {
     const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(JSON.parse(String(chunk)));
-        cb();
-      },
-    });
-    const server = await startInProcess({ TRUST_PROXY: String(trust) }, pino({ level: 'info' }, sink));
+    const server = await startInProcess({ TRUST_PROXY: String(trust) }, capture(lines));
     try {
       const res = await fetch(`${server.url}/queue/pause`, { method: 'POST', headers: admin(), body: '{}' });
       expect(res.status).toBe(200);
@@ -93,16 +99,24 @@ describe.each([
     expect(audits).toEqual([expect.objectContaining({ role: 'admin', client, action: 'PUT /scale' })]);
   });
 
-  it(`the dashboard's origin check ${trust ? 'takes' : 'ignores'} X-Forwarded-Proto and -Host`, async () => {
+  it(`the dashboard's origin check ${trust ? 'takes' : 'ignores'} X-Forwarded-Proto and -Host; its audit line names ${client}`, async () => {
     const server = await startInProcess();
-    const dash = await startDashboard({
-      ...TOKENS_ENV,
-      TRUST_PROXY: String(trust),
-      SERVER_URL: server.url,
-      CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`,
-    });
+    const lines: Record<string, unknown>[] = [];
+    const dash = await startDashboard(
+      {
+        ...TOKENS_ENV,
+        TRUST_PROXY: String(trust),
+        SERVER_URL: server.url,
+        CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`,
+      },
+      capture(lines),
+    );
     try {
-      const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-host': PUBLIC_HOST };
+      const proxied = {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': PUBLIC_HOST,
+        'x-forwarded-for': FORWARDED_FOR,
+      };
       const c = new DashboardClient(dash.url);
       const signIn = await c.request('/signin', {
         method: 'POST',
@@ -127,6 +141,9 @@ describe.each([
       }
       const refused = trust ? fromDirect : fromPublic;
       expect((await refused.json()).error.message).toBe('requests from another site are not accepted');
+      expect(lines.filter((l) => l.msg === 'audit')).toEqual([
+        expect.objectContaining({ role: 'admin', client, action: 'POST /actions/queue/pause', status: 200 }),
+      ]);
     } finally {
       await dash.close();
       await server.close();
