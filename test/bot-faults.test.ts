@@ -187,19 +187,22 @@ test('a bot restarted under the same id gets the job its killed predecessor held
 test('lease lost to the sweeper: 409 on the report, result dropped and logged, bot carries on', async () => {
   const { api } = await server({ BOT_DOWN_AFTER_MS: '800', MAX_ATTEMPTS: '2' });
   // Heartbeats far apart: the server takes the job back while the bot still works on it.
+  // The slow bot works long enough for the fast one to start and take the job back from the sweep,
+  // however slowly processes start on a loaded machine.
   const slow = bot('fault-lease-slow', {
     HEARTBEAT_INTERVAL_MS: '60000',
-    PROCESSING_DURATION_MS: '2500',
+    PROCESSING_DURATION_MS: '8000',
   });
   await slow.waitForEvent('registered');
   const job = await api.createJob('simulated');
   await api.waitForJob(job.id, ['running']);
-  bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
-  expect(await api.waitForJob(job.id, ['completed'], 10000)).toMatchObject({
+  const fast = bot('fault-lease-fast', { PROCESSING_DURATION_MS: '100' });
+  await fast.waitForEvent('registered');
+  expect(await api.waitForJob(job.id, ['completed'], 15000)).toMatchObject({
     botId: 'fault-lease-fast',
     attempts: 2,
   });
-  const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 10000);
+  const lost = await slow.waitForEvent('lease lost', (l) => l.jobId === job.id, 15000);
   expect(lost).toMatchObject({ step: 'complete', status: 409 });
   // The later result did not overwrite the one of the attempt that owns the job.
   expect(await api.job(job.id)).toMatchObject({ status: 'completed', botId: 'fault-lease-fast', attempts: 2 });
