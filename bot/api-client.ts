@@ -8,6 +8,7 @@
  * with `Authorization: Bearer <BOT_TOKEN>`: a bot reads nothing but what its own routes answer.
  */
 import { bearer } from '../core/http/auth';
+import type { LogLineInput, LogsAnswer, StopOrder } from '../core/job-control';
 import type { Bot, Job, Json } from '../core/types';
 import { TransportError, type Transport, type TransportResponse } from './http-transport';
 import { socketTransport } from './socket-transport';
@@ -59,7 +60,8 @@ export interface NextAnswer {
   job: Job | null;
 }
 
-export type HeartbeatAnswer = Bot & { currentAttempt: number | null };
+/** `stop`: the job the bot named is no longer its own at that attempt (cancelled, say); stop its handler. */
+export type HeartbeatAnswer = Bot & { currentAttempt: number | null; stop?: StopOrder | null };
 
 export interface ApiClientOptions {
   /** The server's URL; a path in it (a proxy's prefix) goes before every route. */
@@ -88,9 +90,22 @@ export class ApiClient {
     return this.post('/bots/register', { id, name });
   }
 
-  /** The bot as the server sees it, with the attempt of the job it holds (currentAttempt). */
-  heartbeat(botId: string): Promise<Reply<HeartbeatAnswer>> {
-    return this.post('/bots/heartbeat', { botId });
+  /**
+   * The bot as the server sees it, with the attempt of the job it holds (currentAttempt). Naming
+   * the job it runs (`running`), the answer's `stop` says when that attempt is no longer its own.
+   */
+  heartbeat(botId: string, running?: { jobId: string; attempt: number }): Promise<Reply<HeartbeatAnswer>> {
+    return this.post('/bots/heartbeat', { botId, ...running });
+  }
+
+  /** The progress of the attempt the bot runs. 409: it is no longer the bot's (cancelled, say). */
+  progress(jobId: string, body: { botId: string; attempt: number; fraction: number; message?: string }) {
+    return this.post<unknown>(`/jobs/${encodeURIComponent(jobId)}/progress`, body);
+  }
+
+  /** Log lines of the attempt the bot runs, and how many it did not send. 409 as progress. */
+  logs(jobId: string, body: { botId: string; attempt: number; lines: LogLineInput[]; dropped: number }) {
+    return this.post<LogsAnswer>(`/jobs/${encodeURIComponent(jobId)}/logs`, body);
   }
 
   /**

@@ -26,11 +26,13 @@ const job = (type: string, payload: Job['payload'] = {}): Job => ({
   result: null,
   error: null,
   schedule: null,
+  progress: null,
 });
 const ctx = (signal = new AbortController().signal): HandlerContext => ({
   signal,
   log: silentLogger(),
   random: () => 0.99,
+  progress: () => undefined,
   sleep: realSleep,
   settings: { processingDurationMs: 0, failureRate: 0.15 },
 });

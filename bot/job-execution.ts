@@ -21,6 +21,15 @@ export class LeaseLostAbort extends Error {
   }
 }
 
+/** The server says the attempt is no longer this bot's: cancelled by an admin, or moved on. */
+export class JobStoppedAbort extends LeaseLostAbort {
+  constructor(readonly detail: string) {
+    super(detail);
+    this.message = `stopped by the server: ${detail}`;
+    this.name = 'JobStoppedAbort';
+  }
+}
+
 export type Outcome =
   | { kind: 'completed'; result: Json }
   | { kind: 'failed'; error: string }

@@ -6,7 +6,7 @@
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/types';
 import type { ApiClient, Reply } from './api-client';
-import { errorText, type Outcome } from './job-execution';
+import { errorText, JobStoppedAbort, type Outcome } from './job-execution';
 import { GaveUp, type Retrier } from './retry';
 
 /** A job whose handler is done (or was stopped), waiting to be reported. */
@@ -23,13 +23,15 @@ export interface RunnerCounts {
   completed: number;
   failed: number;
   leaseLost: number;
+  /** Jobs the server told the bot to stop (cancelled while they ran). */
+  stopped: number;
   handedBack: number;
 }
 
 type Refusal = { status: number; code: string; message: string };
 
 export class JobReports {
-  readonly counts: RunnerCounts = { completed: 0, failed: 0, leaseLost: 0, handedBack: 0 };
+  readonly counts: RunnerCounts = { completed: 0, failed: 0, leaseLost: 0, stopped: 0, handedBack: 0 };
 
   constructor(
     private readonly api: ApiClient,
@@ -57,6 +59,17 @@ export class JobReports {
     f.log.info(
       { event: 'failed', error: errorText(f.outcome), next },
       `failed job ${f.job.id}${took}${next === 'pending' ? '; it will be retried' : ''}`,
+    );
+  }
+
+  /** A handler stopped because the job is no longer this bot's: the work is dropped, nothing is reported. */
+  dropped(f: Finished): void {
+    const reason = f.outcome.kind === 'aborted' ? f.outcome.reason : null;
+    if (!(reason instanceof JobStoppedAbort)) return this.leaseLost(f.log, 'run', { reason: errorText(f.outcome) });
+    this.counts.stopped++;
+    f.log.warn(
+      { event: 'stopped by server', reason: reason.detail },
+      `job ${f.job.id} stopped after ${f.durationMs} ms: ${reason.detail}; the work is dropped`,
     );
   }
 

@@ -11,7 +11,7 @@ import {
   type HeartbeatAnswer,
   type Reply,
 } from './api-client';
-import { LeaseLostAbort } from './job-execution';
+import { JobStoppedAbort, LeaseLostAbort } from './job-execution';
 import { PeriodicTask } from './periodic-task';
 import type { Retrier } from './retry';
 import { describe, type ServerLink } from './server-link';
@@ -82,7 +82,7 @@ export class Presence {
     const cur = d.current();
     let r: Reply<HeartbeatAnswer>;
     try {
-      r = await d.api.heartbeat(d.botId);
+      r = await d.api.heartbeat(d.botId, cur ? { jobId: cur.job.id, attempt: cur.job.attempts } : undefined);
       d.link.markUp();
     } catch (err) {
       if (err instanceof ServerBusyError) return d.link.markUp();
@@ -91,6 +91,9 @@ export class Presence {
     }
     if (r.ok) {
       d.log.debug({ event: 'heartbeat', jobId: cur?.job.id ?? null }, 'heartbeat');
+      const stop = r.body.stop;
+      if (cur && d.current() === cur && stop && stop.jobId === cur.job.id && stop.attempt === cur.job.attempts)
+        return cur.abort.abort(new JobStoppedAbort(stop.reason));
       if (cur && d.current() === cur && r.body.currentJobId !== cur.job.id) await this.checkLease(cur);
       return;
     }

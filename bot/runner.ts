@@ -14,7 +14,8 @@ import type { ApiClient, NextAnswer, Reply } from './api-client';
 import type { BotConfig } from './config';
 import type { HandlerRegistry } from './handlers';
 import { JobReports, type Finished, type RunnerCounts } from './job-reports';
-import { ShutdownAbort, disposalOf, errorText, executeJob, type Outcome } from './job-execution';
+import { JobStoppedAbort, ShutdownAbort, disposalOf, executeJob, type Outcome } from './job-execution';
+import { JobTelemetry } from './job-telemetry';
 import { Presence, type CurrentJob } from './presence';
 import { releaseHeldJob } from './release';
 import { GaveUp, Retrier } from './retry';
@@ -160,8 +161,7 @@ export class BotRunner {
    */
   private async next(finished: Finished | null): Promise<Job | null> {
     const disposal = finished && disposalOf(finished.job, finished.outcome);
-    if (finished && disposal?.kind === 'drop')
-      this.reports.leaseLost(finished.log, 'run', { reason: errorText(finished.outcome) });
+    if (finished && disposal?.kind === 'drop') this.reports.dropped(finished);
     const report = disposal?.kind === 'report' ? disposal.report : null;
     const f = report ? finished : null;
     const startedAt = this.clock.now();
@@ -244,20 +244,34 @@ export class BotRunner {
   private async work(job: Job): Promise<Finished> {
     const log = this.jobLog(job, false);
     const cur: CurrentJob = { job, abort: new AbortController() };
+    const telemetry = new JobTelemetry({
+      api: this.api,
+      botId: this.cfg.botId,
+      job,
+      log,
+      onStopped: (detail) => {
+        if (this.current === cur) cur.abort.abort(new JobStoppedAbort(detail));
+      },
+    });
     this.current = cur;
     log.info({ event: 'started' }, `started job ${job.id}`);
     const t0 = this.clock.now();
     try {
       const outcome: Outcome = await executeJob(this.deps.handlers, job, {
         signal: cur.abort.signal,
-        log,
+        log: telemetry.log,
+        progress: (fraction, message) => telemetry.progress(fraction, message),
         random: this.random,
         sleep: this.sleep,
         settings: { processingDurationMs: this.cfg.processingDurationMs, failureRate: this.cfg.failureRate },
       });
+      // The last progress and lines go before the result: after it, the server takes none.
+      if (outcome.kind === 'aborted') telemetry.close();
+      else await telemetry.finish();
       const durationMs = this.clock.now() - t0;
       return { job, log: log.child({ durationMs }), outcome, durationMs };
     } finally {
+      telemetry.close();
       this.current = null;
     }
   }
@@ -276,7 +290,7 @@ export class BotRunner {
   private async settleOnStop(f: Finished): Promise<void> {
     const disposal = disposalOf(f.job, f.outcome);
     if (disposal.kind === 'hand back') return this.handBack(f.job, f.log);
-    if (disposal.kind === 'drop') return this.reports.leaseLost(f.log, 'run', { reason: errorText(f.outcome) });
+    if (disposal.kind === 'drop') return this.reports.dropped(f);
     // The report claims the next job as well, if one is pending: that one goes straight back.
     const job = await this.next(f);
     if (job) await this.handBack(job, this.jobLog(job, true));

@@ -9,7 +9,8 @@ test('the allowed transitions, and nothing leaves completed', () => {
   expect(canTransition('failed', 'pending')).toBe(true); // retried
   expect(canTransition('pending', 'running')).toBe(false); // always through a claim
   expect(canTransition('pending', 'completed')).toBe(false);
-  expect(canTransition('running', 'cancelled')).toBe(false);
+  expect(canTransition('running', 'cancelled')).toBe(true); // cancelled while it runs
+  expect(canTransition('completed', 'cancelled')).toBe(false);
   for (const to of JOB_STATUSES) expect(canTransition('completed', to)).toBe(false);
 });
 

@@ -5,15 +5,16 @@
  *   pending ──claim──► claimed ──start──► running ──complete──► completed
  *      ▲                  │                  │
  *      └──── release ─────┴──── fail / lease expired / timed out ──► failed (attempts = maxAttempts)
- *   pending ──cancel──► cancelled;   failed | cancelled ──retry──► pending
+ *   pending | claimed | running ──cancel──► cancelled (a held attempt ends, its bot told to stop)
+ *   failed | cancelled ──retry──► pending
  *   claimed | running ──hand back──► pending, the attempt not counted
  */
 import { type CreateJob, CreateJobSchema, type JobStatus } from './types';
 
 const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   pending: ['claimed', 'cancelled'],
-  claimed: ['running', 'pending', 'failed', 'completed'],
-  running: ['completed', 'failed', 'pending'],
+  claimed: ['running', 'pending', 'failed', 'completed', 'cancelled'],
+  running: ['completed', 'failed', 'pending', 'cancelled'],
   completed: [],
   failed: ['pending'],
   cancelled: ['pending'],

@@ -33,6 +33,26 @@ export interface Job {
   error: string | null;
   /** The schedule whose firing created the job (its `runAt` is that firing), else null. */
   schedule: string | null;
+  /** The last progress its handler reported in the current attempt, null before the first report. */
+  progress: JobProgress | null;
+}
+
+export interface JobProgress {
+  /** 0..1 */
+  fraction: number;
+  message: string | null;
+  at: string;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One line a handler logged in one attempt (GET /jobs/:id/logs). */
+export interface JobLogLine {
+  at: string;
+  attempt: number;
+  level: LogLevel;
+  line: string;
 }
 
 export interface JobEvent {
@@ -62,7 +82,8 @@ export interface ResultLine {
   attempt: number;
   botId: string | null;
   type: string;
-  status: 'completed' | 'failed';
+  /** cancelled: an admin cancelled the job while this attempt ran. */
+  status: 'completed' | 'failed' | 'cancelled';
   result: Json;
   error: string | null;
   createdAt: string;
@@ -215,10 +236,19 @@ export const RegisterBotSchema = z.strictObject({
   name: Text(128).optional(),
 });
 
-export const ListJobsQuery = z.strictObject({
+/** Which jobs: the filter of GET /jobs and of the bulk actions (POST /jobs/retry, POST /jobs/cancel). */
+export const JOB_FILTER = {
   status: z.enum(JOB_STATUSES).optional(),
   botId: IdSchema.optional(),
   type: JobTypeSchema.optional(),
+  /** Created before / at or after this time (ISO 8601). */
+  createdBefore: z.iso.datetime({ offset: true }).optional(),
+  createdAfter: z.iso.datetime({ offset: true }).optional(),
+};
+export type JobFilter = z.output<z.ZodObject<typeof JOB_FILTER>>;
+
+export const ListJobsQuery = z.strictObject({
+  ...JOB_FILTER,
   limit: z.coerce.number().int().min(1).max(500).optional().default(50),
   cursor: z.string().min(1).max(200).optional(),
 });

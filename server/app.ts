@@ -9,6 +9,7 @@ import { Keyring, useAuth } from '../core/http/auth';
 import { errorMiddleware } from '../core/http/errors';
 import { botRoutes } from './routes/bots';
 import type { AppDeps } from './routes/deps';
+import { jobControlRoutes } from './routes/job-control';
 import { jobRoutes } from './routes/jobs';
 import { scheduleRoutes } from './routes/schedules';
 import { systemRoutes } from './routes/system';
@@ -49,6 +50,7 @@ export function createApp(d: AppDeps): Koa {
     adminRequests: d.limits.admin,
   });
   const router = new Router();
+  jobControlRoutes(router, d);
   jobRoutes(router, d);
   botRoutes(router, d);
   systemRoutes(router, d);

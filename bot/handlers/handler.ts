@@ -4,7 +4,6 @@
  * shutdown can abort it (signal), tests can make it exact (random, sleep) and it can log.
  */
 import type { z } from 'zod';
-import type { Logger } from '../../core/logger';
 import type { Json } from '../../core/types';
 import type { SleepFn } from '../sleep';
 
@@ -15,10 +14,20 @@ export interface HandlerSettings {
   failureRate: number;
 }
 
+/** A handler's log: each line goes to the bot's stdout and, kept per attempt, to the server (GET /jobs/:id/logs). */
+export interface JobLog {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
 export interface HandlerContext {
-  /** Fires on shutdown (after the grace period) or when the bot lost the job; stop promptly. */
+  /** Fires on shutdown (after the grace period), when the job was cancelled or the bot lost it; stop promptly. */
   signal: AbortSignal;
-  log: Logger;
+  log: JobLog;
+  /** How far the job is, 0..1, with an optional short message; sent to the server at most once a second. */
+  progress(fraction: number, message?: string): void;
   /** Uniform in [0, 1); injected so failure rates can be tested exactly. */
   random: () => number;
   sleep: SleepFn;

@@ -10,6 +10,7 @@ function ctx(over: Partial<HandlerContext> = {}): HandlerContext {
     signal: new AbortController().signal,
     log: silentLogger(),
     random: () => 0.5,
+    progress: () => undefined,
     sleep: realSleep,
     settings: { processingDurationMs: 0, failureRate: 0 },
     ...over,

@@ -2,7 +2,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors';
-import { BotIdBody, IdSchema, RegisterBotSchema } from '../../core/types';
+import { HeartbeatSchema, type StopOrder } from '../../core/job-control';
+import { IdSchema, RegisterBotSchema } from '../../core/types';
 import { requireRole } from '../../core/http/auth';
 import { parse } from '../../core/http/validate';
 import type { AppDeps } from './deps';
@@ -22,11 +23,15 @@ export function botRoutes(router: Router, d: AppDeps): void {
   });
 
   router.post('/bots/heartbeat', requireRole('bot'), async (ctx) => {
-    const body = parse(BotIdBody, ctx.request.json, 'body');
+    const body = parse(HeartbeatSchema, ctx.request.json, 'body');
     const bot = await store.heartbeat(body.botId, clock.now());
     // The attempt of the job it holds: a bot reads nothing else, and needs it to hand that job back.
     const job = bot.currentJobId ? await store.getJob(bot.currentJobId) : null;
-    ctx.body = { ...bot, currentAttempt: job && job.botId === bot.id ? job.attempts : null };
+    ctx.body = {
+      ...bot,
+      currentAttempt: job && job.botId === bot.id ? job.attempts : null,
+      stop: body.jobId ? await stopOrder(d, bot.id, body.jobId, body.attempt!) : null,
+    };
   });
 
   router.get('/bots', requireRole('viewer'), async (ctx) => {
@@ -47,4 +52,18 @@ export function botRoutes(router: Router, d: AppDeps): void {
     d.onJobsAvailable();
     ctx.status = 204;
   });
+}
+
+/**
+ * The job a bot says it runs, at `attempt`, when that attempt is no longer its own: the bot stops
+ * its handler. The bot names the job only once its claim was answered, so the claim is in the store.
+ */
+async function stopOrder(d: AppDeps, botId: string, jobId: string, attempt: number): Promise<StopOrder | null> {
+  const job = await d.store.getJob(jobId);
+  if (!job) return { jobId, attempt, status: 'gone', reason: `job ${jobId} does not exist` };
+  const held = job.botId === botId && job.attempts === attempt && ['claimed', 'running'].includes(job.status);
+  if (held) return null;
+  const cancelled = job.status === 'cancelled' && job.attempts === attempt;
+  const reason = cancelled ? (job.error ?? 'cancelled') : `the job is ${job.status} at attempt ${job.attempts}`;
+  return { jobId, attempt, status: job.status, reason };
 }

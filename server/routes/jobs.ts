@@ -219,7 +219,9 @@ export function jobRoutes(router: Router, d: AppDeps): void {
   router.post('/jobs/:id/cancel', requireRole('admin'), async (ctx) => {
     const { id } = parse(JobIdParam, ctx.params, 'path');
     parse(z.strictObject({}), ctx.request.json, 'body');
-    ctx.body = await store.cancelJob(id, clock.now());
+    const job = await store.cancelJob(id, clock.now());
+    if (job.botId !== null) d.onResult(); // a held attempt ended: its result line
+    ctx.body = job;
   });
 
   router.get('/jobs/:id', requireRole('viewer'), async (ctx) => {

@@ -65,6 +65,7 @@ export function newJobs(inputs: readonly CreateJob[], nowMs: number, opts: Store
       result: null,
       error: null,
       schedule: null,
+      progress: null,
     };
     const values: NewJob['values'] = [
       job.id,

@@ -66,6 +66,8 @@ export async function listJobs(all: All, o: ListJobsOptions): Promise<Page<Job>>
   if (o.status) filter('status = ?', o.status);
   if (o.botId) filter('bot_id = ?', o.botId);
   if (o.type) filter('type = ?', o.type);
+  if (o.createdBefore) filter('created_at < ?', Date.parse(o.createdBefore));
+  if (o.createdAfter) filter('created_at >= ?', Date.parse(o.createdAfter));
   if (o.cursor) filter('seq < ?', decodeCursor(o.cursor));
   const rows = await all<JobRow>(
     `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,

@@ -1,5 +1,5 @@
 /** Rows of the database ↔ domain objects of core/types.ts. Times: BIGINT ms ↔ ISO strings. */
-import type { Bot, BotStatus, Job, JobEvent, JobStatus, Json, ResultLine } from '../../core/types';
+import type { Bot, BotStatus, Job, JobEvent, JobLogLine, JobStatus, Json, LogLevel, ResultLine } from '../../core/types';
 
 export interface JobRow {
   seq: number;
@@ -23,6 +23,11 @@ export interface JobRow {
   result: string | null;
   error: string | null;
   schedule?: string | null;
+  /** The last progress of attempt progress_attempt (migration 4). */
+  progress_fraction?: number | null;
+  progress_message?: string | null;
+  progress_at?: number | null;
+  progress_attempt?: number | null;
 }
 
 export interface BotRow {
@@ -53,7 +58,7 @@ export interface ResultRow {
   attempt: number;
   bot_id: string | null;
   type: string;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'cancelled';
   result: string | null;
   error: string | null;
   created_at: number;
@@ -91,6 +96,10 @@ export function toJob(r: JobRow): Job {
     result: parseJson(r.result),
     error: r.error,
     schedule: r.schedule ?? null,
+    progress:
+      r.progress_at != null && Number(r.progress_attempt) === Number(r.attempts)
+        ? { fraction: Number(r.progress_fraction), message: r.progress_message ?? null, at: iso(r.progress_at) }
+        : null,
   };
 }
 
@@ -136,3 +145,19 @@ export function toResultLine(r: ResultRow): ResultLine {
     durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
   };
 }
+
+export interface LogRow {
+  seq: number;
+  job_id: string;
+  attempt: number;
+  at: number;
+  level: LogLevel;
+  line: string;
+}
+
+export const toLogLine = (r: LogRow): JobLogLine => ({
+  at: iso(r.at),
+  attempt: Number(r.attempt),
+  level: r.level,
+  line: r.line,
+});

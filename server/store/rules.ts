@@ -177,9 +177,38 @@ export function judgeRetry(row: JobRow | undefined, id: string, keyHolder: strin
 /** A retried job gets one more attempt; attempts never go back, so every attempt keeps its own result line. */
 export const retryMaxAttempts = (row: JobRow): number => Math.max(Number(row.max_attempts), Number(row.attempts) + 1);
 
-export function judgeCancel(row: JobRow | undefined, id: string): JobRow {
+/**
+ * A cancel: a pending job is cancelled as it is; a claimed or running one ends its attempt as
+ * cancelled at once (a result line, no further attempt) and its bot is told to stop (`held`).
+ */
+export function judgeCancel(row: JobRow | undefined, id: string): { row: JobRow; held: boolean } {
   if (!row) throw new NotFoundError(`job ${id} does not exist`);
-  if (row.status !== 'pending')
-    throw new ConflictError(`job ${id} is ${row.status}; only pending jobs can be cancelled`, 'not_cancellable');
-  return row;
+  if (row.status === 'pending') return { row, held: false };
+  if ((row.status === 'claimed' || row.status === 'running') && row.bot_id !== null) return { row, held: true };
+  throw new ConflictError(
+    `job ${id} is ${row.status}; only pending, claimed or running jobs can be cancelled`,
+    'not_cancellable',
+  );
+}
+
+/** Lines and UTF-8 bytes an attempt's log holds so far. */
+export interface LogCounts {
+  lines: number;
+  bytes: number;
+}
+
+/**
+ * How many of `lines` (from the first) still fit in an attempt's log that holds `counts`: the log
+ * keeps its first `maxLines` lines and `maxBytes` bytes, and counts the rest as dropped.
+ */
+export function linesThatFit(counts: LogCounts, lines: readonly { line: string }[], maxLines: number, maxBytes: number) {
+  let n = 0;
+  let bytes = counts.bytes;
+  for (const l of lines) {
+    const b = Buffer.byteLength(l.line, 'utf8');
+    if (counts.lines + n + 1 > maxLines || bytes + b > maxBytes) break;
+    bytes += b;
+    n++;
+  }
+  return { n, bytes: bytes - counts.bytes };
 }

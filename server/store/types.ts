@@ -8,6 +8,7 @@ import type { Bot, CreateJob, Job, JobEvent, ListJobsOptions, Page, Summary } fr
 import type { CountingOutboxSource } from '../../datalake/repair';
 import type { Leadership } from '../leadership';
 import type { Wakeups } from '../pg-wakeups';
+import type { JobControlStore } from './job-control';
 import type { ScheduleStore } from './schedules';
 
 export interface StoreOptions {
@@ -82,8 +83,13 @@ export interface Store extends CountingOutboxSource {
   releaseJob(call: Required<FencedCall>, nowMs: number): Promise<Job>;
   /** Admin: failed or cancelled → pending with a fresh attempt budget. 409 otherwise. */
   retryJob(id: string, nowMs: number): Promise<Job>;
-  /** Admin: pending → cancelled. 409 otherwise. */
+  /**
+   * Admin: pending → cancelled; claimed or running → cancelled at once, its attempt ended with a
+   * cancelled result line and its bot idle (the bot learns it from its next call). 409 otherwise.
+   */
   cancelJob(id: string, nowMs: number): Promise<Job>;
+  /** Progress and log lines of running jobs (store/job-control.ts). */
+  readonly control: JobControlStore;
 
   registerBot(input: { id: string; name?: string }, nowMs: number): Promise<{ bot: Bot; created: boolean }>;
   heartbeat(botId: string, nowMs: number): Promise<Bot>;

@@ -54,6 +54,7 @@ describePostgres('PostgreSQL store', () => {
     expect(await sql(servers[0], 'SELECT name FROM knex_migrations ORDER BY id')).toEqual([
       { name: '0001_initial' },
       { name: '0003_schedules' },
+      { name: '0004_job_control' },
     ]);
     await servers[1].createJobs(simulated(1), 1000);
     expect((await servers[2].summary(1000)).jobs.pending).toBe(1);

@@ -21,7 +21,6 @@ import * as q from '../queries';
 import { SQL } from '../queries';
 import { type BotRow, type JobRow, type ResultRow, toBot, toJob } from '../rows';
 import {
-  botRefusal,
   type FinishPlan,
   JobChangedError,
   judgeCancel,
@@ -32,7 +31,6 @@ import {
   type Judged,
   planFinish,
   planRelease,
-  type Refusal,
   reportCall,
   reportNeedsResult,
   retryMaxAttempts,
@@ -41,6 +39,8 @@ import {
 import { readSummary } from '../summary';
 import type { CreateResult, FencedCall, FinishedAttempt, Store, StoreOptions, SweepResult } from '../types';
 import { MIGRATIONS } from './migrations';
+import { asApiError, refusal } from './errors';
+import { postgresJobControl } from './job-control';
 import { postgresSchedules } from './schedules';
 
 /** Servers starting together on one schema make it and migrate one at a time (a session lock, gone with its connection). */
@@ -58,6 +58,7 @@ export class PostgresStore implements Store {
   private readonly all: q.All = async (sql, args = []) => (await this.query(numbered(sql), args)).rows as never[];
   private readonly run: q.Run = async (sql, args = []) => (await this.query(numbered(sql), args)).rowCount ?? 0;
   readonly schedules = postgresSchedules(this.all, this.run, this.call.bind(this), () => this.opts);
+  readonly control = postgresJobControl(this.all, this.call.bind(this));
 
   constructor(
     private readonly pool: pg.Pool,
@@ -200,7 +201,11 @@ export class PostgresStore implements Store {
   }
 
   async cancelJob(id: string, nowMs: number): Promise<Job> {
-    const row = judgeCancel(await this.one<JobRow>(SQL.jobById, [id]), id);
+    const { row, held } = judgeCancel(await this.one<JobRow>(SQL.jobById, [id]), id);
+    if (held) {
+      const cancel = [row.bot_id, id, row.status, Number(row.attempts), EVENT_NOTES.cancelled, nowMs, dayOf(nowMs)];
+      return toJob((await this.call<JobRow>('botfleet_cancel_held', cancel))[0]);
+    }
     const args = [id, Number(row.attempts), nowMs, EVENT_NOTES.cancelled];
     return toJob((await this.call<JobRow>('botfleet_cancel', args))[0]);
   }
@@ -374,24 +379,4 @@ async function skipIfMoved<T>(call: Promise<T>): Promise<T | false> {
     if (err instanceof JobChangedError) return false;
     throw err;
   }
-}
-
-/** A botfleet_* function's refusal (SQLSTATE BF404/BF409, the reason as message) as the API's error. */
-function refusal(err: unknown, botId: string): unknown {
-  const e = err as { code?: string; message?: string; detail?: string };
-  if (e?.code !== 'BF404' && e?.code !== 'BF409') return err;
-  if (e.message === 'job_changed') return new JobChangedError(e.detail ?? '');
-  return botRefusal(e.message as Refusal, botId || (e.detail ?? ''), e.detail ?? null);
-}
-
-/**
- * node-postgres reports an unreachable database partly without an error code (a pool checkout that
- * times out, a connection that ends mid-query). Such errors get SQLSTATE 08006 (connection failure),
- * so the HTTP layer answers 503 as it does for every other sign of a database that is away.
- */
-function asApiError(err: unknown): unknown {
-  const e = err as { code?: string; message?: string } | null;
-  if (e && !e.code && /timeout exceeded|Connection terminated|connection is closed/i.test(e.message ?? ''))
-    Object.assign(e, { code: '08006' });
-  return err;
 }

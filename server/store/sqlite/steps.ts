@@ -127,25 +127,8 @@ export class SqliteSteps {
          result = ?, error = ? WHERE id = ? RETURNING *`,
       [plan.next, back ? null : row.bot_id, back ? null : nowMs, plan.resultJson, plan.error, row.id],
     )!;
-    const attempt = Number(row.attempts);
     this.event(row, nowMs, row.status, plan.next, row.bot_id, plan.note);
-    const started = row.started_at === null ? null : Number(row.started_at);
-    this.exec(INSERT_RESULT, [
-      `${row.id}:${attempt}`,
-      row.id,
-      attempt,
-      row.bot_id,
-      row.type,
-      plan.outcome,
-      plan.resultJson,
-      plan.error,
-      row.created_at,
-      row.claimed_at,
-      row.started_at,
-      nowMs,
-      started === null ? null : Math.max(0, nowMs - started),
-      utcDay(new Date(nowMs).toISOString()),
-    ]);
+    this.insertResult(row, plan.outcome, plan.resultJson, plan.error, nowMs);
     const ok = plan.outcome === 'completed' ? 1 : 0;
     this.exec(
       `UPDATE bots SET current_job_id = NULL, status = 'idle', jobs_completed = jobs_completed + ?,
@@ -155,10 +138,45 @@ export class SqliteSteps {
     return fin;
   }
 
+  /** An admin cancels the job a bot holds: its attempt ends as cancelled (a result line), the bot is idle. */
+  cancelHeld(row: JobRow, note: string, nowMs: number): JobRow {
+    const fin = this.row<JobRow>(
+      `UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_expires_at = NULL, deadline_at = NULL,
+         result = NULL, error = ? WHERE id = ? RETURNING *`,
+      [nowMs, note, row.id],
+    )!;
+    this.event(row, nowMs, row.status, 'cancelled', row.bot_id, note);
+    this.insertResult(row, 'cancelled', null, note, nowMs);
+    this.exec(`UPDATE bots SET current_job_id = NULL, status = 'idle' WHERE id = ?`, [row.bot_id]);
+    return fin;
+  }
+
   /** Takes back the job a bot holds (its current job) as a failed attempt with `reason`. */
   takeBack(botId: string, reason: string, nowMs: number): { row: JobRow; next: JobRow } | null {
     const held = this.row<JobRow>(SQL.heldJob, [botId]);
     return held ? { row: held, next: this.finish(held, planRelease(held, reason), nowMs) } : null;
+  }
+
+  /** The result row (the datalake's outbox) of the attempt `row` holds, ended at nowMs. */
+  private insertResult(row: JobRow, status: string, resultJson: string | null, error: string | null, nowMs: number) {
+    const attempt = Number(row.attempts);
+    const started = row.started_at === null ? null : Number(row.started_at);
+    this.exec(INSERT_RESULT, [
+      `${row.id}:${attempt}`,
+      row.id,
+      attempt,
+      row.bot_id,
+      row.type,
+      status,
+      resultJson,
+      error,
+      row.created_at,
+      row.claimed_at,
+      row.started_at,
+      nowMs,
+      started === null ? null : Math.max(0, nowMs - started),
+      utcDay(new Date(nowMs).toISOString()),
+    ]);
   }
 
   /** Claims (and with `start` starts) the next job for a bot that may claim; null when nothing is due or paused. */

@@ -80,6 +80,7 @@ test('migrations run through Knex: each recorded once, and migrating again (a re
   expect(store.steps.db.prepare('SELECT name FROM knex_migrations ORDER BY id').all()).toEqual([
     { name: '0001_initial' },
     { name: '0003_schedules' },
+    { name: '0004_job_control' },
   ]);
   expect((await store.summary(1000)).jobs.pending).toBe(1);
   await store.close();

@@ -28,6 +28,7 @@ import {
 import { readSummary } from '../summary';
 import type { CreateResult, FencedCall, FinishedAttempt, Store, StoreOptions, SweepResult } from '../types';
 import { MIGRATIONS } from './migrations';
+import { sqliteJobControl } from './job-control';
 import { sqliteSchedules } from './schedules';
 import { SqliteSteps } from './steps';
 
@@ -37,6 +38,7 @@ export class SqliteStore implements Store {
   private readonly all: q.All;
   private readonly run: q.Run;
   readonly schedules;
+  readonly control;
 
   constructor(
     db: Database.Database,
@@ -49,6 +51,7 @@ export class SqliteStore implements Store {
     this.all = async (sql, args) => s.rows(sql, args);
     this.run = async (sql, args) => s.exec(sql, args);
     this.schedules = sqliteSchedules(this.all, this.run, s, (fn) => this.atomically(fn), opts);
+    this.control = sqliteJobControl(this.all, (fn) => this.atomically(fn));
   }
 
   /** Runs fn in one transaction (BEGIN IMMEDIATE … COMMIT; a throw rolls it back). */
@@ -171,7 +174,8 @@ export class SqliteStore implements Store {
 
   async cancelJob(id: string, nowMs: number): Promise<Job> {
     return this.atomically((s) => {
-      judgeCancel(s.row<JobRow>(SQL.jobById, [id]), id);
+      const { row, held } = judgeCancel(s.row<JobRow>(SQL.jobById, [id]), id);
+      if (held) return toJob(s.cancelHeld(row, EVENT_NOTES.cancelled, nowMs));
       const next = s.row<JobRow>(`UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ? RETURNING *`, [
         nowMs,
         id,
