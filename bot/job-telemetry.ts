@@ -147,7 +147,10 @@ export class JobTelemetry {
     }
     if (!this.warned) {
       this.warned = true;
-      this.d.log.warn({ event: 'telemetry refused', status: r.status, code: r.code, reason: r.message }, `${what} refused`);
+      this.d.log.warn(
+        { event: 'telemetry refused', status: r.status, code: r.code, reason: r.message },
+        `${what} refused`,
+      );
     }
   }
 }

@@ -7,11 +7,16 @@ import { yieldToEventLoop } from '../sleep';
 import { defineHandler } from './handler';
 
 /** F(n) for n >= 0, in O(log n) big multiplications. */
-export async function fibonacci(n: number, signal: AbortSignal): Promise<bigint> {
+export async function fibonacci(
+  n: number,
+  signal: AbortSignal,
+  onStep: (done: number, of: number) => void = () => undefined,
+): Promise<bigint> {
   let a = 0n; // F(k)
   let b = 1n; // F(k+1)
   // Walk the bits of n from the top: k doubles each step, plus one when the bit is set.
-  for (let bit = Math.floor(Math.log2(Math.max(n, 1))); bit >= 0; bit--) {
+  const top = Math.floor(Math.log2(Math.max(n, 1)));
+  for (let bit = top; bit >= 0; bit--) {
     const c = a * (2n * b - a); // F(2k)
     const d = a * a + b * b; // F(2k+1)
     if ((n >> bit) & 1) {
@@ -21,6 +26,7 @@ export async function fibonacci(n: number, signal: AbortSignal): Promise<bigint>
       a = c;
       b = d;
     }
+    onStep(top - bit + 1, top + 1);
     await yieldToEventLoop(signal);
   }
   return a;
@@ -31,7 +37,10 @@ export const fibHandler = defineHandler({
   description: 'the n-th Fibonacci number for payload.n (0..100000), exact; result {n, value, digits}',
   payload: z.strictObject({ n: z.int().min(0).max(100_000) }),
   async work({ n }, ctx) {
-    const value = (await fibonacci(n, ctx.signal)).toString();
+    ctx.log.info(`computing F(${n}) by fast doubling`);
+    const f = await fibonacci(n, ctx.signal, (done, of) => ctx.progress(done / of, `bit ${done} of ${of}`));
+    const value = f.toString();
+    ctx.log.info(`F(${n}) has ${value.length} digits`);
     return { n, value, digits: value.length };
   },
 });

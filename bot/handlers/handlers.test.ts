@@ -166,21 +166,51 @@ describe('simulated', () => {
     });
   });
 
-  it('waits PROCESSING_DURATION_MS, or payload.durationMs, through the injected sleep', async () => {
+  it('waits PROCESSING_DURATION_MS, or payload.durationMs, in tenths through the injected sleep, reporting progress after each', async () => {
     const waits: number[] = [];
+    const progress: [number, string | undefined][] = [];
     const sleep = async (ms: number) => void waits.push(ms);
-    await run('simulated', { batch: 3 }, ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }));
-    await run(
-      'simulated',
-      { durationMs: 42 },
-      ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }),
-    );
-    await run(
-      'simulated',
-      { durationMs: 0 },
-      ctx({ sleep, settings: { processingDurationMs: 300000, failureRate: 0 } }),
-    );
-    expect(waits).toEqual([300000, 42]); // 0 ms needs no timer
+    const c = () =>
+      ctx({
+        sleep,
+        progress: (f, m) => void progress.push([f, m]),
+        settings: { processingDurationMs: 300000, failureRate: 0 },
+      });
+    await run('simulated', { batch: 3 }, c());
+    expect(waits).toEqual(Array(10).fill(30000));
+    expect(progress.map(([f]) => f)).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+    expect(progress[2][1]).toBe('step 3 of 10');
+    waits.length = 0;
+    await run('simulated', { durationMs: 42 }, c());
+    expect(waits.reduce((a, b) => a + b, 0)).toBe(42);
+    expect(waits).toHaveLength(10);
+    waits.length = 0;
+    progress.length = 0;
+    await run('simulated', { durationMs: 0 }, c());
+    expect(waits).toEqual([]); // 0 ms needs no timer
+    expect(progress).toEqual([]);
+  });
+
+  it('every handler logs what it does and reports progress up to 1', async () => {
+    for (const [type, payload] of [
+      ['hash', { input: 'abc', iterations: 50_000 }],
+      ['primes', { n: 1_000_000 }],
+      ['fib', { n: 1000 }],
+      ['simulated', { durationMs: 10 }],
+    ] as const) {
+      const lines: string[] = [];
+      const fractions: number[] = [];
+      const log = {
+        debug: () => undefined,
+        info: (m: string) => void lines.push(m),
+        warn: () => undefined,
+        error: () => undefined,
+      };
+      await run(type, payload, ctx({ log, progress: (f) => void fractions.push(f) }));
+      expect(lines.length).toBeGreaterThan(0);
+      expect(fractions.at(-1)).toBe(1);
+      expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
+    }
   });
 
   it('is cut short by the signal', async () => {

@@ -19,11 +19,17 @@ export const hashHandler = defineHandler({
     iterations: z.int().min(1).max(1_000_000).default(1),
   }),
   async work({ input, iterations }, ctx) {
+    ctx.log.info(`hashing ${Buffer.byteLength(input, 'utf8')} bytes, ${iterations} round(s) of SHA-256`);
     let digest = createHash('sha256').update(input, 'utf8').digest();
     for (let round = 2; round <= iterations; round++) {
       digest = createHash('sha256').update(digest).digest();
-      if (round % ROUNDS_PER_SLICE === 0) await yieldToEventLoop(ctx.signal);
+      if (round % ROUNDS_PER_SLICE === 0) {
+        ctx.progress(round / iterations, `round ${round} of ${iterations}`);
+        await yieldToEventLoop(ctx.signal);
+      }
     }
+    ctx.progress(1, `round ${iterations} of ${iterations}`);
+    ctx.log.info(`digest ${digest.toString('hex')}`);
     return { algorithm: 'sha256', iterations, hex: digest.toString('hex') };
   },
 });

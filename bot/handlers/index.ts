@@ -29,4 +29,11 @@ export class HandlerRegistry {
   }
 }
 
-export { JobFailure, InvalidPayloadError, type HandlerContext, type HandlerSettings, type JobHandler, type JobLog } from './handler';
+export {
+  JobFailure,
+  InvalidPayloadError,
+  type HandlerContext,
+  type HandlerSettings,
+  type JobHandler,
+  type JobLog,
+} from './handler';

@@ -11,13 +11,19 @@ import { defineHandler } from './handler';
 const SEGMENT = 1 << 17;
 
 /** Counts primes p < n. Checks the signal between segments. */
-export async function countPrimesBelow(n: number, signal: AbortSignal): Promise<number> {
+export async function countPrimesBelow(
+  n: number,
+  signal: AbortSignal,
+  onSegment: (done: number, of: number) => void = () => undefined,
+): Promise<number> {
   if (n <= 2) return 0;
   const limit = n - 1; // largest candidate
   const root = Math.floor(Math.sqrt(limit));
   const basePrimes = oddPrimesUpTo(root);
   const segment = new Uint8Array(SEGMENT);
   let count = 1; // the prime 2
+  const segments = Math.ceil((limit - 1) / (2 * SEGMENT));
+  let done = 0;
   // Segment k covers the odd numbers low, low+2, ..., low + 2·(SEGMENT-1).
   for (let low = 3; low <= limit; low += 2 * SEGMENT) {
     const high = Math.min(low + 2 * (SEGMENT - 1), limit);
@@ -32,6 +38,7 @@ export async function countPrimesBelow(n: number, signal: AbortSignal): Promise<
       for (let m = start; m <= high; m += 2 * p) segment[(m - low) >> 1] = 1;
     }
     for (let i = 0; i < size; i++) if (segment[i] === 0) count++;
+    onSegment(++done, segments);
     await yieldToEventLoop(signal);
   }
   return count;
@@ -54,6 +61,11 @@ export const primesHandler = defineHandler({
   description: 'counts the primes below payload.n (an integer 2..1e8); result {n, count}',
   payload: z.strictObject({ n: z.int().min(2).max(100_000_000) }),
   async work({ n }, ctx) {
-    return { n, count: await countPrimesBelow(n, ctx.signal) };
+    ctx.log.info(`sieving the odd numbers below ${n} in segments of ${SEGMENT}`);
+    const count = await countPrimesBelow(n, ctx.signal, (done, of) =>
+      ctx.progress(done / of, `segment ${done} of ${of}`),
+    );
+    ctx.log.info(`${count} primes below ${n}`);
+    return { n, count };
   },
 });

@@ -1,5 +1,15 @@
 /** Rows of the database ↔ domain objects of core/types.ts. Times: BIGINT ms ↔ ISO strings. */
-import type { Bot, BotStatus, Job, JobEvent, JobLogLine, JobStatus, Json, LogLevel, ResultLine } from '../../core/types';
+import type {
+  Bot,
+  BotStatus,
+  Job,
+  JobEvent,
+  JobLogLine,
+  JobStatus,
+  Json,
+  LogLevel,
+  ResultLine,
+} from '../../core/types';
 
 export interface JobRow {
   seq: number;

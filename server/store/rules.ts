@@ -201,7 +201,12 @@ export interface LogCounts {
  * How many of `lines` (from the first) still fit in an attempt's log that holds `counts`: the log
  * keeps its first `maxLines` lines and `maxBytes` bytes, and counts the rest as dropped.
  */
-export function linesThatFit(counts: LogCounts, lines: readonly { line: string }[], maxLines: number, maxBytes: number) {
+export function linesThatFit(
+  counts: LogCounts,
+  lines: readonly { line: string }[],
+  maxLines: number,
+  maxBytes: number,
+) {
   let n = 0;
   let bytes = counts.bytes;
   for (const l of lines) {

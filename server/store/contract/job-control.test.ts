@@ -34,9 +34,20 @@ storeContract('job control', (ctx) => {
     });
     const outbox = await store.fetchUnwritten(10);
     expect(outbox.map((o) => o.line)).toEqual([
-      expect.objectContaining({ jobId: j.id, attempt: 1, status: 'cancelled', error: 'cancelled by admin', durationMs: 400 }),
+      expect.objectContaining({
+        jobId: j.id,
+        attempt: 1,
+        status: 'cancelled',
+        error: 'cancelled by admin',
+        durationMs: 400,
+      }),
     ]);
-    expect(await store.getBot('b1')).toMatchObject({ status: 'idle', currentJobId: null, jobsCompleted: 0, jobsFailed: 0 });
+    expect(await store.getBot('b1')).toMatchObject({
+      status: 'idle',
+      currentJobId: null,
+      jobsCompleted: 0,
+      jobsFailed: 0,
+    });
     // The bot's reports about that attempt change nothing.
     await expect(store.completeJob({ jobId: j.id, botId: 'b1', attempt: 1 }, 1, now())).rejects.toThrow(ConflictError);
     await expect(store.failJob({ jobId: j.id, botId: 'b1', attempt: 1 }, 'x', now())).rejects.toThrow(ConflictError);
@@ -87,9 +98,9 @@ storeContract('job control', (ctx) => {
     await expect(wrongBot).rejects.toMatchObject({ code: 'not_your_job' });
     const wrongAttempt = store.control.progress({ jobId: j.id, botId: 'b1', attempt: 2 }, 0.5, null, now());
     await expect(wrongAttempt).rejects.toMatchObject({ code: 'not_your_job' });
-    await expect(
-      store.control.progress({ jobId: 'nope', botId: 'b1', attempt: 1 }, 0.5, null, now()),
-    ).rejects.toThrow(NotFoundError);
+    await expect(store.control.progress({ jobId: 'nope', botId: 'b1', attempt: 1 }, 0.5, null, now())).rejects.toThrow(
+      NotFoundError,
+    );
     expect((await store.getJob(j.id))!.progress!.fraction).toBe(0.25);
     // The attempt fails and goes back to pending; the next attempt starts without progress.
     await store.failJob({ jobId: j.id, botId: 'b1', attempt: 1 }, 'boom', now());

@@ -22,7 +22,9 @@ export function postgresJobControl(all: All, call: Call): JobControlStore {
     },
 
     async appendLogs(c, lines, dropped) {
-      const json = JSON.stringify(lines.map((l) => ({ at: Date.parse(l.at), level: l.level, line: wellFormed(l.line) })));
+      const json = JSON.stringify(
+        lines.map((l) => ({ at: Date.parse(l.at), level: l.level, line: wellFormed(l.line) })),
+      );
       const args = [c.botId, c.jobId, c.attempt, json, dropped, LOG_LIMITS.linesPerAttempt, LOG_LIMITS.bytesPerAttempt];
       const [r] = await call<{ stored: number; dropped_total: string; lines_total: number }>(
         'botfleet_append_logs',

@@ -12,10 +12,7 @@ import type { SqliteSteps } from './steps';
 
 const HELD = `id = ? AND bot_id = ? AND attempts = ? AND status IN ('claimed', 'running')`;
 
-export function sqliteJobControl(
-  all: All,
-  atomically: <T>(fn: (s: SqliteSteps) => T) => T,
-): JobControlStore {
+export function sqliteJobControl(all: All, atomically: <T>(fn: (s: SqliteSteps) => T) => T): JobControlStore {
   return {
     async progress(call, fraction, message, nowMs) {
       return atomically((s) => {
@@ -34,7 +31,10 @@ export function sqliteJobControl(
         if (!s.row(`SELECT 1 FROM jobs WHERE ${HELD}`, [call.jobId, call.botId, call.attempt]))
           throw refusedUpdate(s.row<JobRow>(SQL.jobById, [call.jobId]), call, 'given log lines');
         const key = [call.jobId, call.attempt];
-        const counts = s.row<LogCounts>('SELECT lines, bytes FROM job_log_counts WHERE job_id = ? AND attempt = ?', key);
+        const counts = s.row<LogCounts>(
+          'SELECT lines, bytes FROM job_log_counts WHERE job_id = ? AND attempt = ?',
+          key,
+        );
         const had = counts ?? { lines: 0, bytes: 0 };
         const fit = linesThatFit(had, lines, LOG_LIMITS.linesPerAttempt, LOG_LIMITS.bytesPerAttempt);
         for (const l of lines.slice(0, fit.n))
