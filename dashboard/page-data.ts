@@ -106,13 +106,20 @@ export type OverviewModel = Awaited<ReturnType<typeof loadOverview>>;
 
 export async function loadBots(u: Upstreams) {
   const now = (u.now ?? Date.now)();
-  const [botsR, scaleR] = await Promise.allSettled([u.server.listBots(), u.controller.getScale()]);
+  const [botsR, scaleR, runningR] = await Promise.allSettled([
+    u.server.listBots(),
+    u.controller.getScale(),
+    u.server.listJobs({ status: 'running', limit: 500 }),
+  ]);
   const bots = settled(botsR);
   const scale = settled(scaleR);
+  // The progress of each bot's current job (running jobs carry it).
+  const running = settled(runningR);
+  const progressOf = new Map(running.ok ? running.value.items.map((j) => [j.id, j.progress]) : []);
   return {
     generatedAt: new Date(now).toISOString(),
     serverError: bots.ok ? '' : bots.error,
-    rows: bots.ok ? bots.value.items.map((b) => botRow(b, now)) : [],
+    rows: bots.ok ? bots.value.items.map((b) => botRow(b, now, progressOf.get(b.currentJobId ?? '') ?? null)) : [],
     rowsEmpty: !bots.ok || bots.value.items.length === 0,
     controller: scale.ok
       ? {
@@ -181,6 +188,8 @@ export async function loadJob(u: Upstreams, id: string) {
     generatedAt: new Date((u.now ?? Date.now)()).toISOString(),
     job: jobRow(job as Job),
     final: finished,
+    /** The attempts there are logs of: 1 to the current one. */
+    attemptNumbers: Array.from({ length: job.attempts }, (_, i) => i + 1),
     times: [
       ['Created', formatTime(job.createdAt)],
       ['Run at', formatTime(job.runAt)],

@@ -1,6 +1,6 @@
 /** HTTP client of the job server (API.md "Server"): the only way the dashboard reads or changes jobs. */
 import type { NewSchedule, Schedule, ScheduleSpec } from '../core/schedule';
-import type { Bot, Job, JobEvent, Page, Summary } from '../core/types';
+import type { Bot, Job, JobEvent, JobFilter, JobLogLine, Page, Summary } from '../core/types';
 import { jsonRequester, type JsonClientOptions } from './upstream';
 
 export type JobWithEvents = Job & { events: JobEvent[] };
@@ -24,6 +24,14 @@ export interface JobListQuery {
   type?: string;
   limit?: number;
   cursor?: string;
+}
+
+export interface JobLogsPage {
+  attempt: number;
+  items: JobLogLine[];
+  dropped: number;
+  nextCursor: string | null;
+  more: boolean;
 }
 
 export interface EnqueueInput {
@@ -60,6 +68,10 @@ export function createServerClient(o: Omit<JsonClientOptions, 'name'>) {
     enqueue: (input: EnqueueInput) => req<Job>('/jobs', { method: 'POST', admin: true, body: input }),
     retryJob: (id: string) => req<Job>(`/jobs/${enc(id)}/retry`, { method: 'POST', admin: true, body: {} }),
     cancelJob: (id: string) => req<Job>(`/jobs/${enc(id)}/cancel`, { method: 'POST', admin: true, body: {} }),
+    jobLogs: (id: string, q: { attempt?: number; cursor?: string }) =>
+      req<JobLogsPage>(`/jobs/${enc(id)}/logs`, { query: { ...q } }),
+    bulk: (action: 'retry' | 'cancel', filter: JobFilter) =>
+      req<{ count: number }>(`/jobs/${action}`, { method: 'POST', admin: true, body: filter }),
     listSchedules: () => req<{ items: Schedule[] }>('/schedules'),
     getSchedule: (name: string) => req<Schedule>(`/schedules/${enc(name)}`),
     createSchedule: (input: Omit<NewSchedule, 'enabled'> & { enabled?: boolean }) =>

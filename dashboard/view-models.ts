@@ -3,7 +3,7 @@
  * server-rendered Eta pages and the /api/* JSON that the live parts poll, so the first paint and
  * every refresh agree without a second copy of the formatting in the browser.
  */
-import type { Bot, Job, Summary } from '../core/types';
+import type { Bot, Job, JobProgress, Summary } from '../core/types';
 
 /** "850 ms", "12.3 s", "4 min 5 s", "2 h 3 min"; "–" for null. */
 export function formatDuration(ms: number | null | undefined): string {
@@ -56,9 +56,24 @@ export interface BotRow {
   jobsCompleted: number;
   jobsFailed: number;
   deleteAction: string;
+  /** The progress of its current job (percent, message), when it reported one. */
+  progress: ProgressView;
 }
 
-export function botRow(b: Bot, nowMs: number): BotRow {
+export interface ProgressView {
+  has: boolean;
+  percent: number;
+  text: string;
+}
+
+/** A job's last progress for a bar: whole percent, and "42% · step 4 of 10". */
+export function progressView(p: JobProgress | null | undefined): ProgressView {
+  if (!p) return NO_PROGRESS;
+  const percent = Math.round(p.fraction * 100);
+  return { has: true, percent, text: p.message ? `${percent}% · ${p.message}` : `${percent}%` };
+}
+
+export function botRow(b: Bot, nowMs: number, progress: JobProgress | null = null): BotRow {
   return {
     id: b.id,
     name: b.name,
@@ -71,6 +86,7 @@ export function botRow(b: Bot, nowMs: number): BotRow {
     jobsCompleted: b.jobsCompleted,
     jobsFailed: b.jobsFailed,
     deleteAction: `/actions/bots/${encodeURIComponent(b.id)}/delete`,
+    progress: progressView(b.currentJobId ? progress : null),
   };
 }
 
@@ -89,6 +105,7 @@ export interface JobRow {
   canCancel: boolean;
   retryAction: string;
   cancelAction: string;
+  progress: ProgressView;
 }
 
 export function jobRow(j: Job): JobRow {
@@ -104,9 +121,10 @@ export function jobRow(j: Job): JobRow {
     createdAt: formatTime(j.createdAt),
     finishedAt: formatTime(j.finishedAt),
     duration: formatDuration(ran),
-    // The server retries failed and cancelled jobs, and cancels only pending ones.
+    // The server retries failed and cancelled jobs, and cancels unfinished ones (a running one at once).
     canRetry: j.status === 'failed' || j.status === 'cancelled',
-    canCancel: j.status === 'pending',
+    canCancel: j.status === 'pending' || j.status === 'claimed' || j.status === 'running',
+    progress: progressView(j.progress),
     retryAction: `/actions/jobs/${encodeURIComponent(j.id)}/retry`,
     cancelAction: `/actions/jobs/${encodeURIComponent(j.id)}/cancel`,
   };
@@ -251,7 +269,8 @@ export function datalakeModel(stats: Record<string, unknown>): { days: DatalakeR
 }
 
 /** Rows with every field empty: what the Alpine x-for templates are rendered with (x-text fills them). */
-export const BLANK_BOT_ROW: Record<keyof BotRow, string> = {
+const NO_PROGRESS: ProgressView = { has: false, percent: 0, text: '' };
+export const BLANK_BOT_ROW: Record<keyof BotRow, string | ProgressView> = {
   id: '',
   name: '',
   href: '',
@@ -263,8 +282,9 @@ export const BLANK_BOT_ROW: Record<keyof BotRow, string> = {
   jobsCompleted: '',
   jobsFailed: '',
   deleteAction: '',
+  progress: NO_PROGRESS,
 };
-export const BLANK_JOB_ROW: Record<keyof JobRow, string | boolean> = {
+export const BLANK_JOB_ROW: Record<keyof JobRow, string | boolean | ProgressView> = {
   id: '',
   href: '',
   type: '',
@@ -279,4 +299,5 @@ export const BLANK_JOB_ROW: Record<keyof JobRow, string | boolean> = {
   canCancel: false,
   retryAction: '',
   cancelAction: '',
+  progress: NO_PROGRESS,
 };

@@ -129,6 +129,73 @@
     });
 
     /*
+     * A job's log ("jobLog"): the lines of one attempt (data-attempt) from data-src, oldest first,
+     * then every second the lines logged since (the answer's cursor), so a running job's log grows
+     * in place. The server keeps at most 1,000 lines per attempt; what it dropped is said below.
+     */
+    window.Alpine.data('jobLog', function () {
+      return {
+        lines: [],
+        note: 'No lines yet.',
+        cursor: '',
+        timer: null,
+        stopped: false,
+
+        init: function () {
+          this.fetchMore();
+        },
+
+        fetchMore: function () {
+          var self = this;
+          var src = this.$el.getAttribute('data-src');
+          var url = src + '?attempt=' + encodeURIComponent(this.$el.getAttribute('data-attempt') || '1');
+          if (this.cursor) url += '&cursor=' + encodeURIComponent(this.cursor);
+          fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
+            .then(function (res) {
+              if (!res.ok) throw new Error('HTTP ' + res.status);
+              return res.json();
+            })
+            .then(function (page) {
+              var box = self.$refs.lines;
+              var atEnd = !box || box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
+              page.items.forEach(function (l) {
+                self.lines.push({ key: self.lines.length, at: l.at.slice(11, 23), level: l.level, line: l.line });
+              });
+              if (page.nextCursor) self.cursor = page.nextCursor;
+              var count = self.lines.length + (self.lines.length === 1 ? ' line' : ' lines');
+              self.note =
+                (self.lines.length ? count : 'No lines yet.') +
+                (page.dropped ? ' · ' + page.dropped + ' more dropped (the log keeps 1,000 lines or 256 KiB)' : '');
+              if (atEnd && box)
+                self.$nextTick(function () {
+                  box.scrollTop = box.scrollHeight;
+                });
+              self.next(page.more ? 0 : 1000);
+            })
+            .catch(function (err) {
+              self.note = 'reading the log failed (' + err.message + '); retrying';
+              self.next(5000);
+            });
+        },
+
+        next: function (ms) {
+          var self = this;
+          if (this.stopped) return;
+          clearTimeout(this.timer);
+          this.timer = setTimeout(function () {
+            if (document.hidden) return self.next(1000);
+            self.fetchMore();
+          }, ms);
+        },
+
+        destroy: function () {
+          this.stopped = true;
+          clearTimeout(this.timer);
+        },
+      };
+    });
+
+    /*
      * The create-schedule form ("scheduleForm"): while cron or time zone are typed, it asks the
      * dashboard (data-preview-src, which asks the server) for the next 5 firings and the cron in
      * words, so they are seen before saving. An answer to an older input is dropped.

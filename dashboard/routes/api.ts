@@ -6,12 +6,18 @@ import { Readable } from 'node:stream';
 import { Router } from '@koa/router';
 import { NotFoundError, ValidationError } from '../../core/errors';
 import { bearer } from '../../core/http/auth';
-import { DateParam } from '../../core/types';
+import { z } from 'zod';
+import { AttemptSchema, DateParam } from '../../core/types';
 import type { DashboardDeps } from '../deps';
 import { loadBot, loadBots, loadDatalake, loadJob, loadJobs, loadOverview } from '../page-data';
 import { loadSchedules, previewSchedule } from '../schedules';
 import { UpstreamHttpError, UpstreamUnreachableError } from '../upstream';
 import { parseId, parseJobsQuery } from './pages';
+
+const LogsQuery = z.strictObject({
+  attempt: z.coerce.number().pipe(AttemptSchema).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+});
 
 export function apiRoutes(d: DashboardDeps): Router {
   const r = new Router();
@@ -31,6 +37,13 @@ export function apiRoutes(d: DashboardDeps): Router {
   });
   r.get('/api/jobs/:id', async (ctx) => {
     ctx.body = await loadJob(u, parseId(ctx.params.id, 'job'));
+  });
+  /** One attempt's log lines after ?cursor= (the job page follows a running job's log with it). */
+  r.get('/api/jobs/:id/logs', async (ctx) => {
+    const q = LogsQuery.safeParse(ctx.query);
+    if (!q.success) throw new ValidationError('give at most one attempt (1 or more) and one cursor');
+    const { attempt, cursor } = q.data;
+    ctx.body = await d.server.jobLogs(parseId(ctx.params.id, 'job'), { attempt, cursor });
   });
   r.get('/api/datalake', async (ctx) => {
     ctx.body = await loadDatalake(u);

@@ -73,7 +73,11 @@ export function pageRoutes(d: DashboardDeps): Router {
   r.get('/jobs/:id', async (ctx) => {
     const id = parseId(ctx.params.id, 'job');
     const m = await loadJob(u, id);
-    d.render(ctx, 'job', { title: `Job ${m.job.id}`, nav: 'jobs', m });
+    // The log shown: ?attempt=N, else the job's current attempt.
+    const asked = Number(ctx.query.attempt);
+    const last = m.attemptNumbers.length;
+    const logAttempt = Number.isInteger(asked) && asked >= 1 && asked <= last ? asked : Math.max(1, last);
+    d.render(ctx, 'job', { title: `Job ${m.job.id}`, nav: 'jobs', m, logAttempt });
   });
 
   r.get('/schedules', async (ctx) => {
