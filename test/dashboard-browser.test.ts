@@ -21,6 +21,7 @@ import {
   type ServerProcess,
 } from './helpers/server-process';
 import { startDashboard, type RunningDashboard } from '../dashboard/test-support';
+import { startBot } from '../bot/testing/bot-process';
 import { testTime } from './helpers/time';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -312,4 +313,62 @@ itWithBrowser(
     expect(consoleErrors).toEqual([]);
   },
   testTime(60_000),
+);
+
+itWithBrowser(
+  'watches a running job: its progress bar moves on the bots page and the job page, its log grows, and Cancel stops it',
+  async () => {
+    await page.goto(`${dash.url}/signin?next=/bots`);
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${dash.url}/bots`);
+    const bot = startBot(server.url, 'watched-bot', { HEARTBEAT_INTERVAL_MS: '500' });
+    try {
+      await bot.waitForEvent('registered');
+      const res = await fetch(`${server.url}/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ type: 'simulated', payload: { durationMs: 40_000 } }),
+      });
+      const job = (await res.json()) as { id: string };
+
+      // The bots page: the bot's row shows its job's progress once the first tenth is done.
+      const row = page.locator('tr[data-bot-id="watched-bot"]:not([data-ssr])');
+      await row.locator('[data-bot-progress]').waitFor({ state: 'visible', timeout: testTime(30_000) });
+      expect(await row.locator('[data-bot-progress]').innerText()).toMatch(/^\d+% · step \d+ of 10$/);
+
+      // The job page: the bar moves and the log grows, without a reload.
+      await page.goto(`${dash.url}/jobs/${job.id}`);
+      const reloads: string[] = [];
+      page.on('framenavigated', (f) => reloads.push(f.url()));
+      const value = () => page.locator('[data-progress]').evaluate((el) => (el as HTMLProgressElement).value);
+      await page.locator('[data-progress]').waitFor({ state: 'visible' });
+      const first = await value();
+      const linesBefore = await page.locator('[data-log-line]').count();
+      expect(linesBefore).toBeGreaterThan(0);
+      expect(await page.locator('[data-log-line]').first().innerText()).toContain('simulating 40000 ms of work');
+      await page.waitForFunction(
+        (v) => (document.querySelector('[data-progress]') as HTMLProgressElement).value > v,
+        first,
+        { timeout: testTime(30_000) },
+      );
+      await page.waitForFunction((n) => document.querySelectorAll('[data-log-line]').length > n, linesBefore, {
+        timeout: testTime(30_000),
+      });
+      expect(await text('[data-progress-text]')).toMatch(/^\d+% · step \d+ of 10$/);
+      expect(reloads).toEqual([]);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'running-job.png'), fullPage: true });
+
+      // Cancel from the job page: cancelled at once, and the bot stops the handler.
+      await page.click(`form[action="/actions/jobs/${job.id}/cancel"] button[type="submit"]`);
+      await page.waitForURL(`${dash.url}/jobs/${job.id}`);
+      expect(await text('[data-flash]')).toBe(`Job ${job.id} is cancelled.`);
+      expect(await text('[data-job-status]')).toBe('cancelled');
+      await bot.waitForEvent('stopped by server', (l) => l.jobId === job.id);
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await bot.signal('SIGTERM');
+    }
+  },
+  testTime(120_000),
 );

@@ -26,6 +26,7 @@ export const simulatedHandler = defineHandler({
           ctx.signal,
         );
         ctx.progress(step / STEPS, `step ${step} of ${STEPS}`);
+        ctx.log.info(`step ${step} of ${STEPS} done`);
       }
     } else ctx.signal.throwIfAborted();
     if (ctx.random() < ctx.settings.failureRate) {
