@@ -87,7 +87,7 @@ export class JobTelemetry {
       this.dropped++;
     } else {
       const text = msg.length > LOG_LIMITS.lineChars ? `${msg.slice(0, LOG_LIMITS.lineChars - 1)}…` : msg;
-      this.lines.push({ at: new Date().toISOString(), level, line: text.replace(/\u0000/g, '\uFFFD') });
+      this.lines.push({ at: new Date().toISOString(), level, line: text.replaceAll('\u0000', '\uFFFD') });
     }
     this.schedule(this.lines.length >= LOG_LIMITS.linesPerBatch ? 0 : LOG_FLUSH_MS);
   }

@@ -186,7 +186,6 @@ export const PopulateSchema = z.strictObject({
   count: z.int().min(1).max(1000).optional(),
 });
 
-export const BotIdBody = z.strictObject({ botId: IdSchema });
 
 export const ClaimSchema = z.strictObject({
   botId: IdSchema,

@@ -167,6 +167,38 @@ export async function loadJobs(u: Upstreams, q: JobListQuery) {
     rowsEmpty: page.items.length === 0,
     nextCursor: page.nextCursor,
     nextHref: page.nextCursor ? jobsHref({ ...q, cursor: page.nextCursor }) : '',
+    bulk: bulkModel(page.items, q),
+  };
+}
+
+/**
+ * "Retry all N shown" / "Cancel all N shown": the page's filter narrowed to the creation times of
+ * the jobs shown (oldest to newest), which the server's bulk action applies to every job it matches.
+ */
+export function bulkModel(items: readonly Job[], q: JobListQuery) {
+  const retry = items.filter((j) => j.status === 'failed' || j.status === 'cancelled').length;
+  const cancel = items.filter((j) => ['pending', 'claimed', 'running'].includes(j.status)).length;
+  const times = items.map((j) => Date.parse(j.createdAt));
+  const window = items.length
+    ? {
+        createdAfter: new Date(Math.min(...times)).toISOString(),
+        createdBefore: new Date(Math.max(...times) + 1).toISOString(),
+      }
+    : { createdAfter: '', createdBefore: '' };
+  const jobs = (n: number) => `${n} job${n === 1 ? '' : 's'}`;
+  return {
+    status: q.status ?? '',
+    type: q.type ?? '',
+    botId: q.botId ?? '',
+    ...window,
+    retryCount: retry,
+    cancelCount: cancel,
+    retryLabel: `Retry all ${retry} shown`,
+    cancelLabel: `Cancel all ${cancel} shown`,
+    retryConfirm: `Retry ${jobs(retry)} (every failed or cancelled job shown)?`,
+    cancelConfirm: `Cancel ${jobs(cancel)} (every pending, claimed or running job shown)? Running ones stop at once.`,
+    noRetry: retry === 0,
+    noCancel: cancel === 0,
   };
 }
 

@@ -6,7 +6,6 @@ import {
   CreateJobSchema,
   CreateJobsBatchSchema,
   FailSchema,
-  BotIdBody,
   ListJobsQuery,
   NextSchema,
   PopulateSchema,
@@ -15,6 +14,7 @@ import {
   StartSchema,
 } from '../core/types';
 import type { Role } from '../core/http/auth';
+import { BulkSchema, HeartbeatSchema, LogsQuery, LogsSchema, ProgressSchema } from '../core/job-control';
 import { CreateScheduleSchema, PreviewScheduleSchema, ReplaceScheduleSchema } from '../core/schedule';
 
 type Op = {
@@ -119,7 +119,49 @@ const ops: Record<string, Record<string, Op>> = {
     },
   },
   '/jobs/{id}/cancel': {
-    post: { summary: 'Cancel a pending job', role: 'admin', responses: { 200: 'Job (cancelled)', 409: 'not pending' } },
+    post: {
+      summary: 'Cancel a pending, claimed or running job: cancelled at once, its bot told to stop',
+      role: 'admin',
+      responses: { 200: 'Job (cancelled)', 409: 'already finished' },
+    },
+  },
+  '/jobs/{id}/progress': {
+    post: {
+      summary: 'Progress (fraction 0..1, optional message) of the attempt this bot holds',
+      role: 'bot',
+      body: ProgressSchema,
+      responses: { 200: '{jobId, attempt, progress}', 404: 'unknown job', 409: 'not held by this bot at this attempt' },
+    },
+  },
+  '/jobs/{id}/logs': {
+    post: {
+      summary: 'Log lines of the attempt this bot holds; kept up to 1,000 lines or 256 KiB per attempt',
+      role: 'bot',
+      body: LogsSchema,
+      responses: { 200: '{stored, dropped, full}', 404: 'unknown job', 409: 'not held by this bot at this attempt' },
+    },
+    get: {
+      summary: "One attempt's log lines, oldest first (default: the current attempt), paged by cursor",
+      role: 'viewer',
+      query: LogsQuery,
+      responses: { 200: '{attempt, items, dropped, nextCursor, more}', 404: 'unknown job' },
+    },
+  },
+  '/jobs/retry': {
+    post: {
+      summary: 'Retry every failed or cancelled job matching the filter',
+      role: 'admin',
+      body: BulkSchema,
+      responses: { 200: '{count}' },
+    },
+  },
+  '/jobs/cancel': {
+    post: {
+      summary: 'Cancel every pending, claimed or running job matching the filter',
+      role: 'admin',
+      body: BulkSchema,
+      responses: { 200: '{count}' },
+    },
   },
   '/bots/register': {
     post: {
@@ -131,11 +173,11 @@ const ops: Record<string, Record<string, Op>> = {
   },
   '/bots/heartbeat': {
     post: {
-      summary: 'Heartbeat; extends the lease of its job',
+      summary: 'Heartbeat; extends the lease of its job; names the job it runs to learn whether to stop it',
       role: 'bot',
-      body: BotIdBody,
+      body: HeartbeatSchema,
       responses: {
-        200: 'Bot with currentAttempt (the attempt of the job it holds, or null)',
+        200: 'Bot with currentAttempt (the attempt of the job it holds, or null) and stop (null, or the job to stop)',
         404: 'unknown bot: register again',
       },
     },

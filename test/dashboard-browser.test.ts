@@ -316,7 +316,7 @@ itWithBrowser(
 );
 
 itWithBrowser(
-  'watches a running job: its progress bar moves on the bots page and the job page, its log grows, and Cancel stops it',
+  'watches a running job: its progress bar moves on the bots page and the job page, its log grows, Cancel stops it; bulk cancel and retry ask first with the count',
   async () => {
     await page.goto(`${dash.url}/signin?next=/bots`);
     await page.fill('#token', ADMIN_TOKEN);
@@ -365,10 +365,36 @@ itWithBrowser(
       expect(await text('[data-flash]')).toBe(`Job ${job.id} is cancelled.`);
       expect(await text('[data-job-status]')).toBe('cancelled');
       await bot.waitForEvent('stopped by server', (l) => l.jobId === job.id);
-      expect(consoleErrors).toEqual([]);
     } finally {
       await bot.signal('SIGTERM');
     }
+
+    // Bulk actions on the jobs list: the confirmation states how many jobs.
+    await fetch(`${server.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ jobs: [1, 2, 3].map((n) => ({ type: 'bulkdemo', payload: { n } })) }),
+    });
+    await page.goto(`${dash.url}/jobs?type=bulkdemo`);
+    expect(await text('[data-bulk-cancel]')).toBe('Cancel all 3 shown');
+    expect(await page.locator('[data-bulk-retry]').isDisabled()).toBe(true);
+    const asked: string[] = [];
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    });
+    await page.click('[data-bulk-cancel]');
+    await page.waitForURL(`${dash.url}/jobs?type=bulkdemo`);
+    expect(await text('[data-flash]')).toBe('Cancelled 3 jobs.');
+    expect(await text('[data-bulk-retry]')).toBe('Retry all 3 shown');
+    await page.click('[data-bulk-retry]');
+    await page.waitForURL(`${dash.url}/jobs?type=bulkdemo`);
+    expect(await text('[data-flash]')).toBe('Retried 3 jobs.');
+    expect(asked).toEqual([
+      'Cancel 3 jobs (every pending, claimed or running job shown)? Running ones stop at once.',
+      'Retry 3 jobs (every failed or cancelled job shown)?',
+    ]);
+    expect(consoleErrors).toEqual([]);
   },
   testTime(120_000),
 );

@@ -129,6 +129,18 @@
     });
 
     /*
+     * A form that asks first ("confirmSubmit"): its data-confirm (kept current by the live model,
+     * so it names the number of jobs shown now) in the browser's confirm dialog.
+     */
+    window.Alpine.data('confirmSubmit', function () {
+      return {
+        ask: function (event) {
+          if (!window.confirm(this.$el.getAttribute('data-confirm'))) event.preventDefault();
+        },
+      };
+    });
+
+    /*
      * A job's log ("jobLog"): the lines of one attempt (data-attempt) from data-src, oldest first,
      * then every second the lines logged since (the answer's cursor), so a running job's log grows
      * in place. The server keeps at most 1,000 lines per attempt; what it dropped is said below.

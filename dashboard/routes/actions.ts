@@ -9,7 +9,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { ForbiddenError, UnauthorizedError, zodDetails } from '../../core/errors';
 import type { ScheduleJob } from '../../core/schedule';
-import { JobTypeSchema, JsonSchema } from '../../core/types';
+import { IdSchema, JOB_STATUSES, JobTypeSchema, JsonSchema } from '../../core/types';
 import { audit } from '../../core/http/auth';
 import type { DashboardDeps } from '../deps';
 import { readForm, safeReturnTo, wantsJson } from '../http-helpers';
@@ -61,6 +61,16 @@ const ScheduleForm = EnqueueForm.extend({
 const checked = (v: string | undefined) => v === 'on' || v === 'true';
 
 class FormInvalid extends Error {}
+
+/** The bulk actions' form: the list's filter and the creation window of the jobs shown (empty: any). */
+const optional = <T extends z.ZodType>(s: T) => z.union([z.literal(''), s]).optional();
+const BulkForm = z.object({
+  status: optional(z.enum(JOB_STATUSES)),
+  type: optional(JobTypeSchema),
+  botId: optional(IdSchema),
+  createdAfter: optional(z.iso.datetime()),
+  createdBefore: optional(z.iso.datetime()),
+});
 
 function parseForm<S extends z.ZodType>(schema: S, form: Form): z.output<S> {
   const r = schema.safeParse(form);
@@ -240,6 +250,17 @@ export function actionRoutes(d: DashboardDeps): Router {
       return `Deleted bot ${id}; its job, if any, went back to pending.`;
     }),
   );
+
+  for (const action of ['retry', 'cancel'] as const)
+    r.post(
+      `/actions/jobs/bulk/${action}`,
+      control(async (form) => {
+        const f = parseForm(BulkForm, form);
+        const filter = Object.fromEntries(Object.entries(f).filter(([, v]) => v !== '' && v !== undefined));
+        const { count } = await d.server.bulk(action, filter);
+        return `${action === 'retry' ? 'Retried' : 'Cancelled'} ${count} job${count === 1 ? '' : 's'}.`;
+      }),
+    );
 
   r.post(
     '/actions/jobs/:id/retry',
