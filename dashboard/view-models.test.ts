@@ -61,7 +61,7 @@ describe('formatting', () => {
     expect(formatPercent(null)).toBe('–');
   });
 
-  it('offers retry for failed and cancelled jobs and cancel only for pending ones', () => {
+  it('offers retry for failed and cancelled jobs and cancel for unfinished ones, and shows progress', () => {
     const base = {
       id: 'j1',
       type: 'simulated',
@@ -89,7 +89,19 @@ describe('formatting', () => {
     });
     expect(jobRow({ ...base, status: 'cancelled' })).toMatchObject({ canRetry: true, canCancel: false });
     expect(jobRow({ ...base, status: 'pending' })).toMatchObject({ canRetry: false, canCancel: true });
-    expect(jobRow({ ...base, status: 'running' })).toMatchObject({ canRetry: false, canCancel: false });
+    expect(jobRow({ ...base, status: 'running' })).toMatchObject({
+      canRetry: false,
+      canCancel: true,
+      progress: { has: false, percent: 0, text: '' },
+    });
+    const at = minute(2);
+    expect(
+      jobRow({ ...base, status: 'running', progress: { fraction: 0.426, message: 'step 4', at } }).progress,
+    ).toEqual({ has: true, percent: 43, text: '43% · step 4' });
+    expect(jobRow({ ...base, status: 'completed', progress: { fraction: 1, message: null, at } })).toMatchObject({
+      canCancel: false,
+      progress: { text: '100%' },
+    });
   });
 });
 

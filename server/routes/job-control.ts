@@ -69,14 +69,14 @@ export function jobControlRoutes(router: Router, d: AppDeps): void {
   };
 
   router.post('/jobs/retry', requireRole('admin'), async (ctx) => {
-    const filter = parse(BulkSchema, ctx.request.json ?? {}, 'body');
+    const filter = parse(BulkSchema, ctx.request.json, 'body');
     const count = await bulk(filter, ['failed', 'cancelled'], (job) => store.retryJob(job.id, clock.now()));
     if (count > 0) d.onJobsAvailable();
     ctx.body = { count };
   });
 
   router.post('/jobs/cancel', requireRole('admin'), async (ctx) => {
-    const filter = parse(BulkSchema, ctx.request.json ?? {}, 'body');
+    const filter = parse(BulkSchema, ctx.request.json, 'body');
     const count = await bulk(filter, ['pending', 'claimed', 'running'], (job) => store.cancelJob(job.id, clock.now()));
     if (count > 0) d.onResult();
     ctx.body = { count };
