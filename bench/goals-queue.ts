@@ -6,6 +6,7 @@
 import { bareHttpPingPong } from './bare-http';
 import { bullmqDrain, bullmqLatency } from './bullmq';
 import type { BenchOptions } from './config';
+import { startLogFlood } from './log-flood';
 import { measureDrain, nextMessage, startFleet } from './fleet';
 import { getJson, percentile, postFast, postJson, sleep, timeCalls } from './http';
 import { CORES, cpuBudgetUs, memoryOf, startBenchServer } from './processes';
@@ -80,6 +81,24 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
       target: null,
       sense: 'max',
       note: `server ${Math.round(c.servers)}, 4 bots ${Math.round(c.clients)}; at the anchor's rate ${CORES} cores leave ${Math.round(cpuBudgetUs(anchor))} µs a job for everything`,
+    });
+    // The same drain while a fifth bot floods its job's log with 1,000 lines a second.
+    const flood = await startLogFlood(server.url);
+    let flooded: Awaited<ReturnType<typeof measureDrain>>;
+    let floodStats: Awaited<ReturnType<typeof flood.stop>>;
+    try {
+      flooded = await measureDrain([server.url], 'bot', 4, n, 'g1f', {}, { serverPids: [server.proc.pid!] });
+    } finally {
+      floodStats = await flood.stop();
+    }
+    out.push({
+      goal: '1',
+      what: '... the same while a 5th bot logs 1,000 lines/s',
+      value: flooded.jobsPerSecond,
+      unit: 'jobs/s',
+      target: bots.jobsPerSecond,
+      sense: 'min',
+      note: `target: the plain drain above; ${Math.round(floodStats.sent / floodStats.seconds)} lines/s sent, ${floodStats.stored} kept, ${floodStats.dropped} dropped; server CPU ${Math.round(flooded.cpuUsPerJob.servers)} µs a job`,
     });
     // The same bots logging at the default level (3 lines a job on stdout, read by this process as a
     // container runtime would read them); the figure above is at LOG_LEVEL=warn, like every drain here.
