@@ -19,11 +19,7 @@ export interface LogFlood {
 export async function startLogFlood(url: string, botId = 'flooding-bot'): Promise<LogFlood> {
   await postJson(`${url}/bots/register`, { id: botId }, BOT);
   await postJson(`${url}/jobs`, { type: 'simulated', payload: { durationMs: 3_600_000 }, priority: 1000 });
-  const { job } = await postJson<{ job: { id: string; attempts: number } | null }>(
-    `${url}/jobs/next`,
-    { botId },
-    BOT,
-  );
+  const { job } = await postJson<{ job: { id: string; attempts: number } | null }>(`${url}/jobs/next`, { botId }, BOT);
   if (!job) throw new Error('the flooding bot got no job');
   let running = true;
   let sent = 0;

@@ -186,7 +186,6 @@ export const PopulateSchema = z.strictObject({
   count: z.int().min(1).max(1000).optional(),
 });
 
-
 export const ClaimSchema = z.strictObject({
   botId: IdSchema,
   /** Long-poll: wait up to this long for a job before answering 204 (default 0, max 30 s). */
