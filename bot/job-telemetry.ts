@@ -66,11 +66,16 @@ export class JobTelemetry {
     this.timer = null;
     if (this.stopped) return;
     this.finishing = true;
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, FINAL_FLUSH_MS).unref());
-    const drain = async () => {
-      while (!this.stopped && (this.inFlight || this.hasWork())) await (this.inFlight ?? this.send());
-    };
-    await Promise.race([drain(), deadline]);
+    // A job that sent nothing (a 0 ms simulated job) costs no timer.
+    if (this.inFlight || this.hasWork()) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, FINAL_FLUSH_MS)));
+      const drain = async () => {
+        while (!this.stopped && (this.inFlight || this.hasWork())) await (this.inFlight ?? this.send());
+      };
+      await Promise.race([drain(), deadline]);
+      clearTimeout(timer);
+    }
     this.stopped = true;
   }
 
