@@ -46,9 +46,12 @@ const SERVER_ROUTES: Record<string, Access> = {
   'POST /jobs/:id/complete': 'bot',
   'POST /jobs/:id/fail': 'bot',
   'POST /jobs/:id/release': 'bot',
+  'POST /jobs/:id/progress': 'bot',
+  'POST /jobs/:id/logs': 'bot',
 
   'GET /jobs': 'viewer',
   'GET /jobs/:id': 'viewer',
+  'GET /jobs/:id/logs': 'viewer',
   'GET /bots': 'viewer',
   'GET /bots/:id': 'viewer',
   'GET /metrics/summary': 'viewer',
@@ -64,6 +67,8 @@ const SERVER_ROUTES: Record<string, Access> = {
   'POST /jobs/populate': 'admin',
   'POST /jobs/:id/retry': 'admin',
   'POST /jobs/:id/cancel': 'admin',
+  'POST /jobs/retry': 'admin',
+  'POST /jobs/cancel': 'admin',
   'DELETE /bots/:id': 'admin',
   'POST /queue/pause': 'admin',
   'POST /queue/resume': 'admin',
@@ -105,6 +110,7 @@ const DASHBOARD_ROUTES: Record<string, Access> = {
   'GET /api/bots/:id': 'viewer',
   'GET /api/jobs': 'viewer',
   'GET /api/jobs/:id': 'viewer',
+  'GET /api/jobs/:id/logs': 'viewer',
   'GET /api/datalake': 'viewer',
   'GET /api/schedules': 'viewer',
   'GET /api/schedules/preview': 'viewer',
@@ -123,6 +129,8 @@ const DASHBOARD_ROUTES: Record<string, Access> = {
   'POST /actions/bots/:id/delete': 'admin',
   'POST /actions/jobs/:id/retry': 'admin',
   'POST /actions/jobs/:id/cancel': 'admin',
+  'POST /actions/jobs/bulk/retry': 'admin',
+  'POST /actions/jobs/bulk/cancel': 'admin',
 };
 
 /** A value for each path parameter: ids that do not exist, a day with no data. */
