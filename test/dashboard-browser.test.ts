@@ -345,7 +345,10 @@ itWithBrowser(
       await page.locator('[data-progress]').waitFor({ state: 'visible' });
       const first = await value();
       // The log is read after the page loads: wait for its first lines, then for more.
-      await page.locator('[data-log-line]').first().waitFor({ timeout: testTime(15_000) });
+      await page
+        .locator('[data-log-line]')
+        .first()
+        .waitFor({ timeout: testTime(15_000) });
       const linesBefore = await page.locator('[data-log-line]').count();
       expect(await page.locator('[data-log-line]').first().innerText()).toContain('simulating 40000 ms of work');
       await page.waitForFunction(
