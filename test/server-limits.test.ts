@@ -29,7 +29,7 @@ test('refused tokens: after the burst every route that needs a token answers 429
   const t = await startInProcess({ RATE_LIMIT_AUTH_FAILURES_PER_S: '2' });
   try {
     const statuses = await untilLimited(async (i) => {
-      const headers = i % 2 === 0 ? {} : { authorization: 'Bearer guess-guess' };
+      const headers: Record<string, string> = i % 2 === 0 ? {} : { authorization: 'Bearer guess-guess' };
       return (await call(t.url, 'GET', `/jobs?guess=${i}`, undefined, headers)).status;
     });
     expect(statuses.at(-1)).toBe(429);
