@@ -149,16 +149,27 @@ describe('SQLite', () => {
     }
   });
 
-  test('a bot that hangs up during the wait is not claimed for', async () => {
-    const before = claims.n();
-    const req = http.request(`${s.url}/jobs/next`, { method: 'POST', headers: botHeaders });
-    req.on('error', () => undefined);
-    req.end(JSON.stringify({ botId: 'nap-1', waitMs: 20_000 }));
-    await waitFor(() => claims.n() > before, 5000, 5);
-    req.destroy();
-    await sleep(300);
-    expect(claims.n() - before).toBe(1); // the hang-up ended the wait; before, one more claim followed it
-  });
+  test.each([
+    ['/jobs/next', 'nap-1'],
+    ['/jobs/claim', 'nap-2'],
+  ])(
+    'a bot that hangs up during a %s wait is not claimed for: a job created after it stays pending',
+    async (route, botId) => {
+      const before = claims.n();
+      const req = http.request(`${s.url}${route}`, { method: 'POST', headers: botHeaders });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ botId, waitMs: 20_000 }));
+      await waitFor(() => claims.n() > before, 5000, 5);
+      req.destroy();
+      await sleep(300); // the server sees the socket close
+      const job = await call(s.url, 'POST', '/jobs', { type: 'work' }, adminHeaders);
+      await sleep(700); // longer than a waiting claim's 250 ms re-check
+      expect(claims.n() - before).toBe(1); // the claim made when the request came in, no other
+      const after = await call(s.url, 'GET', `/jobs/${job.json.id}`);
+      expect({ status: after.json.status, botId: after.json.botId }).toEqual({ status: 'pending', botId: null });
+      expect((await call(s.url, 'POST', `/jobs/${job.json.id}/cancel`, {}, adminHeaders)).status).toBe(200);
+    },
+  );
 });
 
 describePostgres('PostgreSQL, two servers on one database', () => {

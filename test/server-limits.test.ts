@@ -97,3 +97,30 @@ test('claims: empty answers are limited per bot; claims that get a job are not',
   }
   expect(done).toBe(20);
 });
+
+test('claims: a report that finds the queue empty does not spend the empty-claim budget; a bare empty claim does', async () => {
+  const t = await startInProcess({ RATE_LIMIT_EMPTY_CLAIMS_PER_S: '2' });
+  try {
+    await call(t.url, 'POST', '/bots/register', { id: 'steady' });
+    const statuses: number[] = [];
+    // More reports than the budget (2/s, burst 4), each answered "nothing left", as when jobs trickle in.
+    for (let i = 0; i < 8; i++) {
+      const job = await call(t.url, 'POST', '/jobs', { type: 'work' }, adminHeaders);
+      const got = await call(t.url, 'POST', '/jobs/next', { botId: 'steady' });
+      statuses.push(got.status);
+      expect(got.json.job?.id).toBe(job.json.id);
+      const report = await call(t.url, 'POST', '/jobs/next', {
+        botId: 'steady',
+        complete: { jobId: job.json.id, attempt: got.json.job.attempts, result: null },
+      });
+      statuses.push(report.status);
+      expect(report.json.job).toBeNull();
+    }
+    expect(statuses.every((c) => c === 200)).toBe(true);
+    const bare: number[] = [];
+    for (let i = 0; i < 6; i++) bare.push((await call(t.url, 'POST', '/jobs/next', { botId: 'steady' })).status);
+    expect(bare).toContain(429);
+  } finally {
+    await t.close();
+  }
+});
