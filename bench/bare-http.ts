@@ -1,8 +1,8 @@
 /**
- * Goal 1's context row: a bare node:http ping-pong, the ceiling of any design that speaks HTTP on
- * this machine. One server process that parses each body and writes a fixed job-sized answer, and
+ * The drain goal's context row: a bare node:http ping-pong, the ceiling of any design that speaks
+ * HTTP on this machine. One server process that parses each body and writes a fixed job-sized answer, and
  * `clients` processes sending one request at a time (bench/bare-http-worker.ts). Timed from "go" to
- * the last client's "done"; CPU per exchange from /proc, as bench/memory.ts counts it.
+ * the last client's "done"; CPU per exchange from /proc.
  */
 import { nextMessage } from './fleet';
 import { cpuMs, spawnTs, type Child } from './processes';

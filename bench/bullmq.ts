@@ -1,5 +1,5 @@
 /**
- * The anchor of goals 1 and 2, measured in the same run: BullMQ 6.7 on Redis with 4 worker processes
+ * The anchor of the drain and latency goals, measured in the same run: BullMQ 6.7 on Redis with 4 worker processes
  * of concurrency 1 and a no-op processor, default job options (completed jobs are kept, as our
  * results are).
  */

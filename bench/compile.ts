@@ -1,7 +1,7 @@
 /**
  * Compiles the server, the bot and the dashboard to plain JavaScript for the benchmark, as the image
  * runs them (`node dist/server/main.js`, `node dist/bot/main.js`, `node dist/dashboard/main.js`): tsx keeps its loader and esbuild in every
- * process, which costs ~40 MB of RSS per process and start-up time, and would misstate goal 4's
+ * process, which costs ~40 MB of RSS per process and start-up time, and would misstate the scale goal's
  * memory figures. Transpile only (types are checked by `tsc --noEmit`), into node_modules/.cache so
  * that `require('pino')` and friends resolve from the project.
  */
@@ -36,7 +36,7 @@ export function compileDashboard(): string {
   compileAll();
   // The stylesheet is a build output (npm run build:css, as the image's build runs it). The dashboard
   // builds it on start when missing, through a path relative to its source, which the compiled copy
-  // does not have: on a clean clone goal 4's dashboard never came up. Build it here instead.
+  // does not have. Build it here instead.
   if (!fs.existsSync(path.join(ROOT, 'dashboard', 'public', 'app.css'))) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { buildCss } = require(path.join(ROOT, 'scripts', 'build-css.js')) as { buildCss: () => number };

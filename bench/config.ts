@@ -1,21 +1,20 @@
 /**
- * Benchmark options: the only reader of argv and process.env in bench/. Flags choose what to run;
- * the one variable says where Redis is (only for --compare).
+ * Benchmark options: the only reader of argv and process.env in bench/. Flags choose what to run and
+ * at which size; the one variable says where Redis is (only for --compare).
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { envString, parseEnv } from '../core/config';
 
-export const ALL_GOALS = [1, 2, 3, 4, 5, 6] as const;
+/** The goals, in the order they run; `--only` takes these names. */
+export const GOAL_NAMES = ['drain', 'latency', 'enqueue', 'scale', 'export', 'postgres', 'idle'] as const;
+export type GoalName = (typeof GOAL_NAMES)[number];
 
 export interface BenchOptions {
   quick: boolean;
   compare: boolean;
-  only: ReadonlySet<number>;
+  only: ReadonlySet<GoalName>;
   redisUrl: string;
-  /** With --profile=DIR every server process writes a V8 CPU profile there when it stops. */
-  profileDir: string | null;
-  /** Sizes: the issue's in a full run, small ones with --quick (the harness test). */
+  /** Full sizes by default, small ones with --quick (the harness test). */
   sizes: Readonly<{
     drainJobs: number;
     latencySamples: number;
@@ -25,26 +24,35 @@ export interface BenchOptions {
     scaleDrainJobs: number;
     exportBytes: number;
     postgresJobs: number;
+    idleBots: number;
+    idleJobs: number;
   }>;
 }
 
 const Env = z.object({ BENCH_REDIS_URL: envString('redis://127.0.0.1:6379').pipe(z.url()) });
 
-export const BENCH_HELP = `npm run bench [-- --quick] [-- --only=1,2] [-- --compare]
+export const BENCH_HELP = `npm run bench [-- --quick] [-- --only=drain,latency] [-- --compare]
 
-Runs the performance goals of docs/performance.md against real processes (the server, 4 bots,
-lean clients, PostgreSQL) and prints one table: each figure, its target, the ratio, met or not.
+Runs the performance goals of docs/performance.md against real processes (the compiled server,
+bots, lean clients, PostgreSQL) and prints one table: each figure, its target, the ratio, met or not.
 
-  --quick       small sizes (seconds): proves the harness, numbers are not meaningful
-  --only=LIST   goals to run, e.g. --only=1,2 (default: all of 1-6)
-  --compare     also runs BullMQ 6.7 (4 workers x concurrency 1) in the same run: goal 1's anchor
-  --profile=DIR every server process writes a CPU profile (node --cpu-prof) into DIR; summarise one
-                with: node --import tsx bench/profile-summary.ts DIR/<file>.cpuprofile
+  --quick       small sizes (about a minute): proves the harness, the numbers mean nothing
+  --only=LIST   goals to run, by name, comma-separated (default: all, in this order):
+                  drain     4 bots drain 20,000 jobs on SQLite, with context rows (bare HTTP, the store alone)
+                  latency   pickup latency of an idle client and of an idle bot
+                  enqueue   POST /jobs with 10,000 jobs
+                  scale     1,000,000 jobs in the database: drain rate, read latencies, memory
+                  export    export of a 1 GB datalake day
+                  postgres  2 servers on one PostgreSQL, 4 bots drain 20,000 jobs
+                  idle      server CPU while 50 bots long-poll an empty queue, and per job then
+  --compare     also runs BullMQ 6.7 on Redis (4 workers x concurrency 1) in the same run: the
+                drain goal's anchor, and BullMQ's pickup latency beside ours
   --help        this text
 
 Environment:
-  BENCH_REDIS_URL   Redis for --compare [redis://127.0.0.1:6379]
-PostgreSQL for goal 6: TEST_POSTGRES_URL [postgres://postgres@127.0.0.1:5432/test], a fresh schema per run.`;
+  BENCH_REDIS_URL    Redis for --compare [redis://127.0.0.1:6379]
+  TEST_POSTGRES_URL  PostgreSQL for the postgres goal [postgres://postgres@127.0.0.1:5432/test];
+                     a fresh schema per run, dropped afterwards`;
 
 export class UsageError extends Error {}
 
@@ -52,22 +60,19 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   const e = parseEnv(Env, env);
   let quick = false;
   let compare = false;
-  let only = new Set<number>(ALL_GOALS);
-  let profileDir: string | null = null;
+  let only = new Set<GoalName>(GOAL_NAMES);
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
     else if (arg === '--compare') compare = true;
-    else if (arg.startsWith('--profile=') && arg.length > '--profile='.length)
-      profileDir = path.resolve(arg.slice('--profile='.length));
     else if (arg.startsWith('--only=')) {
       const list = arg
         .slice('--only='.length)
         .split(',')
-        .map((s) => Number(s.trim()));
-      if (list.length === 0 || list.some((n) => !ALL_GOALS.includes(n as (typeof ALL_GOALS)[number]))) {
-        throw new UsageError(`--only takes goal numbers 1-6 separated by commas, got "${arg}"`);
-      }
-      only = new Set(list);
+        .map((s) => s.trim());
+      const unknown = list.filter((n) => !(GOAL_NAMES as readonly string[]).includes(n));
+      if (unknown.length)
+        throw new UsageError(`--only takes goal names (${GOAL_NAMES.join(', ')}), not "${unknown.join(',')}"`);
+      only = new Set(list as GoalName[]);
     } else throw new UsageError(`unknown argument "${arg}" (see --help)`);
   }
   const sizes = quick
@@ -80,6 +85,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
         scaleDrainJobs: 400,
         exportBytes: 16 << 20,
         postgresJobs: 400,
+        idleBots: 10,
+        idleJobs: 30,
       }
     : {
         drainJobs: 20_000,
@@ -90,6 +97,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
         scaleDrainJobs: 10_000,
         exportBytes: 1 << 30,
         postgresJobs: 20_000,
+        idleBots: 50,
+        idleJobs: 300,
       };
-  return { quick, compare, only, redisUrl: e.BENCH_REDIS_URL, profileDir, sizes };
+  return { quick, compare, only, redisUrl: e.BENCH_REDIS_URL, sizes };
 }

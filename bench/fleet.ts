@@ -1,5 +1,5 @@
 /**
- * Fleets of real client processes and the drain measurement shared by goals 1, 4 and 6: jobs are
+ * Fleets of real client processes and the drain measurement of the drain, scale and postgres goals: jobs are
  * enqueued while the queue is paused, the clients start and register, the queue resumes and the
  * clock runs until the server counts every job finished.
  */
@@ -9,19 +9,10 @@ import { BOT_NODE_FLAGS } from '../bot/node-flags';
 import { compileBot } from './compile';
 import { cpuByPid, cpuSince, memoryOf, postgresBackends, spawnNode, spawnTs, type Child } from './processes';
 
-/**
- * bot: bot/main.ts; lean: bench/lean-worker.ts on fetch; lean-http: the same on node:http keep-alive;
- * lean-socket: the same on the bot's own transport (bot/socket-transport.ts).
- */
-export type ClientKind = 'bot' | 'lean' | 'lean-http' | 'lean-socket';
+/** bot: the real bot (bot/main.ts, compiled); lean: bench/lean-worker.ts. */
+export type ClientKind = 'bot' | 'lean';
 
-const LEAN_HTTP: Record<Exclude<ClientKind, 'bot'>, string> = {
-  lean: 'fetch',
-  'lean-http': 'node',
-  'lean-socket': 'socket',
-};
-
-/** The compiled bot, built once per benchmark run (the sources may have changed since the last). */
+/** The compiled bot, built once per benchmark run. */
 let botJs: string | undefined;
 
 export interface Fleet {
@@ -87,13 +78,7 @@ export async function startFleet(
         }),
       );
     } else {
-      children.push(
-        spawnTs(
-          'bench/lean-worker.ts',
-          { SERVER_URL: url, BOT_ID: id, HTTP: LEAN_HTTP[kind], ...extraEnv },
-          { ipc: true },
-        ),
-      );
+      children.push(spawnTs('bench/lean-worker.ts', { SERVER_URL: url, BOT_ID: id, ...extraEnv }, { ipc: true }));
     }
   }
   try {

@@ -1,5 +1,5 @@
 /**
- * Goal 6: two server processes on one PostgreSQL schema, 4 clients spread over them (2 each). After
+ * The postgres goal: two server processes on one PostgreSQL schema, 4 clients spread over them (2 each). After
  * the drains the database itself is asked whether any attempt was claimed twice.
  */
 import pg from 'pg';
@@ -24,11 +24,11 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       'bot',
       4,
       n,
-      'g6',
+      'pg',
       {},
       { serverPids: servers.map((s) => s.proc.pid!), postgres: true },
     );
-    const lean = await measureDrain(urls, 'lean', 4, n, 'g6');
+    const lean = await measureDrain(urls, 'lean', 4, n, 'pg');
     const c = new pg.Client({ connectionString: PG_BASE_URL });
     await c.connect();
     let doubles: number;
@@ -63,7 +63,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     const total = 2 * n;
     const label = n.toLocaleString('en-US');
     out.push({
-      goal: '6',
+      goal: 'postgres',
       what: `PostgreSQL, 2 servers, 4 bot processes, ${label} jobs`,
       value: bots.jobsPerSecond,
       unit: 'jobs/s',
@@ -74,7 +74,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     const cpu = bots.cpuUsPerJob;
     const budget = cpuBudgetUs(2000);
     out.push({
-      goal: '6',
+      goal: 'postgres',
       what: '... CPU per job in that drain, servers + bots + PostgreSQL',
       value: cpu.servers + cpu.clients + (cpu.postgres ?? 0),
       unit: 'µs',
@@ -83,7 +83,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       note: `2 servers ${Math.round(cpu.servers)}, 4 bots ${Math.round(cpu.clients)}, PostgreSQL client backends ${Math.round(cpu.postgres ?? 0)}; at 2,000 jobs/s ${CORES} cores leave ${Math.round(budget)} µs`,
     });
     out.push({
-      goal: '6',
+      goal: 'postgres',
       what: `PostgreSQL, 2 servers, 4 lean clients, ${label} jobs`,
       value: lean.jobsPerSecond,
       unit: 'jobs/s',
@@ -92,7 +92,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       note: `${lean.failed} failed`,
     });
     out.push({
-      goal: '6',
+      goal: 'postgres',
       what: 'PostgreSQL commit ceiling, 4 connections',
       value: ceiling,
       unit: 'commits/s',
@@ -101,7 +101,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       note: "UPDATE of one row + COMMIT in a loop, no HTTP: one job is one such fsync'd commit",
     });
     out.push({
-      goal: '6',
+      goal: 'postgres',
       what: 'the store alone, in-process, 4 report+claim loops',
       value: alone.jobsPerSecond,
       unit: 'jobs/s',
@@ -112,7 +112,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
     if (alone.postgresCpuUs !== null) {
       // What PostgreSQL alone spends on a job, against what the goal's rate leaves for everything.
       out.push({
-        goal: '6',
+        goal: 'postgres',
         what: '... CPU per job of its PostgreSQL backends',
         value: alone.postgresCpuUs,
         unit: 'µs',
@@ -122,7 +122,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
       });
     }
     out.push({
-      goal: '6',
+      goal: 'postgres',
       what: 'attempts claimed twice (job_events)',
       value: doubles,
       unit: '',
@@ -141,7 +141,7 @@ export async function goalPostgres(o: BenchOptions, out: Figure[]): Promise<void
 /**
  * What the disk allows: `clients` connections each committing a one-row UPDATE in a loop for
  * `seconds`. Every job's report is such a commit (the answer waits for its fsync), so with 4 bots
- * this bounds goal 6 on the machine of the run, whatever the HTTP path does.
+ * this bounds the postgres goal on the machine of the run, whatever the HTTP path does.
  */
 async function commitCeiling(schema: string, clients: number, seconds: number): Promise<number> {
   const table = `${schema}.bench_commit_ceiling`;

@@ -1,7 +1,7 @@
 /**
- * Goals 1-3 on the SQLite default: drain rate of 4 bots (and of 4 lean clients), pickup latency of an
- * idle client, bulk enqueue. Each goal gets its own fresh server process, so one goal's leftovers
- * never slow the next.
+ * The drain, latency and enqueue goals on the SQLite default: drain rate of 4 bots (and of 4 lean
+ * clients), pickup latency of an idle client and of an idle bot, bulk enqueue. Each goal gets its own
+ * fresh server process, so one goal's leftovers never slow the next.
  */
 import { bareHttpPingPong } from './bare-http';
 import { bullmqDrain, bullmqLatency } from './bullmq';
@@ -13,19 +13,19 @@ import { CORES, cpuBudgetUs, memoryOf, startBenchServer } from './processes';
 import { storeAlone } from './store-alone';
 import type { Figure } from './table';
 
-/** The issue's lowest BullMQ figure, used when --compare was not given. */
-const BULLMQ_ANCHOR_FROM_ISSUE = 3400;
+/** The low end of BullMQ's drain rate on a 2-core machine: the anchor when --compare is not given. */
+const BULLMQ_ANCHOR = 3400;
 
-export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPeakMb: number }> {
+export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<void> {
   const n = o.sizes.drainJobs;
-  let anchor = BULLMQ_ANCHOR_FROM_ISSUE;
-  let anchorNote = "anchor: low end of the issue's BullMQ range (run with --compare to measure it)";
+  let anchor = BULLMQ_ANCHOR;
+  let anchorNote = 'anchor: the low end of BullMQ on 2 cores (--compare measures it)';
   if (o.compare) {
     const b = await bullmqDrain(o.redisUrl, 4, n);
     anchor = b.jobsPerSecond;
     anchorNote = 'anchor: BullMQ measured in this run';
     out.push({
-      goal: '1',
+      goal: 'drain',
       what: `BullMQ 4 workers x1 drain ${n.toLocaleString('en-US')} jobs`,
       value: b.jobsPerSecond,
       unit: 'jobs/s',
@@ -37,7 +37,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
   // Context: what 4 client processes and a server that does no work at all reach over HTTP here.
   const bare = await bareHttpPingPong(4, Math.max(1, Math.round(n / 4)));
   out.push({
-    goal: '1',
+    goal: 'drain',
     what: 'bare node:http ping-pong, 4 client processes',
     value: bare.requestsPerSecond,
     unit: 'req/s',
@@ -49,7 +49,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
   // writer at a time on SQLite) whatever the HTTP path costs.
   const alone = await storeAlone(null, n, 4);
   out.push({
-    goal: '1',
+    goal: 'drain',
     what: 'the store alone, in-process, 4 report+claim loops',
     value: alone.jobsPerSecond,
     unit: 'jobs/s',
@@ -58,12 +58,10 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     note: `no HTTP: one durable SQLite transaction a job, ${Math.round(alone.nodeCpuUs)} µs of CPU each`,
   });
   const server = await startBenchServer();
-  let botPeakMb = NaN;
   try {
-    const bots = await measureDrain([server.url], 'bot', 4, n, 'g1', {}, { serverPids: [server.proc.pid!] });
-    botPeakMb = bots.clientPeakMb;
+    const bots = await measureDrain([server.url], 'bot', 4, n, 'drain', {}, { serverPids: [server.proc.pid!] });
     out.push({
-      goal: '1',
+      goal: 'drain',
       what: `4 bot processes drain ${n.toLocaleString('en-US')} jobs (SQLite)`,
       value: bots.jobsPerSecond,
       unit: 'jobs/s',
@@ -74,7 +72,7 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     // Where that drain's CPU went, against what the anchor's rate leaves a job on this machine.
     const c = bots.cpuUsPerJob;
     out.push({
-      goal: '1',
+      goal: 'drain',
       what: '... CPU per job in that drain, server + bots',
       value: c.servers + c.clients,
       unit: 'µs',
@@ -102,9 +100,9 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
     });
     // The same bots logging at the default level (3 lines a job on stdout, read by this process as a
     // container runtime would read them); the figure above is at LOG_LEVEL=warn, like every drain here.
-    const talking = await measureDrain([server.url], 'bot', 4, n, 'g1i', { LOG_LEVEL: 'info' });
+    const talking = await measureDrain([server.url], 'bot', 4, n, 'drain-info', { LOG_LEVEL: 'info' });
     out.push({
-      goal: '1',
+      goal: 'drain',
       what: `... the same at LOG_LEVEL=info (the default)`,
       value: talking.jobsPerSecond,
       unit: 'jobs/s',
@@ -112,39 +110,19 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
       sense: 'min',
       note: `3 log lines a job; ${talking.failed} failed`,
     });
-    const lean = await measureDrain([server.url], 'lean', 4, n, 'g1');
+    const lean = await measureDrain([server.url], 'lean', 4, n, 'drain');
     out.push({
-      goal: '1',
-      what: `4 lean clients (fetch) drain ${n.toLocaleString('en-US')}`,
+      goal: 'drain',
+      what: `4 lean clients drain ${n.toLocaleString('en-US')} jobs`,
       value: lean.jobsPerSecond,
       unit: 'jobs/s',
       target: anchor,
       sense: 'min',
-      note: 'bench/lean-worker.ts: POST /jobs/next only, no logs/heartbeat',
-    });
-    const leanHttp = await measureDrain([server.url], 'lean-http', 4, n, 'g1h');
-    out.push({
-      goal: '1',
-      what: `4 lean clients (node:http) drain ${n.toLocaleString('en-US')}`,
-      value: leanHttp.jobsPerSecond,
-      unit: 'jobs/s',
-      target: anchor,
-      sense: 'min',
-      note: 'the same loop on node:http keep-alive instead of fetch',
-    });
-    const leanSocket = await measureDrain([server.url], 'lean-socket', 4, n, 'g1s');
-    out.push({
-      goal: '1',
-      what: `4 lean clients (socket) drain ${n.toLocaleString('en-US')}`,
-      value: leanSocket.jobsPerSecond,
-      unit: 'jobs/s',
-      target: anchor,
-      sense: 'min',
-      note: "the same loop on the bot's transport (bot/socket-transport.ts)",
+      note: "POST /jobs/next in a loop on the bot's transport, no logs or heartbeats",
     });
     out.push({
-      goal: '1',
-      what: 'server peak RSS during goal 1',
+      goal: 'drain',
+      what: 'server peak RSS during the drains',
       value: memoryOf(server.proc.pid!).peakMb,
       unit: 'MB',
       target: null,
@@ -153,21 +131,15 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<{ botPe
   } finally {
     await server.stop();
   }
-  return { botPeakMb };
 }
 
 /**
- * Pickup latency of one idle lean client (node:http, or the bot's socket transport) long-polling
- * `url`: for each sample the driver stamps its wall clock into the payload just before POST /jobs,
- * the client reports now - sentAt when the claim's answer arrives. Milliseconds, in order.
+ * Pickup latency of one idle lean client long-polling `url`: for each sample the driver stamps its
+ * wall clock into the payload just before POST /jobs, the client reports now - sentAt when the
+ * claim's answer arrives. Milliseconds, in order.
  */
-export async function leanPickupLatencies(
-  url: string,
-  samples: number,
-  prefix: string,
-  kind: 'lean-http' | 'lean-socket' = 'lean-http',
-): Promise<number[]> {
-  const [lean] = (await startFleet(kind, [url], 1, prefix, { LATENCY: '1' })).children;
+async function leanPickupLatencies(url: string, samples: number, prefix: string): Promise<number[]> {
+  const [lean] = (await startFleet('lean', [url], 1, prefix, { LATENCY: '1' })).children;
   const lat: number[] = [];
   try {
     await sleep(100);
@@ -191,45 +163,27 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
   const samples = o.sizes.latencySamples;
   const server = await startBenchServer();
   try {
-    const lat = await leanPickupLatencies(server.url, samples, 'g2');
+    const lat = await leanPickupLatencies(server.url, samples, 'latency');
     out.push({
-      goal: '2',
-      what: 'pickup latency p50, idle lean client (node:http)',
+      goal: 'latency',
+      what: 'pickup latency p50, idle lean client',
       value: percentile(lat, 50),
       unit: 'ms',
       target: 2,
       sense: 'max',
-      note: `${samples} jobs; from before POST /jobs (node:http) to the answer in the client`,
+      note: `${samples} jobs; from before POST /jobs to the answer in the client`,
     });
     out.push({
-      goal: '2',
-      what: 'pickup latency p99, idle lean client (node:http)',
+      goal: 'latency',
+      what: 'pickup latency p99, idle lean client',
       value: percentile(lat, 99),
-      unit: 'ms',
-      target: 10,
-      sense: 'max',
-    });
-    const latSocket = await leanPickupLatencies(server.url, samples, 'g2s', 'lean-socket');
-    out.push({
-      goal: '2',
-      what: 'pickup latency p50, idle lean client (socket)',
-      value: percentile(latSocket, 50),
-      unit: 'ms',
-      target: 2,
-      sense: 'max',
-      note: "the same on the bot's transport (bot/socket-transport.ts)",
-    });
-    out.push({
-      goal: '2',
-      what: 'pickup latency p99, idle lean client (socket)',
-      value: percentile(latSocket, 99),
       unit: 'ms',
       target: 10,
       sense: 'max',
     });
 
     // The real bot: claimedAt - createdAt as the server stamped them (whole ms).
-    const bot = await startFleet('bot', [server.url], 1, 'g2');
+    const bot = await startFleet('bot', [server.url], 1, 'latency');
     const botLat: number[] = [];
     try {
       await sleep(100);
@@ -246,7 +200,7 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
       await bot.stop();
     }
     out.push({
-      goal: '2',
+      goal: 'latency',
       what: 'pickup latency p50, idle bot process',
       value: percentile(botLat, 50),
       unit: 'ms',
@@ -255,7 +209,7 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
       note: 'claimedAt - createdAt, server clock, 1 ms steps',
     });
     out.push({
-      goal: '2',
+      goal: 'latency',
       what: 'pickup latency p99, idle bot process',
       value: percentile(botLat, 99),
       unit: 'ms',
@@ -268,7 +222,7 @@ export async function goalLatency(o: BenchOptions, out: Figure[]): Promise<void>
   if (o.compare) {
     const b = await bullmqLatency(o.redisUrl, samples);
     out.push({
-      goal: '2',
+      goal: 'latency',
       what: 'BullMQ pickup latency p50 / p99',
       value: b.p50,
       unit: 'ms',
@@ -288,7 +242,7 @@ export async function goalEnqueue(o: BenchOptions, out: Figure[]): Promise<void>
     const ms = await timeCalls(o.sizes.enqueueRepeats, () => postJson(`${server.url}/jobs`, { jobs }));
     const rates = ms.map((t) => (n / t) * 1000);
     out.push({
-      goal: '3',
+      goal: 'enqueue',
       what: `POST /jobs {jobs: ${n.toLocaleString('en-US')}} median`,
       value: percentile(rates, 50),
       unit: 'jobs/s',

@@ -1,8 +1,9 @@
 /** Small HTTP helpers for the benchmark driver (the driver's own calls are not what is measured). */
 import http from 'node:http';
-import { ADMIN_TOKEN } from '../test/helpers/server-process';
+import { ADMIN_TOKEN, BOT_TOKEN } from '../test/helpers/server-process';
 
 export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
+export const BOT = { authorization: `Bearer ${BOT_TOKEN}` };
 
 export async function getJson<T>(url: string): Promise<T> {
   const r = await fetch(url, { headers: ADMIN });

@@ -1,6 +1,7 @@
 /**
- * Real child processes for the benchmark: bots, lean clients, BullMQ workers, the dashboard. Memory
- * is read from /proc/<pid>/status (VmRSS now, VmHWM the peak), as the kernel counts it.
+ * Real child processes for the benchmark (the server, bots, lean clients, BullMQ workers, the
+ * dashboard) and what the kernel says about them: CPU time from /proc/<pid>/stat, memory from
+ * /proc/<pid>/status (VmRSS now, VmHWM the peak).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -56,7 +57,7 @@ export function spawnNode(args: string[], env: Record<string, string>, opts: { i
   };
 }
 
-export function stopChild(proc: ChildProcess, graceMs = 5000): Promise<void> {
+function stopChild(proc: ChildProcess, graceMs = 5000): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
@@ -163,24 +164,15 @@ export function loadAverage(): string {
  * with its own SQLite file and datalake folder (the layout of test/helpers/server-process.ts). The
  * benchmark is the admin here and sends thousands of admin calls, so the admin rate limit is off;
  * everything else is the server's default, and node runs with the V8 flags of every other start
- * path (server/node-flags.ts); opts.nodeArgs replaces them (bench/memory.ts compares flags).
+ * path (server/node-flags.ts).
  */
-export async function startBenchServer(
-  opts: StartServerOptions & { nodeArgs?: string[] } = {},
-): Promise<ServerProcess> {
+export async function startBenchServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
   const entry = compileServer();
   const dir = opts.dir ?? ownDir();
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
     ...serverEnv(dir, port),
     RATE_LIMIT_ADMIN_PER_S: '0',
-    ...(profileDir
-      ? {
-          NODE_OPTIONS:
-            `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(ROOT, 'bench', 'cpu-profile-preload.cjs')}`.trim(),
-          BENCH_CPU_PROFILE_DIR: profileDir,
-        }
-      : {}),
     ...opts.env,
   };
   let child: Child | null = null;
@@ -202,7 +194,7 @@ export async function startBenchServer(
     },
   };
   const launch = async () => {
-    child = spawnNode([...(opts.nodeArgs ?? SERVER_NODE_FLAGS), entry], env);
+    child = spawnNode([...SERVER_NODE_FLAGS, entry], env);
     sp.proc = child.proc;
     const c = child;
     await waitFor(async () => {
@@ -217,7 +209,6 @@ export async function startBenchServer(
   return sp;
 }
 
-let profileDir: string | null = null;
 const ownDirs: string[] = [];
 
 function ownDir(): string {
@@ -229,9 +220,4 @@ function ownDir(): string {
 /** Deletes the folders of the servers this run created (a seeded database is ~500 MB). */
 export function removeBenchDirs(): void {
   for (const dir of ownDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-}
-
-/** From now on, servers write a CPU profile into dir when they exit (--profile). */
-export function profileServersInto(dir: string | null): void {
-  profileDir = dir;
 }

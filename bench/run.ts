@@ -4,26 +4,23 @@
  */
 import os from 'node:os';
 import { handleHelp } from '../core/config';
-import { BENCH_HELP, parseBenchOptions, type BenchOptions } from './config';
+import { BENCH_HELP, parseBenchOptions, type BenchOptions, type GoalName } from './config';
 import { goalExport } from './goal-export';
+import { goalIdle } from './goal-idle';
 import { goalPostgres } from './goal-postgres';
+import { goalScale } from './goal-scale';
 import { goalDrain, goalEnqueue, goalLatency } from './goals-queue';
-import { goalScale } from './goals-scale';
-import { loadAverage, profileServersInto, removeBenchDirs } from './processes';
+import { loadAverage, removeBenchDirs } from './processes';
 import { formatTable, type Figure } from './table';
 
-type Goal = (o: BenchOptions, out: Figure[], ctx: { botPeakMb: number }) => Promise<void>;
-
-const GOALS: Record<number, { title: string; run: Goal }> = {
-  1: {
-    title: 'drain rate, 4 bots vs BullMQ',
-    run: async (o, out, ctx) => void (ctx.botPeakMb = (await goalDrain(o, out)).botPeakMb),
-  },
-  2: { title: 'pickup latency', run: (o, out) => goalLatency(o, out) },
-  3: { title: 'bulk enqueue', run: (o, out) => goalEnqueue(o, out) },
-  4: { title: 'scale: a seeded database, read latencies, memory', run: (o, out) => goalScale(o, out) },
-  5: { title: 'datalake export', run: (o, out) => goalExport(o, out) },
-  6: { title: 'PostgreSQL, 2 servers', run: (o, out) => goalPostgres(o, out) },
+const GOALS: Record<GoalName, (o: BenchOptions, out: Figure[]) => Promise<void>> = {
+  drain: goalDrain,
+  latency: goalLatency,
+  enqueue: goalEnqueue,
+  scale: goalScale,
+  export: goalExport,
+  postgres: goalPostgres,
+  idle: goalIdle,
 };
 
 async function main(): Promise<void> {
@@ -35,24 +32,21 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  profileServersInto(o.profileDir);
   const out: Figure[] = [];
-  const ctx = { botPeakMb: NaN };
   const failures: string[] = [];
+  const names = (Object.keys(GOALS) as GoalName[]).filter((n) => o.only.has(n));
   process.stderr.write(
-    `bench: ${os.cpus().length} cores, load ${loadAverage()}, goals ${[...o.only].join(',')}${o.quick ? ' (quick)' : ''}${o.compare ? ' with BullMQ' : ''}\n`,
+    `bench: ${os.cpus().length} cores, load ${loadAverage()}, goals ${names.join(',')}${o.quick ? ' (quick)' : ''}${o.compare ? ' with BullMQ' : ''}\n`,
   );
-  for (const n of [...o.only].sort()) {
-    const g = GOALS[n];
-    if (!g) continue;
+  for (const name of names) {
     const t0 = Date.now();
-    process.stderr.write(`bench: goal ${n}: ${g.title}...\n`);
+    process.stderr.write(`bench: ${name}...\n`);
     try {
-      await g.run(o, out, ctx);
+      await GOALS[name](o, out);
     } catch (err) {
-      failures.push(`goal ${n}: ${(err as Error).stack ?? err}`);
+      failures.push(`${name}: ${(err as Error).stack ?? err}`);
     }
-    process.stderr.write(`bench: goal ${n} took ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadAverage()})\n`);
+    process.stderr.write(`bench: ${name} took ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadAverage()})\n`);
   }
   removeBenchDirs();
   process.stdout.write(

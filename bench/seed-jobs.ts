@@ -1,16 +1,13 @@
 /**
- * Seeds a stopped server's SQLite file with many finished jobs, fast (goal 4's "1,000,000 jobs in
- * the database"): one INSERT … SELECT over a recursive counter, so SQLite does the work without a
+ * Seeds a stopped server's SQLite file with many finished jobs, fast (the scale goal's "1,000,000
+ * jobs in the database"): one INSERT … SELECT over a recursive counter, so SQLite does the work without a
  * round trip per row. The schema's triggers still run per row and keep job_counts exact; each job
  * gets its creation event and its final event, like a job that ran.
  *
  * No result (outbox) rows: at start-up the datalake repair would rightly append a line for each of
  * them to a recent partition, which would measure the repair, not the scale of the job tables.
- *
- * Usage: node --import tsx bench/seed-jobs.ts <sqlite file> <count>   (the server must be stopped)
  */
 import Database from 'better-sqlite3';
-import { countArg, scriptArgs, usageError } from './cli';
 
 export function seedFinishedJobs(file: string, count: number, nowMs = Date.now()): { seconds: number } {
   const t0 = performance.now();
@@ -48,13 +45,4 @@ export function seedFinishedJobs(file: string, count: number, nowMs = Date.now()
     db.close();
   }
   return { seconds: (performance.now() - t0) / 1000 };
-}
-
-if (require.main === module) {
-  const usage = 'node --import tsx bench/seed-jobs.ts <sqlite file> <count>   (the server must be stopped)';
-  const [file, countText] = scriptArgs(usage);
-  if (!file || countText === undefined) usageError(usage, 'a SQLite file and a count are needed');
-  const count = countArg(usage, 'count', countText, 0);
-  const r = seedFinishedJobs(file, count);
-  process.stdout.write(`${JSON.stringify({ seeded: count, seconds: r.seconds })}\n`);
 }

@@ -1,5 +1,5 @@
 /**
- * Context rows of goals 1 and 6: the store alone, in this process, with no HTTP at all. `loops`
+ * Context rows of the drain and postgres goals: the store alone, in this process, with no HTTP at all. `loops`
  * concurrent bots run report+claim (`finishAndClaim`, the call behind `POST /jobs/next`) until `jobs`
  * jobs are done, each job one durable transaction with every write the server makes for it (the
  * fence, three events, the result row that is the datalake's outbox, counts, minute stats, the bot).
@@ -26,12 +26,10 @@ export interface StoreAloneResult {
   postgresCpuUs: number | null;
 }
 
-export const STORE_OPTIONS = { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 };
+const STORE_OPTIONS = { defaultMaxAttempts: 1, defaultTimeoutMs: 0, botDownAfterMs: 120_000 };
 
 /** Opens a store on `databaseUrl` (a fresh SQLite file when null), migrated. */
-export async function openBenchStore(
-  databaseUrl: string | null,
-): Promise<{ store: Store; dispose: () => Promise<void> }> {
+async function openBenchStore(databaseUrl: string | null): Promise<{ store: Store; dispose: () => Promise<void> }> {
   const dir = databaseUrl === null ? tempDir('botfleet-store-alone-') : null;
   const store = await openStore(databaseUrl ?? `sqlite://${path.join(dir!, 'jobs.db')}`, STORE_OPTIONS);
   await store.migrate();
@@ -45,7 +43,7 @@ export async function openBenchStore(
 }
 
 /** Each bot reports the job it holds and claims the next in one call, until none is left. Returns the jobs reported. */
-export async function reportAndClaimLoops(store: Store, bots: readonly string[]): Promise<number> {
+async function reportAndClaimLoops(store: Store, bots: readonly string[]): Promise<number> {
   let done = 0;
   await Promise.all(
     bots.map(async (b) => {

@@ -1,5 +1,5 @@
 /**
- * Goal 4: scale. Two servers side by side: A on an empty database, B on one seeded with
+ * The scale goal. Two servers side by side: A on an empty database, B on one seeded with
  * scaleSeedJobs finished jobs. Drains alternate A, B, A, B (best of each), so load from other work
  * on the machine hits both alike. Then read latencies on B (GET /jobs first and 100th page,
  * /metrics/summary, the dashboard overview) and peak memory of B and of its bots.
@@ -39,8 +39,8 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
     await b.restart();
     const label = seedN.toLocaleString('en-US');
     out.push({
-      goal: '4',
-      what: `seed ${label} finished jobs (bench/seed-jobs.ts)`,
+      goal: 'scale',
+      what: `seed ${label} finished jobs`,
       value: seeded.seconds,
       unit: 's',
       target: 60,
@@ -51,11 +51,11 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
     let emptyBest = 0;
     let fullBest = 0;
     for (let r = 0; r < rounds; r++) {
-      emptyBest = Math.max(emptyBest, (await measureDrain([a.url], 'lean', 4, n, `g4a${r}`)).jobsPerSecond);
-      fullBest = Math.max(fullBest, (await measureDrain([b.url], 'lean', 4, n, `g4b${r}`)).jobsPerSecond);
+      emptyBest = Math.max(emptyBest, (await measureDrain([a.url], 'lean', 4, n, `scale-a${r}`)).jobsPerSecond);
+      fullBest = Math.max(fullBest, (await measureDrain([b.url], 'lean', 4, n, `scale-b${r}`)).jobsPerSecond);
     }
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: `4 lean clients drain ${n.toLocaleString('en-US')}, empty database`,
       value: emptyBest,
       unit: 'jobs/s',
@@ -64,7 +64,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       note: `best of ${rounds}`,
     });
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: `... with ${label} jobs in the database`,
       value: fullBest,
       unit: 'jobs/s',
@@ -73,9 +73,9 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       note: 'target: 90% of the empty database',
     });
 
-    const bots = await measureDrain([b.url], 'bot', 4, n, 'g4bots');
+    const bots = await measureDrain([b.url], 'bot', 4, n, 'scale-bots');
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: `4 bot processes drain ${n.toLocaleString('en-US')}, ${label} jobs in the db`,
       value: bots.jobsPerSecond,
       unit: 'jobs/s',
@@ -83,7 +83,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       sense: 'min',
     });
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: 'bot peak RSS (VmHWM)',
       value: bots.clientPeakMb,
       unit: 'MB',
@@ -94,7 +94,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
 
     const samples = o.quick ? 20 : 200;
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: 'GET /jobs first page p99',
       value: await p99Of(samples, `${b.url}/jobs`),
       unit: 'ms',
@@ -108,7 +108,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       cursor = res.nextCursor;
     }
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: 'GET /jobs 100th page p99',
       value: await p99Of(samples, `${b.url}/jobs?cursor=${cursor}`),
       unit: 'ms',
@@ -116,7 +116,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       sense: 'max',
     });
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: 'GET /metrics/summary p99',
       value: await p99Of(samples, `${b.url}/metrics/summary`),
       unit: 'ms',
@@ -144,7 +144,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       if (dash.proc.exitCode !== null)
         throw new Error(`the dashboard exited with ${dash.proc.exitCode}:\n${dash.output().slice(-2000)}`);
       out.push({
-        goal: '4',
+        goal: 'scale',
         what: 'dashboard overview (GET / on :3002) p99',
         value: await p99Of(samples, `http://127.0.0.1:${port}/`),
         unit: 'ms',
@@ -156,7 +156,7 @@ export async function goalScale(o: BenchOptions, out: Figure[]): Promise<void> {
       await dash.stop();
     }
     out.push({
-      goal: '4',
+      goal: 'scale',
       what: 'server peak RSS (VmHWM) with the seeded db',
       value: memoryOf(b.proc.pid!).peakMb,
       unit: 'MB',
