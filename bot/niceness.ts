@@ -17,8 +17,7 @@ export interface PriorityApi {
 
 // On Linux a niceness belongs to a thread: this sets the main thread's, where the bot's work runs,
 // and threads started later (libuv's pool, a handler's workers) inherit it. V8's helper threads,
-// started before, keep theirs; setting each of them too was tried and measured no better (0.96x,
-// docs/performance.md).
+// started before, keep theirs (setting each of them too makes the bot no faster).
 const processPriority: PriorityApi = {
   getPriority: () => os.getPriority(),
   setPriority: (p) => os.setPriority(p),

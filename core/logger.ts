@@ -4,9 +4,8 @@
  *
  * The lines of one event-loop turn go out in one write (TurnBatch): a bot logs "claimed" and
  * "started" in the same turn, and "completed" in the turn that claims the next job, so at the
- * default level it made three writes to stdout per job, each waking whatever reads the pipe (the
- * container runtime, dev:all, the controller). Batched, 4 bots drained 1.15-1.18x faster at
- * LOG_LEVEL=info (docs/performance.md, session 8). A line is still out before the process waits
+ * default level that is one write to stdout per job instead of three, each of which wakes whatever
+ * reads the pipe (the container runtime, dev:all, the controller). A line is still out before the process waits
  * for anything, and on exit; only a kill -9 within the turn that logged it loses it.
  */
 import pino from 'pino';

@@ -1,5 +1,5 @@
 /**
- * Domain types and the zod schemas of the HTTP contract (../shared/API.md, docs/api.md).
+ * Domain types and the zod schemas of the HTTP contract (docs/api.md).
  * Shared by every component; no I/O here.
  */
 import { z } from 'zod';
@@ -193,8 +193,8 @@ export const ClaimSchema = z.strictObject({
 });
 
 /**
- * An attempt number: at most what the databases store (a 32-bit integer column). Larger ones were
- * a 500 on PostgreSQL's lean path, found by the fuzz test; no job ever reaches them.
+ * An attempt number: at most what the databases store (a 32-bit integer column); no job ever
+ * reaches more, and a larger one is a 400 naming the field.
  */
 export const AttemptSchema = z.int().min(1).max(2_147_483_647);
 

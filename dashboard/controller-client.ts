@@ -1,4 +1,4 @@
-/** HTTP client of the bot controller (API.md "Controller"). Its absence must never break a page. */
+/** HTTP client of the bot controller (docs/controller.md). Its absence must never break a page. */
 import { jsonRequester, type JsonClientOptions } from './upstream';
 
 export interface ScaleState {

@@ -1,4 +1,4 @@
-/** HTTP client of the job server (API.md "Server"): the only way the dashboard reads or changes jobs. */
+/** HTTP client of the job server (docs/api.md): the only way the dashboard reads or changes jobs. */
 import type { NewSchedule, Schedule, ScheduleSpec } from '../core/schedule';
 import type { Bot, Job, JobEvent, JobFilter, JobLogLine, Page, Summary } from '../core/types';
 import { jsonRequester, type JsonClientOptions } from './upstream';
@@ -13,8 +13,8 @@ export interface LostLease {
 export type BotWithJobs = Bot & { recentJobs?: Job[]; lostLeases?: LostLease[] };
 
 /**
- * GET /datalake/stats: per day and in total. API.md names the numbers but not the field names, so
- * view-models.ts reads this shape defensively.
+ * GET /datalake/stats: per day and in total. docs/datalake.md names the numbers; view-models.ts reads
+ * this shape defensively.
  */
 export type DatalakeStats = Record<string, unknown>;
 

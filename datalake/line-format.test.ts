@@ -21,7 +21,7 @@ const KEY_ORDER = [
 ];
 
 describe('formatLine', () => {
-  it('writes one line with the keys in the order of API.md, whatever order the object had', () => {
+  it('writes one line with the keys in the documented order, whatever order the object had', () => {
     const r = makeResult('2026-11-29');
     const shuffled = Object.fromEntries(Object.entries(r).reverse()) as unknown as ResultLine;
     const line = formatLine(shuffled);

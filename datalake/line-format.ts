@@ -1,5 +1,5 @@
 /**
- * One datalake line: a ResultLine as JSON with the keys in the order of API.md, ending in "\n".
+ * One datalake line: a ResultLine as JSON with the keys in the order docs/datalake.md shows, ending in "\n".
  * JSON.stringify escapes control characters, so a line never contains a raw newline.
  *
  * The readers here parse the few fields they need without JSON.parse when the line has the shape

@@ -49,7 +49,7 @@ describe('SQLite', () => {
       const r = await call(s.url, 'POST', route, { botId, waitMs: 1500 });
       expect(r.status).toBe(route === '/jobs/next' ? 200 : 204);
       if (route === '/jobs/next') expect(r.json.job).toBeNull();
-      expect(claims.n() - before).toBe(2); // it looked every 250 ms before: 7 claims
+      expect(claims.n() - before).toBe(2); // a look every 250 ms would be 7 claims
     },
   );
 
@@ -105,7 +105,7 @@ describe('SQLite', () => {
       const at = Date.now();
       expect(lookedAt[0]).toBeLessThan(runAt); // the first claim looked before the job was due
       expect(r.json.job?.id).toBe(job.json.id);
-      expect(at - runAt).toBeLessThan(3000); // before the fix: 5,000 ms
+      expect(at - runAt).toBeLessThan(3000); // the 5 s re-check would be 5,000 ms
     } finally {
       s.store.finishAndClaim = finishAndClaim;
     }

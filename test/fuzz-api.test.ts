@@ -1,5 +1,5 @@
 /**
- * Issue 7 #11: fast-check generates FUZZ_RUNS (default 1,000) malformed requests for EVERY route the
+ * Fast-check generates FUZZ_RUNS (default 1,000) malformed requests for EVERY route the
  * server lists in GET /openapi.json: wrong types, missing and extra fields, huge numbers, unicode,
  * arrays for objects, bad ids in paths, bad query parameters, random bytes, wrong content types,
  * wrong methods and tokens of every role. Every answer must be < 500; every 4xx a JSON {error: {code,

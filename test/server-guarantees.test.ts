@@ -1,5 +1,5 @@
 /**
- * Guarantees of issue 7 that need no long fault injection, each on SQLite and on PostgreSQL where the
+ * Guarantees that need no long fault injection, each on SQLite and on PostgreSQL where the
  * store is involved: 200 concurrent claimers, a stale bot after its lease expired, repeated completes,
  * a second server on one SQLite file, one batch per period with a clock stepped back.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 21: two real server processes on one real PostgreSQL database, a schedule every 2 seconds
+ * Two real server processes on one real PostgreSQL database, a schedule every 2 seconds
  * for a minute. Both servers tick (no leader); each firing must make exactly one job: as many jobs
  * as firings, none twice (by schedule and firing time), none missed, none skipped.
  */

@@ -27,7 +27,7 @@ export const DEV_TOKENS: Readonly<Record<Role, string>> = {
   viewer: 'viewer-dev-token-change-me',
 };
 
-/** Published values no deployment may use: the defaults, and the admin default of earlier versions. */
+/** Published values no deployment may use: the development defaults, and 'admin-secret-token'. */
 const KNOWN_DEFAULTS = new Set([...Object.values(DEV_TOKENS), 'admin-secret-token']);
 
 /** Shortest token accepted at all, and with NODE_ENV=production. */

@@ -1,5 +1,5 @@
 /**
- * Issue 7 #1: kill -9 a random REAL bot process in the middle of a job, BOT_KILLS times (default 100)
+ * Kill -9 a random REAL bot process in the middle of a job, BOT_KILLS times (default 100)
  * over one run, replacing each killed bot with a new one (new BOT_ID, as a restarted pod). Then:
  * 0 jobs lost (all completed), 0 double completions (results table and datalake), every orphaned job
  * pending again within BOT_DOWN_AFTER_MS + SWEEP_INTERVAL_MS + 1 s of the kill (the release event's

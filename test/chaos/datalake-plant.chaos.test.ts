@@ -1,5 +1,5 @@
 /**
- * Issue 7 #6, end to end: a REAL server is killed with SIGKILL, then its datalake partition gets a
+ * End to end: a REAL server is killed with SIGKILL, then its datalake partition gets a
  * missing line (a line of a row already marked written, cut out of the middle), a duplicated line
  * and a torn last line, all at once. Restarted on the same state, the server must repair the file to
  * exactly one line per finished attempt, in the order the rows were written, and carry on writing.

@@ -1,5 +1,5 @@
 /**
- * Issue 7 #9: a poison job, one that kills every bot that runs it. The test plays the poison: it
+ * A poison job, one that kills every bot that runs it. The test plays the poison: it
  * watches the job (GET /jobs/:id) and sends SIGKILL to whichever REAL bot process holds it as soon as
  * it is claimed or running, replacing the bot with a new one. With maxAttempts 3 the job must end
  * `failed` with attempts exactly 3, and never be claimed a 4th time (watched for 2 s more), while

@@ -1,5 +1,5 @@
 /**
- * Issue 7 #7 (PostgreSQL): while REAL bots work, the test kills the server's database sessions with
+ * PostgreSQL: while REAL bots work, the test kills the server's database sessions with
  * pg_terminate_backend (every session of this server, found in pg_stat_activity by the
  * application_name the test gives it in DATABASE_URL; never the test's own session, never anyone
  * else's), PG_TERMINATE_ROUNDS times (default 6). A prober calls the server all along. Then:

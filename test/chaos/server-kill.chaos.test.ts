@@ -1,5 +1,5 @@
 /**
- * Issue 7 #5: kill -9 the REAL server at SERVER_KILLS (default 20, on PostgreSQL too) random moments of a
+ * Kill -9 the REAL server at SERVER_KILLS (default 20, on PostgreSQL too) random moments of a
  * SERVER_KILL_JOBS (default 5,000, on PostgreSQL too) job run worked by REAL bot processes, restarting it on the same
  * database and datalake each time. After every kill (server dead): PRAGMA integrity_check is ok and
  * pending + claimed + running + finished = all jobs. At the end: every job finished, at most one

@@ -1,5 +1,5 @@
 /**
- * Issue 7 #19: SIGTERM to REAL bots and to the REAL server in the middle of a run.
+ * SIGTERM to REAL bots and to the REAL server in the middle of a run.
  *  1. Bots: fast ones (job shorter than the grace period) finish their job; slow ones (longer) hand
  *     it back unfinished (POST /jobs/:id/release), which makes it pending again. Either way every job they
  *     held is finished or released within BOT_SHUTDOWN_GRACE_MS (+ slack for a loaded machine), no job
