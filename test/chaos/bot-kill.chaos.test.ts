@@ -10,10 +10,7 @@ import { startServer, waitFor, type ServerProcess } from '../helpers/server-proc
 import {
   BotPool,
   CHAOS_SERVER_ENV,
-  checkInvariants,
   createJobs,
-  type DbView,
-  describeEachBackend,
   discardServer,
   jobWithEvents,
   knob,
@@ -22,6 +19,7 @@ import {
   request,
   sleep,
 } from '../helpers/chaos';
+import { checkInvariants, type DbView, describeEachBackend } from '../helpers/chaos-state';
 import { testTime } from '../helpers/time';
 
 const KILLS = knob('BOT_KILLS', 100);

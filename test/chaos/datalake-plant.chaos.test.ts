@@ -9,16 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, waitFor, type ServerProcess } from '../helpers/server-process';
-import {
-  CHAOS_SERVER_ENV,
-  checkInvariants,
-  createJobs,
-  describeEachBackend,
-  discardServer,
-  printSummary,
-  readLake,
-  request,
-} from '../helpers/chaos';
+import { CHAOS_SERVER_ENV, createJobs, discardServer, printSummary, request } from '../helpers/chaos';
+import { checkInvariants, describeEachBackend, readLake } from '../helpers/chaos-state';
 import { testTime } from '../helpers/time';
 
 jest.setTimeout(testTime(60_000));

@@ -10,14 +10,13 @@ import { startServer, waitFor, type ServerProcess } from '../helpers/server-proc
 import {
   BotPool,
   CHAOS_SERVER_ENV,
-  checkInvariants,
   createJobs,
-  describeEachBackend,
   discardServer,
   jobWithEvents,
   printSummary,
   sleep,
 } from '../helpers/chaos';
+import { checkInvariants, describeEachBackend } from '../helpers/chaos-state';
 import { testTime } from '../helpers/time';
 
 const MAX_ATTEMPTS = 3;

@@ -16,16 +16,15 @@ import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from '../he
 import {
   BotPool,
   CHAOS_SERVER_ENV,
-  checkInvariants,
   createJobs,
   discardServer,
   knob,
-  postgresView,
   printSummary,
   request,
   serverErrors,
   sleep,
 } from '../helpers/chaos';
+import { checkInvariants, postgresView } from '../helpers/chaos-state';
 import { testTime } from '../helpers/time';
 
 const ROUNDS = knob('PG_TERMINATE_ROUNDS', 6);

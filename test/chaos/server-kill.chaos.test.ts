@@ -13,9 +13,7 @@ import { startServer, waitFor, type ServerProcess } from '../helpers/server-proc
 import {
   BotPool,
   CHAOS_SERVER_ENV,
-  checkInvariants,
   createJobs,
-  describeEachBackend,
   discardServer,
   knob,
   printSummary,
@@ -23,6 +21,7 @@ import {
   serverErrors,
   sleep,
 } from '../helpers/chaos';
+import { checkInvariants, describeEachBackend } from '../helpers/chaos-state';
 import { testTime } from '../helpers/time';
 
 // PostgreSQL runs a shorter course by default: each transaction is a network round trip away, and
