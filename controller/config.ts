@@ -14,7 +14,7 @@ import { HARD_MAX_BOTS } from './desired-state';
 const DEFAULT_BOT_COMMAND = ['node', ...BOT_NODE_FLAGS, '--import tsx bot/main.ts'].join(' ');
 
 /** Where a pod finds its own namespace (mounted with the service account token). */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 const k8sName = (def: string) =>
   envString(def).pipe(

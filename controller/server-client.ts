@@ -25,7 +25,7 @@ export interface ServerClient {
   deleteBot(id: string): Promise<boolean>;
 }
 
-export class ServerUnavailableError extends Error {
+class ServerUnavailableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ServerUnavailableError';

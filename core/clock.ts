@@ -19,5 +19,3 @@ export class ManualClock implements Clock {
     this.ms = ms;
   }
 }
-
-export const iso = (ms: number): string => new Date(ms).toISOString();

@@ -69,13 +69,13 @@ export function latestFiringAtOrBefore(cron: string, timezone: string, atMs: num
 // ---------------------------------------------------------------- request schemas
 
 /** A user schedule's name: an id that does not start with "builtin:". */
-export const ScheduleNameSchema = IdSchema.refine(
+const ScheduleNameSchema = IdSchema.refine(
   (s) => !s.startsWith(BUILTIN_PREFIX),
   `names starting with "${BUILTIN_PREFIX}" belong to the server's own schedules`,
 );
 
 /** The job each firing creates: the fields of POST /jobs that make sense for every firing alike. */
-export const ScheduleJobSchema = CreateJobSchema.pick({
+const ScheduleJobSchema = CreateJobSchema.pick({
   type: true,
   payload: true,
   priority: true,

@@ -1,6 +1,6 @@
 /** Small request/response helpers shared by the dashboard's routes. */
 import type { Context, Next } from 'koa';
-import { AppError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors';
 
 /** The CSP of every response. No inline scripts or styles anywhere; see docs/dashboard.md. */
 export const CONTENT_SECURITY_POLICY =
@@ -77,6 +77,3 @@ export function safeReturnTo(value: unknown, fallback = '/'): string {
   if (/[\r\n]/.test(value)) return fallback;
   return value;
 }
-
-/** An error a page or JSON route shows as is: 404 for an unknown bot or job, 502 upstream down… */
-export class PageError extends AppError {}

@@ -102,7 +102,6 @@ export async function loadOverview(u: Upstreams) {
         },
   };
 }
-export type OverviewModel = Awaited<ReturnType<typeof loadOverview>>;
 
 export async function loadBots(u: Upstreams) {
   const now = (u.now ?? Date.now)();

@@ -8,9 +8,9 @@ import { Eta } from 'eta';
 import type { Context } from 'koa';
 import type { Flash, Session, SessionRole } from './session';
 
-export const VIEWS_DIR = path.join(__dirname, 'views');
+const VIEWS_DIR = path.join(__dirname, 'views');
 
-export interface LayoutData {
+interface LayoutData {
   title: string;
   /** Which nav entry is current: overview, bots, jobs, schedules, datalake, signin. */
   nav: string;

@@ -9,7 +9,7 @@ import { describeError, type Upstreams } from './page-data';
 import { formatTime } from './view-models';
 
 /** "At 06:00, Monday through Friday"; the cron itself when cronstrue cannot say it. */
-export function cronInWords(cron: string): string {
+function cronInWords(cron: string): string {
   try {
     return cronstrue.toString(cron, { use24HourTimeFormat: true, throwExceptionOnParseError: true });
   } catch {
@@ -18,7 +18,7 @@ export function cronInWords(cron: string): string {
 }
 
 /** "Every 10 minutes", "Every 2 hours", "Every 90 seconds". */
-export function everyInWords(ms: number): string {
+function everyInWords(ms: number): string {
   if (ms <= 0) return 'Off';
   const [n, unit] =
     ms % 3600_000 === 0 ? [ms / 3600_000, 'hour'] : ms % 60_000 === 0 ? [ms / 60_000, 'minute'] : [ms / 1000, 'second'];
@@ -47,7 +47,7 @@ export interface ScheduleRow {
   deleteAction: string;
 }
 
-export function scheduleRow(s: Schedule): ScheduleRow {
+function scheduleRow(s: Schedule): ScheduleRow {
   const path = `/actions/schedules/${encodeURIComponent(s.name)}`;
   return {
     name: s.name,
@@ -115,7 +115,7 @@ export async function loadSchedules(u: Upstreams) {
 export const TIME_ZONES = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')];
 
 /** "2026-12-08 06:00:00 Europe/Berlin · 2026-12-08 05:00:00 UTC": the wall clock of the zone, then UTC. */
-export function zoneTime(iso: string, timezone: string): string {
+function zoneTime(iso: string, timezone: string): string {
   if (timezone === 'UTC') return formatTime(iso);
   const local = new Intl.DateTimeFormat('sv-SE', {
     timeZone: timezone,

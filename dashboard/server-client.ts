@@ -4,7 +4,7 @@ import type { Bot, Job, JobEvent, JobFilter, JobLogLine, Page, Summary } from '.
 import { jsonRequester, type JsonClientOptions } from './upstream';
 
 export type JobWithEvents = Job & { events: JobEvent[] };
-export interface LostLease {
+interface LostLease {
   jobId: string;
   attempt: number;
   at: string;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Context, Next } from 'koa';
 
-export const DASHBOARD_DIR = __dirname;
+const DASHBOARD_DIR = __dirname;
 export const CSS_PATH = path.join(DASHBOARD_DIR, 'public', 'app.css');
 
 interface Asset {
@@ -15,7 +15,7 @@ interface Asset {
   type: string;
 }
 
-export function assetTable(): Record<string, Asset> {
+function assetTable(): Record<string, Asset> {
   const alpineDir = path.dirname(require.resolve('@alpinejs/csp/package.json'));
   return {
     '/assets/app.css': { file: CSS_PATH, type: 'text/css; charset=utf-8' },

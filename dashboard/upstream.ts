@@ -40,7 +40,7 @@ export interface JsonClientOptions {
   timeoutMs: number;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   body?: unknown;
   /** Send the admin token (a control) instead of the viewer token. */

@@ -30,7 +30,7 @@ export function formatPercent(rate: number | null | undefined): string {
   return `${(rate * 100).toFixed(1)} %`;
 }
 
-export function formatBytes(n: number | null | undefined): string {
+function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '–';
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -130,7 +130,7 @@ export function jobRow(j: Job): JobRow {
   };
 }
 
-export interface ChartBar {
+interface ChartBar {
   x: number;
   width: number;
   completedY: number;

@@ -29,7 +29,7 @@ export interface BotProcess {
 }
 
 /** Fast settings for tests; every one can be overridden. */
-export const FAST_BOT_ENV: Record<string, string> = {
+const FAST_BOT_ENV: Record<string, string> = {
   HEARTBEAT_INTERVAL_MS: '200',
   PROCESSING_DURATION_MS: '100',
   FAILURE_RATE: '0',

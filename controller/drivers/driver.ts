@@ -4,7 +4,7 @@
  */
 import type { ObservedState } from '../reconcile';
 
-export type DriverName = 'process' | 'kubernetes';
+type DriverName = 'process' | 'kubernetes';
 
 export interface ScaleDriver {
   readonly name: DriverName;

@@ -22,7 +22,7 @@ export interface RouteDeps {
   metrics?: ControllerMetrics;
 }
 
-export interface ScaleView {
+interface ScaleView {
   driver: ScaleDriver['name'];
   desired: number;
   current: number;

@@ -25,7 +25,7 @@ export interface ConfigMapAccess {
   patch(name: string, data: Record<string, string>): Promise<void>;
 }
 
-export const CONFIGMAP_KEYS = {
+const CONFIGMAP_KEYS = {
   replicas: 'replicas',
   enabled: 'autoscale.enabled',
   min: 'autoscale.min',

@@ -32,7 +32,7 @@ const DB_DOWN_CODES = new Set([
 ]);
 
 /** True for errors that mean the database is not answering rather than a bug. */
-export function isDatabaseUnavailable(err: unknown): boolean {
+function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string; name?: string };
   if (!e) return false;
   if (e.code && DB_DOWN_CODES.has(e.code)) return true;
@@ -42,7 +42,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   );
 }
 
-export function errorBody(err: AppError) {
+function errorBody(err: AppError) {
   return { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
 }
 

@@ -6,7 +6,7 @@ import type Koa from 'koa';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors';
 
 /** Deeper JSON is refused before parsing: nothing a job needs, and it protects validators' stacks. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 function jsonDepthExceeds(text: string, max: number): boolean {
   let depth = 0;

@@ -9,7 +9,7 @@ import { BLANK_SCHEDULE_ROW, loadSchedules, TIME_ZONES } from '../schedules';
 import { BLANK_BOT_ROW, BLANK_JOB_ROW } from '../view-models';
 
 /** /jobs filter: the server's own limits (docs/api.md), with empty form fields meaning "any". */
-export const JobsPageQuery = z.object({
+const JobsPageQuery = z.object({
   status: z.enum(['', ...JOB_STATUSES]).optional(),
   type: z.string().max(64).optional(),
   botId: z.string().max(128).optional(),

@@ -2,7 +2,6 @@
  * Token buckets per client. A client over its budget gets 429 with Retry-After. Buckets that are full
  * again are forgotten, so memory stays bounded by the clients active in the last few seconds.
  */
-import type Koa from 'koa';
 import { RateLimitedError } from '../../core/errors';
 import type { Clock } from '../../core/clock';
 
@@ -59,14 +58,4 @@ export class RateLimiter {
   get size(): number {
     return this.buckets.size;
   }
-}
-
-/** The client of a request: its address (the server is not behind a trusted proxy by default). */
-export const clientKey = (ctx: Koa.Context): string => ctx.request.ip || ctx.req.socket.remoteAddress || 'unknown';
-
-export function rateLimit(limiter: RateLimiter, key: (ctx: Koa.Context) => string = clientKey): Koa.Middleware {
-  return async (ctx, next) => {
-    limiter.hit(key(ctx));
-    await next();
-  };
 }

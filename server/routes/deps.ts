@@ -8,7 +8,7 @@ import type { ServerMetrics } from '../metrics';
 import type { RateLimiter } from '../http/rate-limit';
 import type { Store } from '../store/types';
 
-export interface Limits {
+interface Limits {
   /** Admin routes, per client address. */
   admin: RateLimiter;
   /** Requests refused for their token (401), per client address. */

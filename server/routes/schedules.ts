@@ -26,7 +26,7 @@ const NameParam = z.strictObject({ name: IdSchema });
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** A stored schedule as the API shows it, with its coming firings (from the one it waits for). */
-export function scheduleView(r: ScheduleRecord): Schedule {
+function scheduleView(r: ScheduleRecord): Schedule {
   const nextRuns = r.nextRunAt === null ? [] : [r.nextRunAt, ...firingsAfter(r.cron, r.timezone, r.nextRunAt, 4)];
   return {
     name: r.name,

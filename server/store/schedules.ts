@@ -17,7 +17,7 @@ import { newJobs } from './new-jobs';
 import type { All, Run } from './queries';
 import type { StoreOptions } from './types';
 
-export interface ScheduleRow {
+interface ScheduleRow {
   name: string;
   cron: string;
   timezone: string;
@@ -50,7 +50,7 @@ export interface ScheduleRecord {
 
 const msOrNull = (v: number | string | null) => (v === null || v === undefined ? null : Number(v));
 
-export function toScheduleRecord(r: ScheduleRow): ScheduleRecord {
+function toScheduleRecord(r: ScheduleRow): ScheduleRecord {
   return {
     name: r.name,
     cron: r.cron,
@@ -107,7 +107,7 @@ export interface ScheduleStore {
 }
 
 /** The first firing strictly after `afterMs` of an enabled schedule, else null. */
-export function nextFiring(s: { cron: string; timezone: string; enabled: boolean }, afterMs: number): number | null {
+function nextFiring(s: { cron: string; timezone: string; enabled: boolean }, afterMs: number): number | null {
   return s.enabled ? firstFiringAfter(s.cron, s.timezone, afterMs) : null;
 }
 
@@ -116,7 +116,7 @@ export function nextFiring(s: { cron: string; timezone: string; enabled: boolean
  * for the first firing strictly after max(now, last firing): an instant that fired never fires
  * again, and the time it was disabled is not caught up. Otherwise the firing it waited for stays.
  */
-export function planReplace(old: ScheduleRecord, s: ScheduleSpec, nowMs: number): number | null {
+function planReplace(old: ScheduleRecord, s: ScheduleSpec, nowMs: number): number | null {
   if (!s.enabled) return null;
   const moved = s.cron !== old.cron || s.timezone !== old.timezone;
   if (old.enabled && !moved && old.nextRunAt !== null) return old.nextRunAt;

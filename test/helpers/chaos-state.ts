@@ -13,7 +13,7 @@ import { describePostgres, dropSchema, freshSchemaUrl, PG_BASE_URL } from './pos
 
 // ---------------------------------------------------------------------------------------- database
 
-export interface ResultRowView {
+interface ResultRowView {
   resultId: string;
   jobId: string;
   attempt: number;
@@ -30,7 +30,7 @@ export interface DbView {
   close(): Promise<void>;
 }
 
-export function sqliteView(file: string): DbView {
+function sqliteView(file: string): DbView {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   return {
     async statusCounts() {

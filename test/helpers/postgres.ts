@@ -10,19 +10,6 @@ import { testTime } from './time';
 
 export const PG_BASE_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-export async function postgresAvailable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_BASE_URL, connectionTimeoutMillis: testTime(2000) });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
-
 /** A DATABASE_URL for a fresh schema. */
 export function freshSchemaUrl(prefix = 't'): { url: string; schema: string } {
   const schema = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;

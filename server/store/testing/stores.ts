@@ -28,7 +28,7 @@ export interface Contract {
 type Cleanup = (fn: () => unknown) => void;
 
 /** Each database: how to describe its tests, and a fresh store on it (`later` removes what it made). */
-export const DATABASES: {
+const DATABASES: {
   name: string;
   describe: (name: string, fn: () => void) => void;
   open: (later: Cleanup) => Promise<Store>;
