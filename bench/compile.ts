@@ -10,7 +10,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { ROOT } from '../test/helpers/server-process';
 
-export const COMPILED_DIR = path.join(ROOT, 'node_modules', '.cache', 'botfleet-bench');
+const COMPILED_DIR = path.join(ROOT, 'node_modules', '.cache', 'botfleet-bench');
 
 function walk(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -54,7 +54,7 @@ Environment:
   TEST_POSTGRES_URL  PostgreSQL for the postgres goal [postgres://postgres@127.0.0.1:5432/test];
                      a fresh schema per run, dropped afterwards`;
 
-export class UsageError extends Error {}
+class UsageError extends Error {}
 
 export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const e = parseEnv(Env, env);

@@ -12,12 +12,12 @@ export interface Figure {
   note?: string;
 }
 
-export function ratioOf(f: Figure): number | null {
+function ratioOf(f: Figure): number | null {
   if (f.target === null || f.target === 0) return null;
   return f.sense === 'min' ? f.value / f.target : f.target / Math.max(f.value, 1e-9);
 }
 
-export function met(f: Figure): boolean | null {
+function met(f: Figure): boolean | null {
   if (f.target === null) return null;
   return f.sense === 'min' ? f.value >= f.target : f.value <= f.target;
 }
