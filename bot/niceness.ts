@@ -3,8 +3,8 @@
  * (`npm run dev:all`, the controller's process driver, one host), every bot waits on the server, so
  * the server should get a core first: otherwise each answer it writes wakes a bot that takes the core
  * from it (wake-up preemption), and the bots' job handlers can slow the server's claims and heartbeat
- * handling for everyone. Measured: 4 bots draining no-op jobs 1.13-1.14x faster at 10 than at 0
- * (docs/performance.md). Where the bot has its own container or node, the setting changes nothing.
+ * handling for everyone: 4 bots draining no-op jobs on 2 cores run ~1.13x faster at 10 than at 0.
+ * Where the bot has its own container or node, the setting changes nothing.
  *
  * Only ever raises the niceness (which needs no privilege); a process started at a higher one keeps it.
  */

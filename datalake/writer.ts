@@ -29,8 +29,8 @@ export interface DatalakeWriterOptions {
   /**
    * Least time in ms from the end of one notify-driven drain to the start of the next (default 50). Results
    * finishing one by one would otherwise each cost a file fsync plus an outbox COMMIT, competing with
-   * the jobs' own commits for the disk: on PostgreSQL that held 4 bots to ~200 jobs/s
-   * (docs/performance.md). Results are safe in the outbox meanwhile.
+   * the jobs' own commits for the disk: on PostgreSQL that would hold 4 bots to ~200 jobs/s.
+   * Results are safe in the outbox meanwhile.
    */
   coalesceMs?: number;
   /** First retry delay after an error in ms (default 100), doubled per failure up to maxBackoffMs. */

@@ -1,7 +1,7 @@
 /**
  * A job enqueued while a bot long-polls: the woken claim answers before the enqueue does, so the
- * bot's pickup does not wait for the enqueue's answer to be written (goal 2, docs/performance.md
- * "Pickup, stage by stage"). Seen from a client on two keep-alive connections, as goal 2 measures.
+ * bot's pickup does not wait for the enqueue's answer to be written. Seen from a client on two
+ * keep-alive connections, as the latency goal of `npm run bench` measures.
  */
 import http from 'node:http';
 import { ADMIN_TOKEN, BOT_TOKEN, waitFor } from './helpers/server-process';

@@ -47,8 +47,8 @@ export function jobRoutes(router: Router, d: AppDeps): void {
    * meanwhile (a job claimed for it now would wait for its lease to expire). When every change that
    * makes a job claimable wakes waiting claims (SQLite: this server is the only writer; PostgreSQL:
    * while it hears the other servers' NOTIFY, server/pg-wakeups.ts), it sleeps until the next runAt
-   * comes due, at most WOKEN_RECHECK_MS; otherwise it looks every 250 ms. 50 idle bots cost the
-   * server 200 empty claims a second when each looked every 250 ms (docs/performance.md). `since`
+   * comes due, at most WOKEN_RECHECK_MS; otherwise it looks every 250 ms (50 idle bots looking every
+   * 250 ms would be 200 empty claims a second). `since`
    * is the generation taken before the claim that found nothing: a wake-up that came after it, while
    * the claim was not waiting yet, ends the sleep at once. `claimedAt` is the time that claim looked
    * at: a runAt after it is still to come for this claim even if it came due since (on a slow
@@ -77,8 +77,7 @@ export function jobRoutes(router: Router, d: AppDeps): void {
   /**
    * `count` new jobs: wake as many waiting long-polls and, if any were waiting, let their claims
    * answer before this enqueue does (one event-loop turn). A bot's pickup is the woken claim's
-   * answer; written after the enqueue's, it waited for that write (docs/performance.md, "Pickup,
-   * stage by stage").
+   * answer; written after the enqueue's, it would wait for that write.
    */
   const announce = async (count: number) => {
     const waiting = d.waiters.size;

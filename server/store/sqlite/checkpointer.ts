@@ -2,7 +2,7 @@
  * SQLite WAL checkpoints in a worker thread. A checkpoint copies the pages the WAL collected back into
  * the database file and fsyncs both files; with automatic checkpoints SQLite runs it inside whichever
  * COMMIT crosses the threshold, on the event loop: a 55-77 ms stall every ~500 jobs under load, a
- * third of the store's time (docs/performance.md). Here a second connection, on its own thread,
+ * third of the store's time. Here a second connection, on its own thread,
  * runs PASSIVE checkpoints (they never block the writer) every `intervalMs`, so the server's
  * COMMITs only append to the WAL. The server's own connection keeps automatic checkpoints at a high
  * threshold as a fallback, so the WAL stays bounded even if this thread fell behind or died.
