@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { tempDir } from '../test/helpers/server-process';
 import type { BenchOptions } from './config';
+import { ADMIN } from './http';
 import { memoryOf, sampleRss, startBenchServer } from './processes';
 import type { Figure } from './table';
 
@@ -49,7 +50,7 @@ function download(url: string): Promise<{ bytes: number; ms: number; status: num
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     http
-      .get(url, (res) => {
+      .get(url, { headers: ADMIN }, (res) => {
         let bytes = 0;
         res.on('data', (c: Buffer) => (bytes += c.length));
         res.on('end', () => resolve({ bytes, ms: performance.now() - t0, status: res.statusCode ?? 0 }));
