@@ -36,7 +36,7 @@ export const BENCH_HELP = `npm run bench [-- --quick] [-- --only=drain,latency] 
 Runs the performance goals of docs/performance.md against real processes (the compiled server,
 bots, lean clients, PostgreSQL) and prints one table: each figure, its target, the ratio, met or not.
 
-  --quick       small sizes (about a minute): proves the harness, the numbers mean nothing
+  --quick       small sizes (a few minutes): proves the harness, the numbers mean nothing
   --only=LIST   goals to run, by name, comma-separated (default: all, in this order):
                   drain     4 bots drain 20,000 jobs on SQLite, with context rows (bare HTTP, the store alone)
                   latency   pickup latency of an idle client and of an idle bot
