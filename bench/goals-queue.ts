@@ -85,12 +85,12 @@ export async function goalDrain(o: BenchOptions, out: Figure[]): Promise<void> {
     let flooded: Awaited<ReturnType<typeof measureDrain>>;
     let floodStats: Awaited<ReturnType<typeof flood.stop>>;
     try {
-      flooded = await measureDrain([server.url], 'bot', 4, n, 'g1f', {}, { serverPids: [server.proc.pid!] });
+      flooded = await measureDrain([server.url], 'bot', 4, n, 'drain-flood', {}, { serverPids: [server.proc.pid!] });
     } finally {
       floodStats = await flood.stop();
     }
     out.push({
-      goal: '1',
+      goal: 'drain',
       what: '... the same while a 5th bot logs 1,000 lines/s',
       value: flooded.jobsPerSecond,
       unit: 'jobs/s',

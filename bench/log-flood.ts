@@ -1,13 +1,11 @@
 /**
  * A bot whose handler floods its log: it holds one long job and sends 1,000 log lines a second to
  * the server (10 batches of 100), and keeps sending after the server says the attempt's log is full,
- * as a careless client would (the real bot then only counts what it drops). Goal 1 drains with 4
- * bots while it runs, to show that one flooding bot does not slow the others' claims.
+ * as a careless client would (the real bot then only counts what it drops). The drain goal drains
+ * with 4 bots while it runs, to show that one flooding bot does not slow the others' claims.
  */
-import { BOT_TOKEN } from '../test/helpers/server-process';
-import { ADMIN, postJson, sleep } from './http';
+import { ADMIN, BOT, postJson, sleep } from './http';
 
-const BOT = { authorization: `Bearer ${BOT_TOKEN}` };
 const LINES_PER_BATCH = 100;
 const BATCHES_PER_SECOND = 10;
 
