@@ -188,7 +188,8 @@ describe('a stranger gets nothing while the fleet works', () => {
         /* gone meanwhile */
       }
     }
-    expect(envs).toHaveLength(2);
+    // Two bots, and for a moment a third while a replaced child is still exiting: every one is checked.
+    expect(envs.length).toBeGreaterThanOrEqual(2);
     for (const env of envs) {
       expect(env.filter((v) => v.startsWith('BOT_TOKEN='))).toEqual([`BOT_TOKEN=${BOT[0]}`]);
       expect(env.filter((v) => /^(ADMIN|VIEWER)_TOKEN=/.test(v))).toEqual([]);

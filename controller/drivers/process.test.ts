@@ -91,10 +91,13 @@ describe('process driver', () => {
   });
 
   it('SIGKILLs a bot that ignores SIGTERM once the grace period is over, and removes it from the server', async () => {
-    const { d, out } = driver(`process.on('SIGTERM', () => console.log('ignoring SIGTERM')); ${IDLE_FOREVER}`, {
-      idPrefix: 'stubborn',
-      stopGraceMs: 700,
-    });
+    const { d, out } = driver(
+      `process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('handler installed'); ${IDLE_FOREVER}`,
+      {
+        idPrefix: 'stubborn',
+        stopGraceMs: 700,
+      },
+    );
     await d.scale(0, 1);
     const pid = d.pidOf('stubborn-1');
     await fetch(`${server.url}/bots/register`, {
@@ -102,7 +105,7 @@ describe('process driver', () => {
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${BOT_TOKEN}` },
       body: JSON.stringify({ id: 'stubborn-1' }),
     });
-    await new Promise((r) => setTimeout(r, 300)); // let the child install its handler
+    await waitFor(() => out().includes('stubborn-1 | handler installed'), 10000); // however slowly the child starts
     const t0 = Date.now();
     await d.scale(1, 0);
     expect(d.botIds()).toEqual([]);
