@@ -19,9 +19,12 @@ BOTS         ?= 3
 # docker-compose.yml + docker-compose.host.yml (every container on the host's network, listening on
 # 127.0.0.1 only; what CI uses).
 COMPOSE_NETWORK ?= bridge
+# Where compose reads ADMIN_TOKEN, BOT_TOKEN, VIEWER_TOKEN (and any other setting) from. The compose
+# targets write it with random tokens when it is missing, and never change an existing one.
+ENV_FILE     ?= .env
 # Compose v2 (`docker compose`) when present, else the standalone docker-compose 1.x.
 COMPOSE_BIN  ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
-COMPOSE      := $(COMPOSE_BIN) -f docker-compose.yml -f docker-compose.$(if $(filter host,$(COMPOSE_NETWORK)),host,override).yml
+COMPOSE      := $(COMPOSE_BIN) --env-file $(ENV_FILE) -f docker-compose.yml -f docker-compose.$(if $(filter host,$(COMPOSE_NETWORK)),host,override).yml
 
 .PHONY: help image up down logs ps dev test chart-check test-deploy kind-up kind-load helm-install helm-test helm-uninstall bot-logs
 
@@ -32,18 +35,27 @@ help: ## List the targets
 image: ## Build the one image of every component as IMAGE (botfleet:dev)
 	docker build $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
 
-up: image ## Compose: build the image, start server, dashboard, controller and BOTS (3) bots
+up: image | $(ENV_FILE) ## Compose: build the image, start server, dashboard, controller and BOTS (3) bots
 	BOTFLEET_IMAGE=$(IMAGE) $(COMPOSE) up -d --no-build --scale bot=$(BOTS)
-	@echo "dashboard: http://localhost:3002   api: http://localhost:3001"
+	@echo "dashboard: http://localhost:3002 (sign in with ADMIN_TOKEN from $(ENV_FILE))   api: http://localhost:3001"
 
-down: ## Compose: stop and remove the containers (data volumes stay; add V=1 to remove them)
+down: | $(ENV_FILE) ## Compose: stop and remove the containers (data volumes stay; add V=1 to remove them)
 	$(COMPOSE) down $(if $(V),--volumes)
 
-logs: ## Compose: follow the logs of every service
+logs: | $(ENV_FILE) ## Compose: follow the logs of every service
 	$(COMPOSE) logs -f --tail=100
 
-ps: ## Compose: list the containers and their health
+ps: | $(ENV_FILE) ## Compose: list the containers and their health
 	$(COMPOSE) ps
+
+# Only when the file is missing (no prerequisites, so make never remakes an existing one): one random
+# token per role, 48 hex digits each, readable by its owner only.
+$(ENV_FILE):
+	@umask 077 && { \
+	  echo "# Random bearer tokens for docker compose, written by make because this file was missing. Keep it private."; \
+	  for v in ADMIN_TOKEN BOT_TOKEN VIEWER_TOKEN; do echo "$$v=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"; done; \
+	} > $@.tmp && mv $@.tmp $@
+	@echo "wrote $@ with random ADMIN_TOKEN, BOT_TOKEN and VIEWER_TOKEN"
 
 dev: ## Run server, dashboard, controller and 3 bots from source in this terminal
 	npm run dev:all

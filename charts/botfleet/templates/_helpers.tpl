@@ -71,8 +71,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.postgresql.existingSecret }}{{ .Values.postgresql.existingSecret }}{{ else }}{{ include "botfleet.fullname" . }}-postgresql{{ end }}
 {{- end }}
 
-{{- define "botfleet.adminSecretName" -}}
-{{- if .Values.adminToken.existingSecret }}{{ .Values.adminToken.existingSecret }}{{ else }}{{ include "botfleet.fullname" . }}-admin-token{{ end }}
+{{- define "botfleet.tokensSecretName" -}}
+{{- if .Values.tokens.existingSecret }}{{ .Values.tokens.existingSecret }}{{ else }}{{ include "botfleet.fullname" . }}-tokens{{ end }}
 {{- end }}
 
 {{/*
@@ -96,13 +96,19 @@ http://{{ if .Values.hostNetwork }}127.0.0.1{{ else }}{{ include "botfleet.dashb
 {{ if .Values.hostNetwork }}127.0.0.1{{ else }}0.0.0.0{{ end }}
 {{- end }}
 
-{{/* The admin token, always from the Secret: never a literal in values, env or a ConfigMap. */}}
-{{- define "botfleet.adminTokenEnv" -}}
-- name: ADMIN_TOKEN
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "botfleet.adminSecretName" . }}
-      key: {{ .Values.adminToken.secretKey }}
+{{/*
+The token variables of the given roles, always from the tokens Secret: never a literal in values, env
+or a ConfigMap. Called with (dict "root" . "roles" (list "admin" "viewer")); a pod gets only the
+roles it uses.
+*/}}
+{{- define "botfleet.tokenEnv" -}}
+{{- $root := .root }}
+{{- $env := list }}
+{{- range $role := .roles }}
+{{- $ref := dict "name" (include "botfleet.tokensSecretName" $root) "key" (index $root.Values.tokens (printf "%sKey" $role)) }}
+{{- $env = append $env (dict "name" (printf "%s_TOKEN" (upper $role)) "valueFrom" (dict "secretKeyRef" $ref)) }}
+{{- end }}
+{{- toYaml $env }}
 {{- end }}
 
 {{/*
