@@ -4,11 +4,13 @@
 #   cluster     the local Kubernetes 1.20 and its Docker: install (cached, idempotent) and up
 #   chart       make chart-check: helm lint --strict and helm template of every values file
 #   image       make image: docker build of the Dockerfile, once; compose and the cluster use it
-#   compose     test/deploy-compose.test.ts: make up on host networking, job to datalake, 5 bots, Add Bot
+#   compose     test/deploy-compose.test.ts: make up on host networking writing the missing env file's
+#               tokens, a stranger refused, job to datalake, 5 bots, Add Bot
 #   controller  test/deploy-controller-*.test.ts: the controller against the real API server as the
 #               chart's ServiceAccount (scale, drain-first, ConfigMap state, watch, HTTP contract)
-#   helm-sqlite test/deploy-helm-sqlite.test.ts: helm install/test/upgrade/uninstall, dashboard
-#               scaling, drain-first scale-down, kubectl logs (test/deploy-helm-scenario.ts)
+#   helm-sqlite test/deploy-helm-sqlite.test.ts: helm install/test/upgrade/uninstall, the tokens
+#               Secret, dashboard scaling, drain-first scale-down, a busy bot's job handed back,
+#               kubectl logs (test/deploy-helm-scenario.ts)
 #   helm-pg     test/deploy-helm-postgres.test.ts: the same with 2 servers on PostgreSQL
 #   cluster down (only when this script started the cluster)
 # It cleans up whatever happens: compose down, test namespaces deleted, the cluster stopped if it
@@ -71,7 +73,12 @@ cleanup() {
   if command -v kubectl >/dev/null 2>&1 && [ -n "${KUBECONFIG:-}" ]; then
     kubectl delete namespace -l botfleet.test/deploy=true --wait=false >/dev/null 2>&1
   fi
-  make -s down COMPOSE_NETWORK=host V=1 COMPOSE_PROJECT_NAME=botfleet-deploy-test >/dev/null 2>&1
+  # Compose needs the tokens to read its files, even to take them down: a throwaway env file, so the
+  # checkout's .env is neither needed nor created.
+  local env_dir
+  env_dir=$(mktemp -d)
+  make -s down COMPOSE_NETWORK=host V=1 COMPOSE_PROJECT_NAME=botfleet-deploy-test ENV_FILE="$env_dir/.env" >/dev/null 2>&1
+  rm -rf "$env_dir"
   if [ "$started_cluster" = 1 ]; then stage "cluster-down" "$CLUSTER_DIR/down"; fi
   echo "=== test:deploy summary"
   printf '%s\n' "${summary[@]}"

@@ -1,10 +1,12 @@
 /**
  * What a user does with the chart, on the local Kubernetes (host network, the image built by
  * `make image`, charts/botfleet/ci/local-cluster-values.yaml): helm install until every pod is
- * Ready, helm test, the pods' users and file systems, a bot's `kubectl logs`, the dashboard's Add
- * Bot and scale control in Chromium, a drain-first scale-down while one bot runs a long job, the
- * ConfigMap deleted under the controller, helm upgrade keeping the controller's count, helm
- * uninstall leaving no pod. deploy-helm-sqlite.test.ts and deploy-helm-postgres.test.ts run it.
+ * Ready with three generated tokens in the chart's Secret, a stranger refused, helm test, the pods'
+ * users, file systems and tokens (each only its roles'), a bot's `kubectl logs`, the dashboard's Add
+ * Bot and scale control in Chromium, a drain-first scale-down while one bot runs a long job, a busy
+ * bot removed by a scale to 0 handing its job back (pending, the attempt not counted) for another
+ * bot to complete, the ConfigMap deleted under the controller, helm upgrade keeping the
+ * controller's count and the tokens, helm uninstall leaving no pod. deploy-helm-sqlite.test.ts and deploy-helm-postgres.test.ts run it.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -29,6 +31,15 @@ const RELEASE = 'botfleet';
 const CHART = 'charts/botfleet';
 const CONTROLLER = 'http://127.0.0.1:3003';
 const STAGE_MS = 300_000;
+const TOKEN_KEYS = { admin: 'admin-token', bot: 'bot-token', viewer: 'viewer-token' } as const;
+type Role = keyof typeof TOKEN_KEYS;
+/** What each pod may hold: only the tokens of the roles it uses. */
+const POD_TOKENS: Record<string, string[]> = {
+  server: ['ADMIN_TOKEN', 'BOT_TOKEN', 'VIEWER_TOKEN'],
+  controller: ['ADMIN_TOKEN', 'BOT_TOKEN', 'VIEWER_TOKEN'],
+  dashboard: ['ADMIN_TOKEN', 'VIEWER_TOKEN'],
+  bot: ['BOT_TOKEN'],
+};
 
 interface PodInfo {
   name: string;
@@ -42,7 +53,8 @@ export function helmScenario(s: HelmScenario): void {
   const server = `http://127.0.0.1:${s.serverPorts[0]}`;
   const dashboard = `http://127.0.0.1:${s.dashboardPort}`;
   const stage = `helm ${s.name}`;
-  let token = '';
+  /** The Secret's tokens, read after install. */
+  let tokens: Record<Role, string>;
   let installed = false;
   let browser: Browser | undefined;
   let page: Page;
@@ -70,7 +82,13 @@ export function helmScenario(s: HelmScenario): void {
       return b.length === n && b.every((p) => p.ready) ? b : undefined;
     });
   const podOf = async (component: string) => (await pods()).find((p) => p.component === component)!.name;
-  const api = <T>(method: string, url: string, body?: unknown) => http<T>(method, url, { token, body });
+  const api = <T>(method: string, url: string, body?: unknown) => http<T>(method, url, { token: tokens.admin, body });
+  const readTokens = async (): Promise<Record<Role, string>> => {
+    const r = await kubectl('get', 'secret', `${RELEASE}-tokens`, '-o', 'json');
+    const data = (JSON.parse(r.stdout) as { data: Record<string, string> }).data;
+    const decode = (role: Role) => Buffer.from(data[TOKEN_KEYS[role]] ?? '', 'base64').toString();
+    return { admin: decode('admin'), bot: decode('bot'), viewer: decode('viewer') };
+  };
 
   beforeAll(async () => {
     if (process.env.BOTFLEET_CLUSTER_DIR) await run(path.join(process.env.BOTFLEET_CLUSTER_DIR, 'pv'), []);
@@ -85,7 +103,7 @@ export function helmScenario(s: HelmScenario): void {
   }, testTime(STAGE_MS));
 
   test(
-    'helm install: every pod becomes Ready',
+    'helm install: every pod becomes Ready; the Secret holds three distinct generated tokens; a stranger gets 401',
     async () => {
       await helm('install', RELEASE, CHART, ...values, '--wait', '--timeout', '5m');
       installed = true;
@@ -101,9 +119,12 @@ export function helmScenario(s: HelmScenario): void {
         2,
       ]);
       note(`${stage}: pods after helm install\n${(await kubectl('get', 'pods', '-o', 'wide')).stdout}`);
-      const secret = await kubectl('get', 'secret', `${RELEASE}-admin-token`, '-o', 'jsonpath={.data.admin-token}');
-      token = Buffer.from(secret.stdout, 'base64').toString();
-      expect(token).toHaveLength(40);
+      tokens = await readTokens();
+      for (const t of Object.values(tokens)) expect(t).toMatch(/^[A-Za-z0-9]{40}$/);
+      expect(new Set(Object.values(tokens)).size).toBe(3);
+      expect((await http('GET', `${server}/jobs`)).status).toBe(401);
+      expect((await http('GET', `${server}/jobs`, { token: tokens.bot })).status).toBe(403);
+      expect((await http('GET', `${server}/jobs`, { token: tokens.viewer })).status).toBe(200);
     },
     testTime(STAGE_MS),
   );
@@ -120,7 +141,7 @@ export function helmScenario(s: HelmScenario): void {
   );
 
   test(
-    'every pod runs read-only as uid 10001, server and bots with their V8 flags; only the controller has a service-account token',
+    "every pod runs read-only as uid 10001 with only its roles' tokens, server and bots with their V8 flags; only the controller has a service-account token",
     async () => {
       for (const component of ['server', 'dashboard', 'controller', 'bot']) {
         const pod = await podOf(component);
@@ -135,6 +156,9 @@ export function helmScenario(s: HelmScenario): void {
           { allowFail: true },
         );
         expect(token.code === 0).toBe(component === 'controller');
+        // Names only: the values stay inside the pod.
+        const held = await kubectl('exec', pod, '--', 'sh', '-c', 'env | grep -o "^[A-Z]*_TOKEN=" | tr -d = | sort');
+        expect(held.stdout.split('\n').filter(Boolean)).toEqual(POD_TOKENS[component]);
         // bin/botfleet execs node, which is then the container's first process.
         const argv = (await kubectl('exec', pod, '--', 'cat', '/proc/1/cmdline')).stdout.split('\0');
         const flags = { server: SERVER_NODE_FLAGS, bot: BOT_NODE_FLAGS }[component] ?? [];
@@ -183,7 +207,7 @@ export function helmScenario(s: HelmScenario): void {
   test(
     "the dashboard's Add Bot and scale control change the number of bot pods through the controller",
     async () => {
-      ({ browser, page } = await openDashboard(dashboard, token));
+      ({ browser, page } = await openDashboard(dashboard, tokens.admin));
       const before = (await bots()).length;
       expect(await pressAddBot(page, dashboard)).toMatch(/^Added a bot: the controller now wants 3/);
       await readyBots(3);
@@ -248,7 +272,56 @@ export function helmScenario(s: HelmScenario): void {
   );
 
   test(
-    'the controller writes back its deleted ConfigMap, and helm upgrade keeps its replica count',
+    'a scale to 0 removes the busy bot: it hands its job back (pending, attempt not counted) and another bot completes it',
+    async () => {
+      const job = await api<{ id: string }>('POST', `${server}/jobs`, {
+        type: 'simulated',
+        payload: { durationMs: 15_000 },
+        priority: 100,
+      });
+      expect(job.status).toBe(201);
+      const busy = await waitUntil('the job running', async () => {
+        const j = await api<{ status: string; botId: string }>('GET', `${server}/jobs/${job.body.id}`);
+        return j.body.status === 'running' ? j.body.botId : undefined;
+      });
+      expect((await api('PUT', `${CONTROLLER}/scale`, { replicas: 0 })).status).toBe(200);
+      // The pod gets SIGTERM; after bots.shutdownGraceMs (2 s in the test values) the bot hands the job back.
+      const back = await waitUntil('the job handed back', async () => {
+        const j = await api<JobWithEvents>('GET', `${server}/jobs/${job.body.id}`);
+        return j.body.status === 'pending' ? j.body : undefined;
+      });
+      expect(back).toMatchObject({ status: 'pending', attempts: 0, botId: null });
+      expect(back.events.find((e) => e.note === 'handed back')).toMatchObject({
+        from: 'running',
+        to: 'pending',
+        botId: busy,
+        attempt: 1,
+        note: 'handed back',
+      });
+      await waitUntil('no bot pod left', async () => (await bots()).length === 0, 120_000);
+      expect((await api<{ status: string }>('GET', `${server}/jobs/${job.body.id}`)).body.status).toBe('pending');
+      expect((await api('PUT', `${CONTROLLER}/scale`, { replicas: 1 })).status).toBe(200);
+      const [next] = await readyBots(1);
+      const done = await waitUntil(
+        'the job completed by the new bot',
+        async () => {
+          const j = await api<JobWithEvents>('GET', `${server}/jobs/${job.body.id}`);
+          return j.body.status === 'completed' ? j.body : undefined;
+        },
+        90_000,
+      );
+      expect(done).toMatchObject({ status: 'completed', botId: next.name, attempts: 1 });
+      expect(next.name).not.toBe(busy);
+      note(
+        `${stage}: scale to 0 stopped ${busy} inside job ${job.body.id}; handed back (pending, attempts 0), ` +
+          `then completed by ${done.botId} in attempt ${done.attempts}`,
+      );
+    },
+    testTime(STAGE_MS),
+  );
+
+  test(
+    'the controller writes back its deleted ConfigMap, and helm upgrade keeps its replica count and the tokens',
     async () => {
       await kubectl('delete', 'configmap', `${RELEASE}-controller`);
       const data = await waitUntil('the ConfigMap written back', async () => {
@@ -268,13 +341,16 @@ export function helmScenario(s: HelmScenario): void {
         return c && c.ready && c.name !== controllerBefore ? c.name : undefined;
       });
       await waitUntil('the new controller reconciled', async () => {
-        const r = await http<{ desired: number; current: number }>('GET', `${CONTROLLER}/scale`);
+        const r = await http<{ desired: number; current: number }>('GET', `${CONTROLLER}/scale`, {
+          token: tokens.viewer,
+        });
         return r.body.desired === 1 && r.body.current === 1;
       });
       await new Promise((r) => setTimeout(r, 4000)); // a resync of the new controller
       const left = await readyBots(1);
       const cm = await kubectl('get', 'configmap', `${RELEASE}-controller`, '-o', 'jsonpath={.data.replicas}');
       expect(cm.stdout).toBe('1');
+      expect(await readTokens()).toEqual(tokens);
       note(
         `${stage}: helm upgrade (${(upgradeMs / 1000).toFixed(1)} s) replaced the controller (${controllerBefore} -> ` +
           `${controllerAfter}); bot pods still ${left.length}, ConfigMap replicas ${cm.stdout}`,
@@ -293,6 +369,13 @@ export function helmScenario(s: HelmScenario): void {
     },
     testTime(STAGE_MS),
   );
+}
+
+interface JobWithEvents {
+  status: string;
+  botId: string | null;
+  attempts: number;
+  events: { from: string | null; to: string; botId: string | null; attempt: number; note: string | null }[];
 }
 
 interface PodJson {

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { DashboardClient } from '../dashboard/test-support';
 import { testTime } from './helpers/time';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -18,16 +19,21 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a program to its end; throws with its output unless it exits 0 (or `allowFail`). */
+/**
+ * Runs a program to its end; throws with its output unless it exits 0 (or `allowFail`). `env` adds
+ * to this process's environment; a variable given as undefined is removed from it.
+ */
 export function run(
   program: string,
   args: readonly string[],
-  opts: { env?: Record<string, string>; input?: string; allowFail?: boolean; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string | undefined>; input?: string; allowFail?: boolean; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...opts.env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const child = spawn(program, args, {
       cwd: ROOT,
-      env: { ...process.env, ...opts.env },
+      env,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -106,11 +112,19 @@ export interface BotRow {
   currentJobId: string | null;
 }
 
+/** A cookie-keeping client of the dashboard, signed in with `token` (viewer or admin). */
+export async function dashboardSession(dashboardUrl: string, token: string): Promise<DashboardClient> {
+  const client = new DashboardClient(dashboardUrl);
+  const r = await client.signIn(token);
+  if (r.status !== 303) throw new Error(`dashboard sign-in answered ${r.status}`);
+  return client;
+}
+
 /** The bots the dashboard lists (its JSON for the live /bots page), without those marked down. */
-export async function dashboardBots(dashboardUrl: string): Promise<BotRow[]> {
-  const r = await http<{ rows: BotRow[] }>('GET', `${dashboardUrl}/api/bots`);
+export async function dashboardBots(dashboard: DashboardClient): Promise<BotRow[]> {
+  const r = await dashboard.get('/api/bots', 'application/json');
   if (r.status !== 200) throw new Error(`GET /api/bots answered ${r.status}`);
-  return r.body.rows.filter((b) => b.status !== 'down');
+  return ((await r.json()) as { rows: BotRow[] }).rows.filter((b) => b.status !== 'down');
 }
 
 /** The dashboard in headless Chromium, signed in with the admin token. */
