@@ -107,9 +107,12 @@ export function helmScenario(s: HelmScenario): void {
     async () => {
       await helm('install', RELEASE, CHART, ...values, '--wait', '--timeout', '5m');
       installed = true;
-      const all = await waitUntil('every pod Ready', async () => {
+      tokens = await readTokens();
+      // The bots Deployment starts at 1 (it has no replicas while the controller owns them); the
+      // controller's first pass then scales it to bots.replicas (2).
+      const all = await waitUntil('every pod Ready, 2 of them bots', async () => {
         const p = await pods();
-        return p.length > 0 && p.every((x) => x.ready) ? p : undefined;
+        return p.every((x) => x.ready) && p.filter((x) => x.component === 'bot').length === 2 ? p : undefined;
       });
       const count = (c: string) => all.filter((p) => p.component === c).length;
       expect([count('server'), count('dashboard'), count('controller'), count('bot')]).toEqual([
@@ -119,7 +122,6 @@ export function helmScenario(s: HelmScenario): void {
         2,
       ]);
       note(`${stage}: pods after helm install\n${(await kubectl('get', 'pods', '-o', 'wide')).stdout}`);
-      tokens = await readTokens();
       for (const t of Object.values(tokens)) expect(t).toMatch(/^[A-Za-z0-9]{40}$/);
       expect(new Set(Object.values(tokens)).size).toBe(3);
       expect((await http('GET', `${server}/jobs`)).status).toBe(401);
