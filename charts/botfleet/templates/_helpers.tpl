@@ -180,23 +180,25 @@ livenessProbe:
 
 {{/*
 Probes of a server replica on hostNetwork, whose port (server.port + its ordinal) the pod template
-cannot name: node fetches /healthz on that port. Same timing as botfleet.httpProbes, with time for
-node to start.
+cannot name: bash sends GET /healthz to that port through /dev/tcp and wants a 200 status line.
+Bash, not node: a probe that starts node every few seconds costs a core's worth of start-ups on a
+small node, and is slow enough under load to fail the liveness probe of a healthy server. Same
+timing as botfleet.httpProbes.
 */}}
 {{- define "botfleet.serverReplicaProbes" -}}
-{{- $check := printf "fetch('http://127.0.0.1:' + (%d + Number(process.env.POD_NAME.split('-').pop())) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" (int64 .Values.server.port) -}}
+{{- $check := printf "exec 3<>/dev/tcp/127.0.0.1/$((%d + ${POD_NAME##*-})) && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == *' 200 '* ]]" (int64 .Values.server.port) -}}
 startupProbe:
-  exec: { command: ["node", "-e", {{ $check | quote }}] }
+  exec: { command: ["bash", "-c", {{ $check | quote }}] }
   periodSeconds: 2
   timeoutSeconds: 5
   failureThreshold: 30
 readinessProbe:
-  exec: { command: ["node", "-e", {{ $check | quote }}] }
+  exec: { command: ["bash", "-c", {{ $check | quote }}] }
   periodSeconds: 5
   timeoutSeconds: 5
   failureThreshold: 2
 livenessProbe:
-  exec: { command: ["node", "-e", {{ $check | quote }}] }
+  exec: { command: ["bash", "-c", {{ $check | quote }}] }
   periodSeconds: 10
   timeoutSeconds: 5
   failureThreshold: 6
