@@ -339,9 +339,11 @@ describe('the dashboard', () => {
     expect((await c.post('/actions/scale', { replicas: '1' })).status).toBe(303);
     await waitFor(() => jsonLines(server.output()).some((l) => l.action === 'POST /queue/resume'), 10_000);
     await waitFor(() => jsonLines(controller.output()).some((l) => l.msg === 'audit'), 10_000);
+    // The controller removes the bot it stopped from the server with the admin token: one more audit line there.
+    await waitFor(() => jsonLines(server.output()).some((l) => l.action === 'DELETE /bots/:id'), 20_000);
 
     const audits = (out: string) => jsonLines(out).filter((l) => l.msg === 'audit');
-    const line = (action: string, target: string, status = 200) => ({
+    const line = (action: string, target: unknown, status = 200) => ({
       role: 'admin',
       client: '127.0.0.1',
       action,
@@ -363,6 +365,7 @@ describe('the dashboard', () => {
       line('POST /jobs', id, 201),
       line('POST /jobs/:id/cancel', id),
       line('POST /queue/resume', '/queue/resume'),
+      line('DELETE /bots/:id', expect.stringMatching(/^sec-/), 204),
     ]);
     expect(created.map((j) => j.id)).toEqual(expect.arrayContaining([...byTest, id]));
     expect(audits(controller.output()).map(pick)).toEqual([line('PUT /scale', '/scale')]);
