@@ -14,6 +14,7 @@ import { firstFiringAfter, latestFiringAtOrBefore } from '../core/schedule';
 import type { Logger } from '../core/logger';
 import type { Firing, ScheduleRecord } from './store/schedules';
 import type { Store } from './store/types';
+import { repeat, type Repeating } from '../core/repeat';
 
 export interface ScheduleRunnerOptions {
   tickMs: number;
@@ -68,8 +69,7 @@ export function planFiring(
 }
 
 export class ScheduleRunner {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private repeating: Repeating | null = null;
 
   constructor(
     private readonly store: Store,
@@ -108,23 +108,17 @@ export class ScheduleRunner {
   }
 
   start(): void {
-    if (this.timer) return;
-    const run = () => {
-      if (this.running) return;
-      this.running = this.tick()
-        .then(() => undefined)
-        .catch((err) => this.log.warn({ err: (err as Error).message }, 'schedule tick failed; will retry'))
-        .finally(() => (this.running = null));
-    };
-    this.timer = setInterval(run, this.opts.tickMs);
-    this.timer.unref();
-    run();
+    if (this.repeating) return;
+    this.repeating = repeat(
+      this.opts.tickMs,
+      () => this.tick(),
+      (err) => this.log.warn({ err: (err as Error).message }, 'schedule tick failed; will retry'),
+    );
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.repeating?.stop();
+    this.repeating = null;
   }
 }
 

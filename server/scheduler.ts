@@ -6,6 +6,7 @@
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import { simulatedBatch } from '../core/job-state';
+import { repeat, type Repeating } from '../core/repeat';
 import type { Store } from './store/types';
 
 export interface SchedulerOptions {
@@ -16,8 +17,7 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private repeating: Repeating | null = null;
 
   constructor(
     private readonly store: Store,
@@ -42,23 +42,17 @@ export class Scheduler {
   }
 
   start(): void {
-    if (this.opts.intervalMs <= 0 || this.timer) return;
+    if (this.opts.intervalMs <= 0 || this.repeating) return;
     const every = this.opts.tickMs ?? Math.min(this.opts.intervalMs, 1000);
-    const run = () => {
-      if (this.running) return;
-      this.running = this.tick()
-        .then(() => undefined)
-        .catch((err) => this.log.warn({ err: (err as Error).message }, 'scheduler tick failed; will retry'))
-        .finally(() => (this.running = null));
-    };
-    this.timer = setInterval(run, every);
-    this.timer.unref();
-    run();
+    this.repeating = repeat(
+      every,
+      () => this.tick(),
+      (err) => this.log.warn({ err: (err as Error).message }, 'scheduler tick failed; will retry'),
+    );
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.repeating?.stop();
+    this.repeating = null;
   }
 }
